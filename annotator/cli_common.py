@@ -1,0 +1,43 @@
+"""Pieces every CLI command shares: the --db option, opening the store, the annotator name."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+
+import click
+
+from annotator.paths import DEFAULT_DB
+from annotator.store import Store
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=lambda: os.environ.get("ANNOTATOR_DB", DEFAULT_DB),
+    show_default="annotator.db (or $ANNOTATOR_DB)",
+    help="The project database (SQLite file).",
+)
+
+annotator_option = click.option(
+    "--annotator",
+    "annotator_name",
+    default=lambda: default_annotator(),
+    show_default="$ANNOTATOR_NAME or your user name",
+    help="Whose decisions these are.",
+)
+
+
+def default_annotator() -> str:
+    name = os.environ.get("ANNOTATOR_NAME")
+    if name:
+        return name
+    try:
+        return getpass.getuser() or "annotator"
+    except Exception:  # no user name in some containers
+        return "annotator"
+
+
+def open_store(db_path: Path) -> Store:
+    return Store.open(db_path)

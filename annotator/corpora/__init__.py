@@ -1,0 +1,1 @@
+"""Corpora: reading speech files, segmenting them into sentences, identifying languages, importing."""

@@ -1,0 +1,191 @@
+"""``annotator import``: files → speeches and segments in the store, all or nothing.
+
+Everything is read, checked, segmented and language-identified before the first write; then
+one transaction adds it all. One bad record fails the whole import with ``file:line: problem``
+and leaves the database as it was. Importing the same text again adds nothing (speeches are
+keyed by the hash of their text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from annotator.corpora.langid import detect_segment_languages, detect_speech_language
+from annotator.corpora.readers import RawSpeech, expand_paths, read_file
+from annotator.corpora.segment import Piece, segment_text
+from annotator.errors import InputError
+from annotator.store import Store
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+PARALLEL_THRESHOLD = 400  # speeches; below this a process pool costs more than it saves
+
+
+@dataclass
+class PreparedSpeech:
+    meta: dict[str, str]
+    text: str
+    content_hash: str
+    language: str
+    segments: list[dict]
+    # English text per segment position, from the corpus itself.
+    translations: dict[int, str] = field(default_factory=dict)
+    translation_source: str = ""
+
+
+@dataclass
+class ImportReport:
+    files: int = 0
+    speeches_added: int = 0
+    speeches_skipped: int = 0
+    segments_added: int = 0
+    translations_added: int = 0
+    languages: Counter = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        langs = ", ".join(f"{k or '?'} {v}" for k, v in self.languages.most_common())
+        text = (f"{self.files} file(s): {self.speeches_added} speech(es) added, "
+                f"{self.speeches_skipped} already present; {self.segments_added} segments")
+        if self.translations_added:
+            text += f", {self.translations_added} corpus translations"
+        return text + (f" ({langs})" if langs else "")
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def align_by_length(pieces: Sequence[Piece], translation: str) -> dict[int, str]:
+    """Give each original segment the translated sentences that fall at the same relative place.
+
+    The corpus translates whole utterances; its sentences rarely match ours one to one. A
+    translated sentence goes to the original segment that covers the middle of its relative
+    position (lengths are roughly proportional across languages), keeping order.
+    """
+    target = segment_text(translation, "en")
+    if not pieces or not target:
+        return {}
+    if len(target) == len(pieces):
+        return {i: t.text for i, t in enumerate(target)}
+    total_src = sum(len(p.text) for p in pieces)
+    total_tgt = sum(len(t.text) for t in target)
+    bounds, acc = [], 0
+    for p in pieces:
+        acc += len(p.text)
+        bounds.append(acc / total_src)
+    out: dict[int, list[str]] = {}
+    acc = 0
+    for t in target:
+        mid = (acc + len(t.text) / 2) / total_tgt
+        acc += len(t.text)
+        index = next((i for i, b in enumerate(bounds) if mid <= b), len(pieces) - 1)
+        out.setdefault(index, []).append(t.text)
+    return {i: " ".join(parts) for i, parts in out.items()}
+
+
+def prepare(raw: RawSpeech, language: str | None = None, segment_langid: bool = True) -> PreparedSpeech:
+    """Segment a speech and identify its languages (runs in worker processes for big imports)."""
+    lang = language or raw.meta.get("language") or detect_speech_language(raw.text)
+    pieces = segment_text(raw.text, lang or "en")
+    if not pieces:
+        raise InputError(raw.path, "no text to segment", raw.line)
+    if language or not segment_langid:
+        seg_langs = [lang] * len(pieces)
+    else:
+        seg_langs = detect_segment_languages([p.text for p in pieces], lang)
+    segments = [{"start": p.start, "end": p.end, "text": p.text, "language": sl}
+                for p, sl in zip(pieces, seg_langs)]
+    meta = dict(raw.meta)
+    meta["language"] = lang
+    if "source" not in meta:
+        meta["source"] = Path(raw.path).name + (f":{raw.line}" if raw.line else "")
+    prepared = PreparedSpeech(meta=meta, text=raw.text, content_hash=content_hash(raw.text),
+                              language=lang, segments=segments)
+    if raw.translation and lang != "en":
+        prepared.translations = align_by_length(pieces, raw.translation)
+        prepared.translation_source = raw.translation_source
+    return prepared
+
+
+def _prepare_star(args: tuple[RawSpeech, str | None, bool]) -> PreparedSpeech:
+    return prepare(*args)
+
+
+def read_all(paths: Sequence[Path], fmt: str = "auto") -> tuple[list[Path], list[RawSpeech]]:
+    files = expand_paths(list(paths))
+    if not files:
+        raise InputError(", ".join(str(p) for p in paths), "no speech files found")
+    raws: list[RawSpeech] = []
+    for f in files:
+        raws.extend(read_file(f, fmt))
+    return files, raws
+
+
+def import_paths(
+    store: Store,
+    paths: Sequence[Path],
+    fmt: str = "auto",
+    language: str | None = None,
+    segment_langid: bool = True,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> ImportReport:
+    files, raws = read_all(paths, fmt)
+    report = ImportReport(files=len(files))
+    seen: set[str] = set()
+    todo = []
+    for raw in raws:
+        h = content_hash(raw.text)
+        if h in seen or store.has_speech(h):
+            report.speeches_skipped += 1
+            continue
+        seen.add(h)
+        todo.append(raw)
+    prepared = _prepare_all(todo, language, segment_langid, progress, workers)
+    with store.write():
+        for i, item in enumerate(prepared, start=1):
+            speech_id = store.add_speech(
+                {**item.meta, "external_id": item.meta.get("id", ""), "content_hash": item.content_hash,
+                 "text": item.text}, item.segments)
+            if speech_id is None:
+                report.speeches_skipped += 1
+                continue
+            report.speeches_added += 1
+            report.segments_added += len(item.segments)
+            report.languages[item.language] += 1
+            if item.translations:
+                segs = store.segments_of_speech(speech_id)
+                for position, english in item.translations.items():
+                    store.add_translation(segs[position].id, "en", english, "corpus", item.translation_source)
+                    report.translations_added += 1
+            if progress and i % 50 == 0:
+                progress("store", i, len(prepared))
+    if progress:
+        progress("store", len(prepared), len(prepared))
+    return report
+
+
+def _prepare_all(raws: list[RawSpeech], language: str | None, segment_langid: bool,
+                 progress: Progress | None, workers: int | None) -> list[PreparedSpeech]:
+    total = len(raws)
+    args = [(r, language, segment_langid) for r in raws]
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
+    if total < PARALLEL_THRESHOLD or workers <= 1:
+        out = []
+        for i, a in enumerate(args, start=1):
+            out.append(_prepare_star(a))
+            if progress:
+                progress("segment", i, total)
+        return out
+    out = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for i, item in enumerate(pool.map(_prepare_star, args, chunksize=32), start=1):
+            out.append(item)
+            if progress and (i % 100 == 0 or i == total):
+                progress("segment", i, total)
+    return out

@@ -1,0 +1,131 @@
+"""Sentence segmentation with exact offsets into the original text.
+
+Sentence boundaries come from ``sentencex`` (Wikimedia's rule-based segmenter for ~300
+languages: abbreviations, quotes, CJK and Arabic punctuation). Around it we add what speeches
+need: paragraphs first (a blank line always ends a sentence; a single line break ends one only
+after end punctuation or in CJK text, since English transcripts are often hard-wrapped), Chinese
+and Japanese clauses split at ；, and segments trimmed of surrounding whitespace. Whatever
+the library returns, offsets are recomputed against the original, so
+``text[start:end] == segment`` always holds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sentencex import segment as sentencex_segment
+
+# sentencex knows these languages' rules; others fall back to a close relative or English.
+FALLBACK_LANGUAGE = {"gl": "es", "ca": "ca", "he": "he", "zh": "zh", "ja": "ja"}
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+END_PUNCT = set(".!?。！？；;:：…\"”’»)）」』")
+PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+CJK_CLAUSE = re.compile(r"(?<=；)")
+MAX_SEGMENT_CHARS = 2000  # a "sentence" longer than this is cut at a space or punctuation
+# Languages that write ordinals as "3." ("die 100. Sitzung"), which sentencex takes for an end.
+ORDINAL_DOT_LANGUAGES = {"de", "cs", "sk", "hu", "pl", "da", "no", "nb", "fi", "et", "sl", "hr", "sr", "bs", "tr", "lv"}
+ORDINAL_END = re.compile(r"(?:^|\s)\d{1,4}\.$")
+
+
+@dataclass(frozen=True)
+class Piece:
+    start: int
+    end: int
+    text: str
+
+
+def _paragraphs(text: str) -> list[tuple[int, int]]:
+    """Spans of paragraphs: split at blank lines, and at single line breaks after end punctuation
+    or when the text around the break is CJK (where a line break is a paragraph break)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in PARAGRAPH_BREAK.finditer(text):
+        spans.append((start, m.start()))
+        start = m.end()
+    spans.append((start, len(text)))
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        line_start = s
+        i = text.find("\n", s, e)
+        while i != -1:
+            before = text[line_start:i].rstrip()
+            after = text[i + 1:i + 3]
+            if before and (before[-1] in END_PUNCT or CJK.search(before[-1:]) or CJK.search(after)):
+                out.append((line_start, i))
+                line_start = i + 1
+            i = text.find("\n", i + 1, e)
+        out.append((line_start, e))
+    return out
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _cut_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cut a run-on "sentence" (tables, lists without punctuation) into readable pieces."""
+    pieces = []
+    while end - start > MAX_SEGMENT_CHARS:
+        window = text[start:start + MAX_SEGMENT_CHARS]
+        cut = max(window.rfind(c) for c in "，,、 \n")
+        cut = cut + 1 if cut > MAX_SEGMENT_CHARS // 2 else MAX_SEGMENT_CHARS
+        pieces.append((start, start + cut))
+        start += cut
+    pieces.append((start, end))
+    return pieces
+
+
+def _merge_ordinals(text: str, pieces: list[Piece]) -> list[Piece]:
+    """Join a segment ending in an ordinal ("der 3.") with the next one in the same paragraph."""
+    out: list[Piece] = []
+    for piece in pieces:
+        if out and ORDINAL_END.search(out[-1].text) and "\n\n" not in text[out[-1].end:piece.start]:
+            prev = out.pop()
+            piece = Piece(prev.start, piece.end, text[prev.start:piece.end])
+        out.append(piece)
+    return out
+
+
+def segment_text(text: str, language: str = "en") -> list[Piece]:
+    """Split ``text`` into sentence segments with code-point offsets into ``text``."""
+    lang = FALLBACK_LANGUAGE.get(language, language or "en")
+    pieces: list[Piece] = []
+    for p_start, p_end in _paragraphs(text):
+        para = text[p_start:p_end]
+        if not para.strip():
+            continue
+        cursor = 0
+        for sentence in sentencex_segment(lang, para):
+            if not sentence:
+                continue
+            found = para.find(sentence, cursor)
+            if found == -1:  # the library normalised something: resync on the stripped form
+                found = para.find(sentence.strip(), cursor)
+                if found == -1:
+                    continue
+                sentence = sentence.strip()
+            s_start, s_end = found, found + len(sentence)
+            cursor = s_end
+            bounds = [(s_start, s_end)]
+            if CJK.search(sentence):
+                bounds = []
+                sub = s_start
+                for m in CJK_CLAUSE.finditer(para, s_start, s_end):
+                    if m.start() > sub:
+                        bounds.append((sub, m.start()))
+                        sub = m.start()
+                bounds.append((sub, s_end))
+            for b_start, b_end in bounds:
+                a, b = _trimmed(para, b_start, b_end)
+                for c, d in _cut_long(para, a, b):
+                    c, d = _trimmed(para, c, d)
+                    if d > c:
+                        pieces.append(Piece(p_start + c, p_start + d, text[p_start + c:p_start + d]))
+    if language in ORDINAL_DOT_LANGUAGES:
+        pieces = _merge_ordinals(text, pieces)
+    return pieces

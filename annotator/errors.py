@@ -1,0 +1,31 @@
+"""Errors a user can act on.
+
+Every error the tool reports to a user is an :class:`AnnotatorError`: its message is one line
+that names the file, line or value and says what to do. The CLI prints it on stderr and exits
+with status 2, never with a traceback.
+"""
+
+from __future__ import annotations
+
+
+class AnnotatorError(Exception):
+    """A problem the user can fix; ``str(err)`` is the one-line message shown to them."""
+
+
+class InputError(AnnotatorError):
+    """Bad input data: ``file:line: what is wrong``."""
+
+    def __init__(self, path: object, problem: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {problem}")
+
+
+class ModelNotFoundError(AnnotatorError):
+    """A model is not on disk; the message says where the tool looked and how to get it."""
+
+
+class UnsafeModelError(AnnotatorError):
+    """A model folder holds only pickled weights, which the tool refuses to load."""

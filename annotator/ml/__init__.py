@@ -1,0 +1,1 @@
+"""Machine suggestions: model loading, inference, training and evaluation. Never imports Textual."""

@@ -1,0 +1,145 @@
+"""The model registry: saved model versions as folders under ``models/``.
+
+Layout (see ``models/README.md``)::
+
+    models/<kind>/<version>/
+        meta.json            what this version is (kind, base, scheme, hashes, metrics, …)
+        model.safetensors    weights (never pickles)
+        config.json, tokenizer files …
+
+``kind`` is one of ``encoder`` (the base encoder), ``frames``, ``spans``, ``translation``.
+The version name is ``<kind>-<UTC timestamp>`` unless given. Which version is *active* per kind
+is recorded in the database (``store``), not here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from annotator.errors import AnnotatorError, ModelNotFoundError, UnsafeModelError
+from annotator.paths import models_dir
+
+KINDS = ("encoder", "frames", "spans", "translation")
+META = "meta.json"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+
+@dataclass
+class ModelMeta:
+    kind: str
+    version: str
+    base: str = ""
+    method: str = ""  # e.g. "finetune", "knn", "converted", "glossary"
+    scheme: str = ""
+    scheme_hash: str = ""
+    labels: list[str] = field(default_factory=list)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    data_hash: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    created_at: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelMeta":
+        known = {f for f in cls.__dataclass_fields__}
+        extra = dict(data.get("extra", {}))
+        extra.update({k: v for k, v in data.items() if k not in known})
+        return cls(**{k: v for k, v in data.items() if k in known and k != "extra"}, extra=extra)
+
+
+def now_stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+
+
+def new_version_name(kind: str) -> str:
+    return f"{kind}-{now_stamp()}"
+
+
+def version_dir(kind: str, version: str, root: Path | None = None) -> Path:
+    return (root or models_dir()) / kind / version
+
+
+def read_meta(folder: Path) -> ModelMeta:
+    path = Path(folder) / META
+    try:
+        return ModelMeta.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise ModelNotFoundError(f"{path}: no meta.json; this folder is not a saved model version") from None
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise AnnotatorError(f"{path}: unreadable meta.json ({exc})") from None
+
+
+def write_meta(folder: Path, meta: ModelMeta) -> None:
+    if not meta.created_at:
+        meta.created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    text = json.dumps(asdict(meta), ensure_ascii=False, indent=2, sort_keys=True)
+    tmp = Path(folder) / (META + ".tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(Path(folder) / META)
+
+
+def list_versions(kind: str | None = None, root: Path | None = None) -> list[tuple[Path, ModelMeta]]:
+    """Every saved version (optionally of one kind), oldest first."""
+    base = root or models_dir()
+    kinds = [kind] if kind else list(KINDS)
+    found: list[tuple[Path, ModelMeta]] = []
+    for k in kinds:
+        kdir = base / k
+        if not kdir.is_dir():
+            continue
+        for folder in sorted(kdir.iterdir()):
+            if (folder / META).is_file():
+                try:
+                    found.append((folder, read_meta(folder)))
+                except AnnotatorError:
+                    continue
+    found.sort(key=lambda item: (item[1].kind, item[1].created_at, item[1].version))
+    return found
+
+
+def find_version(version: str, root: Path | None = None) -> tuple[Path, ModelMeta]:
+    for folder, meta in list_versions(root=root):
+        if meta.version == version or folder.name == version:
+            return folder, meta
+    raise ModelNotFoundError(
+        f"no saved model version named {version!r} under {root or models_dir()}; "
+        "run `annotator models list` to see what there is"
+    )
+
+
+def check_safetensors(folder: Path) -> None:
+    """Refuse folders whose weights are pickles: loading one would run arbitrary code."""
+    folder = Path(folder)
+    if any(folder.glob("*.safetensors")):
+        return
+    pickles = [p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES] if folder.is_dir() else []
+    if pickles:
+        raise UnsafeModelError(
+            f"{folder}: weights are pickled ({', '.join(sorted(pickles))}); the tool only loads "
+            "safetensors. Convert them on a trusted machine with "
+            "`model.save_pretrained(dir, safe_serialization=True)`."
+        )
+    raise ModelNotFoundError(f"{folder}: no model.safetensors here")
+
+
+def staging_dir(kind: str, root: Path | None = None) -> Path:
+    """A temporary folder beside the final one, so a version appears whole or not at all."""
+    base = (root or models_dir()) / kind
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=".staging-", dir=base))
+
+
+def publish(staging: Path, kind: str, version: str, root: Path | None = None) -> Path:
+    """Rename a finished staging folder into place as ``models/<kind>/<version>``."""
+    final = version_dir(kind, version, root)
+    if final.exists():
+        shutil.rmtree(staging, ignore_errors=True)
+        raise AnnotatorError(f"{final}: a model version with this name exists already")
+    staging.rename(final)
+    return final

@@ -1,0 +1,142 @@
+"""Label schemes: TOML data files, validated on load.
+
+A scheme has segment-level labels (``[[frames]]``, multi-label) and span labels (``[[spans]]``).
+Each label has an ``id`` (the identifier stored and exported), a display ``name``, a one-line
+``definition`` and a ``key`` (the key that toggles it in the UI). The tool ships the schemes in
+``annotator/schemes/data``; a project adds its own with ``--scheme-file`` or by putting a file
+in ``<project>/schemes/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from annotator.errors import AnnotatorError
+from annotator.paths import project_root
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "data"
+DEFAULT_SCHEME = "framing"
+RESERVED_KEYS = set("ax ubnpjk/fgtlhv?")  # keys the annotation UI uses for actions
+
+
+@dataclass(frozen=True)
+class Label:
+    id: str
+    name: str
+    definition: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Scheme:
+    name: str
+    title: str
+    description: str
+    frames: tuple[Label, ...]
+    spans: tuple[Label, ...]
+    source: str
+    hash: str
+    toml_text: str
+
+    @property
+    def frame_ids(self) -> list[str]:
+        return [lab.id for lab in self.frames]
+
+    @property
+    def span_ids(self) -> list[str]:
+        return [lab.id for lab in self.spans]
+
+    def frame(self, label_id: str) -> Label | None:
+        return next((lab for lab in self.frames if lab.id == label_id), None)
+
+
+def _labels(data: object, section: str, path: Path) -> tuple[Label, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise AnnotatorError(f"{path}: [{section}] must be an array of tables ([[{section}]])")
+    out: list[Label] = []
+    seen_ids: set[str] = set()
+    for i, item in enumerate(data, start=1):
+        where = f"{path}: {section}[{i}]"
+        if not isinstance(item, dict):
+            raise AnnotatorError(f"{where}: must be a table")
+        for key in ("id", "definition"):
+            if not isinstance(item.get(key), str) or not item[key].strip():
+                raise AnnotatorError(f"{where}: missing or empty '{key}'")
+        label_id = item["id"].strip()
+        if not label_id.replace("_", "").replace("-", "").isalnum():
+            raise AnnotatorError(f"{where}.id: {label_id!r} must be letters, digits, '_' or '-'")
+        if label_id in seen_ids:
+            raise AnnotatorError(f"{where}.id: duplicate label {label_id!r}")
+        seen_ids.add(label_id)
+        key = str(item.get("key", "")).strip()
+        if len(key) > 1:
+            raise AnnotatorError(f"{where}.key: {key!r} must be a single character")
+        unknown = set(item) - {"id", "name", "definition", "key"}
+        if unknown:
+            raise AnnotatorError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        out.append(Label(label_id, str(item.get("name") or label_id), item["definition"].strip(), key))
+    return tuple(out)
+
+
+def load_scheme_file(path: str | Path) -> Scheme:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except FileNotFoundError:
+        raise AnnotatorError(f"{path}: no such scheme file") from None
+    except UnicodeDecodeError as exc:
+        raise AnnotatorError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise AnnotatorError(f"{path}: invalid TOML ({exc})") from None
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise AnnotatorError(f"{path}: missing 'name'")
+    frames = _labels(data.get("frames"), "frames", path)
+    spans = _labels(data.get("spans"), "spans", path)
+    if not frames and not spans:
+        raise AnnotatorError(f"{path}: a scheme needs at least one [[frames]] or [[spans]] label")
+    keys = [lab.key for lab in (*frames, *spans) if lab.key]
+    for lab in (*frames, *spans):
+        if lab.key and keys.count(lab.key) > 1:
+            raise AnnotatorError(f"{path}: key {lab.key!r} of label {lab.id!r} is used by another label")
+        if lab.key and lab.key in RESERVED_KEYS:
+            raise AnnotatorError(f"{path}: key {lab.key!r} of label {lab.id!r} is reserved for an action in the UI")
+    return Scheme(
+        name=name.strip(), title=str(data.get("title") or name), description=str(data.get("description") or ""),
+        frames=frames, spans=spans, source=str(path), hash=hashlib.sha256(raw).hexdigest()[:16], toml_text=text,
+    )
+
+
+def scheme_dirs() -> list[Path]:
+    return [BUILTIN_DIR, project_root() / "schemes"]
+
+
+def available_schemes() -> dict[str, Scheme]:
+    """Every scheme the tool ships plus the project's own (``<project>/schemes/*.toml``)."""
+    found: dict[str, Scheme] = {}
+    for folder in scheme_dirs():
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.toml")):
+                scheme = load_scheme_file(path)
+                found[scheme.name] = scheme
+    return found
+
+
+def get_scheme(name_or_path: str | None = None) -> Scheme:
+    """A scheme by name, or from a TOML file path."""
+    name_or_path = name_or_path or DEFAULT_SCHEME
+    if name_or_path.endswith(".toml") or Path(name_or_path).is_file():
+        return load_scheme_file(name_or_path)
+    schemes = available_schemes()
+    if name_or_path not in schemes:
+        raise AnnotatorError(
+            f"no label scheme named {name_or_path!r}; available: {', '.join(sorted(schemes))} "
+            "(or give the path of a .toml file)")
+    return schemes[name_or_path]

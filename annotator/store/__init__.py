@@ -1,0 +1,18 @@
+"""All SQL lives here. Never imports Textual."""
+
+from annotator.store.records import (
+    Annotation,
+    AnnotationState,
+    GlossaryEntry,
+    Segment,
+    SpanLabel,
+    Speech,
+    Suggestion,
+    Translation,
+)
+from annotator.store.store import GLOSSARY_VERSION, SegmentFilter, Store
+
+__all__ = [
+    "Annotation", "AnnotationState", "GlossaryEntry", "GLOSSARY_VERSION", "Segment", "SegmentFilter",
+    "SpanLabel", "Speech", "Store", "Suggestion", "Translation",
+]

@@ -1,0 +1,94 @@
+"""Opening a project database: WAL, foreign keys, busy timeout, migrations, write transactions."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from annotator.errors import AnnotatorError
+from annotator.store.schema import migrations
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def connect(path: str | Path, *, migrate: bool = True) -> Database:
+    """Open (creating if needed) a project database, bringing its schema up to date.
+
+    A ``Database`` is bound to the thread that opened it: a worker thread opens its own.
+    """
+    path = Path(path)
+    if path.exists() and path.is_dir():
+        raise AnnotatorError(f"{path}: is a folder, not a database file")
+    if path.exists() and path.stat().st_size > 0:
+        with open(path, "rb") as fh:
+            if fh.read(16) != b"SQLite format 3\x00":
+                raise AnnotatorError(f"{path}: not an SQLite database")
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise AnnotatorError(f"{path}: cannot open database ({exc})") from None
+    db = Database(conn)
+    configure(db)
+    if migrate:
+        migrations.apply(db)
+    return db
+
+
+def memory() -> Database:
+    """An in-memory database with the full schema, for tests and dry runs."""
+    db = Database(sqlite3.connect(":memory:", check_same_thread=False))
+    configure(db)
+    migrations.apply(db)
+    return db
+
+
+def configure(db: Database) -> None:
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute("PRAGMA foreign_keys = ON")
+    mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode != "memory" and mode != "wal":
+        db.execute("PRAGMA journal_mode = WAL")
+    # In WAL mode NORMAL is still crash-safe for the database (a power cut may lose the very
+    # last commit, a killed process loses nothing committed).
+    db.execute("PRAGMA synchronous = NORMAL")
+
+
+@contextlib.contextmanager
+def write(db: Database, retries: int = 5) -> Iterator[Database]:
+    """One write transaction, taken with ``BEGIN IMMEDIATE``.
+
+    Taking the write lock up front means two processes never both read and then fail to
+    upgrade (a deadlock SQLite resolves by failing one of them); a busy lock is waited for
+    (busy_timeout) and then retried a few times. Nested use joins the outer transaction.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    for attempt in range(retries):
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if attempt == retries - 1:
+                raise AnnotatorError("the database is locked by another process; try again") from None
+            time.sleep(0.05 * (attempt + 1))
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    else:
+        db.execute("COMMIT")
+
+
+def applied_steps(db: Database) -> list[str]:
+    return [m.name for m in migrations.applied(db)]

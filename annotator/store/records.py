@@ -1,0 +1,116 @@
+"""Domain objects the store hands out, so that callers (services, UI) never see SQL rows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SpanLabel:
+    """A labelled character span: Python code points, start inclusive, end exclusive."""
+
+    start: int
+    end: int
+    label: str = "Slogan"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "label": self.label}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SpanLabel":
+        return cls(int(data["start"]), int(data["end"]), str(data.get("label", "Slogan")))
+
+
+@dataclass(frozen=True)
+class AnnotationState:
+    """What an annotator decided for one segment."""
+
+    frames: tuple[str, ...] = ()
+    spans: tuple[SpanLabel, ...] = ()
+    status: str = "accepted"
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"frames": list(self.frames), "spans": [s.to_dict() for s in self.spans], "status": self.status},
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "AnnotationState | None":
+        if text is None:
+            return None
+        data = json.loads(text)
+        return cls(
+            frames=tuple(data.get("frames", [])),
+            spans=tuple(SpanLabel.from_dict(s) for s in data.get("spans", [])),
+            status=data.get("status", "accepted"),
+        )
+
+
+@dataclass(frozen=True)
+class Speech:
+    id: int
+    title: str
+    speaker: str
+    date: str
+    venue: str
+    language: str
+    source: str
+    licence: str
+    external_id: str
+    content_hash: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Segment:
+    id: int
+    uid: str
+    speech_id: int
+    position: int
+    start: int
+    end: int
+    text: str
+    language: str
+
+
+@dataclass(frozen=True)
+class Translation:
+    segment_id: int
+    target_lang: str
+    text: str
+    provenance: str
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    segment_id: int
+    model_version: str
+    kind: str  # "frame" | "span"
+    label: str
+    score: float
+    start: int | None = None
+    end: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Annotation:
+    segment_id: int
+    annotator: str
+    state: AnnotationState
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class GlossaryEntry:
+    source_text: str
+    language: str
+    rendering: str
+    note: str = ""
+    source: str = ""

@@ -1,0 +1,178 @@
+"""The database schema and its forward migrations.
+
+Migrations run through sqlite-utils' ``Migrations`` (each step in a transaction, recorded in
+``_sqlite_migrations``). Never edit a released step: add a new one, so that a database made by
+an older version of the tool is brought forward on open without losing anything.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("annotator")
+
+ANNOTATION_STATUSES = ("accepted", "corrected", "rejected", "skipped")
+TRANSLATION_PROVENANCES = ("human", "corpus", "memory", "model", "gloss")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE speeches (
+            id INTEGER PRIMARY KEY,
+            content_hash TEXT NOT NULL UNIQUE,
+            external_id TEXT,
+            title TEXT,
+            speaker TEXT,
+            date TEXT,
+            venue TEXT,
+            language TEXT,
+            source TEXT,
+            licence TEXT,
+            text TEXT NOT NULL,
+            imported_at TEXT NOT NULL
+        );
+        CREATE TABLE segments (
+            id INTEGER PRIMARY KEY,
+            uid TEXT NOT NULL UNIQUE,
+            speech_id INTEGER NOT NULL REFERENCES speeches(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            language TEXT,
+            UNIQUE (speech_id, position)
+        );
+        CREATE INDEX segments_language ON segments(language);
+        CREATE TABLE translations (
+            id INTEGER PRIMARY KEY,
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            target_lang TEXT NOT NULL,
+            text TEXT NOT NULL,
+            provenance TEXT NOT NULL,
+            model TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            UNIQUE (segment_id, target_lang, provenance, model)
+        );
+        CREATE TABLE suggestions (
+            id INTEGER PRIMARY KEY,
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            model_version TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('frame', 'span')),
+            label TEXT NOT NULL,
+            start INTEGER,
+            "end" INTEGER,
+            score REAL NOT NULL,
+            extra TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX suggestions_segment ON suggestions(segment_id, model_version);
+        CREATE INDEX suggestions_version ON suggestions(model_version, kind);
+        CREATE TABLE suggestion_runs (
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            model_version TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (segment_id, model_version)
+        );
+        CREATE TABLE annotations (
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            annotator TEXT NOT NULL,
+            frames TEXT NOT NULL DEFAULT '[]',
+            spans TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL CHECK (status IN ('accepted', 'corrected', 'rejected', 'skipped')),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (segment_id, annotator)
+        );
+        CREATE INDEX annotations_annotator ON annotations(annotator, status);
+        CREATE TABLE annotation_history (
+            id INTEGER PRIMARY KEY,
+            uid TEXT NOT NULL UNIQUE,
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            annotator TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('decide', 'undo', 'redo', 'merge')),
+            ref_uid TEXT,
+            state TEXT,
+            before TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX history_annotator ON annotation_history(annotator, id);
+        CREATE INDEX history_segment ON annotation_history(segment_id);
+        CREATE TRIGGER annotation_history_append_only_update BEFORE UPDATE ON annotation_history
+            BEGIN SELECT RAISE(ABORT, 'annotation_history is append-only'); END;
+        CREATE TRIGGER annotation_history_append_only_delete BEFORE DELETE ON annotation_history
+            WHEN (SELECT COUNT(*) FROM segments WHERE id = OLD.segment_id) > 0
+            BEGIN SELECT RAISE(ABORT, 'annotation_history is append-only'); END;
+        CREATE TABLE schemes (
+            name TEXT PRIMARY KEY,
+            hash TEXT NOT NULL,
+            source TEXT NOT NULL,
+            toml TEXT NOT NULL,
+            registered_at TEXT NOT NULL
+        );
+        CREATE TABLE models (
+            version TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            path TEXT NOT NULL,
+            meta TEXT NOT NULL DEFAULT '{}',
+            registered_at TEXT NOT NULL
+        );
+        CREATE TABLE active_models (
+            kind TEXT PRIMARY KEY,
+            version TEXT NOT NULL REFERENCES models(version)
+        );
+        CREATE TABLE glossary (
+            id INTEGER PRIMARY KEY,
+            source_text TEXT NOT NULL,
+            language TEXT NOT NULL,
+            rendering TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT '',
+            UNIQUE (source_text, language)
+        );
+        """
+    )
+
+
+@migrations()
+def m002_search_and_assignments(db: Database) -> None:
+    """Full-text search over segments and translations; work queues per annotator."""
+    db.executescript(
+        """
+        CREATE VIRTUAL TABLE segments_fts USING fts5(
+            text, content='segments', content_rowid='id', tokenize='trigram'
+        );
+        INSERT INTO segments_fts(rowid, text) SELECT id, text FROM segments;
+        CREATE TRIGGER segments_fts_ai AFTER INSERT ON segments BEGIN
+            INSERT INTO segments_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER segments_fts_ad AFTER DELETE ON segments BEGIN
+            INSERT INTO segments_fts(segments_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE VIRTUAL TABLE translations_fts USING fts5(
+            text, content='translations', content_rowid='id', tokenize='trigram'
+        );
+        INSERT INTO translations_fts(rowid, text) SELECT id, text FROM translations;
+        CREATE TRIGGER translations_fts_ai AFTER INSERT ON translations BEGIN
+            INSERT INTO translations_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER translations_fts_ad AFTER DELETE ON translations BEGIN
+            INSERT INTO translations_fts(translations_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE TRIGGER translations_fts_au AFTER UPDATE ON translations BEGIN
+            INSERT INTO translations_fts(translations_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO translations_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TABLE assignments (
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            annotator TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (segment_id, annotator)
+        );
+        CREATE INDEX assignments_annotator ON assignments(annotator);
+        """
+    )
+
+
+SCHEMA_STEPS = [m.name for m in migrations._migrations]

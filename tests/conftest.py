@@ -1,0 +1,38 @@
+"""Shared fixtures: every test runs offline, with its own project folder and database."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_models(tmp_path_factory, monkeypatch):
+    """Never touch the checkout's models/ folder from a test."""
+    models = tmp_path_factory.mktemp("models")
+    monkeypatch.setenv("ANNOTATOR_MODELS", str(models))
+    monkeypatch.delenv("ANNOTATOR_DB", raising=False)
+    yield models
+
+
+@pytest.fixture
+def store():
+    from annotator.store import Store
+
+    s = Store.in_memory()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "project.db"

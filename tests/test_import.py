@@ -1,0 +1,166 @@
+"""Import: every format, bad input (database unchanged), idempotency, languages, offsets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from annotator.cli import cli
+from annotator.corpora.importer import import_paths
+from annotator.corpora.segment import segment_text
+from annotator.errors import InputError
+from annotator.store import Store
+
+ZH = "各位代表：\n现在，我代表国务院，向大会报告政府工作。我们要建设网络强国！坚持高质量发展；推进中国式现代化。"
+DE = "Sehr geehrte Frau Präsidentin! Die 100. Sitzung des Nationalrates ist eröffnet. Das ist z. B. wichtig."
+EN = 'Mr. Smith went to Washington. He said "We will win." The U.N. agreed.'
+AR = "قال الرئيس: نحن هنا اليوم من أجل السلام. هل توافقون على ذلك؟ نعم!"
+
+
+def snapshot(store: Store) -> tuple:
+    c = store.counts()
+    return c["speeches"], c["segments"], c["translated"]
+
+
+def test_segmentation_chinese_and_european():
+    zh = [p.text for p in segment_text(ZH, "zh")]
+    assert zh == ["各位代表：", "现在，我代表国务院，向大会报告政府工作。", "我们要建设网络强国！",
+                  "坚持高质量发展；", "推进中国式现代化。"]
+    de = [p.text for p in segment_text(DE, "de")]
+    assert de == ["Sehr geehrte Frau Präsidentin!", "Die 100. Sitzung des Nationalrates ist eröffnet.",
+                  "Das ist z. B. wichtig."]
+    en = [p.text for p in segment_text(EN, "en")]
+    assert en == ["Mr. Smith went to Washington.", 'He said "We will win."', "The U.N. agreed."]
+    assert len(segment_text(AR, "ar")) == 3
+
+
+def test_hard_wrapped_english_lines_stay_one_sentence():
+    text = "My fellow leaders, today is the fourth time I have had the\ngreat honor of speaking here. It is my last."
+    assert [p.text for p in segment_text(text, "en")] == [
+        "My fellow leaders, today is the fourth time I have had the\ngreat honor of speaking here.",
+        "It is my last."]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(list("ab 。！？；.!?\n\"”“中国😀é\u0301ا") + ["Mr.", "U.S.", "3.", "\n\n"]),
+                max_size=60).map("".join),
+       st.sampled_from(["en", "zh", "de", "ar", "fr"]))
+def test_offsets_always_map_back(text, lang):
+    for piece in segment_text(text, lang):
+        assert text[piece.start:piece.end] == piece.text
+        assert piece.text and piece.text == piece.text.strip()
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def test_plain_text_with_front_matter(tmp_path, store):
+    f = write(tmp_path / "speech.md", "---\ntitle: Report\nspeaker: 李强\ndate: 2024-03-05\nlanguage: zh\n---\n" + ZH)
+    report = import_paths(store, [f])
+    assert report.speeches_added == 1
+    sp = store.speeches()[0]
+    assert (sp.title, sp.speaker, sp.language) == ("Report", "李强", "zh")
+    full = store.speech(sp.id, with_text=True).text
+    for seg in store.segments_of_speech(sp.id):
+        assert full[seg.start:seg.end] == seg.text
+
+
+def test_jsonl_and_csv_records(tmp_path, store):
+    j = write(tmp_path / "a.jsonl", "\n".join(json.dumps({"text": t, "title": f"s{i}"}, ensure_ascii=False)
+                                              for i, t in enumerate([EN, DE])) + "\n")
+    c = write(tmp_path / "b.csv", 'title,speaker,text\nArabic,Someone,"' + AR + '"\n')
+    report = import_paths(store, [j, c])
+    assert report.speeches_added == 3
+    langs = {s.title: s.language for s in store.speeches()}
+    assert langs == {"s0": "en", "s1": "de", "Arabic": "ar"}
+
+
+def test_parlamint_pairs_bring_english(tmp_path, store):
+    folder = tmp_path / "ParlaMint-IT"
+    write(folder / "ParlaMint-IT_2015-06-10-X.txt",
+          "ParlaMint-IT_2015-06-10-X.u1\tLa seduta è aperta. Si dia lettura del processo verbale.\n"
+          "ParlaMint-IT_2015-06-10-X.u2\tGrazie, signor Presidente.\n")
+    write(folder / "ParlaMint-IT-en_2015-06-10-X.txt",
+          "ParlaMint-IT_2015-06-10-X.ana.u1\tThe sitting is open. The minutes shall be read.\n"
+          "ParlaMint-IT_2015-06-10-X.ana.u2\tThank you, Mr President.\n")
+    report = import_paths(store, [tmp_path])
+    assert report.speeches_added == 2  # the -en file is read with its original, not as speeches
+    assert report.translations_added == 3
+    first = store.segments_of_speech(1)
+    assert store.best_translation(first[0].id).text == "The sitting is open."
+    assert store.best_translation(first[0].id).provenance == "corpus"
+    assert store.speech(1).licence.startswith("CC BY 4.0")
+
+
+def test_import_twice_adds_nothing(tmp_path, store):
+    f = write(tmp_path / "a.txt", EN)
+    assert import_paths(store, [f]).speeches_added == 1
+    before = snapshot(store)
+    again = import_paths(store, [f])
+    assert again.speeches_added == 0 and again.speeches_skipped == 1
+    assert snapshot(store) == before
+
+
+BAD_INPUTS = {
+    "invalid utf-8": ("bad.txt", b"Hello\nworld \xff\xfe here", r"bad.txt:2: invalid UTF-8"),
+    "empty": ("empty.txt", b"   \n", r"empty.txt: empty file"),
+    "binary": ("blob.txt", b"\x89PNG\x00\x00\x01", r"blob.txt: binary file"),
+    "csv without text": ("c.csv", b"title,speaker\nA,B\n", r"c.csv:1: no 'text' column"),
+    "bad json line": ("j.jsonl", b'{"text": "ok"}\n{"text": broken}\n', r"j.jsonl:2: invalid JSON"),
+    "json without text": ("k.jsonl", b'{"text": "ok"}\n{"title": "x"}\n', r"k.jsonl:2: missing or empty 'text'"),
+    "parlamint without tab": ("ParlaMint-AT_2020-01-01.txt", b"id1 no tab here\n", r":1: expected 'utterance-id<TAB>text'"),
+    "unclosed front matter": ("f.md", b"---\ntitle: x\nno end\n", r"f.md:1: front matter"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_one_clear_error_and_changes_nothing(case, tmp_path, store):
+    good = write(tmp_path / "good.txt", EN)
+    name, content, message = BAD_INPUTS[case]
+    bad = write(tmp_path / name, content)
+    with pytest.raises(InputError, match=message):
+        import_paths(store, [good, bad])
+    assert snapshot(store) == (0, 0, 0)  # the good file was not imported either: all or nothing
+
+
+def test_a_50mb_single_line_is_refused(tmp_path, store):
+    big = write(tmp_path / "big.jsonl", b'{"text": "' + b"a" * 50_000_000 + b'"}\n')
+    with pytest.raises(InputError, match=r"big.jsonl:1: a single record of 50,000,\d{3} characters"):
+        import_paths(store, [big])
+    assert snapshot(store) == (0, 0, 0)
+
+
+def test_cli_errors_are_one_line_without_traceback(tmp_path, db_path):
+    bad = write(tmp_path / "bad.txt", b"\xff\xfe")
+    result = CliRunner().invoke(cli, ["import", str(bad), "--db", str(db_path)])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert lines == [f"annotator: error: {bad}:1: invalid UTF-8 at byte 0 (save the file as UTF-8)"]
+
+
+def test_cli_import_and_status(tmp_path, db_path):
+    f = write(tmp_path / "zh.txt", ZH)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["import", str(f), "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    assert "1 speech(es) added" in result.output
+    status = runner.invoke(cli, ["status", "--db", str(db_path), "--json"])
+    data = json.loads(status.output)
+    assert data["speeches"] == 1 and data["languages"] == {"zh": 5}
+
+
+def test_lang_override(tmp_path, store):
+    f = write(tmp_path / "x.txt", EN)
+    import_paths(store, [f], language="fr")
+    assert store.speeches()[0].language == "fr"

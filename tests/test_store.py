@@ -1,0 +1,140 @@
+"""The store: transactions, history, undo/redo, migrations, crash safety."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from sqlite_utils import Database
+
+from annotator.errors import AnnotatorError
+from annotator.store import AnnotationState, SegmentFilter, SpanLabel, Store
+from annotator.store.db import applied_steps, configure
+from annotator.store.schema import SCHEMA_STEPS, migrations
+
+
+def add_demo_speech(store: Store, text: str = "Hello world. Bye now.", h: str = "a" * 64) -> int:
+    segs = [{"start": 0, "end": 12, "text": "Hello world."}, {"start": 13, "end": 21, "text": "Bye now."}]
+    return store.add_speech({"content_hash": h, "text": text, "language": "en", "title": "t"}, segs)
+
+
+def test_decision_is_saved_with_history(store):
+    add_demo_speech(store)
+    store.decide(1, "ann", AnnotationState(("Economic",), (SpanLabel(0, 5),), "corrected"))
+    ann = store.annotation(1, "ann")
+    assert ann.state.frames == ("Economic",)
+    assert ann.state.spans == (SpanLabel(0, 5, "Slogan"),)
+    assert [h["action"] for h in store.history(1)] == ["decide"]
+
+
+def test_undo_and_redo_walk_the_history(store):
+    add_demo_speech(store)
+    store.decide(1, "ann", AnnotationState(("Economic",), (), "corrected"))
+    store.decide(2, "ann", AnnotationState((), (), "rejected"))
+    assert store.undo("ann") == 2
+    assert store.annotation(2, "ann") is None
+    assert store.undo("ann") == 1
+    assert store.annotation(1, "ann") is None
+    assert store.undo("ann") is None
+    assert store.redo("ann") == 1
+    assert store.annotation(1, "ann").state.frames == ("Economic",)
+    # A new decision clears what could be redone.
+    store.decide(1, "ann", AnnotationState(("Political",), (), "corrected"))
+    assert store.redo("ann") is None
+    # The history is append-only.
+    with pytest.raises(sqlite3.DatabaseError):
+        store.db.execute("UPDATE annotation_history SET annotator = 'x'")
+
+
+def test_undo_is_per_annotator(store):
+    add_demo_speech(store)
+    store.decide(1, "a", AnnotationState(("Economic",), (), "corrected"))
+    store.decide(1, "b", AnnotationState(("Morality",), (), "corrected"))
+    assert store.undo("a") == 1
+    assert store.annotation(1, "a") is None
+    assert store.annotation(1, "b").state.frames == ("Morality",)
+
+
+def test_bad_status_is_refused_and_nothing_written(store):
+    add_demo_speech(store)
+    with pytest.raises(AnnotatorError):
+        store.decide(1, "ann", AnnotationState((), (), "maybe"))
+    assert store.history() == []
+
+
+def test_failed_transaction_leaves_nothing(store):
+    add_demo_speech(store)
+    with pytest.raises(RuntimeError):
+        with store.write():
+            store.decide(1, "ann", AnnotationState(("Economic",), (), "corrected"))
+            raise RuntimeError("crash in the middle")
+    assert store.annotation(1, "ann") is None
+    assert store.history() == []
+
+
+def test_filters_and_search(store):
+    add_demo_speech(store)
+    store.add_translation(2, "en", "Goodbye translated", "corpus")
+    store.decide(1, "ann", AnnotationState(("Economic",), (), "corrected"))
+    assert store.segment_ids(SegmentFilter(status="untouched", annotator="ann")) == [2]
+    assert store.segment_ids(SegmentFilter(status="corrected", annotator="ann")) == [1]
+    assert store.segment_ids(SegmentFilter(label="Economic", annotator="ann")) == [1]
+    assert store.search("world") == [1]
+    assert store.search("Goodbye") == [2]  # found through the translation
+    assert store.search("By") == [2]  # shorter than a trigram: scanned
+    assert store.search('"quoted" OR x') == []  # FTS syntax is treated as text
+
+
+def test_migration_from_older_schema_keeps_data(tmp_path):
+    path = tmp_path / "old.db"
+    db = Database(str(path))
+    configure(db)
+    migrations.apply(db, stop_before=SCHEMA_STEPS[1])  # a database from before step 2
+    db["speeches"].insert({"content_hash": "h" * 64, "text": "Old speech here.", "imported_at": "2020"})
+    db["segments"].insert({"uid": "h:0", "speech_id": 1, "position": 0, "start": 0, "end": 16,
+                           "text": "Old speech here.", "language": "en"})
+    db.close()
+    store = Store.open(path)
+    assert applied_steps(store.db) == SCHEMA_STEPS
+    assert store.search("speech") == [1]  # the new full-text index covers the old rows
+    assert store.counts()["segments"] == 1
+
+
+def test_killed_process_loses_nothing_that_was_saved(tmp_path):
+    """kill -9 in the middle of a stream of decisions: every committed decision survives."""
+    path = tmp_path / "kill.db"
+    store = Store.open(path)
+    add_demo_speech(store)
+    store.close()
+    script = textwrap.dedent(f"""
+        import sys
+        from annotator.store import Store, AnnotationState
+        s = Store.open({str(path)!r})
+        i = 0
+        while True:
+            s.decide(1 + i % 2, "ann", AnnotationState(("Economic",), (), "corrected"))
+            i += 1
+            if i == 200:
+                print("ready", flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = Store.open(path)
+    assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    n = len(store.history())
+    assert n >= 200
+    assert store.annotation(1, "ann").state.frames == ("Economic",)
+
+
+def test_not_a_database_is_a_clear_error(tmp_path):
+    bad = tmp_path / "notes.db"
+    bad.write_text("hello")
+    with pytest.raises(AnnotatorError, match="not an SQLite database"):
+        Store.open(bad)
