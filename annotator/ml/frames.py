@@ -1,0 +1,83 @@
+"""Framing suggestions: a multi-label sequence classifier over segments.
+
+The model is a saved registry version (``models/frames/<version>``): transformers weights with
+``problem_type="multi_label_classification"``, its labels in ``config.id2label`` and the
+per-label decision thresholds in ``meta.json``. Scores are independent sigmoids, so a segment
+may carry several frames or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from annotator.errors import AnnotatorError
+from annotator.ml.batching import map_batched
+from annotator.ml.loading import load_model, load_tokenizer, resolve_checkpoint
+from annotator.ml.registry import ModelMeta, read_meta
+
+DEFAULT_THRESHOLD = 0.5
+MAX_LENGTH = 256
+
+
+def read_meta_if_any(folder: Path) -> ModelMeta | None:
+    """The folder's ``meta.json``, or None for a plain checkpoint that has none."""
+    return read_meta(folder) if (folder / "meta.json").is_file() else None
+
+
+def model_labels(config: object, meta: ModelMeta | None) -> list[str]:
+    """Label names by output index: the config's own ``id2label`` unless it holds only the
+    generic ``LABEL_<n>`` names, in which case ``meta.labels`` names them."""
+    id2label = {int(k): v for k, v in (getattr(config, "id2label", None) or {}).items()}
+    names = [id2label[i] for i in sorted(id2label)]
+    generic = all(name == f"LABEL_{i}" for i, name in enumerate(names))
+    if meta and meta.labels and (generic or not names):
+        if names and len(meta.labels) != len(names):
+            raise AnnotatorError(
+                f"meta.json lists {len(meta.labels)} labels but the model has {len(names)} outputs; "
+                "the folder mixes two model versions"
+            )
+        return list(meta.labels)
+    return names
+
+
+def decide(scores: Mapping[str, float], thresholds: Mapping[str, float], default: float = DEFAULT_THRESHOLD) -> list[str]:
+    """The labels whose score reaches their threshold, highest score first."""
+    chosen = [label for label, score in scores.items() if score >= thresholds.get(label, default)]
+    return sorted(chosen, key=lambda label: -scores[label])
+
+
+class FrameClassifier:
+    """Multi-label frame scores for segments, from a saved model folder."""
+
+    def __init__(self, folder: str | Path, max_length: int = MAX_LENGTH) -> None:
+        from transformers import AutoModelForSequenceClassification
+
+        self.folder = resolve_checkpoint(folder)
+        self.meta = read_meta_if_any(self.folder)
+        self.model = load_model(
+            self.folder, AutoModelForSequenceClassification, problem_type="multi_label_classification"
+        )
+        self.tokenizer = load_tokenizer(self.folder)
+        self.labels = model_labels(self.model.config, self.meta)
+        self.thresholds = dict(self.meta.thresholds) if self.meta else {}
+        self.max_length = max_length
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[dict[str, float]]:
+        """One ``{label: sigmoid score}`` per text, every label present, in input order."""
+        return map_batched(list(texts), batch_size, self._predict_batch)
+
+    def decide(self, scores: Mapping[str, float]) -> list[str]:
+        """The labels this version's thresholds accept for one text's scores."""
+        return decide(scores, self.thresholds)
+
+    def _predict_batch(self, texts: list[str]) -> list[dict[str, float]]:
+        import torch
+
+        enc = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
+        with torch.inference_mode():
+            logits = self.model(**enc).logits
+        probs = torch.sigmoid(logits.float()).tolist()
+        return [dict(zip(self.labels, row)) for row in probs]

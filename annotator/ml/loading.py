@@ -1,0 +1,138 @@
+"""Load tokenizers and models from local folders only, never from the network.
+
+Every load goes through :func:`resolve_checkpoint`, which accepts a folder or a Hugging Face
+repository id that is already in the local cache, and never downloads. Weights must be
+safetensors (:func:`annotator.ml.registry.check_safetensors` refuses pickles before
+transformers sees the folder). Loaded models and tokenizers are cached per folder, because the
+UI asks for one segment at a time and reloading a model per call would cost seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+from annotator.errors import ModelNotFoundError
+from annotator.ml.registry import check_safetensors
+
+# A Hugging Face repository id: "name" or "owner/name", no path tricks.
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+_lock = threading.RLock()
+_models: dict[tuple[str, str, str], Any] = {}
+_tokenizers: dict[str, Any] = {}
+
+
+def fetch_hint(name: str, target: Path | str | None = None) -> str:
+    """The command that fetches a hub model on a machine with internet access."""
+    where = f" --local-dir {target}" if target else ""
+    return f"`hf download {name}{where}` on a machine with internet access, then copy the folder here"
+
+
+def _not_found(name: str, looked: str, repo_id: str = "<repo-id>", target: str | None = None) -> ModelNotFoundError:
+    return ModelNotFoundError(
+        f"model {name!r} not found (looked in {looked}); get it with {fetch_hint(repo_id, target)}"
+    )
+
+
+def resolve_checkpoint(name_or_path: str | Path) -> Path:
+    """The local folder of a model: an existing folder, or a repo id found in the HF cache.
+
+    Never downloads (``local_files_only=True``, the same as ``HF_HUB_OFFLINE=1``).
+    """
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    name = str(name_or_path)
+    if isinstance(name_or_path, Path) or not _REPO_ID.match(name) or path.is_absolute():
+        raise _not_found(name, str(path.resolve()), target=str(path))
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    try:
+        return Path(snapshot_download(repo_id=name, local_files_only=True))
+    except Exception:  # LocalEntryNotFoundError, bad ids, …: all mean "not here"
+        raise _not_found(name, f"{path.resolve()} and the Hugging Face cache {HF_HUB_CACHE}", repo_id=name) from None
+
+
+def quiet_transformers() -> None:
+    """Silence transformers' progress bars and info logs, which would scribble over the UI."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+_quiet_transformers = quiet_transformers  # the old private name, still imported by train.py
+
+# Files of which at least one is present wherever a tokenizer was saved.
+TOKENIZER_FILES = (
+    "tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
+    "sentencepiece.bpe.model", "spiece.model", "source.spm",
+)
+
+
+def load_tokenizer(name_or_path: str | Path) -> Any:
+    """The tokenizer saved in a model folder (cached per folder)."""
+    folder = resolve_checkpoint(name_or_path)
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        # transformers 5 would otherwise build an empty-vocabulary tokenizer without a word.
+        raise ModelNotFoundError(
+            f"{folder}: no tokenizer files (none of {', '.join(TOKENIZER_FILES)}); "
+            "copy the tokenizer files that belong to this model into the folder"
+        )
+    key = str(folder)
+    with _lock:
+        if key not in _tokenizers:
+            quiet_transformers()
+            from transformers import AutoTokenizer
+
+            try:
+                with warnings.catch_warnings():
+                    # MarianTokenizer nags about the optional sacremoses on every load.
+                    warnings.filterwarnings("ignore", message="Recommended: pip install sacremoses")
+                    _tokenizers[key] = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            except (OSError, ValueError) as exc:
+                raise ModelNotFoundError(
+                    f"{folder}: no usable tokenizer files here ({str(exc).splitlines()[0]}); "
+                    f"copy the tokenizer files that belong to this model into the folder"
+                ) from None
+        return _tokenizers[key]
+
+
+def _weights_stamp(folder: Path) -> str:
+    # A rewritten folder (same path, new weights) must not be served from the cache.
+    return ",".join(f"{p.name}:{p.stat().st_mtime_ns}" for p in sorted(folder.glob("*.safetensors")))
+
+
+def load_model(name_or_path: str | Path, auto_cls: Any, **kwargs: Any) -> Any:
+    """A model in eval mode from a local folder through ``auto_cls.from_pretrained``.
+
+    Refuses pickled weights (:class:`UnsafeModelError`) and turns a missing model into a
+    one-line :class:`ModelNotFoundError`. Cached per (folder, class, weights, kwargs).
+    """
+    folder = resolve_checkpoint(name_or_path)
+    check_safetensors(folder)
+    key = (str(folder), f"{auto_cls.__name__}{sorted(kwargs.items())!r}", _weights_stamp(folder))
+    with _lock:
+        if key not in _models:
+            quiet_transformers()
+            try:
+                model = auto_cls.from_pretrained(folder, local_files_only=True, use_safetensors=True, **kwargs)
+            except OSError as exc:
+                raise ModelNotFoundError(f"{folder}: cannot load the model ({str(exc).splitlines()[0]})") from None
+            model.eval()
+            for old in [k for k in _models if k[:2] == key[:2]]:
+                del _models[old]  # superseded weights of the same folder: free the memory
+            _models[key] = model
+        return _models[key]
+
+
+def clear_cache() -> None:
+    """Forget every cached model and tokenizer (tests; freeing memory after a retrain)."""
+    with _lock:
+        _models.clear()
+        _tokenizers.clear()

@@ -1,0 +1,170 @@
+"""Slogan suggestions: BIO token classification mapped back to character spans.
+
+Spans are in Python code-point offsets into the segment text (start inclusive, end exclusive),
+the same convention as stored annotations. Token predictions are mapped back through the fast
+tokenizer's ``offset_mapping``, so this works for scripts without spaces (Chinese) as well as for
+French or Russian. Sentencepiece tokenizers often give a word-initial token an offset that starts
+at the preceding space; spans are trimmed of surrounding whitespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from annotator.errors import AnnotatorError
+from annotator.ml.batching import map_batched
+from annotator.ml.frames import MAX_LENGTH, model_labels, read_meta_if_any
+from annotator.ml.loading import load_model, load_tokenizer, resolve_checkpoint
+
+IGNORE_INDEX = -100  # the label id PyTorch's cross-entropy skips (special tokens, padding)
+OUTSIDE = "O"
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    label: str
+    score: float
+    text: str
+
+
+def split_bio(tag: str) -> tuple[str, str]:
+    """``"B-Slogan"`` → ``("B", "Slogan")``; ``"O"`` → ``("O", "")``."""
+    if tag == OUTSIDE or "-" not in tag:
+        return OUTSIDE, ""
+    prefix, label = tag.split("-", 1)
+    return (prefix if prefix in ("B", "I") else "I"), label
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def spans_from_token_labels(
+    text: str,
+    offsets: Sequence[Sequence[int]],
+    labels: Sequence[str],
+    probs: Sequence[float],
+) -> list[Span]:
+    """Merge per-token BIO tags into character spans.
+
+    ``offsets[i]`` is token i's (start, end) in ``text``; zero-width tokens (special tokens,
+    padding) are skipped without breaking a run. ``B-X`` opens a span, ``I-X`` continues a span
+    of label X (or opens one if none is open, as models do emit stray ``I``), anything else
+    closes it. A span's score is the mean of its tokens' probabilities.
+    """
+    found: list[Span] = []
+    current: list[Any] | None = None  # [start, end, label, [probs]]
+
+    def close() -> None:
+        if current is not None:
+            start, end = _trimmed(text, current[0], current[1])
+            if start < end:
+                score = sum(current[3]) / len(current[3])
+                found.append(Span(start, end, current[2], score, text[start:end]))
+
+    for (start, end), tag, prob in zip(offsets, labels, probs):
+        if end <= start:
+            continue
+        prefix, label = split_bio(tag)
+        if prefix == "I" and current is not None and current[2] == label:
+            current[0], current[1] = min(current[0], start), max(current[1], end)
+            current[3].append(prob)
+            continue
+        close()
+        current = [start, end, label, [prob]] if prefix != OUTSIDE else None
+    close()
+    return found
+
+
+def _span_parts(span: Any) -> tuple[int, int, str]:
+    if hasattr(span, "start"):
+        return span.start, span.end, span.label
+    start, end, label = span[:3]
+    return start, end, label
+
+
+def char_spans_to_token_labels(
+    offsets: Sequence[Sequence[int]], spans: Iterable[Any], label_names: Sequence[str]
+) -> list[int]:
+    """Gold character spans → one BIO label id per token (the training targets).
+
+    ``spans`` are :class:`Span` objects or ``(start, end, label)`` tuples; ``label_names`` is the
+    model's id→name list (``["O", "B-Slogan", "I-Slogan"]``). A token belongs to a span when their
+    characters overlap; the span's first token gets ``B-``, the rest ``I-``. Zero-width tokens
+    (special tokens) get -100 so the loss ignores them.
+    """
+    ids = {name: i for i, name in enumerate(label_names)}
+    ranges = sorted(_span_parts(s) for s in spans)
+    for _, _, label in ranges:
+        if f"B-{label}" not in ids or f"I-{label}" not in ids:
+            raise AnnotatorError(f"span label {label!r} is not among the model's labels {list(label_names)}")
+    out: list[int] = []
+    opened: set[int] = set()
+    for start, end in offsets:
+        if end <= start:
+            out.append(IGNORE_INDEX)
+            continue
+        hit = next((k for k, (s, e, _) in enumerate(ranges) if start < e and end > s), None)
+        if hit is None:
+            out.append(ids[OUTSIDE])
+            continue
+        prefix = "I" if hit in opened else "B"
+        opened.add(hit)
+        out.append(ids[f"{prefix}-{ranges[hit][2]}"])
+    return out
+
+
+class SpanTagger:
+    """Character spans (e.g. slogans) for segments, from a saved token-classification folder."""
+
+    def __init__(self, folder: str | Path, max_length: int = MAX_LENGTH) -> None:
+        from transformers import AutoModelForTokenClassification
+
+        self.folder = resolve_checkpoint(folder)
+        self.meta = read_meta_if_any(self.folder)
+        self.model = load_model(self.folder, AutoModelForTokenClassification)
+        self.tokenizer = load_tokenizer(self.folder)
+        if not getattr(self.tokenizer, "is_fast", False):
+            raise AnnotatorError(
+                f"{self.folder}: the tokenizer cannot give character offsets (not a fast tokenizer); "
+                "save the model with a tokenizer.json"
+            )
+        self.label_names = model_labels(self.model.config, self.meta)
+        self.max_length = max_length
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[list[Span]]:
+        """The spans found in each text, in input order, each sorted by start."""
+        return map_batched(list(texts), batch_size, self._predict_batch)
+
+    def _predict_batch(self, texts: list[str]) -> list[list[Span]]:
+        import torch
+
+        enc = self.tokenizer(
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_offsets_mapping=True,
+            return_tensors="pt",
+        )
+        offsets = enc.pop("offset_mapping").tolist()
+        with torch.inference_mode():
+            logits = self.model(**enc).logits
+        best, ids = torch.softmax(logits.float(), dim=-1).max(dim=-1)
+        mask = enc["attention_mask"].bool()
+        result = []
+        for row, text in enumerate(texts):
+            keep = mask[row].tolist()
+            offs = [o if k else (0, 0) for o, k in zip(offsets[row], keep)]
+            tags = [self.label_names[i] for i in ids[row].tolist()]
+            result.append(spans_from_token_labels(text, offs, tags, best[row].tolist()))
+        return result

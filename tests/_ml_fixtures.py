@@ -1,0 +1,293 @@
+"""Tiny transformer models for tests, built offline in seconds.
+
+Every builder writes a complete model folder (safetensors weights, config, tokenizer files,
+``meta.json`` through the registry) into the folder it is given and returns it. Weights are
+random (seeded), so predictions are arbitrary but deterministic: tests check plumbing (offsets,
+order, shapes, language codes), not quality.
+
+The session fixtures at the bottom build each model once per test run; import them into a test
+module (``from _ml_fixtures import tiny_frames_dir``) to use them.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from annotator.ml.registry import ModelMeta, write_meta  # noqa: E402
+
+FRAME_LABELS = [
+    "Economic", "Capacity_and_resources", "Morality", "Fairness_and_equality",
+    "Legality_Constitutionality_and_jurisprudence", "Policy_prescription_and_evaluation",
+    "Crime_and_punishment", "Security_and_defense", "Health_and_safety", "Quality_of_life",
+    "Cultural_identity", "Public_opinion", "Political", "External_regulation_and_reputation",
+]
+SPAN_LABELS = ["O", "B-Slogan", "I-Slogan"]
+HIDDEN = 32
+
+_BASE = {
+    "zh": ["我们要建设网络强国。", "坚持党管互联网。", "实现中华民族伟大复兴的中国梦。", "人民对美好生活的向往就是我们的奋斗目标。",
+           "经济发展进入新常态。", "全面依法治国是国家治理的一场深刻革命。", "绿水青山就是金山银山。",
+           "我们必须坚持以人民为中心的发展思想。", "安全是发展的前提。", "文化自信是更基本的力量。"],
+    "fr": ["La France est une grande nation.", "Nous défendrons la République.", "Liberté, égalité, fraternité !",
+           "Le chômage recule dans nos régions.", "L'école doit protéger nos enfants.", "Il faut réformer les retraites.",
+           "Notre économie a besoin d'investissements.", "La sécurité des Français est ma priorité.",
+           "Nous sommes en guerre contre le virus.", "L'Europe doit être plus forte."],
+    "ru": ["Россия великая страна.", "Мы защитим нашу Родину.", "Экономика растёт второй год подряд.",
+           "Народ и армия едины.", "Крым наш.", "Мы должны укреплять традиционные ценности.",
+           "Безопасность граждан превыше всего.", "Санкции не сломят нашу волю.",
+           "Закон един для всех.", "Будущее принадлежит молодёжи."],
+    "ar": ["مصر أم الدنيا.", "سنبني وطنا قويا.", "الشعب يريد إسقاط النظام.", "الاقتصاد يحتاج إلى إصلاح.",
+           "أمن الوطن فوق كل اعتبار.", "التعليم حق لكل طفل.", "نحن أمة واحدة.", "العدالة أساس الملك.",
+           "سنحارب الفساد بلا هوادة.", "المستقبل لشبابنا."],
+    "en": ["Make America great again!", "Yes we can.", "Take back control.", "We will build the wall.",
+           "The economy is growing faster than ever.", "Our schools need more teachers.",
+           "Nobody is above the law.", "We must protect our borders.", "Health care is a right.",
+           "The people have spoken."],
+}
+
+
+def multilingual_sentences() -> list[str]:
+    """A few hundred short political sentences in Chinese, French, Russian, Arabic and English."""
+    sentences = []
+    for base in _BASE.values():
+        sep = "" if base is _BASE["zh"] else " "
+        sentences += [a + sep + b for a in base for b in base]
+    return sentences
+
+
+@functools.cache
+def sentencepiece_model_bytes(vocab_size: int = 800) -> bytes:
+    """A unigram sentencepiece model trained on :func:`multilingual_sentences` (cached)."""
+    import sentencepiece as spm
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(multilingual_sentences()),
+        model_writer=buf,
+        vocab_size=vocab_size,
+        hard_vocab_limit=False,
+        character_coverage=1.0,
+        byte_fallback=True,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        minloglevel=2,
+        num_threads=1,  # deterministic
+    )
+    return buf.getvalue()
+
+
+def make_tiny_tokenizer(folder: Path):
+    """An XLM-R (fast) tokenizer over the test sentencepiece model, saved into ``folder``."""
+    from transformers import XLMRobertaTokenizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    # transformers 5 builds a 5-token vocab from XLMRobertaTokenizer(vocab_file=…); loading the
+    # folder with the file under its canonical name converts the real vocabulary.
+    (folder / "sentencepiece.bpe.model").write_bytes(sentencepiece_model_bytes())
+    tokenizer = XLMRobertaTokenizer.from_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+def _xlmr_config(tokenizer, **extra):
+    from transformers import XLMRobertaConfig
+
+    return XLMRobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=HIDDEN,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=320,
+        type_vocab_size=1,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **extra,
+    )
+
+
+def _save(model, folder: Path, meta: ModelMeta) -> Path:
+    model.save_pretrained(folder, safe_serialization=True)
+    write_meta(folder, meta)
+    return folder
+
+
+def _quiet() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def make_tiny_encoder(folder: Path, seed: int = 0) -> Path:
+    """A 2-layer, 32-wide XLM-R encoder (kind ``encoder``)."""
+    import torch
+    from transformers import XLMRobertaModel
+
+    _quiet()
+    folder = Path(folder)
+    tokenizer = make_tiny_tokenizer(folder)
+    torch.manual_seed(seed)
+    model = XLMRobertaModel(_xlmr_config(tokenizer))
+    return _save(model, folder, ModelMeta(kind="encoder", version=folder.name, base="tiny-xlmr", method="test"))
+
+
+def make_tiny_frames_model(folder: Path, labels: Sequence[str] = FRAME_LABELS, seed: int = 0) -> Path:
+    """A multi-label sequence classifier over ``labels`` (kind ``frames``, thresholds 0.5)."""
+    import torch
+    from transformers import XLMRobertaForSequenceClassification
+
+    _quiet()
+    folder = Path(folder)
+    tokenizer = make_tiny_tokenizer(folder)
+    config = _xlmr_config(
+        tokenizer,
+        problem_type="multi_label_classification",
+        id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)},
+    )
+    torch.manual_seed(seed)
+    model = XLMRobertaForSequenceClassification(config)
+    meta = ModelMeta(
+        kind="frames", version=folder.name, base="tiny-xlmr", method="test",
+        labels=list(labels), thresholds={name: 0.5 for name in labels},
+    )
+    return _save(model, folder, meta)
+
+
+def make_tiny_spans_model(folder: Path, labels: Sequence[str] = SPAN_LABELS, seed: int = 0) -> Path:
+    """A BIO token classifier (kind ``spans``) whose random head predicts a mix of B/I/O."""
+    import torch
+    from transformers import XLMRobertaForTokenClassification
+
+    _quiet()
+    folder = Path(folder)
+    tokenizer = make_tiny_tokenizer(folder)
+    config = _xlmr_config(
+        tokenizer, id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)}
+    )
+    torch.manual_seed(seed)
+    model = XLMRobertaForTokenClassification(config)
+    with torch.no_grad():  # a wide head, so that different tokens get different labels
+        model.classifier.weight.normal_(0.0, 3.0)
+    meta = ModelMeta(kind="spans", version=folder.name, base="tiny-xlmr", method="test", labels=list(labels))
+    return _save(model, folder, meta)
+
+
+def _seq2seq_dims() -> dict:
+    return dict(
+        d_model=HIDDEN, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=600,
+    )
+
+
+def _marian(folder: Path, target_tokens: Sequence[str]):
+    from transformers import MarianConfig, MarianMTModel, MarianTokenizer
+    import sentencepiece as spm
+
+    raw = sentencepiece_model_bytes()
+    for name in ("source.spm", "target.spm"):
+        (folder / name).write_bytes(raw)
+    sp = spm.SentencePieceProcessor(model_proto=raw)
+    vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+    for token in [*target_tokens, "<pad>"]:
+        vocab.setdefault(token, len(vocab))
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Recommended: pip install sacremoses")
+        tokenizer = MarianTokenizer(
+            source_spm=str(folder / "source.spm"), target_spm=str(folder / "target.spm"), vocab=str(folder / "vocab.json")
+        )
+    config = MarianConfig(
+        vocab_size=len(vocab), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id, **_seq2seq_dims(),
+    )
+    return tokenizer, MarianMTModel(config)
+
+
+def _m2m100(folder: Path):
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+    import sentencepiece as spm
+
+    raw = sentencepiece_model_bytes()
+    (folder / "sentencepiece.bpe.model").write_bytes(raw)
+    sp = spm.SentencePieceProcessor(model_proto=raw)
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for i in range(sp.get_piece_size()):
+        vocab.setdefault(sp.id_to_piece(i), len(vocab))
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    tokenizer = M2M100Tokenizer(vocab_file=str(folder / "vocab.json"), spm_file=str(folder / "sentencepiece.bpe.model"))
+    # Language tokens and the "made-up words" sit after the sentencepiece vocabulary.
+    vocab_size = max(tokenizer.lang_code_to_id.values()) + 1 + tokenizer.num_madeup_words
+    config = M2M100Config(
+        vocab_size=vocab_size, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id, decoder_start_token_id=tokenizer.eos_token_id, **_seq2seq_dims(),
+    )
+    return tokenizer, M2M100ForConditionalGeneration(config)
+
+
+def make_tiny_translation_model(
+    folder: Path, family: str = "marian", target_tokens: Sequence[str] = (), seed: int = 0
+) -> Path:
+    """A 1-layer seq2seq model (kind ``translation``): ``family`` is ``marian`` or ``m2m100``.
+
+    ``target_tokens`` (Marian only, e.g. ``[">>fr<<", ">>de<<"]``) makes it a multi-target model.
+    """
+    import torch
+
+    _quiet()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    if family == "marian":
+        tokenizer, model = _marian(folder, target_tokens)
+    elif family == "m2m100":
+        tokenizer, model = _m2m100(folder)
+    else:
+        raise ValueError(f"unknown family {family!r}")
+    tokenizer.save_pretrained(folder)
+    meta = ModelMeta(kind="translation", version=folder.name, base=f"tiny-{family}", method="test")
+    return _save(model, folder, meta)
+
+
+# Session fixtures: each model is built once per test run.
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_encoder(tmp_path_factory.mktemp("models") / "encoder-tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_frames_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_frames_model(tmp_path_factory.mktemp("models") / "frames-tiny", FRAME_LABELS)
+
+
+@pytest.fixture(scope="session")
+def tiny_spans_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_spans_model(tmp_path_factory.mktemp("models") / "spans-tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_marian_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_translation_model(tmp_path_factory.mktemp("models") / "marian-tiny", "marian")
+
+
+@pytest.fixture(scope="session")
+def tiny_m2m100_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_translation_model(tmp_path_factory.mktemp("models") / "m2m100-tiny", "m2m100")
