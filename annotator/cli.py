@@ -110,8 +110,8 @@ def _register_optional_commands() -> None:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
+            if exc.name and module_name.startswith(exc.name):
+                continue  # that area is not installed in this build
             raise
         for command in getattr(module, "COMMANDS", []):
             cli.add_command(command)

@@ -24,6 +24,23 @@ def detector() -> LanguageDetector:
     return LanguageDetectorBuilder.from_all_languages().build()
 
 
+@lru_cache(maxsize=1)
+def supported_languages() -> frozenset[str]:
+    return frozenset(iso(lang) for lang in Language.all())
+
+
+# Languages a speech most often quotes or switches into. Choosing among these and the speech's own
+# language (rather than all 75) makes segment-level detection both faster and less jumpy.
+SWITCH_LANGUAGES = ("en", "fr", "es", "de", "ru", "zh", "ar", "it", "pt", "ca", "la")
+
+
+@lru_cache(maxsize=64)
+def segment_detector(speech_language: str) -> LanguageDetector:
+    codes = {c for c in (*SWITCH_LANGUAGES, speech_language) if c}
+    languages = [lang for lang in Language.all() if iso(lang) in codes]
+    return LanguageDetectorBuilder.from_languages(*languages).build()
+
+
 def iso(language: Language | None) -> str:
     return language.iso_code_639_1.name.lower() if language else ""
 
@@ -36,10 +53,14 @@ def detect_speech_language(text: str) -> str:
 def detect_segment_languages(segments: Sequence[str], speech_language: str) -> list[str]:
     """Each segment's language: the speech's, unless lingua is confident of another."""
     out = [speech_language] * len(segments)
+    if speech_language and speech_language not in supported_languages():
+        # lingua cannot recognise this language (Galician, say), so it would relabel every
+        # long segment as its nearest neighbour (Spanish). Trust the speech's language.
+        return out
     long_idx = [i for i, s in enumerate(segments) if len(s) >= MIN_SEGMENT_CHARS]
     if not long_idx:
         return out
-    det = detector()
+    det = segment_detector(speech_language)
     guesses = det.detect_languages_in_parallel_of([segments[i] for i in long_idx])
     for i, guess in zip(long_idx, guesses):
         code = iso(guess)

@@ -30,6 +30,14 @@ METADATA_FIELDS = ("id", "title", "speaker", "date", "venue", "language", "sourc
 MAX_RECORD_CHARS = 5_000_000  # one speech; a longer "line" is a broken or wrong file
 SKIP_NAMES = {"SOURCES.md", "README.md", "LICENSE", "LICENCE", "NOTICE"}
 PARLAMINT_NAME = re.compile(r"^(ParlaMint-[A-Z]{2}(?:-[A-Z]{2})?)(-en)?_(.+)\.txt$")
+# ParlaMint corpora by country code → the language of their originals (lingua, for one, has no
+# Galician and would call it Spanish).
+PARLAMINT_LANGUAGE = {
+    "AT": "de", "BA": "bs", "BE": "nl", "BG": "bg", "CZ": "cs", "DK": "da", "EE": "et", "ES": "es",
+    "ES-CT": "ca", "ES-GA": "gl", "ES-PV": "eu", "FI": "fi", "FR": "fr", "GB": "en", "GR": "el",
+    "HR": "hr", "HU": "hu", "IL": "he", "IS": "is", "IT": "it", "LT": "lt", "LV": "lv", "NL": "nl",
+    "NO": "no", "PL": "pl", "PT": "pt", "RO": "ro", "RS": "sr", "SE": "sv", "SI": "sl", "TR": "tr", "UA": "uk",
+}
 PARLAMINT_LICENCE = "CC BY 4.0 (ParlaMint, CLARIN, http://hdl.handle.net/11356/1864)"
 
 
@@ -232,6 +240,8 @@ def read_parlamint(path: Path) -> list[RawSpeech]:
         }
         if m and m.group(2):
             meta["language"] = "en"
+        elif m and m.group(1)[len("ParlaMint-"):] in PARLAMINT_LANGUAGE:
+            meta["language"] = PARLAMINT_LANGUAGE[m.group(1)[len("ParlaMint-"):]]
         out.append(RawSpeech(
             text=body, path=str(path), line=number, meta=meta,
             translation=english.get(_utterance_key(uid)),

@@ -175,4 +175,17 @@ def m002_search_and_assignments(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_suggestion_uncertainty(db: Database) -> None:
+    """How sure each model run was (entropy over all frame scores, top scores), for
+    low-confidence-first ordering and the UI's margin display."""
+    db.executescript(
+        """
+        ALTER TABLE suggestion_runs ADD COLUMN uncertainty REAL;
+        ALTER TABLE suggestion_runs ADD COLUMN info TEXT NOT NULL DEFAULT '{}';
+        CREATE INDEX suggestion_runs_uncertainty ON suggestion_runs(model_version, uncertainty);
+        """
+    )
+
+
 SCHEMA_STEPS = [m.name for m in migrations._migrations]

@@ -272,8 +272,13 @@ class Store:
         return [self._segment(r) for r in self._q(sql, params)]
 
     # -------------------------------------------------------------- suggestions
-    def replace_suggestions(self, segment_id: int, model_version: str, items: Iterable[Suggestion]) -> None:
-        """Store one model version's suggestions for a segment, replacing its earlier ones."""
+    def replace_suggestions(self, segment_id: int, model_version: str, items: Iterable[Suggestion],
+                            uncertainty: float | None = None, info: dict[str, Any] | None = None) -> None:
+        """Store one model version's suggestions for a segment, replacing its earlier ones.
+
+        ``uncertainty`` (higher = less sure) and ``info`` (e.g. the top frame scores, above
+        threshold or not) describe the run as a whole.
+        """
         with self.write():
             self.db.execute("DELETE FROM suggestions WHERE segment_id = ? AND model_version = ?", [segment_id, model_version])
             now = utcnow()
@@ -286,8 +291,9 @@ class Store:
                 for s in items
             )
             self.db.execute(
-                "INSERT OR REPLACE INTO suggestion_runs (segment_id, model_version, created_at) VALUES (?, ?, ?)",
-                [segment_id, model_version, now])
+                "INSERT OR REPLACE INTO suggestion_runs (segment_id, model_version, created_at, uncertainty, info) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [segment_id, model_version, now, uncertainty, json.dumps(info or {}, ensure_ascii=False)])
 
     def suggestions(self, segment_id: int, versions: Sequence[str] | None = None) -> list[Suggestion]:
         """Suggestions for a segment from the given versions (default: the active ones + glossary)."""
@@ -301,6 +307,21 @@ class Store:
             f"WHERE segment_id = ? AND model_version IN ({marks}) ORDER BY kind, score DESC",
             [segment_id, *versions])
         return [Suggestion(**{**r, "extra": json.loads(r["extra"] or "{}")}) for r in rows]
+
+    def run_info(self, segment_id: int, model_version: str) -> dict[str, Any]:
+        """What a model run recorded beside its suggestions (``top`` frame scores, …)."""
+        row = self._one("SELECT info FROM suggestion_runs WHERE segment_id = ? AND model_version = ?",
+                        [segment_id, model_version])
+        return json.loads(row) if row else {}
+
+    def uncertainties(self, model_version: str, segment_ids: Sequence[int] | None = None) -> dict[int, float]:
+        sql = "SELECT segment_id, uncertainty FROM suggestion_runs WHERE model_version = ? AND uncertainty IS NOT NULL"
+        params: list[Any] = [model_version]
+        rows = self.db.execute(sql, params).fetchall()
+        if segment_ids is not None:
+            wanted = set(segment_ids)
+            return {s: u for s, u in rows if s in wanted}
+        return dict(rows)
 
     def segments_missing_run(self, model_version: str, limit: int | None = None) -> list[Segment]:
         sql = ("SELECT * FROM segments s WHERE NOT EXISTS (SELECT 1 FROM suggestion_runs r WHERE "
