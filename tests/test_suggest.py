@@ -1,0 +1,108 @@
+"""The suggestion service: glossary spans, model suggestions stored per version, the translation
+chain (corpus → memory → model → gloss) with provenance, resumable batch runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _ml_fixtures import tiny_frames_dir, tiny_marian_dir, tiny_spans_dir  # noqa: F401
+from click.testing import CliRunner
+
+from annotator.cli import cli
+from annotator.corpora.glossary import load_seed_glossary
+from annotator.store import GLOSSARY_VERSION, Store
+from annotator.suggest import (
+    glossary_matches,
+    register_and_activate,
+    suggest_all,
+    suggest_segments,
+    uncertainty_ranked,
+)
+
+ZH = "我们要建设文化强国，坚持高质量发展。"
+FR = "La France est une grande nation. Nous défendrons la République."
+
+
+def add(store: Store, text: str, lang: str, h: str) -> list[int]:
+    from annotator.corpora.segment import segment_text
+
+    pieces = segment_text(text, lang)
+    sid = store.add_speech({"content_hash": h * 64, "text": text, "language": lang},
+                           [{"start": p.start, "end": p.end, "text": p.text, "language": lang} for p in pieces])
+    return [s.id for s in store.segments_of_speech(sid)]
+
+
+def test_glossary_spans_carry_the_official_rendering(store):
+    load_seed_glossary(store)
+    matches = glossary_matches(ZH, store.glossary())
+    found = {ZH[m.start:m.end]: m.extra["rendering"] for m in matches}
+    assert found["文化强国"] == "a country with a strong socialist culture"
+    assert "高质量发展" in found and found["高质量发展"] == "high-quality development"
+
+
+def test_longest_formulation_wins_and_spans_never_overlap(store):
+    from annotator.store import GlossaryEntry
+
+    entries = [GlossaryEntry("中国梦", "zh", "Chinese Dream"), GlossaryEntry("中华民族伟大复兴的中国梦", "zh", "the Chinese Dream of national rejuvenation")]
+    text = "实现中华民族伟大复兴的中国梦。"
+    matches = glossary_matches(text, entries)
+    assert [(text[m.start:m.end]) for m in matches] == ["中华民族伟大复兴的中国梦"]
+
+
+def test_suggest_all_stores_model_and_glossary_suggestions(store, tiny_frames_dir, tiny_spans_dir):
+    load_seed_glossary(store)
+    zh_ids = add(store, ZH, "zh", "a")
+    fr_ids = add(store, FR, "fr", "b")
+    register_and_activate(store, tiny_frames_dir)
+    register_and_activate(store, tiny_spans_dir)
+    report = suggest_all(store)
+    active = store.active_models()
+    assert report.segments[active["frames"]] == len(zh_ids) + len(fr_ids)
+    glossary = [s for s in store.suggestions(zh_ids[0]) if s.model_version == GLOSSARY_VERSION]
+    assert {ZH[s.start:s.end] for s in glossary} >= {"文化强国", "高质量发展"}
+    for seg in store.segments(zh_ids + fr_ids):
+        for s in store.suggestions(seg.id, [active["spans"]]):
+            assert 0 <= s.start < s.end <= len(seg.text)  # offsets inside the segment
+        info = store.run_info(seg.id, active["frames"])
+        assert len(info["top"]) == 5
+    # Resumable: a second run has nothing left to do.
+    again = suggest_all(store)
+    assert again.segments == {}
+    # Chinese without any translation source gets a word gloss, marked as such.
+    t = store.best_translation(zh_ids[0])
+    assert t.provenance == "gloss" and t.text.startswith("[gloss]") and "culture" in t.text
+
+
+def test_translation_chain_prefers_memory_then_model(store, tiny_marian_dir):
+    first = add(store, "Nous défendrons la République.", "fr", "c")
+    second = add(store, "Bonjour. Nous défendrons la République.", "fr", "d")
+    store.add_translation(first[0], "en", "We will defend the Republic.", "human")
+    register_and_activate(store, tiny_marian_dir)
+    suggest_segments(store, second)
+    by_text = {store.segment(i).text: store.best_translation(i) for i in second}
+    memory = by_text["Nous défendrons la République."]
+    assert (memory.provenance, memory.text) == ("memory", "We will defend the Republic.")
+    model = by_text["Bonjour."]
+    assert model.provenance == "model" and model.model == store.active_models()["translation"]
+
+
+def test_low_confidence_first(store, tiny_frames_dir):
+    ids = add(store, FR + " Liberté, égalité, fraternité ! Le chômage recule.", "fr", "e")
+    register_and_activate(store, tiny_frames_dir)
+    suggest_all(store, translate=False)
+    version = store.active_models()["frames"]
+    unc = store.uncertainties(version)
+    ranked = uncertainty_ranked(store, ids)
+    assert sorted(ranked) == sorted(ids)
+    assert unc[ranked[0]] == max(unc.values())
+
+
+def test_suggest_cli_without_models_says_what_to_do(tmp_path):
+    db = tmp_path / "p.db"
+    s = Store.open(db)
+    add(s, ZH, "zh", "f")
+    s.close()
+    result = CliRunner().invoke(cli, ["suggest", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "no active frames model (run `annotator models setup`" in result.output
