@@ -1,0 +1,467 @@
+"""The annotation session: what the annotation UI shows and every decision it makes.
+
+This is the UI's service layer. It never imports Textual and never writes SQL: it calls
+``annotator.store.Store`` and hands the UI plain objects (``SegmentView``, ``ListRow``).
+Every decision is one ``Store.decide`` call, i.e. one committed transaction, so whatever the
+UI shows as saved survives quitting, a crash or ``kill -9``.
+
+Offsets are Python code points throughout (the store's convention); the helpers at the end
+(``visible_text``, ``word_units``, ``visual_order``) keep that true for display.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from annotator.schemes import Label, Scheme
+from annotator.store import (
+    AnnotationState,
+    GLOSSARY_VERSION,
+    Segment,
+    SegmentFilter,
+    SpanLabel,
+    Speech,
+    Store,
+    Suggestion,
+    Translation,
+)
+
+# Status of a segment for one annotator, as the list shows it.
+UNTOUCHED, SUGGESTED = "untouched", "suggested"
+STATUS_ICONS = {
+    UNTOUCHED: "·",
+    SUGGESTED: "◇",
+    "accepted": "✔",
+    "corrected": "✎",
+    "rejected": "✘",
+    "skipped": "»",
+}
+DECIDED = ("accepted", "corrected")  # statuses whose stored labels are the working labels
+
+
+@dataclass(frozen=True)
+class ListRow:
+    """One line of the segment list."""
+
+    segment_id: int
+    speech_id: int
+    position: int
+    language: str
+    status: str
+    preview: str
+
+
+@dataclass(frozen=True)
+class FrameRow:
+    """One label of the frame checklist."""
+
+    label: Label
+    checked: bool
+    score: float | None  # the model's score, when it has one for this label
+    suggested: bool  # above the model's threshold (stored as a suggestion)
+
+
+@dataclass(frozen=True)
+class GlossHit:
+    start: int
+    end: int
+    source_text: str
+    rendering: str
+
+
+@dataclass(frozen=True)
+class SegmentView:
+    """Everything the detail pane shows for one segment."""
+
+    segment: Segment
+    speech: Speech
+    index: int  # position in the current list (-1 if the segment is not in it)
+    total: int
+    status: str
+    frames: tuple[FrameRow, ...]
+    spans: tuple[SpanLabel, ...]  # working spans: saved ones, or else the suggested ones
+    suggested_spans: tuple[SpanLabel, ...]
+    translation: Translation | None
+    glossary: tuple[GlossHit, ...]
+    margin: float | None  # how far the best frame score is ahead of the next one
+    has_suggestions: bool
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int
+    decisions: int = 0  # decisions made in this session
+    started: float = field(default_factory=time.monotonic)
+
+    def rate_per_hour(self, now: float | None = None) -> float:
+        elapsed = max((now or time.monotonic()) - self.started, 1.0)
+        return self.decisions * 3600.0 / elapsed
+
+
+class Session:
+    """One annotator working through a filtered list of segments."""
+
+    def __init__(self, store: Store, annotator: str, scheme: Scheme) -> None:
+        self.store = store
+        self.annotator = annotator
+        self.scheme = scheme
+        self.filter = SegmentFilter(annotator=annotator)
+        self.low_confidence = False
+        self.ids: list[int] = []
+        self._position: dict[int, int] = {}
+        self._speeches: dict[int, Speech] = {}
+        self._rows: dict[int, ListRow] = {}
+        self.attempted: set[int] = set()  # segments a suggestion run was started for
+        self.progress = Progress(*self._count())
+        self.apply_filter(self.filter, low_confidence=False)
+
+    # ------------------------------------------------------------------ the list
+    def _count(self) -> tuple[int, int]:
+        counts = self.store.counts()
+        done = sum(counts["annotators"].get(self.annotator, {}).values())
+        return done, counts["segments"]
+
+    def apply_filter(self, flt: SegmentFilter, low_confidence: bool = False) -> list[int]:
+        """Select the segments the list shows (ids only: cheap for 100k segments)."""
+        self.filter = replace(flt, annotator=self.annotator)
+        self.low_confidence = low_confidence
+        ids = self.store.segment_ids(self.filter)
+        if low_confidence:
+            ranker = _optional("uncertainty_ranked")
+            if ranker is not None:
+                ids = list(ranker(self.store, ids))
+        self.ids = ids
+        self._position = {sid: i for i, sid in enumerate(ids)}
+        return ids
+
+    def index_of(self, segment_id: int) -> int:
+        return self._position.get(segment_id, -1)
+
+    def rows(self, start: int, count: int) -> list[ListRow]:
+        """The list rows ``start .. start+count`` (one query per page, cached)."""
+        wanted = self.ids[max(start, 0):max(start, 0) + count]
+        missing = [i for i in wanted if i not in self._rows]
+        if missing:
+            statuses = self.store.statuses(missing, self.annotator)
+            suggested = self.store.segments_with_suggestions(missing)
+            for seg in self.store.segments(missing):
+                status = statuses.get(seg.id) or (SUGGESTED if seg.id in suggested else UNTOUCHED)
+                preview = visible_text(" ".join(seg.text[:160].split()))
+                self._rows[seg.id] = ListRow(seg.id, seg.speech_id, seg.position, seg.language, status, preview)
+        return [self._rows[i] for i in wanted if i in self._rows]
+
+    def forget(self, segment_ids: Sequence[int] | None = None) -> None:
+        """Drop cached rows (after a decision, or when suggestions arrive)."""
+        if segment_ids is None:
+            self._rows.clear()
+        for sid in segment_ids or ():
+            self._rows.pop(sid, None)
+
+    def speech(self, speech_id: int) -> Speech:
+        if speech_id not in self._speeches:
+            self._speeches[speech_id] = self.store.speech(speech_id)
+        return self._speeches[speech_id]
+
+    def next_unannotated(self, after: int) -> int | None:
+        """Index of the first undecided segment after list index ``after`` (wrapping)."""
+        n = len(self.ids)
+        page = 200
+        for offset in range(0, n, page):
+            chunk = [(after + 1 + offset + k) % n for k in range(min(page, n - offset))]
+            ids = [self.ids[i] for i in chunk]
+            statuses = self.store.statuses(ids, self.annotator)
+            for i, sid in zip(chunk, ids):
+                if sid not in statuses:
+                    return i
+        return None
+
+    def missing_suggestions(self, segment_ids: Sequence[int]) -> list[int]:
+        """Of these segments, those with no suggestions that no run was started for yet."""
+        todo = [i for i in segment_ids if i not in self.attempted]
+        if not todo:
+            return []
+        have = self.store.segments_with_suggestions(todo)
+        return [i for i in todo if i not in have]
+
+    # ---------------------------------------------------------------- the detail
+    def suggested_state(self, segment_id: int) -> AnnotationState:
+        """The suggestions as a decision: frames above threshold and suggested spans."""
+        items = self.store.suggestions(segment_id)
+        frames = tuple(sorted({s.label for s in items if s.kind == "frame"}, key=self._frame_order))
+        spans = _merge_spans(SpanLabel(s.start, s.end, s.label) for s in items
+                             if s.kind == "span" and s.start is not None and s.end is not None)
+        return AnnotationState(frames, spans, "accepted")
+
+    def working_state(self, segment_id: int) -> AnnotationState:
+        """The labels the annotator is working on: the saved ones, or else the suggestions."""
+        ann = self.store.annotation(segment_id, self.annotator)
+        if ann is not None and ann.state.status in DECIDED:
+            return ann.state
+        return self.suggested_state(segment_id)
+
+    def status(self, segment_id: int) -> str:
+        ann = self.store.annotation(segment_id, self.annotator)
+        if ann is not None:
+            return ann.state.status
+        return SUGGESTED if self.store.segments_with_suggestions([segment_id]) else UNTOUCHED
+
+    def view(self, segment_id: int) -> SegmentView:
+        seg = self.store.segment(segment_id)
+        items = self.store.suggestions(segment_id)
+        working = self.working_state(segment_id)
+        suggested = self.suggested_state(segment_id)
+        scores = self._frame_scores(segment_id, items)
+        suggested_frames = set(suggested.frames)
+        frames = tuple(
+            FrameRow(lab, lab.id in working.frames, scores.get(lab.id), lab.id in suggested_frames)
+            for lab in self.scheme.frames
+        )
+        top = sorted(scores.values(), reverse=True)
+        margin = (top[0] - top[1]) if len(top) >= 2 else (top[0] if top else None)
+        gloss = tuple(
+            GlossHit(s.start, s.end, seg.text[s.start:s.end], str(s.extra.get("rendering", "")))
+            for s in items
+            if s.kind == "span" and s.start is not None and s.end is not None and s.extra.get("rendering")
+        )
+        return SegmentView(
+            segment=seg, speech=self.speech(seg.speech_id), index=self.index_of(segment_id),
+            total=len(self.ids), status=self.status(segment_id), frames=frames, spans=working.spans,
+            suggested_spans=suggested.spans, translation=self.store.best_translation(segment_id),
+            glossary=gloss, margin=margin, has_suggestions=bool(items),
+        )
+
+    def _frame_scores(self, segment_id: int, items: Sequence[Suggestion]) -> dict[str, float]:
+        """Scores for frames: the stored suggestions plus the run's top scores below threshold."""
+        scores = {s.label: s.score for s in items if s.kind == "frame"}
+        version = self.store.active_models().get("frames")
+        if version:
+            for label, score in self.store.run_info(segment_id, version).get("top", []):
+                scores.setdefault(label, float(score))
+        return scores
+
+    def _frame_order(self, label: str) -> int:
+        ids = self.scheme.frame_ids
+        return ids.index(label) if label in ids else len(ids)
+
+    # ----------------------------------------------------------------- decisions
+    def _decide(self, segment_id: int, state: AnnotationState) -> AnnotationState:
+        had = self.store.annotation(segment_id, self.annotator) is not None
+        self.store.decide(segment_id, self.annotator, state)
+        if not had:
+            self.progress.done += 1
+        self.progress.decisions += 1
+        self.forget([segment_id])
+        return state
+
+    def accept(self, segment_id: int) -> AnnotationState:
+        """Save the working labels: ``accepted`` if they are the suggestions, else ``corrected``."""
+        working = self.working_state(segment_id)
+        suggested = self.suggested_state(segment_id)
+        same = set(working.frames) == set(suggested.frames) and set(working.spans) == set(suggested.spans)
+        return self._decide(segment_id, replace(working, status="accepted" if same else "corrected"))
+
+    def reject(self, segment_id: int) -> AnnotationState:
+        return self._decide(segment_id, AnnotationState((), (), "rejected"))
+
+    def skip(self, segment_id: int) -> AnnotationState:
+        return self._decide(segment_id, AnnotationState((), (), "skipped"))
+
+    def toggle_frame(self, segment_id: int, label: str) -> AnnotationState:
+        """Add or remove a frame; saved at once as ``corrected`` so nothing shown is unsaved."""
+        if self.scheme.frame(label) is None:
+            raise ValueError(f"unknown frame {label!r} in scheme {self.scheme.name!r}")
+        working = self.working_state(segment_id)
+        frames = set(working.frames) ^ {label}
+        state = AnnotationState(tuple(sorted(frames, key=self._frame_order)), working.spans, "corrected")
+        return self._decide(segment_id, state)
+
+    def set_span(self, segment_id: int, start: int, end: int, label: str | None = None) -> AnnotationState:
+        """Add a span, or resize the span(s) it overlaps to exactly ``start..end``."""
+        text = self.store.segment(segment_id).text
+        if not (0 <= start < end <= len(text)):
+            raise ValueError(f"span {start}-{end} is outside the segment (0-{len(text)})")
+        label = label or (self.scheme.span_ids[0] if self.scheme.spans else "Slogan")
+        working = self.working_state(segment_id)
+        kept = tuple(s for s in working.spans if s.end <= start or s.start >= end)
+        spans = tuple(sorted((*kept, SpanLabel(start, end, label)), key=lambda s: (s.start, s.end)))
+        return self._decide(segment_id, AnnotationState(working.frames, spans, "corrected"))
+
+    def remove_span_at(self, segment_id: int, offset: int) -> AnnotationState | None:
+        """Remove the span covering code point ``offset``; ``None`` if there is none."""
+        working = self.working_state(segment_id)
+        kept = tuple(s for s in working.spans if not (s.start <= offset < s.end))
+        if len(kept) == len(working.spans):
+            return None
+        return self._decide(segment_id, AnnotationState(working.frames, kept, "corrected"))
+
+    def undo(self) -> int | None:
+        return self._history_step(self.store.undo)
+
+    def redo(self) -> int | None:
+        return self._history_step(self.store.redo)
+
+    def _history_step(self, step: Callable[[str], int | None]) -> int | None:
+        segment_id = step(self.annotator)
+        if segment_id is not None:
+            self.forget([segment_id])
+            self.progress.done, _ = self._count()
+        return segment_id
+
+    # -------------------------------------------------------------------- lookup
+    def languages(self) -> list[str]:
+        return sorted(k for k in self.store.counts()["languages"] if k and k != "?")
+
+    def speeches(self) -> list[Speech]:
+        return self.store.speeches()
+
+    def has_segment(self, segment_id: int) -> bool:
+        return bool(self.store.segments([segment_id]))
+
+
+def compute_suggestions(store: Store, segment_ids: Sequence[int]) -> int:
+    """Run the active models over these segments (call from a worker thread with its own store).
+
+    Returns how many segments were handled; 0 when suggestions are not available in this build.
+    """
+    suggest = _optional("suggest_segments")
+    if suggest is None or not segment_ids:
+        return 0
+    return int(suggest(store, list(segment_ids)))
+
+
+def _optional(name: str) -> Callable | None:
+    """A function of ``annotator.suggest`` if it is there (it is optional for the UI)."""
+    try:
+        from annotator import suggest
+    except ImportError:
+        return None
+    return getattr(suggest, name, None)
+
+
+def _merge_spans(spans) -> tuple[SpanLabel, ...]:
+    """Suggested spans without duplicates or overlaps (model and glossary may agree)."""
+    out: list[SpanLabel] = []
+    for span in sorted(set(spans), key=lambda s: (s.start, -(s.end - s.start))):
+        if out and span.start < out[-1].end:
+            continue
+        out.append(span)
+    return tuple(out)
+
+
+# ------------------------------------------------------------------------ text helpers
+def visible_text(text: str) -> str:
+    """``text`` with control characters made visible, one code point for one code point.
+
+    ESC becomes ␛ and other C0 controls their Control Pictures (U+2400 block), DEL ␡, C1
+    controls and lone surrogates �: nothing from a corpus reaches the terminal as a control
+    sequence, and span offsets still index the shown string.
+    """
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if o < 0x20:
+            out.append(chr(0x2400 + o))
+        elif o == 0x7F:
+            out.append("\u2421")
+        elif 0x80 <= o < 0xA0 or 0xD800 <= o < 0xE000:
+            out.append("\ufffd")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_CJK_RANGES = (
+    (0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
+    (0x20000, 0x2FA1F), (0xAC00, 0xD7AF), (0x3000, 0x303F), (0xFF00, 0xFFEF),
+)
+
+
+def is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return any(lo <= o <= hi for lo, hi in _CJK_RANGES)
+
+
+def _joins_previous(ch: str) -> bool:
+    """Combining marks, variation selectors and ZWJ belong to the character before them."""
+    return unicodedata.category(ch) in ("Mn", "Mc", "Me") or ch in "\u200d\ufe0f\ufe0e" or (
+        0x1F3FB <= ord(ch) <= 0x1F3FF)  # skin-tone modifiers
+
+
+def _is_word_char(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "LN" or ch in "_'’-"
+
+
+def word_units(text: str) -> list[tuple[int, int]]:
+    """The units the span cursor moves over: words, or single characters in CJK scripts.
+
+    Punctuation and emoji are units of their own; combining marks, ZWJ sequences and
+    variation selectors stay with the character before them. Offsets are code points.
+    """
+    units: list[tuple[int, int]] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+            continue
+        j = i + 1
+        if _is_word_char(ch) and not is_cjk(ch):
+            while j < n and ((_is_word_char(text[j]) and not is_cjk(text[j])) or _joins_previous(text[j])):
+                j += 1
+        else:
+            while j < n and (_joins_previous(text[j]) or (text[j - 1] == "\u200d" and not text[j].isspace())):
+                j += 1
+        units.append((i, j))
+        i = j
+    return units
+
+
+_RTL_RE = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+
+
+def has_rtl(text: str) -> bool:
+    return _RTL_RE.search(text) is not None
+
+
+def visual_order(line: str) -> list[tuple[int, str]]:
+    """``(logical index, character)`` of ``line`` in display order (Unicode bidi algorithm).
+
+    Textual draws cells left to right and has no bidi support, so right-to-left lines are
+    reordered for display only (with python-bidi; brackets in right-to-left runs mirrored);
+    stored text and offsets stay in logical order.
+    """
+    if not has_rtl(line):
+        return list(enumerate(line))
+    from bidi import algorithm as bidi_alg
+
+    storage = bidi_alg.get_empty_storage()
+    base = bidi_alg.get_base_level(line)
+    storage["base_level"] = base
+    storage["base_dir"] = ("L", "R")[base]
+    bidi_alg.get_embedding_levels(line, storage, False, False)
+    for i, ch in enumerate(storage["chars"]):
+        ch["index"] = i
+    bidi_alg.explicit_embed_and_overrides(storage, False)
+    bidi_alg.resolve_weak_types(storage, False)
+    bidi_alg.resolve_neutral_types(storage, False)
+    bidi_alg.resolve_implicit_levels(storage, False)
+    bidi_alg.reorder_resolved_levels(storage, False)
+    bidi_alg.apply_mirroring(storage, False)
+    order = [(ch["index"], ch["ch"]) for ch in storage["chars"]]
+    # Explicit formatting characters may be dropped by the algorithm: keep every index once.
+    seen = {i for i, _ in order}
+    return order + [(i, line[i]) for i in range(len(line)) if i not in seen]
+
+
+def display_line(line: str) -> str:
+    """A line as the terminal should show it (right-to-left runs reordered)."""
+    if not has_rtl(line):
+        return line
+    from bidi import get_display
+
+    return get_display(line)

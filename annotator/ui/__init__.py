@@ -1,0 +1,1 @@
+"""The annotation UI (Textual). Everything it decides goes through ``annotator.session``."""

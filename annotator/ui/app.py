@@ -1,0 +1,465 @@
+"""The annotation app: a segment list, the current segment in full, keyboard first.
+
+Every key is a ``Binding`` with an id on the screen that owns its action, so the footer, the
+command palette (ctrl+p) and keymaps see them all. Decisions go through ``annotator.session``
+and are committed before the screen shows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, ProgressBar, Static
+from textual.worker import Worker, WorkerState
+
+from annotator.schemes import Scheme, get_scheme
+from annotator.session import Session, compute_suggestions, word_units
+from annotator.store import Store
+from annotator.ui.screens import FilterChoice, FilterScreen, PromptScreen
+from annotator.ui.widgets import (
+    SegmentList,
+    SegmentText,
+    TopBar,
+    frame_checklist,
+    glossary_text,
+    guidelines_text,
+    meta_line,
+    translation_text,
+)
+
+PREFETCH = 16  # segments ahead of the cursor whose suggestions the worker computes
+SPAN_ACTIONS = {"span_left", "span_right", "span_extend_left", "span_extend_right", "span_commit",
+                "span_delete", "span_leave"}
+ALWAYS = {"undo", "redo", "toggle_guidelines"}
+
+
+class SuggestionsReady(Message):
+    """The worker stored suggestions for these segments."""
+
+    def __init__(self, segment_ids: list[int], count: int) -> None:
+        super().__init__()
+        self.segment_ids = segment_ids
+        self.count = count
+
+
+class AnnotateScreen(Screen):
+    BINDINGS = [
+        Binding("a", "accept", "Accept", id="accept", tooltip="Save the labels as they stand"),
+        Binding("x", "reject", "Reject", id="reject", tooltip="Nothing to label here"),
+        Binding("space", "skip", "Skip", id="skip", tooltip="Decide later"),
+        Binding("backspace,u", "undo", "Undo", id="undo", key_display="⌫"),
+        Binding("ctrl+r,U", "redo", "Redo", id="redo", show=False),
+        Binding("j,down", "next", "Next", id="next", show=False),
+        Binding("k,up", "previous", "Previous", id="previous", show=False),
+        Binding("n", "next_unannotated", "Next new", id="next_unannotated"),
+        Binding("g", "jump", "Go to", id="jump", show=False, tooltip="Jump to a segment id"),
+        Binding("slash", "search", "Search", id="search"),
+        Binding("f", "filters", "Filter", id="filters"),
+        Binding("question_mark,f1", "toggle_guidelines", "Guide", id="guidelines"),
+        Binding("left", "span_left", "◀", id="span.left"),
+        Binding("right", "span_right", "▶", id="span.right"),
+        Binding("shift+left", "span_extend_left", "Extend ◀", id="span.extend_left", show=False),
+        Binding("shift+right", "span_extend_right", "Extend ▶", id="span.extend_right"),
+        Binding("enter", "span_commit", "Add/resize span", id="span.commit"),
+        Binding("delete", "span_delete", "Delete span", id="span.delete"),
+        Binding("escape", "span_leave", "Done", id="span.leave", tooltip="Leave span mode"),
+    ]
+
+    def __init__(self, session: Session, suggest: bool = True) -> None:
+        super().__init__()
+        self.session = session
+        self.suggest = suggest and session.store.path is not None
+        self.current_id: int | None = None
+        self.span_mode = False
+        self.span_label = ""
+        self.units: list[tuple[int, int]] = []
+        self.cursor = self.anchor = 0
+        self._bind_scheme_keys(session.scheme)
+
+    def _bind_scheme_keys(self, scheme: Scheme) -> None:
+        """One binding per label key of the scheme (frames toggle, span labels start span mode)."""
+        for lab in scheme.frames:
+            if lab.key:
+                self._bindings.key_to_bindings.setdefault(lab.key, []).append(Binding(
+                    lab.key, f"toggle_frame('{lab.id}')", f"Frame: {lab.name}", show=False,
+                    id=f"frame.{lab.id}", tooltip=lab.definition))
+        for lab in scheme.spans:
+            if lab.key:
+                self._bindings.key_to_bindings.setdefault(lab.key, []).append(Binding(
+                    lab.key, f"span_mode('{lab.id}')", "Spans", id=f"spans.{lab.id}",
+                    tooltip=f"Mark {lab.name} spans with the arrow keys"))
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="top"):
+            yield TopBar(f"annotator · {self.session.annotator} · {self.session.scheme.name}", id="who")
+            yield ProgressBar(total=max(self.session.progress.total, 1), show_eta=False, id="progress")
+            yield TopBar("", id="rate")
+            yield TopBar("", id="worker")
+        with Horizontal(id="main"):
+            yield SegmentList(self.session, id="list")
+            with VerticalScroll(id="detail", can_focus=False):
+                yield Static(id="meta")
+                yield SegmentText(id="original")
+                yield Static(id="translation")
+                yield Static(id="glossary")
+                yield Static(id="frames")
+            with VerticalScroll(id="guidelines", can_focus=False):
+                yield Static(guidelines_text(self.session.scheme))
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.update_progress()
+        if self.session.ids:
+            self.show_index(0)
+        else:
+            self.show_empty()
+
+    # ---------------------------------------------------------------- showing
+    @property
+    def segment_list(self) -> SegmentList:
+        return self.query_one(SegmentList)
+
+    def show_index(self, index: int) -> None:
+        ids = self.session.ids
+        if not ids:
+            self.show_empty()
+            return
+        index = max(0, min(index, len(ids) - 1))
+        self.segment_list.move_to(index)
+        self.show_segment(ids[index])
+
+    def show_segment(self, segment_id: int) -> None:
+        if segment_id != self.current_id:
+            self.leave_span_mode()
+            self.query_one("#detail", VerticalScroll).scroll_home(animate=False)
+        self.current_id = segment_id
+        index = self.session.index_of(segment_id)
+        if index >= 0:
+            self.segment_list.move_to(index)
+        self.refresh_detail()
+        self.request_suggestions(index)
+
+    def refresh_detail(self) -> None:
+        if self.current_id is None:
+            return
+        view = self.session.view(self.current_id)
+        accent = self.query_one(SegmentText).get_component_rich_style("segment-text--span")
+        meta = meta_line(view)
+        if self.span_mode:
+            meta.append(f"  ·  SPANS: {self.span_label}", "bold reverse")
+        self.query_one("#meta", Static).update(meta)
+        selection = None
+        if self.span_mode and self.units:
+            lo, hi = sorted((self.anchor, self.cursor))
+            selection = (self.units[lo][0], self.units[hi][1])
+        self.query_one(SegmentText).show(view.segment.text, view.spans, selection)
+        self.query_one("#translation", Static).update(translation_text(view))
+        gloss = self.query_one("#glossary", Static)
+        gloss.update(glossary_text(view))
+        gloss.display = bool(view.glossary)
+        self.query_one("#frames", Static).update(frame_checklist(view, self.session.scheme, accent))
+
+    def show_empty(self) -> None:
+        self.current_id = None
+        self.segment_list.reset()
+        self.query_one("#meta", Static).update("No segment matches: / searches, f changes the filters.")
+        self.query_one(SegmentText).show("", ())
+        for name in ("#translation", "#glossary", "#frames"):
+            self.query_one(name, Static).update("")
+
+    def update_progress(self) -> None:
+        p = self.session.progress
+        self.query_one(ProgressBar).update(total=max(p.total, 1), progress=p.done)
+        self.query_one("#rate", TopBar).update(f" {p.done}/{p.total} · {p.rate_per_hour():.0f}/h ")
+
+    def after_decision(self, advance: bool) -> None:
+        self.segment_list.refresh()
+        self.update_progress()
+        index = self.session.index_of(self.current_id) if self.current_id is not None else -1
+        if advance and 0 <= index < len(self.session.ids) - 1:
+            self.show_index(index + 1)
+        else:
+            self.refresh_detail()
+
+    # -------------------------------------------------------------- decisions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in SPAN_ACTIONS:
+            return self.span_mode
+        if self.span_mode and action not in ALWAYS:
+            return False  # span mode is a mode: only its own keys, undo and the guide
+        return True
+
+    def action_accept(self) -> None:
+        if self.current_id is not None:
+            self.session.accept(self.current_id)
+            self.after_decision(advance=True)
+
+    def action_reject(self) -> None:
+        if self.current_id is not None:
+            self.session.reject(self.current_id)
+            self.after_decision(advance=True)
+
+    def action_skip(self) -> None:
+        if self.current_id is not None:
+            self.session.skip(self.current_id)
+            self.after_decision(advance=True)
+
+    def action_toggle_frame(self, label: str) -> None:
+        if self.current_id is not None:
+            self.session.toggle_frame(self.current_id, label)
+            self.after_decision(advance=False)
+
+    def action_undo(self) -> None:
+        self._history(self.session.undo, "undone")
+
+    def action_redo(self) -> None:
+        self._history(self.session.redo, "redone")
+
+    def _history(self, step, verb: str) -> None:
+        segment_id = step()
+        if segment_id is None:
+            self.notify(f"nothing to be {verb}", severity="warning", timeout=2)
+            return
+        self.segment_list.refresh()
+        self.update_progress()
+        self.show_segment(segment_id)
+        self.refresh_detail()
+
+    # ------------------------------------------------------------- navigation
+    def _index(self) -> int:
+        return self.session.index_of(self.current_id) if self.current_id is not None else -1
+
+    def action_next(self) -> None:
+        self.show_index(self._index() + 1)
+
+    def action_previous(self) -> None:
+        self.show_index(max(self._index() - 1, 0))
+
+    def action_next_unannotated(self) -> None:
+        index = self.session.next_unannotated(self._index())
+        if index is None:
+            self.notify("every segment in the list has a decision", timeout=3)
+        else:
+            self.show_index(index)
+
+    def action_jump(self) -> None:
+        def go(value: str | None) -> None:
+            if not value or not value.strip().isdigit():
+                return
+            segment_id = int(value)
+            if not self.session.has_segment(segment_id):
+                self.notify(f"no segment with id {segment_id}", severity="error", timeout=3)
+                return
+            self.show_segment(segment_id)
+
+        self.app.push_screen(PromptScreen("Go to segment id", "e.g. 1234", input_type="integer"), go)
+
+    def action_search(self) -> None:
+        def go(value: str | None) -> None:
+            if value is None:
+                return
+            self.apply_filter(FilterChoice(replace(self.session.filter, query=value.strip()),
+                                           self.session.low_confidence))
+
+        self.app.push_screen(
+            PromptScreen("Search the original and the translation (empty: show all)",
+                         "a word or phrase", self.session.filter.query), go)
+
+    def action_filters(self) -> None:
+        labels = [(lab.name, lab.id) for lab in self.session.scheme.frames]
+        current = FilterChoice(self.session.filter, self.session.low_confidence)
+
+        def go(choice: FilterChoice | None) -> None:
+            if choice is not None:
+                self.apply_filter(choice)
+
+        self.app.push_screen(FilterScreen(current, self.session.languages(), labels), go)
+
+    def apply_filter(self, choice: FilterChoice) -> None:
+        self.session.apply_filter(choice.flt, choice.low_confidence)
+        self.segment_list.cursor = 0
+        self.segment_list.scroll_to(y=0, animate=False, immediate=True)
+        self.segment_list.reset()
+        flt = self.session.filter
+        parts = [f"{k}={v}" for k, v in (("search", flt.query), ("language", flt.language),
+                                         ("speech", flt.speech_id), ("status", flt.status),
+                                         ("frame", flt.label)) if v not in ("", None)]
+        if self.session.low_confidence:
+            parts.append("least sure first")
+        self.query_one("#who", TopBar).update(
+            f"annotator · {self.session.annotator} · " + (", ".join(parts) or self.session.scheme.name))
+        self.notify(f"{len(self.session.ids)} segments", timeout=2)
+        self.current_id = None
+        self.show_index(0)
+
+    def action_toggle_guidelines(self) -> None:
+        panel = self.query_one("#guidelines")
+        panel.display = not panel.display
+        # In a narrow terminal the guide takes the list's place rather than squeezing the text.
+        self.segment_list.display = not (panel.display and self.size.width < 120)
+
+    @on(SegmentList.Clicked)
+    def clicked(self, event: SegmentList.Clicked) -> None:
+        self.show_index(event.index)
+
+    # -------------------------------------------------------------- span mode
+    def action_span_mode(self, label: str) -> None:
+        if self.current_id is None:
+            return
+        view = self.session.view(self.current_id)
+        self.units = word_units(view.segment.text)
+        if not self.units:
+            return
+        self.span_mode, self.span_label = True, label
+        first = view.spans[0].start if view.spans else 0
+        self.cursor = next((i for i, (s, e) in enumerate(self.units) if e > first), 0)
+        self.anchor = self.cursor
+        self.refresh_bindings()
+        self.refresh_detail()
+
+    def leave_span_mode(self) -> None:
+        if self.span_mode:
+            self.span_mode = False
+            self.refresh_bindings()
+
+    def action_span_leave(self) -> None:
+        self.leave_span_mode()
+        self.refresh_detail()
+
+    def _move(self, step: int, extend: bool) -> None:
+        self.cursor = max(0, min(self.cursor + step, len(self.units) - 1))
+        if not extend:
+            self.anchor = self.cursor
+        self.refresh_detail()
+
+    def action_span_left(self) -> None:
+        self._move(-1, False)
+
+    def action_span_right(self) -> None:
+        self._move(1, False)
+
+    def action_span_extend_left(self) -> None:
+        self._move(-1, True)
+
+    def action_span_extend_right(self) -> None:
+        self._move(1, True)
+
+    def action_span_commit(self) -> None:
+        if self.current_id is None or not self.units:
+            return
+        lo, hi = sorted((self.anchor, self.cursor))
+        self.session.set_span(self.current_id, self.units[lo][0], self.units[hi][1], self.span_label)
+        self.anchor = self.cursor
+        self.after_decision(advance=False)
+
+    def action_span_delete(self) -> None:
+        if self.current_id is None or not self.units:
+            return
+        if self.session.remove_span_at(self.current_id, self.units[self.cursor][0]) is None:
+            self.notify("no span under the cursor", timeout=2)
+            return
+        self.after_decision(advance=False)
+
+    # ------------------------------------------------------------ suggestions
+    def request_suggestions(self, index: int) -> None:
+        """Compute suggestions in the background for this segment and the next few."""
+        if not self.suggest or index < 0:
+            return
+        window = self.session.ids[index:index + PREFETCH]
+        todo = self.session.missing_suggestions(window)
+        if todo:
+            self.session.attempted.update(todo)
+            self.query_one("#worker", TopBar).update(f" ⟳ suggesting {len(todo)} ")
+            self.run_suggestions(todo)
+
+    @work(thread=True, group="suggest", exit_on_error=False)
+    def run_suggestions(self, segment_ids: list[int]) -> None:
+        # A sqlite connection belongs to its thread: the worker opens its own.
+        store = self.session.store.reopen()
+        try:
+            count = compute_suggestions(store, segment_ids)
+        finally:
+            store.close()
+        self.post_message(SuggestionsReady(segment_ids, count))
+
+    @on(SuggestionsReady)
+    def suggestions_ready(self, message: SuggestionsReady) -> None:
+        self.query_one("#worker", TopBar).update("")
+        self.session.forget(message.segment_ids)
+        self.segment_list.refresh()
+        if self.current_id in message.segment_ids:
+            self.refresh_detail()
+
+    @on(Worker.StateChanged)
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.query_one("#worker", TopBar).update(" suggestions failed ")
+            self.notify(f"suggestions unavailable: {event.worker.error}", severity="error", timeout=6)
+
+
+class AnnotatorApp(App):
+    TITLE = "annotator"
+    CSS = """
+    #top { height: 1; background: $panel; }
+    #who { width: 1fr; padding-left: 1; }
+    #progress { width: auto; }
+    #progress Bar { width: 16; }
+    #rate, #worker { width: auto; }
+    #worker { color: $accent; }
+    #main { height: 1fr; }
+    #list { width: 32%; min-width: 24; max-width: 48; border-right: vkey $panel; }
+    #detail { width: 1fr; padding: 0 1; }
+    #meta { color: $text-muted; margin-bottom: 1; }
+    #original { margin-bottom: 1; }
+    #translation { color: $text-muted; padding: 0 1; margin-bottom: 1; }
+    #glossary { padding: 0 1; margin-bottom: 1; }
+    #frames { padding: 0 1; }
+    #guidelines { width: 42; display: none; border-left: vkey $panel; padding: 0 1; }
+    """
+
+    def __init__(self, session: Session, suggest: bool = True) -> None:
+        super().__init__()
+        self.session = session
+        self.suggest = suggest
+
+    def on_mount(self) -> None:
+        self.push_screen(AnnotateScreen(self.session, self.suggest))
+
+    def on_unmount(self) -> None:
+        self.session.store.close()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette offers every action the screen's keys do, plus Textual's own."""
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.action in seen or not active.enabled:
+                continue
+            seen.add(binding.action)
+            yield SystemCommand(
+                binding.description, f"{binding.tooltip or binding.description} (key: {key})",
+                lambda action=binding.action, node=active.node: self.run_action(action, node))
+
+
+def make_app(store_path: str | Path | None, annotator: str, scheme: str | Scheme | None = None,
+             suggest: bool = True, store: Store | None = None) -> AnnotatorApp:
+    """The one app factory, for the CLI and the tests (``store`` overrides ``store_path``)."""
+    store = store or Store.open(store_path)  # type: ignore[arg-type]
+    scheme_obj = scheme if isinstance(scheme, Scheme) else get_scheme(scheme)
+    return AnnotatorApp(Session(store, annotator, scheme_obj), suggest=suggest)
+
+
+if __name__ == "__main__":
+    from annotator.ui.commands import main
+
+    main()

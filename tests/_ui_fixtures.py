@@ -1,0 +1,69 @@
+"""A small multilingual project for the annotation UI tests: built with the Store API only."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Store, Suggestion
+
+FRAMES_VERSION = "frames-test-v1"
+SPANS_VERSION = "spans-test-v1"
+
+# (language, title, segments). Segment texts are chosen to break naive rendering.
+SPEECHES = [
+    ("en", "State of the [bold]Union[/]", [
+        "We will build a stronger economy for every family.",
+        "Text with [bold]x[/] and \x1b[31mred\x1b[0m escapes [link=http://x]click[/link].",
+        "Security and defense come first 🇺🇸 for all of us.",
+    ]),
+    ("zh", "政府工作报告", [
+        "我们要建设网络强国，推动高质量发展。",
+        "坚持以人民为中心的发展思想。",
+    ]),
+    ("ar", "خطاب", ["نحن نبني اقتصادا قويا لكل الأسر."]),
+    ("he", "נאום", ["אנחנו נבנה כלכלה חזקה (לכולם)."]),
+    ("el", "Ομιλία", ["Η οικονομία μας θα γίνει πιο ισχυρή.", "Cafe\u0301 👩\u200d🔬 and more."]),
+]
+
+
+def speech_record(language: str, title: str, segments: list[str]) -> tuple[dict, list[dict]]:
+    text = "\n".join(segments)
+    speech = {"content_hash": hashlib.sha256(text.encode()).hexdigest(), "title": title,
+              "speaker": "Speaker", "date": "2024-01-01", "language": language, "text": text}
+    segs, start = [], 0
+    for s in segments:
+        segs.append({"start": start, "end": start + len(s), "text": s, "language": language})
+        start += len(s) + 1
+    return speech, segs
+
+
+def register_models(store: Store, folder: Path) -> None:
+    for version, kind in ((FRAMES_VERSION, "frames"), (SPANS_VERSION, "spans")):
+        store.register_model(version, kind, str(folder), {"version": version, "kind": kind})
+        store.set_active_model(kind, version)
+
+
+def build_project(path: Path | None = None, with_suggestions: bool = True) -> Store:
+    """Speeches in five scripts; suggestions for the first English and the first Chinese segment."""
+    store = Store.open(path) if path else Store.in_memory()
+    for lang, title, segs in SPEECHES:
+        store.add_speech(*speech_record(lang, title, segs))
+    register_models(store, Path(path or ".").parent)
+    if with_suggestions:
+        ids = store.segment_ids()
+        first_en, first_zh = ids[0], ids[3]
+        store.replace_suggestions(first_en, FRAMES_VERSION, [
+            Suggestion(first_en, FRAMES_VERSION, "frame", "Economic", 0.91),
+            Suggestion(first_en, FRAMES_VERSION, "frame", "Quality_of_life", 0.62),
+        ], uncertainty=0.3, info={"top": [["Economic", 0.91], ["Quality_of_life", 0.62], ["Political", 0.2]]})
+        store.replace_suggestions(first_en, SPANS_VERSION, [
+            Suggestion(first_en, SPANS_VERSION, "span", "Slogan", 0.8, 8, 32)])  # "build a stronger economy"
+        store.add_glossary([GlossaryEntry("网络强国", "zh", "cyberpower", "official", "test")])
+        store.replace_suggestions(first_zh, GLOSSARY_VERSION, [
+            Suggestion(first_zh, GLOSSARY_VERSION, "span", "Slogan", 1.0, 5, 9, {"rendering": "cyberpower"})])
+        store.replace_suggestions(first_zh, FRAMES_VERSION, [
+            Suggestion(first_zh, FRAMES_VERSION, "frame", "Political", 0.7)],
+            uncertainty=0.6, info={"top": [["Political", 0.7], ["Economic", 0.65]]})
+        store.add_translation(first_zh, "en", "We will build [red]a cyberpower[/red].", "model", "mt-test")
+    return store
