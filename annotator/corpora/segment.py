@@ -128,4 +128,36 @@ def segment_text(text: str, language: str = "en") -> list[Piece]:
                         pieces.append(Piece(p_start + c, p_start + d, text[p_start + c:p_start + d]))
     if language in ORDINAL_DOT_LANGUAGES:
         pieces = _merge_ordinals(text, pieces)
-    return pieces
+    return _merge_fragments(text, pieces)
+
+
+# Titles that parliamentary transcripts put before names; sentencex does not know them all, and
+# a break after one leaves a segment such as "DDr." on its own.
+TITLES = {"dr.", "ddr.", "mag.", "mmag.", "dipl.", "dipl.-ing.", "ing.", "prof.", "abg.", "hon.", "sr.",
+          "sra.", "sig.", "dott.", "on.", "m.", "st.", "mr.", "mrs.", "ms.", "bsc.", "msc.", "ba.", "ma.", "mba."}
+
+
+def _joins_previous(piece: str) -> bool:
+    """A sentence does not start in lower case or with a hyphen or comma (in cased scripts)."""
+    first = piece[0]
+    return first in "-–,;:)" or (first.isalpha() and first.islower() and first.upper() != first)
+
+
+def _must_join_next(piece: str) -> bool:
+    last = piece.rsplit(None, 1)[-1].lower()
+    single = len(piece) <= 8 and not any(c.isspace() for c in piece)
+    return (single and piece.endswith(".")) or last in TITLES
+
+
+def _merge_fragments(text: str, pieces: list[Piece]) -> list[Piece]:
+    """Rejoin fragments split at an abbreviation: "…Kicklund Dipl." + "-Ing. Olga …"."""
+    out: list[Piece] = []
+    join_next = False
+    for piece in pieces:
+        same_line = bool(out) and "\n" not in text[out[-1].end:piece.start]
+        if same_line and (join_next or _joins_previous(piece.text)) and not CJK.search(piece.text[:1]):
+            prev = out.pop()
+            piece = Piece(prev.start, piece.end, text[prev.start:piece.end])
+        out.append(piece)
+        join_next = _must_join_next(piece.text)
+    return out
