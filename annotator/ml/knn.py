@@ -1,0 +1,204 @@
+"""Frame suggestions by nearest neighbours over the base encoder's sentence embeddings.
+
+With a few dozen labelled segments a fine-tuned head can overfit; a similarity-weighted vote of
+the most similar labelled segments needs no training and improves with every accepted label.
+The project compares both on held-out seed labels and keeps the better one.
+
+Embeddings: mean pooling over tokens, L2-normalised, texts prefixed with ``"query: "`` (the e5
+family was trained with that prefix for symmetric tasks; other encoders ignore it harmlessly).
+Saved as a registry version of kind ``frames`` with ``method="knn"``: ``embeddings.safetensors``
+(the labelled segments' vectors and label matrix), ``labels.json`` and ``meta.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotator.errors import AnnotatorError, ModelNotFoundError
+from annotator.ml.examples import Example, data_hash
+from annotator.ml.metrics import apply_thresholds, label_matrix, tune_thresholds
+from annotator.ml.registry import ModelMeta, new_version_name, publish, read_meta, staging_dir, write_meta
+from annotator.paths import models_dir
+
+EMBEDDINGS_FILE = "embeddings.safetensors"
+LABELS_FILE = "labels.json"
+E5_QUERY_PREFIX = "query: "
+
+
+def embed_texts(encoder_dir: Path | str, texts: Sequence[str], prefix: str = E5_QUERY_PREFIX,
+                max_length: int = 128, batch_size: int = 32) -> np.ndarray:
+    """Mean-pooled, L2-normalised embeddings (texts x hidden) from an encoder folder."""
+    import torch
+    from transformers import AutoModel
+
+    from annotator.ml.loading import load_model, load_tokenizer
+
+    model = load_model(encoder_dir, AutoModel)
+    tokenizer = load_tokenizer(encoder_dir)
+    device = next(model.parameters()).device
+    rows = []
+    with torch.inference_mode():
+        for k in range(0, len(texts), batch_size):
+            chunk = [prefix + t for t in texts[k : k + batch_size]]
+            enc = tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt").to(device)
+            hidden = model(**enc).last_hidden_state.float()
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            rows.append(torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy())
+    hidden_size = int(model.config.hidden_size)
+    return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, hidden_size), np.float32)
+
+
+class KnnFrameModel:
+    """Multi-label frame scores: a similarity-weighted vote of the ``k`` nearest labelled segments.
+
+    A neighbour's weight is ``exp((sim - best_sim) / temperature)``, so near-duplicates dominate
+    and distant neighbours still count a little; a label's score is the weighted share of
+    neighbours that carry it (0..1), comparable with a sigmoid score.
+    """
+
+    def __init__(self, k: int = 10, temperature: float = 0.05, prefix: str = E5_QUERY_PREFIX,
+                 max_length: int = 128) -> None:
+        if k < 1 or temperature <= 0:
+            raise ValueError(f"k must be >= 1 and temperature > 0 (got k={k}, temperature={temperature})")
+        self.k, self.temperature, self.prefix, self.max_length = k, temperature, prefix, max_length
+        self.labels: list[str] = []
+        self.thresholds: dict[str, float] = {}
+        self.encoder_dir: Path | None = None
+        self.embeddings = np.zeros((0, 0), np.float32)
+        self.label_matrix = np.zeros((0, 0), np.float32)
+        self.ids: list[str] = []
+        self.data_hash = ""
+
+    def fit(self, examples: Sequence[Example], encoder_dir: Path | str,
+            labels: Sequence[str] | None = None) -> "KnnFrameModel":
+        """Embed the labelled examples; ``labels`` defaults to every frame they use, sorted."""
+        if not examples:
+            raise AnnotatorError("no labelled segments to learn from: label some segments first")
+        self.labels = list(labels) if labels is not None else sorted({f for ex in examples for f in ex.frames})
+        self.thresholds = {lab: 0.5 for lab in self.labels}
+        self.encoder_dir = Path(encoder_dir)
+        self.embeddings = self._embed([ex.text for ex in examples])
+        self.label_matrix = label_matrix((ex.frames for ex in examples), self.labels).astype(np.float32)
+        self.ids = [ex.id for ex in examples]
+        self.data_hash = data_hash(examples)
+        return self
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self.encoder_dir is None:
+            raise AnnotatorError("the nearest-neighbour model has no encoder: call fit() or load() first")
+        return embed_texts(self.encoder_dir, texts, self.prefix, self.max_length)
+
+    def predict_matrix(self, texts: Sequence[str]) -> np.ndarray:
+        """Scores as an array (texts x labels), in ``self.labels`` order."""
+        if not len(texts):
+            return np.zeros((0, len(self.labels)), np.float32)
+        sims = self._embed(texts) @ self.embeddings.T
+        k = min(self.k, sims.shape[1])
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        top_sims = np.take_along_axis(sims, top, axis=1)
+        weights = np.exp((top_sims - top_sims.max(axis=1, keepdims=True)) / self.temperature)
+        votes = np.einsum("nk,nkl->nl", weights, self.label_matrix[top])
+        return (votes / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """One ``{label: score}`` per text, every label present, in input order."""
+        return [dict(zip(self.labels, map(float, row))) for row in self.predict_matrix(texts)]
+
+    def tune_thresholds(self, dev: Sequence[Example]) -> dict[str, float]:
+        """Per-label thresholds that maximise F1 on ``dev`` (kept on the model and returned)."""
+        if dev:
+            probs = self.predict_matrix([ex.text for ex in dev])
+            y = label_matrix((ex.frames for ex in dev), self.labels)
+            self.thresholds = dict(zip(self.labels, tune_thresholds(probs, y)))
+        return dict(self.thresholds)
+
+    def decide_matrix(self, texts: Sequence[str]) -> np.ndarray:
+        """0/1 decisions (texts x labels) under the current thresholds."""
+        return apply_thresholds(self.predict_matrix(texts), [self.thresholds.get(l, 0.5) for l in self.labels])
+
+    # ------------------------------------------------------------ registry
+
+    def save(self, scheme: str = "", scheme_hash: str = "", metrics: dict[str, Any] | None = None,
+             root: Path | None = None, version: str | None = None) -> Path:
+        """Write a ``frames`` registry version (method ``knn``) and return its folder."""
+        from safetensors.numpy import save_file
+
+        if self.encoder_dir is None:
+            raise AnnotatorError("fit the nearest-neighbour model before saving it")
+        name = version or new_version_name("frames") + "-knn"
+        staging = staging_dir("frames", root)
+        try:
+            save_file({"embeddings": self.embeddings, "label_matrix": self.label_matrix},
+                      str(staging / EMBEDDINGS_FILE))
+            (staging / LABELS_FILE).write_text(
+                json.dumps({"labels": self.labels, "ids": self.ids}, ensure_ascii=False) + "\n", encoding="utf-8")
+            write_meta(staging, ModelMeta(
+                kind="frames", version=name, base=_encoder_reference(self.encoder_dir, root), method="knn",
+                scheme=scheme, scheme_hash=scheme_hash, labels=self.labels, thresholds=self.thresholds,
+                data_hash=self.data_hash, metrics=metrics or {},
+                extra={"k": self.k, "temperature": self.temperature, "prefix": self.prefix,
+                       "max_length": self.max_length, "pooling": "mean", "encoder_dir": str(self.encoder_dir.resolve())},
+            ))
+            return publish(staging, "frames", name, root)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    @classmethod
+    def load(cls, folder: Path | str, encoder_dir: Path | str | None = None,
+             root: Path | None = None) -> "KnnFrameModel":
+        """Read a saved version; the encoder is ``encoder_dir`` or the one it was built with."""
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        meta = read_meta(folder)
+        if meta.method != "knn":
+            raise AnnotatorError(f"{folder}: method is {meta.method!r}, not a nearest-neighbour model")
+        if not (folder / EMBEDDINGS_FILE).is_file():
+            raise ModelNotFoundError(f"{folder}: {EMBEDDINGS_FILE} is missing; save the model again")
+        x = meta.extra
+        model = cls(k=int(x.get("k", 10)), temperature=float(x.get("temperature", 0.05)),
+                    prefix=str(x.get("prefix", E5_QUERY_PREFIX)), max_length=int(x.get("max_length", 128)))
+        tensors = load_file(str(folder / EMBEDDINGS_FILE))
+        model.embeddings, model.label_matrix = tensors["embeddings"], tensors["label_matrix"]
+        model.labels = list(meta.labels)
+        model.thresholds = dict(meta.thresholds)
+        model.ids = json.loads((folder / LABELS_FILE).read_text(encoding="utf-8")).get("ids", [])
+        model.data_hash = meta.data_hash
+        model.encoder_dir = Path(encoder_dir) if encoder_dir else _find_encoder(meta, folder, root)
+        return model
+
+
+def _encoder_reference(encoder_dir: Path, root: Path | None) -> str:
+    """The encoder as ``encoder/<version>`` when it lives in the registry (portable), else its path."""
+    base = (root or models_dir()).resolve()
+    path = Path(encoder_dir).resolve()
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _find_encoder(meta: ModelMeta, folder: Path, root: Path | None) -> Path:
+    names = [meta.base, str(meta.extra.get("encoder_dir", ""))]
+    for name in filter(None, names):
+        for path in ((root or models_dir()) / name, Path(name)):
+            if path.is_dir():
+                return path
+    raise ModelNotFoundError(
+        f"{folder}: its encoder {meta.base!r} is not on this machine; "
+        f"run `annotator models setup`, or load it with an explicit encoder folder"
+    )
+
+
+def is_knn_version(folder: Path | str) -> bool:
+    """Whether a saved frames version is a nearest-neighbour model (not transformers weights)."""
+    meta_path = Path(folder) / "meta.json"
+    return meta_path.is_file() and read_meta(Path(folder)).method == "knn"

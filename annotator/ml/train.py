@@ -1,0 +1,521 @@
+"""Fine-tune the frame classifier and the span tagger on gold examples; save and evaluate them.
+
+A plain PyTorch loop (AdamW, linear warmup then decay) rather than ``Trainer``: it is short, runs
+the same on CPU and GPU, and reports progress through a callback the UI or CLI turns into a bar.
+Both trainers keep the epoch that scores best on the dev split (frames: micro-F1 with tuned
+thresholds; spans: SemEval partial-overlap F1) and stop after ``patience`` epochs without gain.
+Frame thresholds are then tuned per label on dev, as a model version's ``meta.json`` records.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotator.errors import AnnotatorError
+from annotator.ml.examples import Example, data_hash  # noqa: F401  (data_hash re-exported)
+from annotator.ml.knn import KnnFrameModel, is_knn_version
+from annotator.ml.metrics import (
+    apply_thresholds,
+    frame_scores_from_matrix,
+    label_matrix,
+    span_scores,
+    tune_thresholds,
+)
+from annotator.ml.registry import ModelMeta, new_version_name, publish, staging_dir, version_dir, write_meta
+
+Progress = Callable[[int, int, dict[str, Any]], None]
+
+SPAN_LABELS = ("Slogan",)
+# From this many vocabulary rows on, word embeddings stay frozen unless asked otherwise.
+LARGE_VOCABULARY = 100_000
+
+
+@dataclass
+class TrainResult:
+    """A trained model in memory, with what :func:`save_version` writes beside it."""
+
+    kind: str  # "frames" or "spans"
+    model: Any
+    tokenizer: Any
+    labels: list[str]  # frames: the scheme's labels; spans: span labels, e.g. ["Slogan"]
+    thresholds: dict[str, float] = field(default_factory=dict)
+    dev_metrics: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    base: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    max_length: int = 128
+
+
+@dataclass
+class _Loop:
+    """Settings shared by both trainers."""
+
+    epochs: int
+    lr: float
+    batch_size: int
+    max_length: int
+    seed: int
+    patience: int
+    warmup_ratio: float
+    weight_decay: float
+    progress: Progress | None
+    freeze_embeddings: bool | None = None
+
+
+def bio_tags(span_labels: Sequence[str] = SPAN_LABELS) -> list[str]:
+    """``["O", "B-Slogan", "I-Slogan", …]``: the token classes of a span tagger."""
+    return ["O"] + [f"{p}-{lab}" for lab in span_labels for p in ("B", "I")]
+
+
+def pick_device(device: str | None = None) -> Any:
+    import torch
+
+    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def _seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _load_base(base_dir: Path, auto_cls: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """Tokenizer and a fresh (uncached: we are about to change its weights) model."""
+    from annotator.ml.loading import _quiet_transformers, load_tokenizer, resolve_checkpoint
+    from annotator.ml.registry import check_safetensors
+
+    folder = resolve_checkpoint(base_dir)
+    check_safetensors(folder)
+    tokenizer = load_tokenizer(folder)
+    if not getattr(tokenizer, "is_fast", False):
+        raise AnnotatorError(f"{folder}: training needs a fast tokenizer (a tokenizer.json in the folder)")
+    _quiet_transformers()
+    model = auto_cls.from_pretrained(folder, local_files_only=True, use_safetensors=True, **kwargs)
+    return tokenizer, model
+
+
+def _maybe_freeze_embeddings(model: Any, loop: _Loop) -> None:
+    """Fix the word embeddings when asked, or by default for a large vocabulary.
+
+    A multilingual vocabulary (250k rows in e5) dwarfs the rest of the model: updating it costs
+    much of a CPU step (about 40 % here), and moving only the tokens of the labelled languages
+    would pull them away from the languages nobody labelled yet. A small random-init encoder
+    must learn its embeddings, so the default leaves small vocabularies trainable.
+    """
+    embeddings = model.get_input_embeddings().weight
+    if loop.freeze_embeddings is None:
+        loop.freeze_embeddings = embeddings.shape[0] >= LARGE_VOCABULARY
+    if loop.freeze_embeddings:
+        embeddings.requires_grad_(False)
+
+
+def _optimizer(model: Any, loop: _Loop, steps: int) -> tuple[Any, Any]:
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    # No weight decay on biases and LayerNorm weights, as in BERT's recipe.
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in trainable if p.ndim >= 2]
+    no_decay = [p for p in trainable if p.ndim < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": loop.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=loop.lr,
+    )
+    sched = get_linear_schedule_with_warmup(opt, int(loop.warmup_ratio * steps), steps)
+    return opt, sched
+
+
+def _run_loop(
+    model: Any,
+    n_train: int,
+    batch: Callable[[list[int]], dict[str, Any]],
+    evaluate: Callable[[], tuple[tuple[float, float], dict[str, Any]]] | None,
+    loop: _Loop,
+    device: Any,
+) -> tuple[list[dict[str, Any]], int]:
+    """Train, evaluating after each epoch; restores the best epoch's weights.
+
+    ``batch(indices)`` gives model inputs including ``labels``; ``evaluate()`` gives a sort key
+    (higher is better) and the dev figures for the history.
+    """
+    import torch
+
+    if n_train == 0:
+        raise AnnotatorError("no training examples: label some segments first")
+    model.to(device)
+    per_epoch = math.ceil(n_train / loop.batch_size)
+    total = per_epoch * loop.epochs
+    opt, sched = _optimizer(model, loop, total)
+    rng = random.Random(loop.seed)
+    history: list[dict[str, Any]] = []
+    best_key: tuple[float, float] | None = None
+    best_state, best_epoch, stale, step = None, 0, 0, 0
+    for epoch in range(1, loop.epochs + 1):
+        model.train()
+        order = list(range(n_train))
+        rng.shuffle(order)
+        losses = []
+        for k in range(0, n_train, loop.batch_size):
+            inputs = {name: t.to(device) for name, t in batch(order[k : k + loop.batch_size]).items()}
+            loss = model(**inputs).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            step += 1
+            losses.append(float(loss.detach()))
+            if loop.progress:
+                loop.progress(step, total, {"epoch": epoch, "loss": losses[-1]})
+        record: dict[str, Any] = {"epoch": epoch, "train_loss": float(np.mean(losses))}
+        if evaluate is None:
+            history.append(record)
+            best_epoch = epoch
+            continue
+        key, figures = evaluate()
+        record.update(figures)
+        history.append(record)
+        if loop.progress:
+            loop.progress(step, total, {"epoch": epoch, "dev": figures})
+        if best_key is None or key > best_key:
+            best_key, best_epoch, stale = key, epoch, 0
+            best_state = {n: t.detach().to("cpu", copy=True) for n, t in model.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= loop.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return history, best_epoch
+
+
+# ---------------------------------------------------------------- frames
+
+
+def predict_frame_probs(model: Any, tokenizer: Any, texts: Sequence[str], max_length: int = 128,
+                        batch_size: int = 32) -> np.ndarray:
+    """Sigmoid scores (texts x labels) from a model in memory, tokenised as FrameClassifier does."""
+    import torch
+
+    model.eval()
+    device = next(model.parameters()).device
+    n_labels = model.config.num_labels
+    rows = []
+    with torch.inference_mode():
+        for k in range(0, len(texts), batch_size):
+            enc = tokenizer(list(texts[k : k + batch_size]), padding=True, truncation=True,
+                            max_length=max_length, return_tensors="pt").to(device)
+            rows.append(torch.sigmoid(model(**enc).logits.float()).cpu().numpy())
+    return np.concatenate(rows) if rows else np.zeros((0, n_labels), dtype=np.float32)
+
+
+def train_frames(
+    examples_train: Sequence[Example],
+    examples_dev: Sequence[Example],
+    base_dir: Path,
+    labels: Sequence[str],
+    epochs: int = 10,
+    lr: float = 5e-5,
+    batch_size: int = 16,
+    max_length: int = 128,
+    seed: int = 0,
+    progress: Progress | None = None,
+    patience: int = 3,
+    warmup_ratio: float = 0.1,
+    weight_decay: float = 0.01,
+    device: str | None = None,
+    freeze_embeddings: bool | None = None,
+) -> TrainResult:
+    """Fine-tune a multi-label frame classifier from the encoder in ``base_dir``.
+
+    Frames outside ``labels`` are ignored. With an empty dev split, all epochs run and the
+    thresholds stay at 0.5. ``freeze_embeddings`` keeps the word embeddings fixed (default:
+    only for vocabularies of ``LARGE_VOCABULARY`` rows or more, i.e. pretrained multilingual
+    encoders). ``progress(step, total, info)`` is called after every step and after each dev
+    evaluation; raising from it aborts training.
+    """
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    labels = list(labels)
+    if not labels:
+        raise AnnotatorError("no frame labels given: the scheme defines none")
+    loop = _Loop(epochs, lr, batch_size, max_length, seed, patience, warmup_ratio, weight_decay, progress,
+                 freeze_embeddings)
+    _seed_everything(seed)
+    tokenizer, model = _load_base(
+        Path(base_dir), AutoModelForSequenceClassification, num_labels=len(labels),
+        problem_type="multi_label_classification",
+        id2label=dict(enumerate(labels)), label2id={lab: i for i, lab in enumerate(labels)},
+    )
+    train_texts = [ex.text for ex in examples_train]
+    y_train = torch.tensor(label_matrix((ex.frames for ex in examples_train), labels), dtype=torch.float32)
+    dev_texts = [ex.text for ex in examples_dev]
+    y_dev = label_matrix((ex.frames for ex in examples_dev), labels)
+
+    def batch(idx: list[int]) -> dict[str, Any]:
+        enc = tokenizer([train_texts[i] for i in idx], padding=True, truncation=True,
+                        max_length=max_length, return_tensors="pt")
+        return {**enc, "labels": y_train[idx]}
+
+    def evaluate() -> tuple[tuple[float, float], dict[str, Any]]:
+        probs = predict_frame_probs(model, tokenizer, dev_texts, max_length)
+        tuned = frame_scores_from_matrix(y_dev, apply_thresholds(probs, tune_thresholds(probs, y_dev)), labels)
+        loss = float(torch.nn.functional.binary_cross_entropy(
+            torch.tensor(probs).clamp(1e-7, 1 - 1e-7), torch.tensor(y_dev, dtype=torch.float32)))
+        return (tuned["micro_f1"], -loss), {"dev_micro_f1": tuned["micro_f1"], "dev_loss": loss}
+
+    _maybe_freeze_embeddings(model, loop)
+    history, best = _run_loop(model, len(train_texts), batch, evaluate if dev_texts else None, loop,
+                              pick_device(device))
+    thresholds = [0.5] * len(labels)
+    dev_metrics: dict[str, Any] = {}
+    if dev_texts:
+        probs = predict_frame_probs(model, tokenizer, dev_texts, max_length)
+        thresholds = tune_thresholds(probs, y_dev)
+        dev_metrics = frame_scores_from_matrix(y_dev, apply_thresholds(probs, thresholds), labels)
+    return TrainResult(
+        kind="frames", model=model, tokenizer=tokenizer, labels=labels,
+        thresholds=dict(zip(labels, thresholds)), dev_metrics=dev_metrics, history=history,
+        best_epoch=best, base=str(base_dir), max_length=max_length,
+        params=_params(loop, examples_train, examples_dev),
+    )
+
+
+def _params(loop: _Loop, train: Sequence[Example], dev: Sequence[Example]) -> dict[str, Any]:
+    return {
+        "epochs": loop.epochs, "lr": loop.lr, "batch_size": loop.batch_size, "max_length": loop.max_length,
+        "seed": loop.seed, "patience": loop.patience, "warmup_ratio": loop.warmup_ratio,
+        "weight_decay": loop.weight_decay, "freeze_embeddings": loop.freeze_embeddings,
+        "n_train": len(train), "n_dev": len(dev),
+    }
+
+
+# ---------------------------------------------------------------- spans
+
+
+def predict_span_tuples(model: Any, tokenizer: Any, texts: Sequence[str], tags: Sequence[str],
+                        max_length: int = 128, batch_size: int = 32) -> list[list[tuple[int, int, str]]]:
+    """Character spans from a token classifier in memory, decoded as SpanTagger decodes them."""
+    import torch
+
+    from annotator.ml.spans import spans_from_token_labels
+
+    model.eval()
+    device = next(model.parameters()).device
+    found: list[list[tuple[int, int, str]]] = []
+    with torch.inference_mode():
+        for k in range(0, len(texts), batch_size):
+            chunk = list(texts[k : k + batch_size])
+            enc = tokenizer(chunk, padding=True, truncation=True, max_length=max_length,
+                            return_offsets_mapping=True, return_tensors="pt")
+            offsets = enc.pop("offset_mapping").tolist()
+            enc = enc.to(device)
+            best, ids = torch.softmax(model(**enc).logits.float(), dim=-1).max(dim=-1)
+            mask = enc["attention_mask"].bool().cpu().tolist()
+            for row, text in enumerate(chunk):
+                offs = [o if m else (0, 0) for o, m in zip(offsets[row], mask[row])]
+                row_tags = [tags[i] for i in ids[row].tolist()]
+                spans = spans_from_token_labels(text, offs, row_tags, best[row].tolist())
+                found.append([(s.start, s.end, s.label) for s in spans])
+    return found
+
+
+def _span_windows(tokenizer: Any, examples: Sequence[Example], tags: Sequence[str], max_length: int
+                  ) -> tuple[list[list[int]], list[list[int]]]:
+    """Token ids and BIO targets per window; long segments become overlapping windows so that
+    slogans past the first ``max_length`` tokens still teach the model."""
+    from annotator.ml.spans import char_spans_to_token_labels
+
+    known = {t.split("-", 1)[1] for t in tags if "-" in t}
+    enc = tokenizer([ex.text for ex in examples], truncation=True, max_length=max_length,
+                    stride=max(1, max_length // 4), return_overflowing_tokens=True,
+                    return_offsets_mapping=True)
+    ids, targets = [], []
+    for w, sample in enumerate(enc["overflow_to_sample_mapping"]):
+        spans = [s for s in examples[sample].spans if s[2] in known]
+        # Special tokens get -100 through their zero width; mark them explicitly all the same,
+        # since some tokenizers give [CLS] a non-empty offset.
+        offsets = [o if sid is not None else (0, 0) for o, sid in zip(enc["offset_mapping"][w], enc.sequence_ids(w))]
+        ids.append(enc["input_ids"][w])
+        targets.append(char_spans_to_token_labels(offsets, spans, tags))
+    return ids, targets
+
+
+def train_spans(
+    examples_train: Sequence[Example],
+    examples_dev: Sequence[Example],
+    base_dir: Path,
+    span_labels: Sequence[str] = SPAN_LABELS,
+    epochs: int = 10,
+    lr: float = 5e-5,
+    batch_size: int = 16,
+    max_length: int = 128,
+    seed: int = 0,
+    progress: Progress | None = None,
+    patience: int = 3,
+    warmup_ratio: float = 0.1,
+    weight_decay: float = 0.01,
+    device: str | None = None,
+    freeze_embeddings: bool | None = None,
+) -> TrainResult:
+    """Fine-tune a BIO token classifier (``O, B-Slogan, I-Slogan``) from ``base_dir``.
+
+    Gold character spans are aligned to tokens through the fast tokenizer's offsets; spans with
+    labels outside ``span_labels`` are ignored. Keeps the epoch with the best dev partial-overlap F1.
+    """
+    import torch
+    from transformers import AutoModelForTokenClassification
+
+    tags = bio_tags(span_labels)
+    loop = _Loop(epochs, lr, batch_size, max_length, seed, patience, warmup_ratio, weight_decay, progress,
+                 freeze_embeddings)
+    _seed_everything(seed)
+    tokenizer, model = _load_base(
+        Path(base_dir), AutoModelForTokenClassification, num_labels=len(tags),
+        id2label=dict(enumerate(tags)), label2id={t: i for i, t in enumerate(tags)},
+    )
+    ids, targets = _span_windows(tokenizer, examples_train, tags, max_length)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    dev_texts = [ex.text for ex in examples_dev]
+    dev_gold = [[s for s in ex.spans if s[2] in span_labels] for ex in examples_dev]
+
+    def batch(idx: list[int]) -> dict[str, Any]:
+        width = max(len(ids[i]) for i in idx)
+        input_ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(idx), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        for r, i in enumerate(idx):
+            n = len(ids[i])
+            input_ids[r, :n] = torch.tensor(ids[i])
+            labels[r, :n] = torch.tensor(targets[i])
+            mask[r, :n] = 1
+        return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+
+    def evaluate() -> tuple[tuple[float, float], dict[str, Any]]:
+        pred = predict_span_tuples(model, tokenizer, dev_texts, tags, max_length)
+        s = span_scores(dev_gold, pred)
+        return (s["partial_f1"], s["exact_f1"]), {"dev_partial_f1": s["partial_f1"], "dev_exact_f1": s["exact_f1"]}
+
+    _maybe_freeze_embeddings(model, loop)
+    history, best = _run_loop(model, len(ids), batch, evaluate if dev_texts else None, loop, pick_device(device))
+    dev_metrics = span_scores(dev_gold, predict_span_tuples(model, tokenizer, dev_texts, tags, max_length)) if dev_texts else {}
+    return TrainResult(
+        kind="spans", model=model, tokenizer=tokenizer, labels=list(span_labels), dev_metrics=dev_metrics,
+        history=history, best_epoch=best, base=str(base_dir), max_length=max_length,
+        params={**_params(loop, examples_train, examples_dev), "tags": tags, "n_windows": len(ids)},
+    )
+
+
+# ---------------------------------------------------------------- saving
+
+
+def _unique_version(kind: str, version: str | None, root: Path | None) -> str:
+    # new_version_name has one-second resolution; two saves in a second must not collide.
+    name = version or new_version_name(kind)
+    if version:
+        return name
+    candidate, n = name, 2
+    while version_dir(kind, candidate, root).exists():
+        candidate, n = f"{name}-{n}", n + 1
+    return candidate
+
+
+def save_version(
+    result: TrainResult,
+    kind: str,
+    scheme: str,
+    scheme_hash: str,
+    data_hash: str,
+    metrics: dict[str, Any],
+    base: str,
+    root: Path | None = None,
+    version: str | None = None,
+) -> Path:
+    """Write ``model.safetensors``, config, tokenizer and ``meta.json`` as a new registry version.
+
+    The folder is built in a staging directory and renamed into place, so a crash never leaves
+    half a version. ``metrics`` are the test-split scores; dev scores go to ``extra``.
+    """
+    if kind != result.kind:
+        raise AnnotatorError(f"a {result.kind} model cannot be saved as kind {kind!r}")
+    name = _unique_version(kind, version, root)
+    staging = staging_dir(kind, root)
+    try:
+        model = result.model.to("cpu")
+        model.save_pretrained(staging, safe_serialization=True)
+        result.tokenizer.save_pretrained(staging)
+        meta = ModelMeta(
+            kind=kind, version=name, base=base, method="finetune", scheme=scheme, scheme_hash=scheme_hash,
+            labels=list(result.labels), thresholds=dict(result.thresholds), data_hash=data_hash,
+            metrics=metrics,
+            extra={"dev_metrics": result.dev_metrics, "history": result.history, "best_epoch": result.best_epoch,
+                   "training": result.params, "max_length": result.max_length},
+        )
+        write_meta(staging, meta)
+        return publish(staging, kind, name, root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def evaluate_frames(model: Path | str | TrainResult | KnnFrameModel, examples: Sequence[Example]) -> dict[str, Any]:
+    """Frame scores (micro/macro F1, per label) of a saved version or a model in memory.
+
+    A saved fine-tuned version is run through :class:`annotator.ml.frames.FrameClassifier`, a
+    saved ``knn`` version through :class:`KnnFrameModel`, each with its own labels and
+    thresholds, exactly as suggestions are made.
+    """
+    texts = [ex.text for ex in examples]
+    if not isinstance(model, (TrainResult, KnnFrameModel)) and is_knn_version(model):
+        model = KnnFrameModel.load(model)
+    if isinstance(model, TrainResult):
+        labels = model.labels
+        probs = predict_frame_probs(model.model, model.tokenizer, texts, model.max_length)
+        thresholds = [model.thresholds.get(lab, 0.5) for lab in labels]
+    elif isinstance(model, KnnFrameModel):
+        labels = model.labels
+        probs = model.predict_matrix(texts)
+        thresholds = [model.thresholds.get(lab, 0.5) for lab in labels]
+    else:
+        from annotator.ml.frames import FrameClassifier
+
+        clf = FrameClassifier(model)
+        labels = clf.labels
+        scores = clf.predict(texts) if texts else []
+        probs = np.array([[row[lab] for lab in labels] for row in scores]).reshape(len(texts), len(labels))
+        thresholds = [clf.thresholds.get(lab, 0.5) for lab in labels]
+    y_true = label_matrix((ex.frames for ex in examples), labels)
+    return frame_scores_from_matrix(y_true, apply_thresholds(probs, thresholds), labels)
+
+
+def evaluate_spans(model: Path | TrainResult, examples: Sequence[Example]) -> dict[str, Any]:
+    """Exact and partial-overlap span scores of a saved version or a model in memory."""
+    texts = [ex.text for ex in examples]
+    if isinstance(model, TrainResult):
+        tags = bio_tags(model.labels)
+        pred = predict_span_tuples(model.model, model.tokenizer, texts, tags, model.max_length)
+        known = set(model.labels)
+    else:
+        from annotator.ml.spans import SpanTagger
+
+        tagger = SpanTagger(model)
+        pred = [[(s.start, s.end, s.label) for s in row] for row in tagger.predict(texts)] if texts else []
+        known = {t.split("-", 1)[1] for t in tagger.label_names if "-" in t}
+    gold = [[s for s in ex.spans if s[2] in known] for ex in examples]
+    return span_scores(gold, pred)
