@@ -549,7 +549,7 @@ class Store:
         with self.write():
             now = utcnow()
             before = self._one("SELECT COUNT(*) FROM assignments")
-            self.db.executemany(
+            self.db.conn.executemany(
                 "INSERT OR IGNORE INTO assignments (segment_id, annotator, created_at) VALUES (?, ?, ?)",
                 [(s, a, now) for s, a in pairs])
             return self._one("SELECT COUNT(*) FROM assignments") - before

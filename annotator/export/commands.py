@@ -1,0 +1,80 @@
+"""``annotator export`` and ``annotator import-labels``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from annotator.cli_common import db_option, default_annotator, open_store
+from annotator.errors import AnnotatorError
+from annotator.export.files import DEFAULT_BASE_DIR
+from annotator.export.formats import FORMATS
+from annotator.export.interop import IMPORT_FORMATS, ImportProblems
+from annotator.export.splits import DEFAULT_SEED
+
+
+def _existing_db(db_path: Path) -> Path:
+    if not db_path.exists():
+        raise AnnotatorError(f"{db_path}: no such database; run `annotator import PATH…` or `annotator demo` first")
+    return db_path
+
+
+@click.command("export")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True,
+              help="jsonl, csv (frames), conll (spans, BIO), hf (datasets folder), parquet, prodigy, labelstudio.")
+@click.option("--out", default=None,
+              help="File (folder for hf) to write, inside --base-dir. [default: gold.<format> there]")
+@click.option("--base-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_BASE_DIR,
+              show_default=True, help="The export folder; nothing is written outside it.")
+@click.option("--split-seed", type=int, default=DEFAULT_SEED, show_default=True,
+              help="Seed of the train/dev/test split (whole speeches per side).")
+@click.option("--split", "split_spec", default="0.8,0.1,0.1", show_default=True,
+              help="Train, dev and test fractions.")
+@click.option("--annotator", "annotators", multiple=True,
+              help="Use only these annotators' decisions (repeat, or a,b); default: everyone's, "
+                   "adjudications winning.")
+@click.option("--scheme", "scheme_name", default=None, help="Label scheme (name or .toml path).")
+@click.option("--translation-lang", default="en", show_default=True, help="Language of the translation column.")
+@db_option
+def export_cmd(fmt: str, out: str | None, base_dir: Path, split_seed: int, split_spec: str,
+               annotators: tuple[str, ...], scheme_name: str | None, translation_lang: str, db_path: Path) -> None:
+    """Export the gold labels with a train/dev/test split, plus metadata.json beside them."""
+    from annotator.export.formats import export_gold
+    from annotator.export.splits import parse_fractions
+    from annotator.schemes import get_scheme
+
+    names = [n.strip() for item in annotators for n in item.split(",") if n.strip()] or None
+    store = open_store(_existing_db(db_path))
+    report = export_gold(store, fmt, out, base_dir, seed=split_seed, fractions=parse_fractions(split_spec),
+                         annotators=names, scheme=get_scheme(scheme_name), target_lang=translation_lang)
+    click.echo(report.line())
+
+
+@click.command("import-labels")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(IMPORT_FORMATS), required=True,
+              help="prodigy (JSONL), labelstudio (JSON or JSONL tasks), or jsonl (an `annotator export`).")
+@click.option("--annotator", "annotator_name", default=None,
+              help="Record every decision under this name. [default: the file's annotator, else "
+                   "$ANNOTATOR_NAME or your user name]")
+@click.option("--scheme", "scheme_name", default=None, help="Label scheme (name or .toml path).")
+@db_option
+def import_labels_cmd(path: Path, fmt: str, annotator_name: str | None, scheme_name: str | None,
+                      db_path: Path) -> None:
+    """Attach labels from Prodigy or Label Studio to segments with the same text (all or nothing)."""
+    from annotator.export.interop import import_labels
+    from annotator.schemes import get_scheme
+
+    store = open_store(_existing_db(db_path))
+    try:
+        report = import_labels(store, path, fmt, get_scheme(scheme_name), annotator=annotator_name,
+                               default_annotator=default_annotator())
+    except ImportProblems as exc:
+        for line in exc.problems:
+            click.echo(line, err=True)
+        raise AnnotatorError(f"{len(exc.problems)} problems in {path}; nothing was imported") from None
+    click.echo(report.line())
+
+
+COMMANDS = [export_cmd, import_labels_cmd]

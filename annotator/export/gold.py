@@ -1,0 +1,154 @@
+"""Gold labels per segment, from the decisions the team made.
+
+* An adjudicator's decision (annotator ``adjudicator:…``) wins over everything else.
+* With one annotator, their decision is the gold one.
+* With several, the majority: a frame is gold when more than half of the annotators chose it;
+  a span is gold when more than half marked the same (start, end, label).
+
+A label chosen by exactly half of the annotators is a *tie*. Ties are never silently dropped: each
+is listed as a :class:`Tie`, the example carries ``tie=True``, and the summary counts them, so an
+adjudicator can settle them. Skipped decisions are not gold; a rejected one means "no frames, no
+spans".
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from annotator.store import Annotation, AnnotationState, Store
+from annotator.team import is_adjudicator
+
+Span = tuple[int, int, str]
+
+
+@dataclass(frozen=True)
+class Tie:
+    """A label chosen by exactly half of a segment's annotators (``what``: "frame X" or "span s-e X")."""
+
+    segment_id: int
+    what: str
+
+
+@dataclass
+class GoldExample:
+    segment_id: int
+    segment_uid: str
+    speech_id: int
+    speech_title: str
+    language: str
+    text: str
+    translation: str
+    frames: list[str]
+    spans: list[dict[str, Any]]  # {"start", "end", "label", "text"}; offsets into ``text``
+    annotators: list[str]
+    source: str  # "adjudicated" | "single" | "majority"
+    tie: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class GoldSet:
+    examples: list[GoldExample] = field(default_factory=list)
+    ties: list[Tie] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the export's metadata and the command's one-line report."""
+        frames = Counter(f for ex in self.examples for f in ex.frames)
+        spans = Counter(s["label"] for ex in self.examples for s in ex.spans)
+        return {
+            "segments": len(self.examples),
+            "speeches": len({ex.speech_id for ex in self.examples}),
+            "by_source": dict(Counter(ex.source for ex in self.examples)),
+            "ties": len(self.ties),
+            "segments_with_ties": len({t.segment_id for t in self.ties}),
+            "frame_counts": dict(sorted(frames.items())),
+            "span_counts": dict(sorted(spans.items())),
+            "languages": dict(Counter(ex.language for ex in self.examples)),
+        }
+
+
+@dataclass(frozen=True)
+class Combined:
+    frames: list[str]
+    spans: list[Span]
+    source: str
+    ties: list[str]
+
+
+def labels_of(state: AnnotationState) -> tuple[set[str], set[Span]]:
+    """The labels a decision stands for (a rejected segment has none)."""
+    if state.status == "rejected":
+        return set(), set()
+    return set(state.frames), {(s.start, s.end, s.label) for s in state.spans}
+
+
+def combine(decisions: Mapping[str, Annotation]) -> Combined | None:
+    """The gold labels of one segment from its annotators' decisions (None: nothing usable)."""
+    usable = {name: a for name, a in decisions.items() if a.state.status != "skipped"}
+    adjudicated = [a for name, a in usable.items() if is_adjudicator(name)]
+    if adjudicated:
+        latest = max(adjudicated, key=lambda a: a.updated_at)
+        frames, spans = labels_of(latest.state)
+        return Combined(sorted(frames), sorted(spans), "adjudicated", [])
+    votes = [labels_of(a.state) for a in usable.values()]
+    if not votes:
+        return None
+    if len(votes) == 1:
+        return Combined(sorted(votes[0][0]), sorted(votes[0][1]), "single", [])
+    frames, frame_ties = _majority([v[0] for v in votes])
+    spans, span_ties = _majority([v[1] for v in votes])
+    ties = [f"frame {f}" for f in sorted(frame_ties)] + [f"span {s}-{e} {lab}" for s, e, lab in sorted(span_ties)]
+    return Combined(sorted(frames), sorted(spans), "majority", ties)
+
+
+def _majority(sets: Sequence[set]) -> tuple[set, set]:
+    """Items in more than half of ``sets``, and items in exactly half (ties)."""
+    counts = Counter(item for s in sets for item in s)
+    n = len(sets)
+    won = {item for item, c in counts.items() if 2 * c > n}
+    tied = {item for item, c in counts.items() if 2 * c == n}
+    return won, tied
+
+
+def _group(annotations: Iterable[Annotation], annotators: set[str] | None) -> dict[int, dict[str, Annotation]]:
+    by_segment: dict[int, dict[str, Annotation]] = {}
+    for ann in annotations:
+        if annotators is None or ann.annotator in annotators:
+            by_segment.setdefault(ann.segment_id, {})[ann.annotator] = ann
+    return by_segment
+
+
+def gold_labels(store: Store, annotators: Sequence[str] | None = None, target_lang: str = "en") -> GoldSet:
+    """Gold examples for every segment with a usable decision, in reading order.
+
+    ``annotators`` restricts the decisions used to those names (adjudicators included only when
+    named, e.g. ``adjudicator:anna``); ``target_lang`` picks the translation shown beside.
+    """
+    wanted = set(annotators) if annotators else None
+    by_segment = _group(store.iter_annotations(), wanted)
+    # One pass over all segments rather than ``store.segments(ids)``: an IN list of 100k ids
+    # would pass SQLite's limit on bound variables.
+    segments = [seg for seg in store.iter_segments() if seg.id in by_segment]
+    titles = {sp.id: sp.title for sp in store.speeches()}
+    gold = GoldSet()
+    for seg in sorted(segments, key=lambda s: (s.speech_id, s.position)):
+        combined = combine(by_segment[seg.id])
+        if combined is None:
+            continue
+        translation = store.best_translation(seg.id, target_lang) if seg.language != target_lang else None
+        gold.ties.extend(Tie(seg.id, what) for what in combined.ties)
+        gold.examples.append(GoldExample(
+            segment_id=seg.id, segment_uid=seg.uid, speech_id=seg.speech_id,
+            speech_title=titles.get(seg.speech_id, ""), language=seg.language, text=seg.text,
+            translation=translation.text if translation else "",
+            frames=combined.frames,
+            spans=[{"start": s, "end": e, "label": lab, "text": seg.text[s:e]} for s, e, lab in combined.spans],
+            annotators=sorted(n for n, a in by_segment[seg.id].items() if a.state.status != "skipped"),
+            source=combined.source, tie=bool(combined.ties),
+        ))
+    return gold

@@ -1,0 +1,328 @@
+"""Prodigy and Label Studio task files, both ways, so a team can move between tools.
+
+Prodigy (JSONL): ``{"text", "spans": [{"start", "end", "label"}], "accept": [frame labels],
+"answer": "accept" | "reject" | "ignore", "meta": {...}, "_input_hash", "_task_hash"}``.
+Prodigy computes its hashes with MurmurHash over its own key choice; ours are stable 32-bit
+integers over the same inputs (text; text + labels), which is all Prodigy needs to de-duplicate.
+
+Label Studio (a JSON array of tasks, or JSON lines): ``{"data": {"text", ...}, "annotations":
+[{"result": [...], "was_cancelled": bool, "completed_by": ...}]}`` with result items of type
+``labels`` (``value.start/end/text/labels``) and ``choices`` (``value.choices``).
+
+Reading gives :class:`LabelRecord` objects; :func:`import_labels` attaches them to the existing
+segments with the same text (or the same segment uid, when the file carries one), all or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+from annotator.errors import AnnotatorError, InputError
+from annotator.schemes import Scheme
+from annotator.store import AnnotationState, SpanLabel, Store
+
+IMPORT_FORMATS = ("prodigy", "labelstudio", "jsonl")
+PRODIGY_ANSWERS = {"accept": "accepted", "reject": "rejected", "ignore": "skipped"}
+FRAMES_FROM, SPANS_FROM = "frames", "label"
+
+
+@dataclass
+class LabelRecord:
+    """One annotated text read from another tool's file."""
+
+    line: int  # line number (JSON lines) or task number (JSON array), from 1
+    text: str
+    frames: list[str] = field(default_factory=list)
+    spans: list[tuple[int, int, str]] = field(default_factory=list)
+    status: str = "accepted"
+    annotator: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def as_record(self) -> dict[str, Any]:
+        """The shape :mod:`annotator.export.formats` readers return (for round-trip checks)."""
+        return {
+            "id": self.meta.get("id"), "uid": self.meta.get("uid", ""), "split": self.meta.get("split", ""),
+            "text": self.text, "frames": sorted(self.frames), "status": self.status,
+            "spans": [{"start": s, "end": e, "label": lab, "text": self.text[s:e]} for s, e, lab in sorted(self.spans)],
+        }
+
+
+class ImportProblems(AnnotatorError):
+    """Several ``file:line: problem`` lines; nothing was imported."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        super().__init__(f"{problems[0]}{more}; nothing was imported")
+
+
+# ------------------------------------------------------------------ writing
+
+
+def stable_hash(*parts: Any) -> int:
+    """A signed 32-bit integer from JSON of ``parts`` (Prodigy's hashes have this range)."""
+    digest = hashlib.blake2b(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode("utf-8"), digest_size=4)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def _meta(r: dict[str, Any]) -> dict[str, Any]:
+    return {"id": r["id"], "uid": r["uid"], "speech_id": r["speech_id"], "speech": r["speech_title"],
+            "language": r["language"], "split": r["split"], "source": r["source"],
+            "translation": r["translation"], "tie": r["tie"], "annotators": list(r["annotators"])}
+
+
+def prodigy_task(r: dict[str, Any], frame_labels: Sequence[str] = ()) -> dict[str, Any]:
+    spans = [{"start": s["start"], "end": s["end"], "label": s["label"], "text": s["text"]} for s in r["spans"]]
+    task: dict[str, Any] = {"text": r["text"], "spans": spans, "accept": list(r["frames"]), "answer": "accept",
+                            "meta": _meta(r)}
+    if frame_labels:
+        task["options"] = [{"id": lab, "text": lab} for lab in frame_labels]
+    task["_input_hash"] = stable_hash(r["text"])
+    task["_task_hash"] = stable_hash(r["text"], spans, list(r["frames"]))
+    return task
+
+
+def write_prodigy(records: Sequence[dict[str, Any]], path: Path, frame_labels: Sequence[str] = ()) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        for r in records:
+            fh.write(json.dumps(prodigy_task(r, frame_labels), ensure_ascii=False) + "\n")
+
+
+def labelstudio_task(r: dict[str, Any]) -> dict[str, Any]:
+    result: list[dict[str, Any]] = [
+        {"id": f"s{i}", "from_name": SPANS_FROM, "to_name": "text", "type": "labels",
+         "value": {"start": s["start"], "end": s["end"], "text": s["text"], "labels": [s["label"]]}}
+        for i, s in enumerate(r["spans"])
+    ]
+    if r["frames"]:
+        result.append({"id": "f0", "from_name": FRAMES_FROM, "to_name": "text", "type": "choices",
+                       "value": {"choices": list(r["frames"])}})
+    return {"id": r["id"], "data": {"text": r["text"], **{k: v for k, v in _meta(r).items() if k != "id"}},
+            "annotations": [{"result": result, "was_cancelled": False, "ground_truth": True}]}
+
+
+def write_labelstudio(records: Sequence[dict[str, Any]], path: Path, as_array: bool = True) -> None:
+    tasks = [labelstudio_task(r) for r in records]
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        if as_array:
+            json.dump(tasks, fh, ensure_ascii=False, indent=1)
+        else:
+            for t in tasks:
+                fh.write(json.dumps(t, ensure_ascii=False) + "\n")
+
+
+def labelstudio_config(frame_labels: Sequence[str], span_labels: Sequence[str]) -> str:
+    """A labelling interface for Label Studio that matches the exported tasks' names."""
+    spans = "".join(f"<Label value={quoteattr(lab)}/>" for lab in span_labels)
+    frames = "".join(f"<Choice value={quoteattr(lab)}/>" for lab in frame_labels)
+    return (f'<View><Text name="text" value="$text"/><Labels name="{SPANS_FROM}" toName="text">{spans}</Labels>'
+            f'<Choices name="{FRAMES_FROM}" toName="text" choice="multiple">{frames}</Choices></View>')
+
+
+# ------------------------------------------------------------------ reading
+
+
+def _json_items(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line or task number, parsed object) from a JSON array or JSON lines file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not valid UTF-8 (byte {exc.start})") from None
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(path, f"invalid JSON ({exc.msg})", exc.lineno) from None
+        yield from enumerate(items, start=1)
+        return
+    for n, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(path, f"invalid JSON ({exc.msg})", n) from None
+
+
+def _span(path: Path, n: int, text: str, start: Any, end: Any, label: Any, quoted: Any = None) -> tuple[int, int, str]:
+    if not isinstance(start, int) or not isinstance(end, int) or not (0 <= start < end <= len(text)):
+        raise InputError(path, f"span {start}-{end} is not inside the text (length {len(text)})", n)
+    if not isinstance(label, str) or not label:
+        raise InputError(path, f"span {start}-{end} has no label", n)
+    if quoted is not None and quoted != text[start:end]:
+        raise InputError(path, f"span {start}-{end} says {quoted!r} but the text there is {text[start:end]!r}", n)
+    return (start, end, label)
+
+
+def _text(path: Path, n: int, obj: Any, where: str) -> str:
+    text = obj.get(where) if isinstance(obj, dict) else None
+    if not isinstance(text, str):
+        raise InputError(path, f"no '{where}' string in this task", n)
+    return text
+
+
+def read_prodigy(path: Path) -> list[LabelRecord]:
+    out = []
+    for n, task in _json_items(path):
+        text = _text(path, n, task, "text")
+        answer = task.get("answer", "accept")
+        if answer not in PRODIGY_ANSWERS:
+            raise InputError(path, f"answer {answer!r} is not accept, reject or ignore", n)
+        spans = [_span(path, n, text, s.get("start"), s.get("end"), s.get("label"), s.get("text"))
+                 for s in task.get("spans") or []]
+        frames = [str(f) for f in task.get("accept") or []]
+        if "label" in task and answer == "accept" and isinstance(task["label"], str) and not task.get("options"):
+            frames.append(task["label"])  # a binary classification task: one label, accepted
+        meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
+        out.append(LabelRecord(n, text, frames, spans, PRODIGY_ANSWERS[answer], str(task.get("_annotator_id") or ""), meta))
+    return out
+
+
+def _labelstudio_annotator(ann: dict[str, Any]) -> str:
+    who = ann.get("completed_by")
+    if isinstance(who, dict):
+        return str(who.get("email") or who.get("username") or who.get("id") or "")
+    return f"labelstudio-{who}" if who not in (None, "") else ""
+
+
+def _labelstudio_result(path: Path, n: int, text: str, result: list[Any]) -> tuple[list[str], list[tuple[int, int, str]]]:
+    frames: list[str] = []
+    spans: list[tuple[int, int, str]] = []
+    for item in result or []:
+        value = item.get("value", {}) if isinstance(item, dict) else {}
+        if item.get("type") == "labels":
+            for label in value.get("labels") or []:
+                spans.append(_span(path, n, text, value.get("start"), value.get("end"), label, value.get("text")))
+        elif item.get("type") == "choices":
+            frames.extend(str(c) for c in value.get("choices") or [])
+    return frames, spans
+
+
+def read_labelstudio(path: Path) -> list[LabelRecord]:
+    out = []
+    for n, task in _json_items(path):
+        data = task.get("data") if isinstance(task, dict) else None
+        text = _text(path, n, data, "text")
+        meta = {k: v for k, v in data.items() if k != "text"}
+        meta.setdefault("id", task.get("id"))
+        annotations = task.get("annotations") or task.get("completions") or []
+        for ann in annotations:
+            if ann.get("was_cancelled"):
+                out.append(LabelRecord(n, text, status="skipped", annotator=_labelstudio_annotator(ann), meta=meta))
+                continue
+            frames, spans = _labelstudio_result(path, n, text, ann.get("result"))
+            out.append(LabelRecord(n, text, frames, spans, "accepted", _labelstudio_annotator(ann), meta))
+    return out
+
+
+def read_own_jsonl(path: Path) -> list[LabelRecord]:
+    """Our own JSONL export, so labels can travel between projects without a merge."""
+    out = []
+    for n, row in _json_items(path):
+        text = _text(path, n, row, "text")
+        spans = [_span(path, n, text, s.get("start"), s.get("end"), s.get("label"), s.get("text"))
+                 for s in row.get("spans") or []]
+        out.append(LabelRecord(n, text, list(row.get("frames") or []), spans, "accepted", "", row))
+    return out
+
+
+def read_labels(path: Path, fmt: str) -> list[LabelRecord]:
+    readers = {"prodigy": read_prodigy, "labelstudio": read_labelstudio, "jsonl": read_own_jsonl}
+    if fmt not in readers:
+        raise AnnotatorError(f"unknown label format {fmt!r}; use one of {', '.join(IMPORT_FORMATS)}")
+    return readers[fmt](Path(path))
+
+
+# ------------------------------------------------------------------ import
+
+
+@dataclass
+class LabelImportReport:
+    decisions: int
+    segments: int
+    annotators: list[str]
+    by_status: dict[str, int]
+
+    def line(self) -> str:
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.by_status.items()))
+        return (f"imported {self.decisions} decisions on {self.segments} segments "
+                f"by {', '.join(self.annotators)} ({statuses})")
+
+
+def _state(record: LabelRecord) -> AnnotationState:
+    if record.status != "accepted":
+        return AnnotationState((), (), record.status)
+    if not record.frames and not record.spans:
+        # The other tool's annotator saw the segment and chose nothing: ours calls that rejected.
+        return AnnotationState((), (), "rejected")
+    return AnnotationState(tuple(sorted(set(record.frames))),
+                           tuple(SpanLabel(s, e, lab) for s, e, lab in sorted(set(record.spans))), "accepted")
+
+
+def _check_labels(path: Path, record: LabelRecord, scheme: Scheme) -> list[str]:
+    problems = []
+    for f in record.frames:
+        if f not in scheme.frame_ids:
+            problems.append(f"{path}:{record.line}: unknown frame label {f!r} (scheme {scheme.name})")
+    for _, _, lab in record.spans:
+        if lab not in scheme.span_ids:
+            problems.append(f"{path}:{record.line}: unknown span label {lab!r} (scheme {scheme.name})")
+    return problems
+
+
+def match_segments(store: Store, records: Sequence[LabelRecord], path: Path) -> tuple[list[list[int]], list[str]]:
+    """For each record the segment ids it belongs to (uid first, else exact text), and problems."""
+    by_text: dict[str, list[int]] = {}
+    by_uid: dict[str, tuple[int, str]] = {}
+    for seg in store.iter_segments():
+        by_text.setdefault(seg.text, []).append(seg.id)
+        by_uid[seg.uid] = (seg.id, seg.text)
+    matches, problems = [], []
+    for r in records:
+        hit = by_uid.get(str(r.meta.get("uid") or ""))
+        ids = [hit[0]] if hit and hit[1] == r.text else by_text.get(r.text, [])
+        if not ids:
+            problems.append(f"{path}:{r.line}: no segment with this text")
+        matches.append(ids)
+    return matches, problems
+
+
+def import_labels(store: Store, path: str | Path, fmt: str, scheme: Scheme, annotator: str | None = None,
+                  default_annotator: str = "annotator") -> LabelImportReport:
+    """Attach the labels in another tool's file to this project's segments, all or nothing.
+
+    ``annotator`` puts every decision under that name; otherwise each record keeps the name the
+    file gives (Prodigy ``_annotator_id``, Label Studio ``completed_by``) or ``default_annotator``.
+    A text found in several segments (a repeated "Thank you.") labels each of them.
+    """
+    path = Path(path)
+    records = read_labels(path, fmt)
+    if not records:
+        raise InputError(path, "no annotated tasks in this file")
+    matches, problems = match_segments(store, records, path)
+    for r in records:
+        problems.extend(_check_labels(path, r, scheme))
+    if problems:
+        raise ImportProblems(problems)
+    by_status: dict[str, int] = {}
+    names: set[str] = set()
+    segments: set[int] = set()
+    decisions = 0
+    with store.write():
+        for record, ids in zip(records, matches):
+            name = annotator or record.annotator or default_annotator
+            state = _state(record)
+            for segment_id in ids:
+                store.decide(segment_id, name, state)
+                decisions += 1
+                segments.add(segment_id)
+            names.add(name)
+            by_status[state.status] = by_status.get(state.status, 0) + len(ids)
+    return LabelImportReport(decisions, len(segments), sorted(names), by_status)

@@ -1,0 +1,174 @@
+"""SQL for team work (merging project databases, reading decisions in bulk).
+
+Kept apart from ``store.py`` so the team code owns its queries; every function takes a
+:class:`Store` (ours) or a read-only ``sqlite3.Connection`` (another project's database).
+Callers wrap the writes in ``store.write()`` so a whole merge is one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from annotator.errors import AnnotatorError
+from annotator.store.store import Store
+
+SPEECH_COLUMNS = ("content_hash", "external_id", "title", "speaker", "date", "venue", "language", "source",
+                  "licence", "text", "imported_at")
+REQUIRED_TABLES = ("speeches", "segments", "annotations", "annotation_history", "translations", "glossary")
+
+
+def open_read_only(path: str | Path) -> sqlite3.Connection:
+    """Another project's database, opened read-only (a merge never changes the other side)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AnnotatorError(f"{path}: no such database file")
+    with open(path, "rb") as fh:
+        if fh.read(16) != b"SQLite format 3\x00":
+            raise AnnotatorError(f"{path}: not an SQLite database")
+    uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = [t for t in REQUIRED_TABLES if t not in tables]
+    if missing:
+        conn.close()
+        raise AnnotatorError(f"{path}: not an annotator project (no {', '.join(missing)} table)")
+    return conn
+
+
+def has_table(conn: sqlite3.Connection, table: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone() is not None
+
+
+def rows(conn: sqlite3.Connection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    cur = conn.execute(sql, params or [])
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+# Reading the other side -------------------------------------------------------------------
+
+def other_speeches(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    return rows(conn, "SELECT * FROM speeches ORDER BY id")
+
+
+def other_segments(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    return rows(conn, 'SELECT id, uid, speech_id, position, start, "end", text, language FROM segments ORDER BY id')
+
+
+def other_translations(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    return rows(conn, "SELECT segment_id, target_lang, text, provenance, model, created_at FROM translations ORDER BY id")
+
+
+def other_glossary(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    return rows(conn, "SELECT source_text, language, rendering, note, source FROM glossary ORDER BY id")
+
+
+def other_annotations(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    return rows(conn, "SELECT * FROM annotations ORDER BY segment_id, annotator")
+
+
+def other_history(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    return rows(conn, "SELECT uid, segment_id, annotator, action, ref_uid, state, before, created_at "
+                      "FROM annotation_history ORDER BY id")
+
+
+def other_assignments(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    if not has_table(conn, "assignments"):
+        return []
+    return rows(conn, "SELECT segment_id, annotator, created_at FROM assignments")
+
+
+# Our side ---------------------------------------------------------------------------------
+
+def speech_ids_by_hash(store: Store) -> dict[str, int]:
+    return {h: i for h, i in store.db.execute("SELECT content_hash, id FROM speeches").fetchall()}
+
+
+def segments_by_uid(store: Store) -> dict[str, tuple[int, str]]:
+    return {u: (i, t) for u, i, t in store.db.execute("SELECT uid, id, text FROM segments").fetchall()}
+
+
+def insert_speech(store: Store, row: dict[str, Any]) -> int:
+    cols = [c for c in SPEECH_COLUMNS if c in row]
+    cur = store.db.execute(
+        f"INSERT INTO speeches ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", [row[c] for c in cols])
+    return int(cur.lastrowid)
+
+
+def insert_segment(store: Store, row: dict[str, Any], speech_id: int) -> int:
+    cur = store.db.execute(
+        'INSERT INTO segments (uid, speech_id, position, start, "end", text, language) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        [row["uid"], speech_id, row["position"], row["start"], row["end"], row["text"], row["language"]])
+    return int(cur.lastrowid)
+
+
+def translation(store: Store, segment_id: int, target_lang: str, provenance: str, model: str) -> dict[str, Any] | None:
+    found = store._q(
+        "SELECT text, created_at FROM translations WHERE segment_id = ? AND target_lang = ? AND provenance = ? "
+        "AND model = ?", [segment_id, target_lang, provenance, model])
+    return found[0] if found else None
+
+
+def put_translation(store: Store, row: dict[str, Any], segment_id: int) -> None:
+    store.db.execute(
+        "INSERT INTO translations (segment_id, target_lang, text, provenance, model, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (segment_id, target_lang, provenance, model) DO UPDATE SET text = excluded.text, "
+        "created_at = excluded.created_at",
+        [segment_id, row["target_lang"], row["text"], row["provenance"], row["model"], row["created_at"]])
+
+
+def insert_glossary(store: Store, row: dict[str, Any]) -> bool:
+    cur = store.db.execute(
+        "INSERT OR IGNORE INTO glossary (source_text, language, rendering, note, source) VALUES (?, ?, ?, ?, ?)",
+        [row["source_text"], row["language"], row["rendering"], row["note"], row["source"]])
+    return cur.rowcount > 0
+
+
+def history_uids(store: Store) -> set[str]:
+    return {r[0] for r in store.db.execute("SELECT uid FROM annotation_history").fetchall()}
+
+
+def insert_history(store: Store, row: dict[str, Any], segment_id: int) -> bool:
+    cur = store.db.execute(
+        "INSERT OR IGNORE INTO annotation_history (uid, segment_id, annotator, action, ref_uid, state, before, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [row["uid"], segment_id, row["annotator"], row["action"], row["ref_uid"], row["state"], row["before"],
+         row["created_at"]])
+    return cur.rowcount > 0
+
+
+def annotation_row(store: Store, segment_id: int, annotator: str) -> dict[str, Any] | None:
+    found = store._q("SELECT * FROM annotations WHERE segment_id = ? AND annotator = ?", [segment_id, annotator])
+    return found[0] if found else None
+
+
+def put_annotation(store: Store, row: dict[str, Any], segment_id: int) -> None:
+    """Insert or overwrite a current decision, keeping its own timestamps."""
+    store.db.execute(
+        "INSERT INTO annotations (segment_id, annotator, frames, spans, status, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (segment_id, annotator) DO UPDATE SET frames = excluded.frames, "
+        "spans = excluded.spans, status = excluded.status, updated_at = excluded.updated_at",
+        [segment_id, row["annotator"], row["frames"], row["spans"], row["status"], row["created_at"], row["updated_at"]])
+
+
+def insert_assignment(store: Store, segment_id: int, annotator: str, created_at: str) -> bool:
+    cur = store.db.execute(
+        "INSERT OR IGNORE INTO assignments (segment_id, annotator, created_at) VALUES (?, ?, ?)",
+        [segment_id, annotator, created_at])
+    return cur.rowcount > 0
+
+
+def unlabelled_segments(store: Store) -> list[tuple[int, int, int]]:
+    """(segment id, speech id, position) of segments nobody has decided on or been assigned."""
+    return [tuple(r) for r in store.db.execute(
+        "SELECT s.id, s.speech_id, s.position FROM segments s "
+        "WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.segment_id = s.id) "
+        "AND NOT EXISTS (SELECT 1 FROM assignments x WHERE x.segment_id = s.id) "
+        "ORDER BY s.speech_id, s.position").fetchall()]
+
+
+def segment_languages(store: Store) -> dict[int, str]:
+    return {i: lang or "" for i, lang in store.db.execute("SELECT id, language FROM segments").fetchall()}
