@@ -144,9 +144,11 @@ def _joins_previous(piece: str) -> bool:
 
 
 def _must_join_next(piece: str) -> bool:
-    last = piece.rsplit(None, 1)[-1].lower()
-    single = len(piece) <= 8 and not any(c.isspace() for c in piece)
-    return (single and piece.endswith(".")) or last in TITLES
+    """Whether a piece ends in a title or is a lone abbreviation ("DDr.", "U.S."), not a word."""
+    last = piece.rsplit(None, 1)[-1]
+    inner = last[1:-1]
+    abbreviation = last.endswith(".") and (any(c.isupper() for c in inner) or "." in inner)
+    return last.lower() in TITLES or (abbreviation and last == piece)
 
 
 def _merge_fragments(text: str, pieces: list[Piece]) -> list[Piece]:

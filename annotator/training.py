@@ -1,0 +1,155 @@
+"""Training from the project's labels: gold examples → split → train → evaluate → new version.
+
+This is the service behind ``annotator train`` and ``annotator models setup``. It never imports
+Textual; the UI runs it in a worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from annotator.errors import AnnotatorError
+from annotator.ml import registry
+from annotator.ml.examples import Example, data_hash, split_by_group
+from annotator.schemes import Scheme
+from annotator.store import Store
+
+Progress = Callable[[str, int, int], None]
+SPLIT = (0.7, 0.15, 0.15)
+SPLIT_SEED = 13
+
+
+@dataclass
+class TrainOutcome:
+    kind: str
+    version: str
+    method: str
+    folder: Path
+    metrics: dict[str, Any]
+    previous_version: str = ""
+    previous_metrics: dict[str, Any] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def headline(self) -> str:
+        key = "micro_f1" if self.kind == "frames" else "partial_f1"
+        new = _metric(self.metrics, key)
+        line = f"{self.kind}: {self.version} ({self.method}) test {key} {new:.3f}"
+        if self.previous_version:
+            old = _metric(self.previous_metrics, key)
+            line += f" (previous {self.previous_version}: {old:.3f}, {'+' if new >= old else ''}{new - old:.3f})"
+        return line + f"; train/dev/test {self.sizes.get('train', 0)}/{self.sizes.get('dev', 0)}/{self.sizes.get('test', 0)}, {self.seconds:.0f} s"
+
+
+def _metric(metrics: dict[str, Any], key: str) -> float:
+    if key in metrics:
+        return float(metrics[key])
+    for sub in ("partial", "exact"):
+        if isinstance(metrics.get(sub), dict) and "f1" in metrics[sub] and key.startswith(sub):
+            return float(metrics[sub]["f1"])
+    return 0.0
+
+
+def gold_examples(store: Store, scheme: Scheme) -> list[Example]:
+    """One example per segment with a gold decision (adjudicated, single or majority)."""
+    from annotator.export.gold import gold_labels
+
+    out = []
+    known_frames, known_spans = set(scheme.frame_ids), set(scheme.span_ids)
+    for g in gold_labels(store).examples:
+        out.append(Example(
+            id=str(g.segment_id), text=g.text, language=g.language,
+            frames=[f for f in g.frames if f in known_frames],
+            spans=[(s["start"], s["end"], s["label"]) for s in g.spans if s["label"] in known_spans],
+            group=str(g.speech_id),
+        ))
+    return out
+
+
+def split(examples: list[Example], seed: int = SPLIT_SEED) -> tuple[list[Example], list[Example], list[Example]]:
+    train, dev, test = split_by_group(examples, SPLIT, seed=seed)
+    if not train or not test:
+        raise AnnotatorError(
+            f"too few labelled speeches to train and test ({len(examples)} labelled segments); label more first")
+    return train, dev, test
+
+
+def evaluate_version(folder: Path, kind: str, test: list[Example]) -> dict[str, Any]:
+    from annotator.ml.train import evaluate_frames, evaluate_spans
+
+    return evaluate_frames(folder, test) if kind == "frames" else evaluate_spans(folder, test)
+
+
+def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None, method: str = "finetune",
+               epochs: int = 6, progress: Progress | None = None, activate: bool = True,
+               examples: list[Example] | None = None) -> TrainOutcome:
+    """Train one model kind on the project's gold labels and register the new version."""
+    import time
+
+    from annotator.ml.encoder_setup import resolve_base
+    from annotator.ml.knn import KnnFrameModel
+    from annotator.ml.train import save_version, train_frames, train_spans
+    from annotator.suggest import register_and_activate
+
+    started = time.perf_counter()
+    examples = examples if examples is not None else gold_examples(store, scheme)
+    examples_used = examples
+    train, dev, test = split(examples_used)
+    base_dir = resolve_base(base)
+    digest = data_hash(examples_used)
+
+    def report(step: int, total: int, info: dict | None = None) -> None:
+        if progress:
+            progress(f"train:{kind}", step, total)
+
+    if kind == "frames" and method == "knn":
+        model = KnnFrameModel().fit(train, base_dir, labels=scheme.frame_ids)
+        model.tune_thresholds(dev)
+        from annotator.ml.train import evaluate_frames
+
+        metrics = evaluate_frames(model, test)
+        model.data_hash = digest
+        folder = model.save(scheme=scheme.name, scheme_hash=scheme.hash, metrics=metrics)
+    elif kind == "frames":
+        result = train_frames(train, dev, base_dir, scheme.frame_ids, epochs=epochs, progress=report)
+        from annotator.ml.train import evaluate_frames
+
+        metrics = evaluate_frames(result, test)
+        folder = save_version(result, "frames", scheme.name, scheme.hash, digest, metrics, base=str(base_dir))
+    elif kind == "spans":
+        result = train_spans(train, dev, base_dir, tuple(scheme.span_ids), epochs=epochs, progress=report)
+        from annotator.ml.train import evaluate_spans
+
+        metrics = evaluate_spans(result, test)
+        folder = save_version(result, "spans", scheme.name, scheme.hash, digest, metrics, base=str(base_dir))
+    else:
+        raise AnnotatorError(f"unknown model kind {kind!r}; use frames or spans")
+
+    previous = store.active_models().get(kind, "")
+    previous_metrics: dict[str, Any] = {}
+    if previous:
+        prev_folder = next((Path(m["path"]) for m in store.registered_models() if m["version"] == previous), None)
+        if prev_folder is not None and prev_folder.is_dir():
+            try:
+                previous_metrics = evaluate_version(prev_folder, kind, test)
+            except AnnotatorError:
+                previous_metrics = {}
+    meta = register_and_activate(store, folder, activate=activate)
+    return TrainOutcome(kind=kind, version=meta.version, method=meta.method, folder=folder, metrics=metrics,
+                        previous_version=previous, previous_metrics=previous_metrics,
+                        sizes={"train": len(train), "dev": len(dev), "test": len(test)},
+                        seconds=time.perf_counter() - started)
+
+
+def registry_sync(store: Store) -> int:
+    """Register every saved version under models/ that this project does not know yet."""
+    known = {m["version"] for m in store.registered_models()}
+    added = 0
+    for folder, meta in registry.list_versions():
+        if meta.version not in known:
+            store.register_model(meta.version, meta.kind, str(folder), asdict(meta))
+            added += 1
+    return added

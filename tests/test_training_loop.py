@@ -1,0 +1,78 @@
+"""The loop through the CLI: labels in the store → `annotator train` → a new active version with
+test scores → `annotator suggest` uses it → `models list` / `models use` / `report`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from _ml_fixtures import tiny_encoder_dir  # noqa: F401
+from click.testing import CliRunner
+
+from annotator.cli import cli
+from annotator.store import AnnotationState, SpanLabel, Store
+
+MONEY = ["The budget deficit and taxes hurt the economy.", "Wages, prices and jobs matter for growth.",
+         "Die Wirtschaft braucht Investitionen und Steuern.", "L'économie a besoin d'emplois et de salaires."]
+WAR = ["The army must defend the border against attack.", "Our soldiers and missiles protect the nation.",
+       "Die Armee verteidigt das Land gegen Angriffe.", "L'armée défend la frontière contre la guerre."]
+
+
+def labelled_project(path) -> Store:
+    store = Store.open(path)
+    for i in range(12):
+        texts = [t + f" ({i})" for t in (MONEY if i % 2 == 0 else WAR)]
+        text = " ".join(texts)
+        segs, pos = [], 0
+        for t in texts:
+            start = text.index(t, pos)
+            segs.append({"start": start, "end": start + len(t), "text": t, "language": "en"})
+            pos = start + len(t)
+        sid = store.add_speech({"content_hash": f"{i:064d}", "text": text, "language": "en", "title": f"s{i}"}, segs)
+        for seg in store.segments_of_speech(sid):
+            frame = "Economic" if i % 2 == 0 else "Security_and_defense"
+            spans = (SpanLabel(0, 3),) if seg.text.startswith("The") else ()
+            store.decide(seg.id, "ann", AnnotationState((frame,), spans, "corrected"))
+    return store
+
+
+@pytest.mark.slow
+def test_train_registers_activates_and_suggest_uses_it(tmp_path, tiny_encoder_dir):
+    db = tmp_path / "p.db"
+    labelled_project(db).close()
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", "--db", str(db), "--base", str(tiny_encoder_dir), "--epochs", "2"])
+    assert result.exit_code == 0, result.output
+    assert "frames: frames-" in result.output and "test micro_f1" in result.output
+    assert "spans: spans-" in result.output
+    store = Store.open(db)
+    active = store.active_models()
+    assert set(active) == {"frames", "spans"}
+    meta = {m["version"]: m["meta"] for m in store.registered_models()}
+    assert "micro_f1" in meta[active["frames"]]["metrics"]
+    assert meta[active["frames"]]["data_hash"].startswith("sha256:")
+    # suggestions now come from the new versions
+    result = runner.invoke(cli, ["suggest", "--db", str(db), "--no-translate"])
+    assert result.exit_code == 0, result.output
+    assert store.counts()["suggested"] == store.counts()["segments"]
+    listing = runner.invoke(cli, ["models", "list", "--db", str(db)])
+    assert f"* {active['frames']}" in listing.output
+    # a second frames version, by nearest neighbours; `models use` switches back
+    result = runner.invoke(cli, ["train", "--db", str(db), "--base", str(tiny_encoder_dir), "--kind", "frames",
+                                 "--method", "knn"])
+    assert result.exit_code == 0, result.output
+    assert f"(previous {active['frames']}:" in result.output
+    assert runner.invoke(cli, ["models", "use", active["frames"], "--db", str(db)]).exit_code == 0
+    assert Store.open(db).active_models()["frames"] == active["frames"]
+    out = tmp_path / "rep"
+    result = runner.invoke(cli, ["report", "--db", str(db), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "report.html").read_text().count("data:image/png;base64,") == 2
+
+
+def test_train_without_labels_is_a_clear_error(tmp_path, tiny_encoder_dir):
+    db = tmp_path / "p.db"
+    Store.open(db).close()
+    result = CliRunner().invoke(cli, ["train", "--db", str(db), "--base", str(tiny_encoder_dir), "--kind", "frames"])
+    assert result.exit_code == 2
+    assert "label more first" in result.output or "label some segments" in result.output
