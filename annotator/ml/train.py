@@ -143,8 +143,11 @@ def _run_loop(
     evaluate: Callable[[], tuple[tuple[float, float], dict[str, Any]]] | None,
     loop: _Loop,
     device: Any,
+    loss_fn: Callable[[Any, Any], Any] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Train, evaluating after each epoch; restores the best epoch's weights.
+
+    ``loss_fn(logits, labels)`` replaces the model's own loss when given.
 
     ``batch(indices)`` gives model inputs including ``labels``; ``evaluate()`` gives a sort key
     (higher is better) and the dev figures for the history.
@@ -168,7 +171,11 @@ def _run_loop(
         losses = []
         for k in range(0, n_train, loop.batch_size):
             inputs = {name: t.to(device) for name, t in batch(order[k : k + loop.batch_size]).items()}
-            loss = model(**inputs).loss
+            if loss_fn is None:
+                loss = model(**inputs).loss
+            else:
+                labels = inputs.pop("labels")
+                loss = loss_fn(model(**inputs).logits, labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -354,6 +361,20 @@ def _span_windows(tokenizer: Any, examples: Sequence[Example], tags: Sequence[st
     return ids, targets
 
 
+def _tag_weights(targets: Sequence[Sequence[int]], n_tags: int, cap: float = 10.0) -> Any:
+    """Class weights for BIO tags: slogans are a few tokens among hundreds of ``O``, and an
+    unweighted loss learns to predict ``O`` everywhere. Each tag is weighted by the square root of
+    how much rarer it is than ``O`` (tag 0), capped so a handful of examples cannot dominate."""
+    import torch
+
+    counts = np.bincount([t for row in targets for t in row if t >= 0], minlength=n_tags).astype(np.float64)
+    weights = np.ones(n_tags)
+    for tag in range(1, n_tags):
+        if counts[tag] > 0:
+            weights[tag] = min(cap, max(1.0, float(np.sqrt(counts[0] / counts[tag]))))
+    return torch.tensor(weights, dtype=torch.float32)
+
+
 def train_spans(
     examples_train: Sequence[Example],
     examples_dev: Sequence[Example],
@@ -410,7 +431,15 @@ def train_spans(
         return (s["partial_f1"], s["exact_f1"]), {"dev_partial_f1": s["partial_f1"], "dev_exact_f1": s["exact_f1"]}
 
     _maybe_freeze_embeddings(model, loop)
-    history, best = _run_loop(model, len(ids), batch, evaluate if dev_texts else None, loop, pick_device(device))
+    weights = _tag_weights(targets, len(tags))
+
+    def weighted_loss(logits: Any, labels: Any) -> Any:
+        return torch.nn.functional.cross_entropy(
+            logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
+            weight=weights.to(logits.device), ignore_index=-100)
+
+    history, best = _run_loop(model, len(ids), batch, evaluate if dev_texts else None, loop, pick_device(device),
+                              loss_fn=weighted_loss)
     dev_metrics = span_scores(dev_gold, predict_span_tuples(model, tokenizer, dev_texts, tags, max_length)) if dev_texts else {}
     return TrainResult(
         kind="spans", model=model, tokenizer=tokenizer, labels=list(span_labels), dev_metrics=dev_metrics,
