@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from annotator.schemes import Label, Scheme
 from annotator.store import (
+    Annotation,
     AnnotationState,
     Segment,
     SegmentFilter,
@@ -90,6 +91,17 @@ class SegmentView:
     has_suggestions: bool
 
 
+@dataclass(frozen=True)
+class Vote:
+    """One annotator's decision on a disputed segment, as the adjudication panel shows it."""
+
+    annotator: str
+    status: str
+    frames: tuple[str, ...]
+    spans: tuple[SpanLabel, ...]
+    span_texts: tuple[str, ...]  # the text each span covers, in the same order
+
+
 @dataclass
 class Progress:
     done: int
@@ -105,31 +117,67 @@ class Progress:
 class Session:
     """One annotator working through a filtered list of segments."""
 
-    def __init__(self, store: Store, annotator: str, scheme: Scheme) -> None:
+    def __init__(self, store: Store, annotator: str, scheme: Scheme, adjudicate: bool = False) -> None:
         self.store = store
+        self.user = annotator  # the person; ``annotator`` is whose decisions are read and written
         self.annotator = annotator
         self.scheme = scheme
-        self.filter = SegmentFilter(annotator=annotator)
+        self.adjudicate = False
+        self.disputed: set[int] = set()  # adjudication mode: segments shown (disagreements seen so far)
+        self.queue_size = len(store.assignments(annotator))
+        self.filter = self.default_filter()
         self.low_confidence = False
         self.ids: list[int] = []
         self._position: dict[int, int] = {}
         self._speeches: dict[int, Speech] = {}
         self._rows: dict[int, ListRow] = {}
         self.attempted: set[int] = set()  # segments a suggestion run was started for
-        self.progress = Progress(*self._count())
-        self.apply_filter(self.filter, low_confidence=False)
+        self.progress = Progress(0, 0)
+        if adjudicate:
+            self.set_adjudicate(True)
+        else:
+            self.apply_filter(self.filter, low_confidence=False)
+            self.progress = Progress(*self._count())
 
     # ------------------------------------------------------------------ the list
+    def default_filter(self) -> SegmentFilter:
+        """The annotator's own queue when work was assigned to them, else every segment."""
+        return SegmentFilter(annotator=self.annotator, assigned_to=self.user if self.queue_size else "")
+
     def _count(self) -> tuple[int, int]:
+        if self.adjudicate:
+            decided = self.store.statuses(sorted(self.disputed), self.annotator) if self.disputed else {}
+            return len(decided), len(self.disputed)
         counts = self.store.counts()
         done = sum(counts["annotators"].get(self.annotator, {}).values())
         return done, counts["segments"]
+
+    def set_adjudicate(self, on: bool) -> list[int]:
+        """Enter or leave adjudication mode: the list becomes the segments annotators disagree on,
+        and decisions are stored under ``adjudicator:<user>`` (which the gold export prefers)."""
+        from annotator.team import adjudicator_name
+
+        self.adjudicate = on
+        self.annotator = adjudicator_name(self.user) if on else self.user
+        self.disputed = set()
+        self.forget()
+        flt = replace(self.filter, assigned_to="", status="") if on else self.default_filter()
+        ids = self.apply_filter(flt, self.low_confidence)
+        self.progress = Progress(*self._count())
+        return ids
 
     def apply_filter(self, flt: SegmentFilter, low_confidence: bool = False) -> list[int]:
         """Select the segments the list shows (ids only: cheap for 100k segments)."""
         self.filter = replace(flt, annotator=self.annotator)
         self.low_confidence = low_confidence
         ids = self.store.segment_ids(self.filter)
+        if self.adjudicate:
+            from annotator.team.assign import disagreements
+
+            # Segments stay listed once adjudicated (so their new status shows); new
+            # disagreements join on every refresh.
+            self.disputed |= set(disagreements(self.store))
+            ids = [i for i in ids if i in self.disputed]
         if low_confidence:
             from annotator.suggest import uncertainty_ranked
 
@@ -298,6 +346,29 @@ class Session:
             return None
         return self._decide(segment_id, AnnotationState(working.frames, kept, "corrected"))
 
+    def votes(self, segment_id: int) -> list[Vote]:
+        """The other annotators' decisions on a segment (skipped ones are no vote), plain
+        annotators first; the adjudicator's own decision is the working state, not a vote."""
+        from annotator.team import is_adjudicator
+
+        text = self.store.segment(segment_id).text
+        anns = [a for a in self.store.annotations_for(segment_id)
+                if a.annotator != self.annotator and a.state.status != "skipped"]
+        anns.sort(key=lambda a: (is_adjudicator(a.annotator), a.annotator))
+        return [_vote(a, text) for a in anns]
+
+    def adopt(self, segment_id: int, annotator: str) -> AnnotationState:
+        """Make ``annotator``'s decision this session's decision (the adjudicator picks a side)."""
+        ann = self.store.annotation(segment_id, annotator)
+        if ann is None or ann.state.status == "skipped":
+            raise ValueError(f"{annotator!r} has no decision on segment {segment_id}")
+        if ann.state.status == "rejected":
+            return self._decide(segment_id, AnnotationState((), (), "rejected"))
+        suggested = self.suggested_state(segment_id)
+        same = set(ann.state.frames) == set(suggested.frames) and set(ann.state.spans) == set(suggested.spans)
+        state = AnnotationState(ann.state.frames, ann.state.spans, "accepted" if same else "corrected")
+        return self._decide(segment_id, state)
+
     def undo(self) -> int | None:
         return self._history_step(self.store.undo)
 
@@ -322,6 +393,20 @@ class Session:
         return bool(self.store.segments([segment_id]))
 
 
+def retrain(store: Store, scheme: Scheme, kinds: Sequence[str] = ("frames",), base: str | None = None,
+            method: str = "knn", progress: Callable[[str, int, int], None] | None = None) -> list:
+    """Train new model versions on the project's gold labels and make them active (call from a
+    worker thread with its own store). Frames use ``method`` (nearest neighbours by default: seconds,
+    not minutes); spans are always fine-tuned. Returns the ``TrainOutcome`` of each kind."""
+    from annotator.training import train_kind
+
+    outcomes = []
+    for kind in kinds:
+        kind_method = method if kind == "frames" else "finetune"
+        outcomes.append(train_kind(store, scheme, kind, base=base, method=kind_method, progress=progress))
+    return outcomes
+
+
 def compute_suggestions(store: Store, segment_ids: Sequence[int]) -> int:
     """Run the active models over these segments (call from a worker thread with its own store).
 
@@ -332,6 +417,12 @@ def compute_suggestions(store: Store, segment_ids: Sequence[int]) -> int:
     if not segment_ids:
         return 0
     return int(suggest_segments(store, list(segment_ids)))
+
+
+def _vote(ann: Annotation, text: str) -> Vote:
+    spans = () if ann.state.status == "rejected" else tuple(ann.state.spans)
+    frames = () if ann.state.status == "rejected" else tuple(ann.state.frames)
+    return Vote(ann.annotator, ann.state.status, frames, spans, tuple(text[s.start:s.end] for s in spans))
 
 
 def _merge_spans(spans) -> tuple[SpanLabel, ...]:

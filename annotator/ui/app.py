@@ -3,6 +3,11 @@
 Every key is a ``Binding`` with an id on the screen that owns its action, so the footer, the
 command palette (ctrl+p) and keymaps see them all. Decisions go through ``annotator.session``
 and are committed before the screen shows them.
+
+Adjudication mode (``d``, or ``annotator annotate --adjudicate``) lists the segments annotators
+disagree on, shows their decisions side by side, and stores the adjudicator's choice under
+``adjudicator:<user>``. ``ctrl+t`` retrains the frames model in a worker thread and then
+recomputes the suggestions in view with the new version.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
+from annotator.errors import AnnotatorError
 from annotator.schemes import Scheme, get_scheme
-from annotator.session import Session, compute_suggestions, word_units
+from annotator.session import Session, compute_suggestions, retrain, word_units
 from annotator.store import Store
-from annotator.ui.screens import FilterChoice, FilterScreen, PromptScreen
+from annotator.ui.screens import FilterChoice, FilterScreen, PickScreen, PromptScreen
 from annotator.ui.widgets import (
     SegmentList,
     SegmentText,
@@ -31,14 +37,16 @@ from annotator.ui.widgets import (
     frame_checklist,
     glossary_text,
     guidelines_text,
+    header_text,
     meta_line,
     translation_text,
+    votes_table,
 )
 
 PREFETCH = 16  # segments ahead of the cursor whose suggestions the worker computes
 SPAN_ACTIONS = {"span_left", "span_right", "span_extend_left", "span_extend_right", "span_commit",
                 "span_delete", "span_leave"}
-ALWAYS = {"undo", "redo", "toggle_guidelines"}
+ALWAYS = {"undo", "redo", "toggle_guidelines", "retrain"}
 
 
 class SuggestionsReady(Message):
@@ -48,6 +56,15 @@ class SuggestionsReady(Message):
         super().__init__()
         self.segment_ids = segment_ids
         self.count = count
+
+
+class TrainingDone(Message):
+    """The training worker finished: one headline per trained kind, or the error it met."""
+
+    def __init__(self, headlines: list[str], error: str = "") -> None:
+        super().__init__()
+        self.headlines = headlines
+        self.error = error
 
 
 class AnnotateScreen(Screen):
@@ -64,6 +81,12 @@ class AnnotateScreen(Screen):
         Binding("slash", "search", "Search", id="search"),
         Binding("f", "filters", "Filter", id="filters"),
         Binding("question_mark,f1", "toggle_guidelines", "Guide", id="guidelines"),
+        Binding("d", "toggle_adjudicate", "Adjudicate", id="adjudicate", show=False,
+                tooltip="Show only the segments annotators disagree on, and settle them"),
+        Binding("c", "choose", "Take decision", id="adjudicate.choose",
+                tooltip="Take one annotator's decision as the adjudicated one"),
+        Binding("ctrl+t", "retrain('frames')", "Retrain now", id="retrain", show=False,
+                tooltip="Train a new frames model (nearest neighbours) on the labels so far"),
         Binding("left", "span_left", "◀", id="span.left"),
         Binding("right", "span_right", "▶", id="span.right"),
         Binding("shift+left", "span_extend_left", "Extend ◀", id="span.extend_left", show=False),
@@ -73,10 +96,12 @@ class AnnotateScreen(Screen):
         Binding("escape", "span_leave", "Done", id="span.leave", tooltip="Leave span mode"),
     ]
 
-    def __init__(self, session: Session, suggest: bool = True) -> None:
+    def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None) -> None:
         super().__init__()
         self.session = session
         self.suggest = suggest and session.store.path is not None
+        self.train_base = train_base  # encoder for "retrain now" (None: the default encoder)
+        self.training = False
         self.current_id: int | None = None
         self.span_mode = False
         self.span_label = ""
@@ -100,7 +125,7 @@ class AnnotateScreen(Screen):
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
-            yield TopBar(f"annotator · {self.session.annotator} · {self.session.scheme.name}", id="who")
+            yield TopBar(header_text(self.session), id="who")
             yield ProgressBar(total=max(self.session.progress.total, 1), show_eta=False, id="progress")
             yield TopBar("", id="rate")
             yield TopBar("", id="worker")
@@ -109,6 +134,7 @@ class AnnotateScreen(Screen):
             with VerticalScroll(id="detail", can_focus=False):
                 yield Static(id="meta")
                 yield SegmentText(id="original")
+                yield Static(id="votes")
                 yield Static(id="translation")
                 yield Static(id="glossary")
                 yield Static(id="frames")
@@ -167,13 +193,20 @@ class AnnotateScreen(Screen):
         gloss.update(glossary_text(view))
         gloss.display = bool(view.glossary)
         self.query_one("#frames", Static).update(frame_checklist(view, self.session.scheme, accent))
+        votes = self.query_one("#votes", Static)
+        votes.display = self.session.adjudicate
+        if self.session.adjudicate:
+            warn = self.query_one(SegmentText).get_component_rich_style("segment-text--span")
+            votes.update(votes_table(self.session.votes(self.current_id), self.session.scheme, warn))
 
     def show_empty(self) -> None:
         self.current_id = None
         self.segment_list.reset()
-        self.query_one("#meta", Static).update("No segment matches: / searches, f changes the filters.")
+        empty = ("No disagreement left to settle: d leaves adjudication mode." if self.session.adjudicate
+                 else "No segment matches: / searches, f changes the filters.")
+        self.query_one("#meta", Static).update(empty)
         self.query_one(SegmentText).show("", ())
-        for name in ("#translation", "#glossary", "#frames"):
+        for name in ("#translation", "#glossary", "#frames", "#votes"):
             self.query_one(name, Static).update("")
 
     def update_progress(self) -> None:
@@ -194,6 +227,8 @@ class AnnotateScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in SPAN_ACTIONS:
             return self.span_mode
+        if action == "choose" and not self.session.adjudicate:
+            return False
         if self.span_mode and action not in ALWAYS:
             return False  # span mode is a mode: only its own keys, undo and the guide
         return True
@@ -282,24 +317,50 @@ class AnnotateScreen(Screen):
             if choice is not None:
                 self.apply_filter(choice)
 
-        self.app.push_screen(FilterScreen(current, self.session.languages(), labels), go)
+        queue_owner = self.session.user if self.session.queue_size and not self.session.adjudicate else ""
+        self.app.push_screen(FilterScreen(current, self.session.languages(), labels, queue_owner,
+                                          self.session.queue_size), go)
 
     def apply_filter(self, choice: FilterChoice) -> None:
         self.session.apply_filter(choice.flt, choice.low_confidence)
+        self.list_changed()
+
+    def list_changed(self) -> None:
+        """The session's list was replaced (filter, mode): start again from its top."""
         self.segment_list.cursor = 0
         self.segment_list.scroll_to(y=0, animate=False, immediate=True)
         self.segment_list.reset()
-        flt = self.session.filter
-        parts = [f"{k}={v}" for k, v in (("search", flt.query), ("language", flt.language),
-                                         ("speech", flt.speech_id), ("status", flt.status),
-                                         ("frame", flt.label)) if v not in ("", None)]
-        if self.session.low_confidence:
-            parts.append("least sure first")
-        self.query_one("#who", TopBar).update(
-            f"annotator · {self.session.annotator} · " + (", ".join(parts) or self.session.scheme.name))
+        self.query_one("#who", TopBar).update(header_text(self.session))
+        self.update_progress()
         self.notify(f"{len(self.session.ids)} segments", timeout=2)
         self.current_id = None
         self.show_index(0)
+
+    # ------------------------------------------------------------ adjudication
+    def action_toggle_adjudicate(self) -> None:
+        self.session.set_adjudicate(not self.session.adjudicate)
+        self.refresh_bindings()
+        self.list_changed()
+
+    def action_choose(self) -> None:
+        segment_id = self.current_id
+        if segment_id is None:
+            return
+        votes = self.session.votes(segment_id)
+        if not votes:
+            self.notify("no annotator has decided on this segment", severity="warning", timeout=3)
+            return
+        names = {lab.id: lab.name for lab in self.session.scheme.frames}
+
+        def take(annotator: str | None) -> None:
+            if annotator is None:
+                return
+            self.session.adopt(segment_id, annotator)
+            self.notify(f"took {annotator}'s decision", timeout=2)
+            if self.current_id == segment_id:
+                self.after_decision(advance=True)
+
+        self.app.push_screen(PickScreen(votes, names), take)
 
     def action_toggle_guidelines(self) -> None:
         panel = self.query_one("#guidelines")
@@ -399,6 +460,67 @@ class AnnotateScreen(Screen):
         if self.current_id in message.segment_ids:
             self.refresh_detail()
 
+    def visible_ids(self) -> list[int]:
+        """The segments on screen: the list's visible rows and the prefetch window."""
+        ids = self.session.ids
+        top = self.segment_list.scroll_offset.y
+        shown = ids[top:top + max(self.segment_list.size.height, 1)]
+        index = self._index()
+        ahead = ids[index:index + PREFETCH] if index >= 0 else []
+        return list(dict.fromkeys([*([self.current_id] if self.current_id is not None else []), *ahead, *shown]))
+
+    # ---------------------------------------------------------------- retrain
+    def action_retrain(self, kinds: str = "frames") -> None:
+        if self.session.store.path is None:
+            self.notify("retraining needs a project database file", severity="error", timeout=4)
+            return
+        if self.training:
+            self.notify("a model is already being trained", severity="warning", timeout=3)
+            return
+        self.training = True
+        self.query_one("#worker", TopBar).update(f" ⟳ training {kinds.replace(',', ' + ')} ")
+        self.notify(f"training {kinds.replace(',', ' and ')} on the labels so far…", timeout=3)
+        self.run_training([k.strip() for k in kinds.split(",") if k.strip()])
+
+    def show_worker(self, text: str) -> None:
+        self.query_one("#worker", TopBar).update(text)
+
+    @work(thread=True, group="train", exit_on_error=False)
+    def run_training(self, kinds: list[str]) -> None:
+        store = self.session.store.reopen()
+
+        def progress(what: str, step: int, total: int) -> None:
+            self.app.call_from_thread(self.show_worker, f" ⟳ {what} {step}/{total} ")
+
+        try:
+            outcomes = retrain(store, self.session.scheme, kinds, base=self.train_base, progress=progress)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a notification, never a crash
+            message = str(exc) if isinstance(exc, AnnotatorError) else f"{type(exc).__name__}: {exc}"
+            self.post_message(TrainingDone([], message or type(exc).__name__))
+            return
+        finally:
+            store.close()
+        self.post_message(TrainingDone([o.headline() for o in outcomes]))
+
+    @on(TrainingDone)
+    def training_done(self, message: TrainingDone) -> None:
+        self.training = False
+        self.query_one("#worker", TopBar).update("")
+        if message.error:
+            self.notify(f"retraining failed: {message.error}", severity="error", timeout=10)
+            return
+        self.notify("\n".join(message.headlines), title="new model active", timeout=15)
+        # The new version has no suggestions yet: recompute those in view, the rest on demand.
+        self.session.attempted.clear()
+        self.session.forget()
+        self.segment_list.refresh()
+        self.refresh_detail()
+        todo = self.visible_ids()
+        if self.suggest and todo:
+            self.session.attempted.update(todo)
+            self.query_one("#worker", TopBar).update(f" ⟳ suggesting {len(todo)} ")
+            self.run_suggestions(todo)
+
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
@@ -422,17 +544,19 @@ class AnnotatorApp(App):
     #original { margin-bottom: 1; }
     #translation { color: $text-muted; padding: 0 1; margin-bottom: 1; }
     #glossary { padding: 0 1; margin-bottom: 1; }
+    #votes { padding: 0 1; margin-bottom: 1; display: none; }
     #frames { padding: 0 1; }
     #guidelines { width: 42; display: none; border-left: vkey $panel; padding: 0 1; }
     """
 
-    def __init__(self, session: Session, suggest: bool = True) -> None:
+    def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None) -> None:
         super().__init__()
         self.session = session
         self.suggest = suggest
+        self.train_base = train_base
 
     def on_mount(self) -> None:
-        self.push_screen(AnnotateScreen(self.session, self.suggest))
+        self.push_screen(AnnotateScreen(self.session, self.suggest, self.train_base))
 
     def on_unmount(self) -> None:
         self.session.store.close()
@@ -449,14 +573,24 @@ class AnnotatorApp(App):
             yield SystemCommand(
                 binding.description, f"{binding.tooltip or binding.description} (key: {key})",
                 lambda action=binding.action, node=active.node: self.run_action(action, node))
+        if isinstance(screen, AnnotateScreen) and not screen.span_mode:
+            # Spans are fine-tuned (minutes, not seconds): offered here, on no key.
+            yield SystemCommand("Retrain frames and spans", "Train new frames and spans models on the labels so far",
+                                lambda: screen.action_retrain("frames,spans"))
 
 
 def make_app(store_path: str | Path | None, annotator: str, scheme: str | Scheme | None = None,
-             suggest: bool = True, store: Store | None = None) -> AnnotatorApp:
-    """The one app factory, for the CLI and the tests (``store`` overrides ``store_path``)."""
+             suggest: bool = True, store: Store | None = None, adjudicate: bool = False,
+             train_base: str | None = None) -> AnnotatorApp:
+    """The one app factory, for the CLI and the tests (``store`` overrides ``store_path``).
+
+    ``adjudicate`` starts in adjudication mode; ``train_base`` is the encoder "retrain now" uses
+    (a folder or a saved version; None: the default encoder).
+    """
     store = store or Store.open(store_path)  # type: ignore[arg-type]
     scheme_obj = scheme if isinstance(scheme, Scheme) else get_scheme(scheme)
-    return AnnotatorApp(Session(store, annotator, scheme_obj), suggest=suggest)
+    return AnnotatorApp(Session(store, annotator, scheme_obj, adjudicate=adjudicate), suggest=suggest,
+                        train_base=train_base)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ markup and escape sequences in a speech are shown literally."""
 
 from __future__ import annotations
 
+from rich import box
 from rich.cells import cell_len
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 from textual.geometry import Size
 from textual.message import Message
@@ -19,6 +21,7 @@ from annotator.session import (
     STATUS_ICONS,
     SegmentView,
     Session,
+    Vote,
     display_line,
     visible_text,
     visual_order,
@@ -248,8 +251,63 @@ def guidelines_text(scheme: Scheme) -> Text:
         "Toggling a frame or editing a span is saved at once (status corrected); "
         "a saves the labels as they stand (accepted if unchanged).\n"
         "Span mode: ←/→ move, shift+←/→ extend, enter add or resize, delete remove, escape leave.\n"
+        "d adjudication mode (disagreements only; c takes one annotator's decision) · "
+        "ctrl+t retrain the frames model · ctrl+p all commands.\n"
         "Ctrl+q quits (q toggles a frame).", "dim")
     return text
+
+
+def header_text(session: Session) -> str:
+    """The top bar: who, which mode or queue, and the filters in force."""
+    flt = session.filter
+    parts = [f"{k}={v}" for k, v in (("search", flt.query), ("language", flt.language),
+                                     ("speech", flt.speech_id), ("status", flt.status),
+                                     ("frame", flt.label)) if v not in ("", None)]
+    if session.low_confidence:
+        parts.append("least sure first")
+    head = f"annotator · {session.user}"
+    if session.adjudicate:
+        n = len(session.disputed)
+        head += f" · adjudicating ({n} disagreement{'' if n == 1 else 's'})"
+    elif flt.assigned_to:
+        head += f" · queue: mine ({session.queue_size})"
+    elif session.queue_size:
+        head += " · queue: all"
+    return head + " · " + (", ".join(parts) or session.scheme.name)
+
+
+def votes_table(votes: list[Vote], scheme: Scheme, accent: Style) -> Table:
+    """Each annotator's decision side by side; labels not everyone chose stand out."""
+    names = {lab.id: lab.name for lab in (*scheme.frames, *scheme.spans)}
+    shared = set.intersection(*(set(v.frames) for v in votes)) if votes else set()
+    shared_spans = set.intersection(*(set(v.spans) for v in votes)) if votes else set()
+    table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False,
+                  title=Text("Annotators disagree: c then 1–9 takes one's decision, or edit below",
+                             "bold"), title_justify="left")
+    table.add_column("#", width=2, no_wrap=True)
+    table.add_column("annotator", no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column("frames", ratio=1)
+    table.add_column("spans", ratio=1)
+    for i, vote in enumerate(votes, 1):
+        who = Text(f"{STATUS_ICONS.get(vote.status, '?')} ")
+        who.append(visible_text(vote.annotator))
+        frames = Text(end="")
+        for frame in vote.frames:
+            frames.append(names.get(frame, frame), Style() if frame in shared else accent)
+            frames.append("\n")
+        if not vote.frames:
+            frames.append("none" if vote.status != "rejected" else "rejected: nothing", "dim")
+        frames.rstrip()
+        spans = Text(end="")
+        for span, covered in zip(vote.spans, vote.span_texts):
+            spans.append("«" + display_line(visible_text(covered)) + "»",
+                         Style() if span in shared_spans else accent)
+            spans.append(f" {span.start}–{span.end}\n", "dim")
+        if not vote.spans:
+            spans.append("none", "dim")
+        spans.rstrip()
+        table.add_row(str(i) if i <= 9 else "", who, frames, spans)
+    return table
 
 
 class TopBar(Static):
