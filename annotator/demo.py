@@ -44,8 +44,9 @@ def demo(db_path: Path, annotator_name: str, no_ui: bool, no_models: bool) -> No
         from annotator.setup import setup_models
         from annotator.suggest import suggest_all
 
-        for line in setup_models(store, echo=click.echo):
-            click.echo(line)
+        with Bars(unit="step") as bars:
+            for line in setup_models(store, echo=click.echo, progress=bars.update):
+                click.echo(line)
         with Bars(unit="seg") as bars:
             click.echo(suggest_all(store, progress=bars.update).summary())
     if no_ui or not sys.stdout.isatty():

@@ -38,7 +38,8 @@ def examples_from_annotator(store: Store, annotator: str, scheme: Scheme) -> lis
 
 
 def setup_models(store: Store, base: str | None = None, compare: bool = False, scheme_name: str | None = None,
-                 echo: Callable[[str], None] = print, seed_annotator: str = "seed") -> Iterator[str]:
+                 echo: Callable[[str], None] = print, seed_annotator: str = "seed",
+                 progress: Callable[[str, int, int], None] | None = None) -> Iterator[str]:
     from annotator.ml.encoder_setup import ensure_default_encoder
     from annotator.training import train_kind
 
@@ -61,7 +62,7 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
             echo("frames: training nearest neighbours and a fine-tuned head on the seed labels to compare …")
             knn = train_kind(store, scheme, "frames", base=base, method="knn", examples=examples, activate=False)
             tuned = train_kind(store, scheme, "frames", base=base, method="finetune", examples=examples,
-                               activate=False)
+                               activate=False, progress=progress)
             yield knn.headline()
             yield tuned.headline()
             best = max((knn, tuned), key=lambda o: o.metrics.get("micro_f1", 0.0))
@@ -73,5 +74,6 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
             yield outcome.headline()
     if "spans" not in active:
         echo(f"spans: fine-tuning a slogan tagger on the seed labels ({SPAN_EPOCHS} epochs, a few minutes on a CPU) …")
-        outcome = train_kind(store, scheme, "spans", base=base, epochs=SPAN_EPOCHS, examples=examples)
+        outcome = train_kind(store, scheme, "spans", base=base, epochs=SPAN_EPOCHS, examples=examples,
+                             progress=progress)
         yield outcome.headline()

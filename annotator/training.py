@@ -135,8 +135,8 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
         if prev_folder is not None and prev_folder.is_dir():
             try:
                 previous_metrics = evaluate_version(prev_folder, kind, test)
-            except AnnotatorError:
-                previous_metrics = {}
+            except Exception as exc:  # a broken old version must not cost the new one
+                previous_metrics = {"error": f"could not evaluate: {exc}"}
     meta = register_and_activate(store, folder, activate=activate)
     return TrainOutcome(kind=kind, version=meta.version, method=meta.method, folder=folder, metrics=metrics,
                         previous_version=previous, previous_metrics=previous_metrics,

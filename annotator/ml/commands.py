@@ -24,11 +24,14 @@ def models() -> None:
 @click.option("--scheme", default=None, help="Label scheme (default: framing).")
 def models_setup(db_path: Path, base: str | None, compare: bool, scheme: str | None) -> None:
     """Prepare the default models offline: base encoder, then frames and spans heads on the seed labels."""
+    from annotator.progress import Bars
     from annotator.setup import setup_models
 
     store = open_store(db_path)
-    for line in setup_models(store, base=base, compare=compare, scheme_name=scheme, echo=click.echo):
-        click.echo(line)
+    with Bars(unit="step") as bars:
+        for line in setup_models(store, base=base, compare=compare, scheme_name=scheme, echo=click.echo,
+                                 progress=bars.update):
+            click.echo(line)
 
 
 @models.command("list")

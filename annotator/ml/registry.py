@@ -54,7 +54,8 @@ class ModelMeta:
 
 
 def now_stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    """UTC time to the millisecond: two versions saved within one second still get two names."""
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")[:-3]
 
 
 def new_version_name(kind: str) -> str:
