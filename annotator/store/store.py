@@ -568,8 +568,9 @@ class Store:
             "speeches": self._one("SELECT COUNT(*) FROM speeches"),
             "segments": self._one("SELECT COUNT(*) FROM segments"),
             "translated": self._one("SELECT COUNT(DISTINCT segment_id) FROM translations"),
+            # Segments the active models (and the glossary) have looked at, whatever they found.
             "suggested": self._one(
-                "SELECT COUNT(DISTINCT segment_id) FROM suggestions WHERE model_version IN (%s)"
+                "SELECT COUNT(DISTINCT segment_id) FROM suggestion_runs WHERE model_version IN (%s)"
                 % ",".join("?" * len(self.suggesting_versions())), self.suggesting_versions()),
             "annotated": self._one("SELECT COUNT(DISTINCT segment_id) FROM annotations"),
             "glossary": self._one("SELECT COUNT(*) FROM glossary"),
