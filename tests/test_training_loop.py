@@ -3,7 +3,7 @@ test scores → `annotator suggest` uses it → `models list` / `models use` / `
 
 from __future__ import annotations
 
-import json
+import hashlib
 
 import pytest
 from _ml_fixtures import tiny_encoder_dir  # noqa: F401
@@ -28,7 +28,7 @@ def labelled_project(path) -> Store:
             start = text.index(t, pos)
             segs.append({"start": start, "end": start + len(t), "text": t, "language": "en"})
             pos = start + len(t)
-        sid = store.add_speech({"content_hash": f"{i:064d}", "text": text, "language": "en", "title": f"s{i}"}, segs)
+        sid = store.add_speech({"content_hash": hashlib.sha256(text.encode()).hexdigest(), "text": text, "language": "en", "title": f"s{i}"}, segs)
         for seg in store.segments_of_speech(sid):
             frame = "Economic" if i % 2 == 0 else "Security_and_defense"
             spans = (SpanLabel(0, 3),) if seg.text.startswith("The") else ()
