@@ -59,7 +59,8 @@ def _paragraphs(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """``start, end`` moved inwards past whitespace at either edge."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -121,9 +122,9 @@ def segment_text(text: str, language: str = "en") -> list[Piece]:
                         sub = m.start()
                 bounds.append((sub, s_end))
             for b_start, b_end in bounds:
-                a, b = _trimmed(para, b_start, b_end)
+                a, b = trimmed(para, b_start, b_end)
                 for c, d in _cut_long(para, a, b):
-                    c, d = _trimmed(para, c, d)
+                    c, d = trimmed(para, c, d)
                     if d > c:
                         pieces.append(Piece(p_start + c, p_start + d, text[p_start + c:p_start + d]))
     if language in ORDINAL_DOT_LANGUAGES:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from annotator.corpora.segment import trimmed
 from annotator.errors import AnnotatorError
 from annotator.ml.batching import map_batched
 from annotator.ml.frames import MAX_LENGTH, model_labels, read_meta_if_any
@@ -40,14 +41,6 @@ def split_bio(tag: str) -> tuple[str, str]:
     return (prefix if prefix in ("B", "I") else "I"), label
 
 
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
 def spans_from_token_labels(
     text: str,
     offsets: Sequence[Sequence[int]],
@@ -66,7 +59,7 @@ def spans_from_token_labels(
 
     def close() -> None:
         if current is not None:
-            start, end = _trimmed(text, current[0], current[1])
+            start, end = trimmed(text, current[0], current[1])
             if start < end:
                 score = sum(current[3]) / len(current[3])
                 found.append(Span(start, end, current[2], score, text[start:end]))
