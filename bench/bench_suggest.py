@@ -86,9 +86,22 @@ def main() -> None:
         pf(texts[0]); ps(texts[0])
         naive_f = timed(lambda: [pf(t) for t in texts])
         naive_s = timed(lambda: [ps(t) for t in texts])
+        from annotator.ml.knn import embed_texts
+
+        embed_texts(encoder, texts[:4])
+        ours_e = timed(lambda: embed_texts(encoder, texts))
+        pe = pipeline("feature-extraction", model=str(encoder), tokenizer=str(encoder), truncation=True,
+                      max_length=128)
+        pe(texts[0])
+        naive_e = timed(lambda: [pe("query: " + t) for t in texts])
     n = len(texts)
-    print(f"{n} demo segments (en + zh), encoder {encoder.name}, torch threads {torch.get_num_threads()}")
+    from annotator.ml.batching import use_bf16
+
+    print(f"{n} demo segments (en + zh), encoder {encoder.name}, torch threads {torch.get_num_threads()}, "
+          f"bf16 autocast {'on' if use_bf16() else 'off'} (the naive loop runs float32, as a pipeline does)")
     print(f"frames: batched {n / ours_f:6.1f} seg/s, naive pipeline loop {n / naive_f:6.1f} seg/s, ratio {naive_f / ours_f:.1f}x")
+    print(f"knn embeddings (the default frames model): batched {n / ours_e:6.1f} seg/s, "
+          f"naive pipeline loop {n / naive_e:6.1f} seg/s, ratio {naive_e / ours_e:.1f}x")
     print(f"spans:  batched {n / ours_s:6.1f} seg/s, naive pipeline loop {n / naive_s:6.1f} seg/s, ratio {naive_s / ours_s:.1f}x")
 
 

@@ -11,6 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Exact float32 inference in tests (batch = one-by-one to 1e-4); bf16 is tested on its own.
+os.environ.setdefault("ANNOTATOR_BF16", "0")
 
 REPO = Path(__file__).resolve().parent.parent
 

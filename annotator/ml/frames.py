@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from annotator.errors import AnnotatorError
-from annotator.ml.batching import map_batched
+from annotator.ml.batching import inference_context, map_batched
 from annotator.ml.loading import load_model, load_tokenizer, resolve_checkpoint
 from annotator.ml.registry import ModelMeta, read_meta
 
@@ -63,7 +63,7 @@ class FrameClassifier:
         self.thresholds = dict(self.meta.thresholds) if self.meta else {}
         self.max_length = max_length
 
-    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[dict[str, float]]:
+    def predict(self, texts: Sequence[str], batch_size: int = 16) -> list[dict[str, float]]:
         """One ``{label: sigmoid score}`` per text, every label present, in input order."""
         return map_batched(list(texts), batch_size, self._predict_batch)
 
@@ -77,7 +77,7 @@ class FrameClassifier:
         enc = self.tokenizer(
             texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
         )
-        with torch.inference_mode():
+        with inference_context(self.model.device.type):
             logits = self.model(**enc).logits
         probs = torch.sigmoid(logits.float()).tolist()
         return [dict(zip(self.labels, row)) for row in probs]

@@ -32,27 +32,34 @@ E5_QUERY_PREFIX = "query: "
 
 
 def embed_texts(encoder_dir: Path | str, texts: Sequence[str], prefix: str = E5_QUERY_PREFIX,
-                max_length: int = 128, batch_size: int = 32) -> np.ndarray:
-    """Mean-pooled, L2-normalised embeddings (texts x hidden) from an encoder folder."""
+                max_length: int = 128, batch_size: int = 16) -> np.ndarray:
+    """Mean-pooled, L2-normalised embeddings (texts x hidden) from an encoder folder.
+
+    Texts go through in length-sorted batches (little padding) under ``inference_context``.
+    """
     import torch
     from transformers import AutoModel
 
+    from annotator.ml.batching import inference_context, map_batched
     from annotator.ml.loading import load_model, load_tokenizer
 
     model = load_model(encoder_dir, AutoModel)
     tokenizer = load_tokenizer(encoder_dir)
     device = next(model.parameters()).device
-    rows = []
-    with torch.inference_mode():
-        for k in range(0, len(texts), batch_size):
-            chunk = [prefix + t for t in texts[k : k + batch_size]]
-            enc = tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt").to(device)
-            hidden = model(**enc).last_hidden_state.float()
-            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            rows.append(torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy())
     hidden_size = int(model.config.hidden_size)
-    return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, hidden_size), np.float32)
+    if not len(texts):
+        return np.zeros((0, hidden_size), np.float32)
+
+    def run(batch: list[str]) -> list[np.ndarray]:
+        enc = tokenizer([prefix + t for t in batch], padding=True, truncation=True, max_length=max_length,
+                        return_tensors="pt").to(device)
+        with inference_context(device.type):
+            hidden = model(**enc).last_hidden_state.float()
+        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return list(torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy())
+
+    return np.stack(map_batched(list(texts), batch_size, run)).astype(np.float32)
 
 
 class KnnFrameModel:

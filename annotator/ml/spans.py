@@ -16,7 +16,7 @@ from typing import Any
 
 from annotator.corpora.segment import trimmed
 from annotator.errors import AnnotatorError
-from annotator.ml.batching import map_batched
+from annotator.ml.batching import inference_context, map_batched
 from annotator.ml.frames import MAX_LENGTH, model_labels, read_meta_if_any
 from annotator.ml.loading import load_model, load_tokenizer, resolve_checkpoint
 
@@ -134,7 +134,7 @@ class SpanTagger:
         self.label_names = model_labels(self.model.config, self.meta)
         self.max_length = max_length
 
-    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[list[Span]]:
+    def predict(self, texts: Sequence[str], batch_size: int = 16) -> list[list[Span]]:
         """The spans found in each text, in input order, each sorted by start."""
         return map_batched(list(texts), batch_size, self._predict_batch)
 
@@ -150,7 +150,7 @@ class SpanTagger:
             return_tensors="pt",
         )
         offsets = enc.pop("offset_mapping").tolist()
-        with torch.inference_mode():
+        with inference_context(self.model.device.type):
             logits = self.model(**enc).logits
         best, ids = torch.softmax(logits.float(), dim=-1).max(dim=-1)
         mask = enc["attention_mask"].bool()
