@@ -164,3 +164,35 @@ def test_lang_override(tmp_path, store):
     f = write(tmp_path / "x.txt", EN)
     import_paths(store, [f], language="fr")
     assert store.speeches()[0].language == "fr"
+
+
+def test_bulk_import_is_searchable_and_rolls_back_whole(tmp_path, store, monkeypatch):
+    from annotator.corpora import importer
+
+    monkeypatch.setattr(importer, "PARALLEL_THRESHOLD", 2)  # bulk path, in this process
+    files = [write(tmp_path / f"s{i}.txt", f"Speech number {i} about taxes. Another sentence {i}.") for i in range(3)]
+    report = import_paths(store, files, workers=1)
+    assert report.speeches_added == 3
+    assert len(store.search("taxes")) == 3
+    # the per-row search trigger is back for later writes
+    more = write(tmp_path / "later.txt", "A later speech on pensions.")
+    import_paths(store, [more])
+    assert len(store.search("pensions")) == 1
+
+    before = snapshot(store)
+    real_prepare = importer.prepare
+    calls = {"n": 0}
+
+    def failing(raw, *a):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise InputError(raw.path, "simulated failure in the middle", 1)
+        return real_prepare(raw, *a)
+
+    monkeypatch.setattr(importer, "prepare", failing)
+    new = [write(tmp_path / f"n{i}.txt", f"New speech {i} on health care.") for i in range(4)]
+    with pytest.raises(InputError, match="simulated failure"):
+        import_paths(store, new, workers=1)
+    assert snapshot(store) == before
+    assert store.search("health care") == []
+    assert store.db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'segments_fts_ai'").fetchone()[0] == 1

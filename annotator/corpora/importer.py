@@ -8,10 +8,11 @@ keyed by the hash of their text).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,46 +147,41 @@ def import_paths(
             continue
         seen.add(h)
         todo.append(raw)
-    prepared = _prepare_all(todo, language, segment_langid, progress, workers)
-    with store.write():
-        for i, item in enumerate(prepared, start=1):
-            speech_id = store.add_speech(
-                {**item.meta, "external_id": item.meta.get("id", ""), "content_hash": item.content_hash,
-                 "text": item.text}, item.segments)
-            if speech_id is None:
-                report.speeches_skipped += 1
-                continue
-            report.speeches_added += 1
-            report.segments_added += len(item.segments)
-            report.languages[item.language] += 1
-            if item.translations:
-                segs = store.segments_of_speech(speech_id)
-                for position, english in item.translations.items():
-                    store.add_translation(segs[position].id, "en", english, "corpus", item.translation_source)
-                    report.translations_added += 1
-            if progress and i % 50 == 0:
-                progress("store", i, len(prepared))
-    if progress:
-        progress("store", len(prepared), len(prepared))
+    # Workers segment while this process stores: both inside one transaction, so an error in
+    # any speech rolls the whole import back and the database is as it was.
+    bulk = store.bulk_segments() if len(todo) >= PARALLEL_THRESHOLD else contextlib.nullcontext()
+    with store.write(), bulk:
+        for i, item in enumerate(_prepare_all(todo, language, segment_langid, workers), start=1):
+            _store_one(store, item, report)
+            if progress and (i % 50 == 0 or i == len(todo)):
+                progress("segment", i, len(todo))
     return report
 
 
+def _store_one(store: Store, item: PreparedSpeech, report: ImportReport) -> None:
+    speech_id = store.add_speech(
+        {**item.meta, "external_id": item.meta.get("id", ""), "content_hash": item.content_hash,
+         "text": item.text}, item.segments)
+    if speech_id is None:
+        report.speeches_skipped += 1
+        return
+    report.speeches_added += 1
+    report.segments_added += len(item.segments)
+    report.languages[item.language] += 1
+    if item.translations:
+        segs = store.segments_of_speech(speech_id)
+        for position, english in item.translations.items():
+            store.add_translation(segs[position].id, "en", english, "corpus", item.translation_source)
+            report.translations_added += 1
+
+
 def _prepare_all(raws: list[RawSpeech], language: str | None, segment_langid: bool,
-                 progress: Progress | None, workers: int | None) -> list[PreparedSpeech]:
-    total = len(raws)
+                 workers: int | None) -> Iterator[PreparedSpeech]:
+    """Prepared speeches in input order; in worker processes when there are many."""
     args = [(r, language, segment_langid) for r in raws]
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
-    if total < PARALLEL_THRESHOLD or workers <= 1:
-        out = []
-        for i, a in enumerate(args, start=1):
-            out.append(_prepare_star(a))
-            if progress:
-                progress("segment", i, total)
-        return out
-    out = []
+    if len(args) < PARALLEL_THRESHOLD or workers <= 1:
+        yield from map(_prepare_star, args)
+        return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for i, item in enumerate(pool.map(_prepare_star, args, chunksize=32), start=1):
-            out.append(item)
-            if progress and (i % 100 == 0 or i == total):
-                progress("segment", i, total)
-    return out
+        yield from pool.map(_prepare_star, args, chunksize=16)

@@ -1,6 +1,6 @@
 """Language identification with lingua (accurate on short texts; 75 languages, offline).
 
-A speech's language is detected on its opening (3,000 characters is plenty and keeps long
+A speech's language is detected on its opening (1,000 characters is plenty and keeps long
 speeches cheap). Segments get their own language only where lingua is confident that a long
 enough segment is in another language than its speech: a quoted passage in Spanish inside a
 Catalan speech, an English sentence in a Chinese report. Short segments ("Thank you.") keep the
@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 
-SPEECH_SAMPLE_CHARS = 3000
+SPEECH_SAMPLE_CHARS = 1000
 MIN_SEGMENT_CHARS = 60
 MIN_SEGMENT_CONFIDENCE = 0.85
 

@@ -6,6 +6,7 @@ One ``Store`` wraps one sqlite-utils ``Database``. Each public write is one tran
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -103,22 +104,32 @@ class Store:
             row["imported_at"] = utcnow()
             speech_id = self.db["speeches"].insert(row).last_pk
             prefix = speech["content_hash"][:16]
-            self.db["segments"].insert_all(
-                (
-                    {
-                        "uid": f"{prefix}:{i}",
-                        "speech_id": speech_id,
-                        "position": i,
-                        "start": seg["start"],
-                        "end": seg["end"],
-                        "text": seg["text"],
-                        "language": seg.get("language") or speech.get("language") or "",
-                    }
-                    for i, seg in enumerate(segments)
-                ),
-                batch_size=500,
+            lang = speech.get("language") or ""
+            self.db.conn.executemany(
+                'INSERT INTO segments (uid, speech_id, position, start, "end", text, language) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(f"{prefix}:{i}", speech_id, i, seg["start"], seg["end"], seg["text"], seg.get("language") or lang)
+                 for i, seg in enumerate(segments)],
             )
         return int(speech_id)
+
+    @contextlib.contextmanager
+    def bulk_segments(self) -> Iterator[None]:
+        """Inside an open write transaction: add many segments, index them for search once.
+
+        The full-text trigger indexes one row at a time; for a large import, dropping it and
+        indexing the new rows in one statement at the end is faster. All of it stays inside the
+        caller's transaction (SQLite's DDL is transactional), so a failure leaves no trace.
+        """
+        if not self.db.conn.in_transaction:
+            raise AnnotatorError("bulk_segments() must run inside `with store.write():`")
+        last = self._one("SELECT COALESCE(MAX(id), 0) FROM segments")
+        trigger = self._one("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'segments_fts_ai'")
+        self.db.execute("DROP TRIGGER IF EXISTS segments_fts_ai")
+        yield
+        self.db.execute("INSERT INTO segments_fts(rowid, text) SELECT id, text FROM segments WHERE id > ?", [last])
+        if trigger:
+            self.db.execute(trigger)
 
     def speech(self, speech_id: int, with_text: bool = False) -> Speech:
         cols = "*" if with_text else "id, title, speaker, date, venue, language, source, licence, external_id, content_hash"
