@@ -150,9 +150,11 @@ def import_paths(
     # Workers segment while this process stores: both inside one transaction, so an error in
     # any speech rolls the whole import back and the database is as it was.
     bulk = store.bulk_segments() if len(todo) >= PARALLEL_THRESHOLD else contextlib.nullcontext()
-    with store.write(), bulk:
+    with store.write(), bulk as flush_index:
         for i, item in enumerate(_prepare_all(todo, language, segment_langid, workers), start=1):
             _store_one(store, item, report)
+            if flush_index and i % 100 == 0:
+                flush_index()  # index for search while the workers segment the next speeches
             if progress and (i % 50 == 0 or i == len(todo)):
                 progress("segment", i, len(todo))
     return report

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -114,20 +114,28 @@ class Store:
         return int(speech_id)
 
     @contextlib.contextmanager
-    def bulk_segments(self) -> Iterator[None]:
-        """Inside an open write transaction: add many segments, index them for search once.
+    def bulk_segments(self) -> Iterator[Callable[[], None]]:
+        """Inside an open write transaction: add many segments, index them for search in bulk.
 
-        The full-text trigger indexes one row at a time; for a large import, dropping it and
-        indexing the new rows in one statement at the end is faster. All of it stays inside the
-        caller's transaction (SQLite's DDL is transactional), so a failure leaves no trace.
+        The full-text trigger indexes one row at a time; for a large import it is dropped and the
+        new rows are indexed a batch at a time: call the yielded ``flush()`` now and then (an
+        import does, while its workers segment the next speeches), and once more at the end.
+        It all stays inside the caller's transaction (SQLite's DDL is transactional), so a
+        failure leaves no trace.
         """
         if not self.db.conn.in_transaction:
             raise AnnotatorError("bulk_segments() must run inside `with store.write():`")
-        last = self._one("SELECT COALESCE(MAX(id), 0) FROM segments")
+        indexed = [self._one("SELECT COALESCE(MAX(id), 0) FROM segments")]
         trigger = self._one("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'segments_fts_ai'")
         self.db.execute("DROP TRIGGER IF EXISTS segments_fts_ai")
-        yield
-        self.db.execute("INSERT INTO segments_fts(rowid, text) SELECT id, text FROM segments WHERE id > ?", [last])
+
+        def flush() -> None:
+            self.db.execute("INSERT INTO segments_fts(rowid, text) SELECT id, text FROM segments WHERE id > ?",
+                            [indexed[0]])
+            indexed[0] = self._one("SELECT COALESCE(MAX(id), 0) FROM segments")
+
+        yield flush
+        flush()
         if trigger:
             self.db.execute(trigger)
 
