@@ -84,11 +84,19 @@ def test_span_scores_empty_is_zero_not_error() -> None:
 
 
 def test_tune_thresholds() -> None:
-    probs = np.array([[0.9, 0.2, 0.9], [0.7, 0.15, 0.1], [0.3, 0.1, 0.2], [0.1, 0.05, 0.3]])
-    truth = np.array([[1, 1, 0], [1, 1, 0], [0, 0, 0], [0, 0, 0]])
-    # label 0: any t in (0.3, 0.7] is perfect, the nearest to 0.5 wins; label 1 needs t in
-    # (0.1, 0.15]; label 2 has no positives in dev and keeps 0.5.
-    assert tune_thresholds(probs, truth) == [0.5, 0.15, 0.5]
+    probs = np.array([[0.9, 0.3, 0.9], [0.7, 0.25, 0.1], [0.6, 0.28, 0.2], [0.3, 0.1, 0.3], [0.1, 0.05, 0.3]])
+    truth = np.array([[1, 1, 1], [1, 1, 0], [1, 1, 0], [0, 0, 0], [0, 0, 0]])
+    # label 0: any t in (0.3, 0.6] is perfect, the nearest to 0.5 wins; label 1 needs t in
+    # (0.1, 0.25], but thresholds stay within [0.2, 0.8], so 0.2 (still perfect) or 0.25;
+    # label 2 has one positive in dev, too few to tune on, and keeps 0.5.
+    assert tune_thresholds(probs, truth) == [0.5, 0.25, 0.5]
+
+
+def test_thresholds_never_drop_below_the_floor_on_a_tiny_dev_split() -> None:
+    probs = np.array([[0.06], [0.07], [0.08], [0.01]])
+    truth = np.array([[1], [1], [1], [0]])  # the best F1 would be at 0.05
+    # Within [0.2, 0.8] no threshold finds a positive: all tie at F1 0, so the default stays.
+    assert tune_thresholds(probs, truth) == [0.5]
 
 
 def test_data_hash_is_order_independent_and_label_sensitive() -> None:

@@ -320,3 +320,17 @@ def test_gloss_passes_unknown_text_through_and_is_fast() -> None:
     start = time.perf_counter()
     gloss(segment)
     assert time.perf_counter() - start < 0.01
+
+
+def test_predicted_spans_cover_whole_words_and_never_bare_punctuation() -> None:
+    from annotator.ml.spans import spans_from_token_labels
+
+    text = "crimes against humanity now."
+    # a subword tagger stopping at "humanit|y", and a stray tag on the final full stop
+    offsets = [(0, 6), (7, 14), (15, 22), (22, 23), (24, 27), (27, 28)]
+    spans = spans_from_token_labels(text, offsets, ["O", "O", "B-Slogan", "O", "O", "B-Slogan"], [0.9] * 6)
+    assert [s.text for s in spans] == ["humanity"]
+    # Chinese keeps token edges: there are no word spaces to snap to
+    zh = spans_from_token_labels("建设网络强国。", [(0, 2), (2, 4), (4, 6), (6, 7)],
+                                 ["O", "B-Slogan", "I-Slogan", "O"], [0.9] * 4)
+    assert [s.text for s in zh] == ["网络强国"]

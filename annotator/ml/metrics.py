@@ -74,16 +74,24 @@ def apply_thresholds(probs: np.ndarray, thresholds: Sequence[float]) -> np.ndarr
     return (probs >= np.asarray(thresholds, dtype=probs.dtype)[None, :]).astype(np.int64)
 
 
+MIN_DEV_POSITIVES = 3  # fewer positives in dev than this: too little to tune a threshold on
+THRESHOLD_RANGE = (0.2, 0.8)
+
+
 def tune_thresholds(probs: np.ndarray, y_true: np.ndarray, grid: Sequence[float] = THRESHOLD_GRID) -> list[float]:
     """Per-label threshold maximising that label's F1 on a dev split.
 
-    Ties go to the value nearest 0.5, and a label with no positives in dev keeps 0.5: with
-    nothing to learn from, moving the threshold would only fit noise.
+    Ties go to the value nearest 0.5. A label with fewer than ``MIN_DEV_POSITIVES`` positives in
+    dev keeps 0.5, and tuned values stay within ``THRESHOLD_RANGE``: on the small dev splits of
+    a young project, one or two examples would otherwise drive a threshold to 0.05, and the
+    label would be suggested for nearly every segment.
     """
+    lo, hi = THRESHOLD_RANGE
+    grid = [t for t in grid if lo - 1e-9 <= t <= hi + 1e-9] or [0.5]
     thresholds: list[float] = []
     for j in range(y_true.shape[1]):
         truth = y_true[:, j]
-        if truth.sum() == 0:
+        if truth.sum() < MIN_DEV_POSITIVES:
             thresholds.append(0.5)
             continue
         best = (-1.0, 0.0, 0.5)

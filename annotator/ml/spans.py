@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from annotator.corpora.segment import trimmed
+from annotator.corpora.segment import CJK, trimmed
 from annotator.errors import AnnotatorError
 from annotator.ml.batching import inference_context, map_batched
 from annotator.ml.frames import MAX_LENGTH, model_labels, read_meta_if_any
@@ -41,6 +41,24 @@ def split_bio(tag: str) -> tuple[str, str]:
     return (prefix if prefix in ("B", "I") else "I"), label
 
 
+def _in_word(ch: str) -> bool:
+    """A letter or digit of a script that separates words with spaces (not CJK, Thai, …)."""
+    return ch.isalnum() and not CJK.match(ch)
+
+
+def snap_to_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen a span that starts or ends inside a word to the whole word.
+
+    Subword tokens make a tagger stop at "humanit|y"; a linguist marks words. Chinese and
+    Japanese have no word spaces, so there a span keeps its token edges.
+    """
+    while start > 0 and start < len(text) and _in_word(text[start - 1]) and _in_word(text[start]):
+        start -= 1
+    while 0 < end < len(text) and _in_word(text[end - 1]) and _in_word(text[end]):
+        end += 1
+    return start, end
+
+
 def spans_from_token_labels(
     text: str,
     offsets: Sequence[Sequence[int]],
@@ -59,9 +77,14 @@ def spans_from_token_labels(
 
     def close() -> None:
         if current is not None:
-            start, end = trimmed(text, current[0], current[1])
-            if start < end:
+            start, end = snap_to_words(text, *trimmed(text, current[0], current[1]))
+            if start < end and any(c.isalnum() for c in text[start:end]):
                 score = sum(current[3]) / len(current[3])
+                prev = found[-1] if found else None
+                if prev is not None and prev.label == current[2] and prev.start < end and start < prev.end:
+                    # snapping made two spans overlap: one span, as a person would mark it
+                    found.pop()
+                    start, end, score = min(prev.start, start), max(prev.end, end), (prev.score + score) / 2
                 found.append(Span(start, end, current[2], score, text[start:end]))
 
     for (start, end), tag, prob in zip(offsets, labels, probs):

@@ -220,6 +220,9 @@ def meta_line(view: SegmentView) -> Text:
 def translation_text(view: SegmentView) -> Text:
     text = Text(end="")
     tr = view.translation
+    if tr is None and view.segment.language == "en":
+        text.append("(the original is English)", "dim italic")
+        return text
     if tr is None:
         text.append("no translation yet", "dim italic")
         return text
