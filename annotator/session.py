@@ -122,6 +122,8 @@ class Session:
         self.user = annotator  # the person; ``annotator`` is whose decisions are read and written
         self.annotator = annotator
         self.scheme = scheme
+        # the project records the schemes its labels follow (name, hash and the TOML itself)
+        store.register_scheme(scheme.name, scheme.hash, scheme.source, scheme.toml_text)
         self.adjudicate = False
         self.disputed: set[int] = set()  # adjudication mode: segments shown (disagreements seen so far)
         self.queue_size = len(store.assignments(annotator))

@@ -95,6 +95,7 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     from annotator.suggest import register_and_activate
 
     started = time.perf_counter()
+    store.register_scheme(scheme.name, scheme.hash, scheme.source, scheme.toml_text)
     examples = examples if examples is not None else gold_examples(store, scheme)
     examples_used = examples
     train, dev, test = split(examples_used)

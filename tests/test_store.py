@@ -138,3 +138,13 @@ def test_not_a_database_is_a_clear_error(tmp_path):
     bad.write_text("hello")
     with pytest.raises(AnnotatorError, match="not an SQLite database"):
         Store.open(bad)
+
+
+def test_a_session_records_its_label_scheme(store):
+    from annotator.schemes import get_scheme
+    from annotator.session import Session
+
+    scheme = get_scheme("framing")
+    Session(store, "ann", scheme)
+    row = store.db.execute("SELECT name, hash, toml FROM schemes").fetchone()
+    assert row[0] == "framing" and row[1] == scheme.hash and "Economic" in row[2]
