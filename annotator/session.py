@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from annotator.schemes import Label, Scheme
+from annotator.text import visible_text  # noqa: F401  (re-exported for the UI)
 from annotator.store import (
     Annotation,
     AnnotationState,
@@ -438,27 +439,6 @@ def _merge_spans(spans) -> tuple[SpanLabel, ...]:
 
 
 # ------------------------------------------------------------------------ text helpers
-def visible_text(text: str) -> str:
-    """``text`` with control characters made visible, one code point for one code point.
-
-    ESC becomes ␛ and other C0 controls their Control Pictures (U+2400 block), DEL ␡, C1
-    controls and lone surrogates �: nothing from a corpus reaches the terminal as a control
-    sequence, and span offsets still index the shown string.
-    """
-    out = []
-    for ch in text:
-        o = ord(ch)
-        if o < 0x20:
-            out.append(chr(0x2400 + o))
-        elif o == 0x7F:
-            out.append("\u2421")
-        elif 0x80 <= o < 0xA0 or 0xD800 <= o < 0xE000:
-            out.append("\ufffd")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 _CJK_RANGES = (
     (0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
     (0x20000, 0x2FA1F), (0xAC00, 0xD7AF), (0x3000, 0x303F), (0xFF00, 0xFFEF),

@@ -106,3 +106,13 @@ def test_suggest_cli_without_models_says_what_to_do(tmp_path):
     result = CliRunner().invoke(cli, ["suggest", "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert "no active frames model (run `annotator models setup`" in result.output
+
+
+def test_next_prints_corpus_text_without_escape_codes(tmp_path):
+    db = tmp_path / "p.db"
+    s = Store.open(db)
+    add(s, "Vote \x1b[2J\x1b[31mred[/bold] now. Second sentence here.", "en", "9")
+    s.close()
+    result = CliRunner().invoke(cli, ["next", "--db", str(db), "--annotator", "x"])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "␛[31m" in result.output

@@ -148,8 +148,10 @@ def next_cmd(db_path: Path, annotator_name: str, count: int, as_json: bool) -> N
         click.echo(json.dumps([{"id": s.id, "speech": s.speech_id, "language": s.language, "text": s.text}
                                for s in segs], ensure_ascii=False, indent=1))
         return
+    from annotator.text import visible_text
+
     for s in segs:
-        text = s.text.replace("\n", " ")
+        text = visible_text(s.text.replace("\n", " "))  # corpus text never drives the terminal
         click.echo(f"{s.id:>7}  {s.language:<3} {text[:100]}")
 
 
@@ -173,8 +175,10 @@ def glossary_import(path: Path, lang: str, db_path: Path) -> None:
 @glossary.command("list")
 @db_option
 def glossary_list(db_path: Path) -> None:
+    from annotator.text import visible_text
+
     for e in open_store(db_path).glossary():
-        click.echo(f"{e.source_text}\t{e.rendering}\t{e.note}")
+        click.echo(visible_text(f"{e.source_text}\t{e.rendering}\t{e.note}").replace("\u2409", "\t"))
 
 
 COMMANDS = [models, suggest, train, next_cmd, glossary]

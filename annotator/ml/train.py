@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from annotator.errors import AnnotatorError
-from annotator.ml.examples import Example, data_hash  # noqa: F401  (data_hash re-exported)
+from annotator.ml.examples import Example
 from annotator.ml.knn import KnnFrameModel, is_knn_version
 from annotator.ml.metrics import (
     apply_thresholds,
