@@ -101,23 +101,20 @@ def schemes(verbose: bool) -> None:
                 click.echo(f"  [{lab.key or ' '}] {lab.id:<46} {lab.definition}")
 
 
-def _register_optional_commands() -> None:
-    """Commands from the other areas (ml, ui, export, team); each module lists its own."""
-    import importlib
+def _register_commands() -> None:
+    """Commands from the other areas (ml, ui, export, team, demo); each module lists its own."""
+    from annotator import demo
+    from annotator.export import commands as export_commands
+    from annotator.ml import commands as ml_commands
+    from annotator.team import commands as team_commands
+    from annotator.ui import commands as ui_commands
 
-    for module_name in ("annotator.ml.commands", "annotator.ui.commands", "annotator.export.commands",
-                        "annotator.team.commands", "annotator.demo"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue  # that area is not installed in this build
-            raise
-        for command in getattr(module, "COMMANDS", []):
+    for module in (ml_commands, ui_commands, export_commands, team_commands, demo):
+        for command in module.COMMANDS:
             cli.add_command(command)
 
 
-_register_optional_commands()
+_register_commands()
 
 
 def main() -> None:
