@@ -196,3 +196,15 @@ def test_bulk_import_is_searchable_and_rolls_back_whole(tmp_path, store, monkeyp
     assert snapshot(store) == before
     assert store.search("health care") == []
     assert store.db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'segments_fts_ai'").fetchone()[0] == 1
+
+
+def test_a_speech_that_switches_language_gets_segment_languages(tmp_path, store):
+    text = ("我们坚定不移推进高水平对外开放，积极参与全球治理体系改革和建设，推动构建人类命运共同体。"
+            "正如一位外国朋友所说：Openness and cooperation are the only way forward for the whole world economy today. "
+            "我们将继续扩大开放，欢迎各国企业来华投资兴业，共享中国发展机遇。")
+    f = write(tmp_path / "mixed.txt", text)
+    import_paths(store, [f])
+    langs = [(seg.language, seg.text[:10]) for seg in store.segments_of_speech(1)]
+    assert store.speeches()[0].language == "zh"
+    assert [lang for lang, _ in langs].count("en") == 1
+    assert langs[0][0] == "zh" and langs[-1][0] == "zh"

@@ -148,3 +148,18 @@ def test_a_session_records_its_label_scheme(store):
     Session(store, "ann", scheme)
     row = store.db.execute("SELECT name, hash, toml FROM schemes").fetchone()
     assert row[0] == "framing" and row[1] == scheme.hash and "Economic" in row[2]
+
+
+def test_search_words_accents_prefixes_and_chinese_substrings(store):
+    de = "Frau Präsidentin! Die Sitzung ist eröffnet."
+    zh = "我们要建设网络强国。"
+    store.add_speech({"content_hash": "d" * 64, "text": de, "language": "de"},
+                     [{"start": 0, "end": 17, "text": de[:17]}, {"start": 18, "end": len(de), "text": de[18:]}])
+    store.add_speech({"content_hash": "e" * 64, "text": zh, "language": "zh"},
+                     [{"start": 0, "end": len(zh), "text": zh}])
+    assert store.search("prasidentin") == [1]  # accents ignored
+    assert store.search("Sitzung ist eroff") == [2]  # words in order, the last as a prefix
+    assert store.search("ist Sitzung") == []  # not in that order
+    assert store.search("网络强") == [3]  # substring inside a run of Chinese (trigram index)
+    assert store.search("强国") == [3]  # two characters: scanned
+    assert store.search("!") == [1]  # punctuation only: no word to match, scanned

@@ -33,7 +33,7 @@ class PreparedSpeech:
     text: str
     content_hash: str
     language: str
-    segments: list[dict]
+    segments: list[tuple[int, int, str]]
     # English text per segment position, from the corpus itself.
     translations: dict[int, str] = field(default_factory=dict)
     translation_source: str = ""
@@ -99,8 +99,8 @@ def prepare(raw: RawSpeech, language: str | None = None, segment_langid: bool = 
         seg_langs = [lang] * len(pieces)
     else:
         seg_langs = detect_segment_languages([p.text for p in pieces], lang)
-    segments = [{"start": p.start, "end": p.end, "text": p.text, "language": sl}
-                for p, sl in zip(pieces, seg_langs)]
+    # (start, end, language): the store slices the text, so worker processes send it only once
+    segments = [(p.start, p.end, sl) for p, sl in zip(pieces, seg_langs)]
     meta = dict(raw.meta)
     meta["language"] = lang
     if "source" not in meta:

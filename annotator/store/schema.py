@@ -188,4 +188,69 @@ def m003_suggestion_uncertainty(db: Database) -> None:
     )
 
 
+# Which segments also get the trigram (substring) index: scripts written without spaces.
+CJK_LANGUAGES = ("zh", "ja", "ko")
+
+
+@migrations()
+def m004_word_search_with_cjk_substrings(db: Database) -> None:
+    """Word search for spaced scripts, substring search for Chinese, Japanese and Korean.
+
+    The trigram index of step 2 indexed every segment for substring search: four times the
+    work of a word index, and most of an import's time on a big corpus. Linguists search
+    European text by words (diacritics-insensitive here, prefixes with a trailing *), while
+    text without spaces needs substrings. So: a word index over every segment and translation,
+    and a trigram index over CJK segments only.
+    """
+    db.executescript(
+        f"""
+        DROP TRIGGER IF EXISTS segments_fts_ai;
+        DROP TRIGGER IF EXISTS segments_fts_ad;
+        DROP TABLE IF EXISTS segments_fts;
+        DROP TRIGGER IF EXISTS translations_fts_ai;
+        DROP TRIGGER IF EXISTS translations_fts_ad;
+        DROP TRIGGER IF EXISTS translations_fts_au;
+        DROP TABLE IF EXISTS translations_fts;
+
+        CREATE VIRTUAL TABLE segments_fts USING fts5(
+            text, content='segments', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        );
+        INSERT INTO segments_fts(rowid, text) SELECT id, text FROM segments;
+        CREATE TRIGGER segments_fts_ai AFTER INSERT ON segments BEGIN
+            INSERT INTO segments_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER segments_fts_ad AFTER DELETE ON segments BEGIN
+            INSERT INTO segments_fts(segments_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+
+        CREATE VIRTUAL TABLE segments_cjk_fts USING fts5(
+            text, content='segments', content_rowid='id', tokenize='trigram'
+        );
+        INSERT INTO segments_cjk_fts(rowid, text)
+            SELECT id, text FROM segments WHERE language IN {CJK_LANGUAGES};
+        CREATE TRIGGER segments_cjk_fts_ai AFTER INSERT ON segments WHEN new.language IN {CJK_LANGUAGES} BEGIN
+            INSERT INTO segments_cjk_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER segments_cjk_fts_ad AFTER DELETE ON segments WHEN old.language IN {CJK_LANGUAGES} BEGIN
+            INSERT INTO segments_cjk_fts(segments_cjk_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+
+        CREATE VIRTUAL TABLE translations_fts USING fts5(
+            text, content='translations', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        );
+        INSERT INTO translations_fts(rowid, text) SELECT id, text FROM translations;
+        CREATE TRIGGER translations_fts_ai AFTER INSERT ON translations BEGIN
+            INSERT INTO translations_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER translations_fts_ad AFTER DELETE ON translations BEGIN
+            INSERT INTO translations_fts(translations_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE TRIGGER translations_fts_au AFTER UPDATE ON translations BEGIN
+            INSERT INTO translations_fts(translations_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO translations_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        """
+    )
+
+
 SCHEMA_STEPS = [m.name for m in migrations._migrations]

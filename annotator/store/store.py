@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,7 +30,9 @@ from annotator.store.records import (
     Suggestion,
     Translation,
 )
-from annotator.store.schema import ANNOTATION_STATUSES, TRANSLATION_PROVENANCES
+from annotator.store.schema import ANNOTATION_STATUSES, CJK_LANGUAGES, TRANSLATION_PROVENANCES
+
+CJK_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 # Which translation to show first when a segment has several.
 PROVENANCE_RANK = {p: i for i, p in enumerate(TRANSLATION_PROVENANCES)}
@@ -90,10 +94,13 @@ class Store:
     def has_speech(self, content_hash: str) -> bool:
         return self._one("SELECT 1 FROM speeches WHERE content_hash = ?", [content_hash]) is not None
 
-    def add_speech(self, speech: dict[str, Any], segments: Sequence[dict[str, Any]]) -> int | None:
+    def add_speech(self, speech: dict[str, Any],
+                   segments: Sequence[dict[str, Any]] | Sequence[tuple[int, int, str]]) -> int | None:
         """Insert a speech with its segments; ``None`` if the same text is already there.
 
-        Call inside ``with store.write():`` to make a whole import one transaction.
+        A segment is a dict (start, end, text, language) or, cheaper for big imports, a tuple
+        ``(start, end, language)`` whose text is ``speech["text"][start:end]``. Call inside
+        ``with store.write():`` to make a whole import one transaction.
         """
         if self.has_speech(speech["content_hash"]):
             return None
@@ -108,7 +115,7 @@ class Store:
             self.db.conn.executemany(
                 'INSERT INTO segments (uid, speech_id, position, start, "end", text, language) '
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(f"{prefix}:{i}", speech_id, i, seg["start"], seg["end"], seg["text"], seg.get("language") or lang)
+                [(f"{prefix}:{i}", speech_id, i, *_segment_row(seg, speech["text"], lang))
                  for i, seg in enumerate(segments)],
             )
         return int(speech_id)
@@ -126,18 +133,23 @@ class Store:
         if not self.db.conn.in_transaction:
             raise AnnotatorError("bulk_segments() must run inside `with store.write():`")
         indexed = [self._one("SELECT COALESCE(MAX(id), 0) FROM segments")]
-        trigger = self._one("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'segments_fts_ai'")
+        triggers = [r[0] for r in self.db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name IN ('segments_fts_ai', 'segments_cjk_fts_ai')")]
         self.db.execute("DROP TRIGGER IF EXISTS segments_fts_ai")
+        self.db.execute("DROP TRIGGER IF EXISTS segments_cjk_fts_ai")
 
         def flush() -> None:
-            self.db.execute("INSERT INTO segments_fts(rowid, text) SELECT id, text FROM segments WHERE id > ?",
-                            [indexed[0]])
+            since = indexed[0]
+            self.db.execute("INSERT INTO segments_fts(rowid, text) SELECT id, text FROM segments WHERE id > ?", [since])
+            self.db.execute(
+                f"INSERT INTO segments_cjk_fts(rowid, text) SELECT id, text FROM segments WHERE id > ? "
+                f"AND language IN {CJK_LANGUAGES}", [since])
             indexed[0] = self._one("SELECT COALESCE(MAX(id), 0) FROM segments")
 
         yield flush
         flush()
-        if trigger:
-            self.db.execute(trigger)
+        for sql in triggers:
+            self.db.execute(sql)
 
     def speech(self, speech_id: int, with_text: bool = False) -> Speech:
         cols = "*" if with_text else "id, title, speaker, date, venue, language, source, licence, external_id, content_hash"
@@ -226,27 +238,45 @@ class Store:
         return [r[0] for r in self.db.execute(sql, params).fetchall()]
 
     def search(self, query: str, limit: int = 5000) -> list[int]:
-        """Segment ids whose original text or translation contains ``query``."""
-        query = query.strip()
+        """Segment ids whose original text or translation matches ``query``.
+
+        Words in spaced scripts: the words in this order, the last one as a prefix
+        ("human righ" finds "human rights"), accents ignored. Chinese, Japanese or Korean:
+        the exact substring. FTS syntax in the query is matched as text, never run.
+        """
+        query = " ".join(query.split())
         if not query:
             return []
-        if len(query) >= 3:
-            # trigram FTS: quote the query so that it is matched as a phrase, never as syntax.
-            phrase = '"' + query.replace('"', '""') + '"'
+        if CJK_CHARS.search(query) or not any(c.isalnum() for c in query):
+            return self._search_substring(query, limit)  # no words to look up
+        phrase = '"' + query.replace('"', '""') + '" *'
+        try:
             rows = self.db.execute(
                 "SELECT rowid FROM segments_fts WHERE segments_fts MATCH ? "
                 "UNION SELECT t.segment_id FROM translations_fts f JOIN translations t ON t.id = f.rowid "
                 "WHERE translations_fts MATCH ? LIMIT ?",
                 [phrase, phrase, limit],
             ).fetchall()
-        else:
-            # Too short for trigrams (e.g. a two-character Chinese word): a scan is fine.
-            like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        except sqlite3.OperationalError:  # a query the word index cannot parse: match it literally
+            return self._search_substring(query, limit)
+        return sorted(r[0] for r in rows)
+
+    def _search_substring(self, query: str, limit: int) -> list[int]:
+        if len(query) >= 3:
+            # trigram index over CJK segments; quoted so that it is matched as a phrase
+            phrase = '"' + query.replace('"', '""') + '"'
             rows = self.db.execute(
-                "SELECT id FROM segments WHERE text LIKE ? ESCAPE '\\' "
-                "UNION SELECT segment_id FROM translations WHERE text LIKE ? ESCAPE '\\' LIMIT ?",
-                [like, like, limit],
+                "SELECT rowid FROM segments_cjk_fts WHERE segments_cjk_fts MATCH ? LIMIT ?", [phrase, limit]
             ).fetchall()
+            if rows:
+                return sorted(r[0] for r in rows)
+        # Too short for trigrams (a two-character Chinese word), or outside CJK segments: a scan.
+        like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.db.execute(
+            "SELECT id FROM segments WHERE text LIKE ? ESCAPE '\\' "
+            "UNION SELECT segment_id FROM translations WHERE text LIKE ? ESCAPE '\\' LIMIT ?",
+            [like, like, limit],
+        ).fetchall()
         return sorted(r[0] for r in rows)
 
     # ------------------------------------------------------------- translations
@@ -616,3 +646,10 @@ class Store:
 
 
 GLOSSARY_VERSION = "glossary"
+
+
+def _segment_row(seg: dict[str, Any] | tuple[int, int, str], text: str, lang: str) -> tuple[int, int, str, str]:
+    if isinstance(seg, tuple):
+        start, end, seg_lang = seg
+        return start, end, text[start:end], seg_lang or lang
+    return seg["start"], seg["end"], seg["text"], seg.get("language") or lang
