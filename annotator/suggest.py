@@ -244,17 +244,14 @@ def suggest_segments(store: Store, segment_ids: Sequence[int], progress: Progres
     models = ActiveModels(store)
     segments = store.segments(list(segment_ids))
     entries = store.glossary()
-    todo = [s for s in segments if not store.run_info(s.id, GLOSSARY_VERSION) and
-            not any(x.model_version == GLOSSARY_VERSION for x in store.suggestions(s.id, [GLOSSARY_VERSION]))]
+    todo = [s for s in segments if not _has_run(store, s.id, GLOSSARY_VERSION)]
     if todo:
         _run_glossary(store, entries, todo)
     for kind in ("frames", "spans"):
         version = models.versions.get(kind)
         if not version:
             continue
-        missing = {s.id for s in store.segments_missing_run(version)} if len(segments) > 50 else None
-        need = [s for s in segments if (s.id in missing if missing is not None else
-                                        not _has_run(store, s.id, version))]
+        need = [s for s in segments if not _has_run(store, s.id, version)]
         if need:
             model = models.load(kind)
             (_run_frames if kind == "frames" else _run_spans)(store, model, version, need)
@@ -265,8 +262,7 @@ def suggest_segments(store: Store, segment_ids: Sequence[int], progress: Progres
 
 
 def _has_run(store: Store, segment_id: int, version: str) -> bool:
-    return store.db.execute("SELECT 1 FROM suggestion_runs WHERE segment_id = ? AND model_version = ?",
-                            [segment_id, version]).fetchone() is not None
+    return store.has_run(segment_id, version)
 
 
 def uncertainty_ranked(store: Store, segment_ids: Sequence[int], diversity: int = 3) -> list[int]:

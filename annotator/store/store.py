@@ -357,6 +357,11 @@ class Store:
             [segment_id, *versions])
         return [Suggestion(**{**r, "extra": json.loads(r["extra"] or "{}")}) for r in rows]
 
+    def has_run(self, segment_id: int, model_version: str) -> bool:
+        """Whether this model version has looked at the segment (whatever it found)."""
+        return self._one("SELECT 1 FROM suggestion_runs WHERE segment_id = ? AND model_version = ?",
+                         [segment_id, model_version]) is not None
+
     def run_info(self, segment_id: int, model_version: str) -> dict[str, Any]:
         """What a model run recorded beside its suggestions (``top`` frame scores, …)."""
         row = self._one("SELECT info FROM suggestion_runs WHERE segment_id = ? AND model_version = ?",
