@@ -31,3 +31,16 @@ def test_the_ui_never_talks_sql():
         source = path.read_text(encoding="utf-8")
         for needle in ("SELECT ", "INSERT ", "UPDATE ", "DELETE FROM", ".execute(", "sqlite3"):
             assert needle not in source, f"{path.name} contains {needle!r}"
+
+
+def test_all_sql_lives_in_the_store():
+    from pathlib import Path
+
+    import annotator
+
+    root = Path(annotator.__file__).parent
+    for path in root.rglob("*.py"):
+        if path.parent.name == "store":
+            continue
+        source = path.read_text(encoding="utf-8")
+        assert ".execute(" not in source and "executemany" not in source, f"{path.relative_to(root)} runs SQL"

@@ -93,12 +93,11 @@ def _place(store: Store, text: str) -> list[tuple[int, int, int]]:
     Usually one segment with the same text. When our segmenter cut the sentence in two (at a
     Chinese ；, say), each part gets the sentence's frames and the spans that fall in it.
     """
-    row = store.db.execute("SELECT id, length(text) FROM segments WHERE text = ? ORDER BY id LIMIT 1", [text]).fetchone()
-    if row:
-        return [(row[0], 0, row[1])]
-    hit = store.db.execute("SELECT id, instr(text, ?) - 1 FROM speeches WHERE instr(text, ?) > 0 LIMIT 1",
-                           [text, text]).fetchone()
-    if not hit:
+    exact = store.segment_with_text(text)
+    if exact is not None:
+        return [(exact.id, 0, len(exact.text))]
+    hit = store.speech_containing(text)
+    if hit is None:
         return []
     speech_id, at = hit
     end = at + len(text)

@@ -188,6 +188,17 @@ class Store:
         by_id = {r["id"]: self._segment(r) for r in self._q(f"SELECT * FROM segments WHERE id IN ({marks})", list(ids))}
         return [by_id[i] for i in ids if i in by_id]
 
+    def segment_with_text(self, text: str) -> Segment | None:
+        """The first segment whose text is exactly ``text``."""
+        rows = self._q("SELECT * FROM segments WHERE text = ? ORDER BY id LIMIT 1", [text])
+        return self._segment(rows[0]) if rows else None
+
+    def speech_containing(self, text: str) -> tuple[int, int] | None:
+        """``(speech id, offset)`` of the first speech whose text contains ``text``."""
+        row = self.db.execute("SELECT id, instr(text, ?) - 1 FROM speeches WHERE instr(text, ?) > 0 "
+                              "ORDER BY id LIMIT 1", [text, text]).fetchone()
+        return (row[0], row[1]) if row else None
+
     def segments_of_speech(self, speech_id: int) -> list[Segment]:
         return [self._segment(r) for r in self._q(
             "SELECT * FROM segments WHERE speech_id = ? ORDER BY position", [speech_id])]
