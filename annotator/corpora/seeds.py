@@ -81,8 +81,10 @@ def import_seed_labels(store: Store, path: Path, scheme: Scheme, annotator: str 
                     for sp in row.get("spans", [])
                     if sp["end"] - offset > 0 and sp["start"] - offset < length
                 )
-                store.decide(segment_id, annotator,
-                             AnnotationState(tuple(row.get("frames", [])), spans, "accepted"))
+                frames = tuple(row.get("frames", []))
+                # "nothing to label here" is a rejection, as the UI's `x` and label imports record it
+                status = "accepted" if frames or spans else "rejected"
+                store.decide(segment_id, annotator, AnnotationState(frames, spans, status))
                 report.added += 1
     return report
 
