@@ -33,7 +33,7 @@ def examples_from_annotator(store: Store, annotator: str, scheme: Scheme) -> lis
             id=str(seg.id), text=seg.text, language=seg.language,
             frames=[f for f in ann.state.frames if f in known_frames],
             spans=[(s.start, s.end, s.label) for s in ann.state.spans if s.label in known_spans],
-            group=str(seg.speech_id)))
+            group=seg.uid.split(":", 1)[0]))  # the speech's content hash, as training.gold_examples
     return out
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from annotator.errors import AnnotatorError
 from annotator.ml import registry
-from annotator.ml.examples import Example, data_hash, split_by_group
+from annotator.ml.examples import Example, data_hash, split_by_group, stable_split_by_group
 from annotator.schemes import Scheme
 from annotator.store import Store
 
@@ -64,13 +64,20 @@ def gold_examples(store: Store, scheme: Scheme) -> list[Example]:
             id=str(g.segment_id), text=g.text, language=g.language,
             frames=[f for f in g.frames if f in known_frames],
             spans=[(s["start"], s["end"], s["label"]) for s in g.spans if s["label"] in known_spans],
-            group=str(g.speech_id),
+            group=g.segment_uid.split(":", 1)[0],  # the speech's content hash: stable across projects
         ))
     return out
 
 
 def split(examples: list[Example], seed: int = SPLIT_SEED) -> tuple[list[Example], list[Example], list[Example]]:
-    train, dev, test = split_by_group(examples, SPLIT, seed=seed)
+    """Train / dev / test by speech, each speech always on the same side (see stable_split_by_group).
+
+    With very few speeches the hash may leave a part empty; then a seeded shuffle of the
+    speeches decides instead.
+    """
+    train, dev, test = stable_split_by_group(examples, SPLIT)
+    if not train or not test:
+        train, dev, test = split_by_group(examples, SPLIT, seed=seed)
     if not train or not test:
         raise AnnotatorError(
             f"too few labelled speeches to train and test ({len(examples)} labelled segments); label more first")

@@ -154,3 +154,14 @@ def test_uncertainty_order_pool_keeps_certain_tail_in_place() -> None:
     # with a pool of 3 only a0..a2 are candidates for interleaving: b0 stays last.
     assert uncertainty_order(items, diversity=1, pool=3) == ["a0", "a1", "a2", "a3", "b0"]
     assert uncertainty_order(items, diversity=1, pool=None) == ["a0", "b0", "a1", "a2", "a3"]
+
+
+def test_stable_split_keeps_each_speech_on_its_side_as_labels_grow() -> None:
+    from annotator.ml.examples import stable_split_by_group
+
+    first = [Example(f"{g}-{i}", "t", "en", [], [], f"speech{g}") for g in range(40) for i in range(3)]
+    more = first + [Example(f"{g}-x", "t", "en", [], [], f"speech{g}") for g in range(40, 80)]
+    side = lambda parts: {ex.group: k for k, part in enumerate(parts) for ex in part}  # noqa: E731
+    before, after = side(stable_split_by_group(first)), side(stable_split_by_group(more))
+    assert all(after[g] == k for g, k in before.items())  # nobody moved
+    assert sorted(set(after.values())) == [0, 1, 2]  # every part got speeches

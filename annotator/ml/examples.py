@@ -74,3 +74,28 @@ def split_by_group(
         parts[part].extend(groups[name])
         placed += len(groups[name])
     return parts
+
+
+def stable_split_by_group(
+    examples: Sequence[Example], fractions: Sequence[float] = (0.7, 0.15, 0.15), salt: str = "annotator-split-1"
+) -> list[list[Example]]:
+    """Split by speech, each speech always in the same part, whatever else is labelled.
+
+    A speech's part comes from a hash of its group id (use a stable id, such as its content
+    hash, not a database row id). So as a project labels more, speeches only join parts and
+    never move between them: a later model is never tested on segments an earlier version was
+    trained on, and "better than the previous version" compares like with like.
+    """
+    total = sum(fractions)
+    if not fractions or total <= 0:
+        raise ValueError(f"fractions must sum to more than 0, got {fractions!r}")
+    bounds, acc = [], 0.0
+    for f in fractions:
+        acc += f / total
+        bounds.append(acc)
+    parts: list[list[Example]] = [[] for _ in fractions]
+    for ex in examples:
+        digest = hashlib.sha256(f"{salt}:{ex.group or ex.id}".encode("utf-8")).hexdigest()
+        u = int(digest[:12], 16) / 16**12
+        parts[next((i for i, b in enumerate(bounds) if u < b), len(parts) - 1)].append(ex)
+    return parts
