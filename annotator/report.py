@@ -28,7 +28,7 @@ def _train_size(meta: dict[str, Any]) -> int:
 def text_report(store: Store) -> str:
     lines: list[str] = []
     active = store.active_models()
-    for kind, key in (("frames", "micro_f1"), ("spans", "partial")):
+    for kind in ("frames", "spans"):
         versions = _versions(store, kind)
         if not versions:
             continue
@@ -40,8 +40,8 @@ def text_report(store: Store) -> str:
                 lines.append(f" {mark} {m['version']:<40} micro-F1 {metrics.get('micro_f1', 0):.3f}  "
                              f"macro-F1 {metrics.get('macro_f1', 0):.3f}  ({m['meta'].get('method', '')})")
             else:
-                lines.append(f" {mark} {m['version']:<40} span F1 partial {metrics.get('partial', {}).get('f1', 0):.3f}  "
-                             f"exact {metrics.get('exact', {}).get('f1', 0):.3f}")
+                lines.append(f" {mark} {m['version']:<40} span F1 partial {metrics.get('partial_f1', 0):.3f}  "
+                             f"exact {metrics.get('exact_f1', 0):.3f}")
     frames = _active_frames_metrics(store)
     if frames:
         lines.append("")
@@ -87,7 +87,7 @@ def plots(store: Store) -> dict[str, bytes]:
     fig, ax = plt.subplots(figsize=(7, 4))
     drew = False
     for kind, getter, name in (("frames", lambda m: m.get("micro_f1", 0.0), "frames micro-F1"),
-                               ("spans", lambda m: (m.get("partial") or {}).get("f1", 0.0), "spans partial F1")):
+                               ("spans", lambda m: m.get("partial_f1", 0.0), "spans partial F1")):
         versions = _versions(store, kind)
         if versions:
             xs = list(range(1, len(versions) + 1))

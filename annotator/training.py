@@ -45,12 +45,8 @@ class TrainOutcome:
 
 
 def _metric(metrics: dict[str, Any], key: str) -> float:
-    if key in metrics:
-        return float(metrics[key])
-    for sub in ("partial", "exact"):
-        if isinstance(metrics.get(sub), dict) and "f1" in metrics[sub] and key.startswith(sub):
-            return float(metrics[sub]["f1"])
-    return 0.0
+    value = metrics.get(key)
+    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def gold_examples(store: Store, scheme: Scheme) -> list[Example]:

@@ -4,6 +4,7 @@ test scores → `annotator suggest` uses it → `models list` / `models use` / `
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 from _ml_fixtures import tiny_encoder_dir  # noqa: F401
@@ -57,6 +58,8 @@ def test_train_registers_activates_and_suggest_uses_it(tmp_path, tiny_encoder_di
     assert store.counts()["suggested"] == store.counts()["segments"]
     listing = runner.invoke(cli, ["models", "list", "--db", str(db)])
     assert f"* {active['frames']}" in listing.output
+    spans_row = next(line for line in listing.output.splitlines() if line.startswith(f"* {active['spans']}"))
+    assert re.search(r"\d\.\d{3}\s+\d{4}-", spans_row), spans_row  # its span F1 is shown
     # a second frames version, by nearest neighbours; `models use` switches back
     result = runner.invoke(cli, ["train", "--db", str(db), "--base", str(tiny_encoder_dir), "--kind", "frames",
                                  "--method", "knn"])

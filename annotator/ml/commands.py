@@ -54,7 +54,7 @@ def models_list(db_path: Path) -> None:
         mark = "*" if m["version"] in active else " "
         click.echo(f"{mark} {m['version']:<40} {m['kind']:<11} {meta.get('method', ''):<10} "
                    f"{_fmt(metrics.get('micro_f1'))} {_fmt(metrics.get('macro_f1'))} "
-                   f"{_fmt((metrics.get('partial') or {}).get('f1'))}  {meta.get('created_at', '')[:19]}")
+                   f"{_fmt(metrics.get('partial_f1'))}  {meta.get('created_at', '')[:19]}")
 
 
 def _fmt(value: object) -> str:

@@ -200,7 +200,9 @@ def _run_loop(
             best_state = {n: t.detach().to("cpu", copy=True) for n, t in model.state_dict().items()}
         else:
             stale += 1
-            if stale >= loop.patience:
+            # Not before half the epochs: on a few hundred examples a tagger often scores 0 on
+            # dev for its first epochs (the linear warm-up, the rare B/I tags) and then learns.
+            if stale >= loop.patience and epoch >= (loop.epochs + 1) // 2:
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
