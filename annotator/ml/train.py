@@ -202,7 +202,8 @@ def _run_loop(
             stale += 1
             # Not before half the epochs: on a few hundred examples a tagger often scores 0 on
             # dev for its first epochs (the linear warm-up, the rare B/I tags) and then learns.
-            if stale >= loop.patience and epoch >= (loop.epochs + 1) // 2:
+            learnt_something = best_key is not None and best_key[0] > 0
+            if stale >= loop.patience and epoch >= (loop.epochs + 1) // 2 and learnt_something:
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -383,7 +384,7 @@ def train_spans(
     base_dir: Path,
     span_labels: Sequence[str] = SPAN_LABELS,
     epochs: int = 10,
-    lr: float = 5e-5,
+    lr: float = 1e-4,
     batch_size: int = 16,
     max_length: int = 128,
     seed: int = 0,
