@@ -33,15 +33,32 @@ class TrainOutcome:
     previous_metrics: dict[str, Any] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    activated: bool = False
+    kept_previous: bool = False  # trained, but the active version scores higher: left as it was
+
+    @property
+    def key(self) -> str:
+        return "micro_f1" if self.kind == "frames" else "partial_f1"
+
+    def better_than_previous(self) -> bool:
+        if not self.previous_version or "error" in self.previous_metrics:
+            return True
+        return _metric(self.metrics, self.key) >= _metric(self.previous_metrics, self.key)
 
     def headline(self) -> str:
-        key = "micro_f1" if self.kind == "frames" else "partial_f1"
+        key = self.key
         new = _metric(self.metrics, key)
         line = f"{self.kind}: {self.version} ({self.method}) test {key} {new:.3f}"
         if self.previous_version:
             old = _metric(self.previous_metrics, key)
             line += f" (previous {self.previous_version}: {old:.3f}, {'+' if new >= old else ''}{new - old:.3f})"
-        return line + f"; train/dev/test {self.sizes.get('train', 0)}/{self.sizes.get('dev', 0)}/{self.sizes.get('test', 0)}, {self.seconds:.0f} s"
+        line += f"; train/dev/test {self.sizes.get('train', 0)}/{self.sizes.get('dev', 0)}/{self.sizes.get('test', 0)}, {self.seconds:.0f} s"
+        if self.kept_previous:
+            line += (f"\n  kept {self.previous_version} active: it scores higher on the same test speeches "
+                     f"(`annotator models use {self.version}` switches anyway)")
+        elif self.activated:
+            line += "; now active"
+        return line
 
 
 def _metric(metrics: dict[str, Any], key: str) -> float:
@@ -87,7 +104,7 @@ def evaluate_version(folder: Path, kind: str, test: list[Example]) -> dict[str, 
 
 
 def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None, method: str = "finetune",
-               epochs: int = 6, progress: Progress | None = None, activate: bool = True,
+               epochs: int = 6, progress: Progress | None = None, activate: bool = True, force: bool = False,
                examples: list[Example] | None = None) -> TrainOutcome:
     """Train one model kind on the project's gold labels and register the new version."""
     import time
@@ -141,11 +158,17 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
                 previous_metrics = evaluate_version(prev_folder, kind, test)
             except Exception as exc:  # a broken old version must not cost the new one
                 previous_metrics = {"error": f"could not evaluate: {exc}"}
-    meta = register_and_activate(store, folder, activate=activate)
-    return TrainOutcome(kind=kind, version=meta.version, method=meta.method, folder=folder, metrics=metrics,
-                        previous_version=previous, previous_metrics=previous_metrics,
-                        sizes={"train": len(train), "dev": len(dev), "test": len(test)},
-                        seconds=time.perf_counter() - started)
+    outcome = TrainOutcome(kind=kind, version="", method=method, folder=folder, metrics=metrics,
+                           previous_version=previous, previous_metrics=previous_metrics,
+                           sizes={"train": len(train), "dev": len(dev), "test": len(test)})
+    # Never make the suggestions worse behind the user's back: a new version replaces the
+    # active one only if it scores at least as well on the same test speeches.
+    outcome.activated = activate and (force or outcome.better_than_previous())
+    outcome.kept_previous = activate and not outcome.activated
+    meta = register_and_activate(store, folder, activate=outcome.activated)
+    outcome.version, outcome.method = meta.version, meta.method
+    outcome.seconds = time.perf_counter() - started
+    return outcome
 
 
 def registry_sync(store: Store) -> int:

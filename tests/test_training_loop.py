@@ -79,3 +79,21 @@ def test_train_without_labels_is_a_clear_error(tmp_path, tiny_encoder_dir):
     result = CliRunner().invoke(cli, ["train", "--db", str(db), "--base", str(tiny_encoder_dir), "--kind", "frames"])
     assert result.exit_code == 2
     assert "label more first" in result.output or "label some segments" in result.output
+
+
+def test_a_worse_version_is_saved_but_not_activated(tmp_path, tiny_encoder_dir, monkeypatch):
+    from annotator import training
+    from annotator.schemes import get_scheme
+
+    store = labelled_project(tmp_path / "p.db")
+    first = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method="knn")
+    assert first.activated and store.active_models()["frames"] == first.version
+    # the active version, scored on the same test speeches, beats anything new
+    monkeypatch.setattr(training, "evaluate_version", lambda folder, kind, test: {"micro_f1": 1.01})
+    second = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method="knn")
+    assert not second.activated and second.kept_previous
+    assert store.active_models()["frames"] == first.version
+    assert second.version in {m["version"] for m in store.registered_models()}
+    assert f"kept {first.version} active" in second.headline()
+    forced = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method="knn", force=True)
+    assert store.active_models()["frames"] == forced.version

@@ -107,25 +107,36 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
 @db_option
 @click.option("--kind", type=click.Choice(["frames", "spans", "all"]), default="all", show_default=True)
 @click.option("--base", default=None, help="Base encoder (default: the project's default encoder).")
-@click.option("--method", type=click.Choice(["finetune", "knn"]), default="finetune", show_default=True,
-              help="For frames: fine-tune a classification head, or nearest neighbours over embeddings.")
+@click.option("--method", type=click.Choice(["auto", "finetune", "knn"]), default="auto", show_default=True,
+              help="For frames: fine-tune a classification head, nearest neighbours over embeddings, or "
+                   "auto: both, keeping whichever scores higher.")
 @click.option("--epochs", type=int, default=6, show_default=True)
 @click.option("--scheme", default=None, help="Label scheme (default: framing).")
-@click.option("--no-activate", is_flag=True, help="Save the new version without making it active.")
+@click.option("--no-activate", is_flag=True, help="Save the new versions without making them active.")
+@click.option("--force-activate", is_flag=True,
+              help="Make the new versions active even where the previous ones score higher.")
 def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, scheme: str | None,
-          no_activate: bool) -> None:
-    """Train new model versions on the project's gold labels; print test scores against the previous one."""
+          no_activate: bool, force_activate: bool) -> None:
+    """Train new model versions on the project's gold labels; print test scores against the previous ones.
+
+    A new version becomes active only if it scores at least as well as the active one on the
+    same test speeches (so suggestions never get worse behind your back).
+    """
     from annotator.progress import Bars
     from annotator.schemes import get_scheme
     from annotator.training import train_kind
 
     store = open_store(db_path)
     sch = get_scheme(scheme)
-    kinds = ["frames", "spans"] if kind == "all" else [kind]
-    for k in kinds:
+    runs = []
+    if kind in ("frames", "all"):
+        runs += [("frames", m) for m in (("knn", "finetune") if method == "auto" else (method,))]
+    if kind in ("spans", "all"):
+        runs.append(("spans", "finetune"))
+    for k, m in runs:
         with Bars(unit="step") as bars:
-            outcome = train_kind(store, sch, k, base=base, method=method if k == "frames" else "finetune",
-                                 epochs=epochs, progress=bars.update, activate=not no_activate)
+            outcome = train_kind(store, sch, k, base=base, method=m, epochs=epochs, progress=bars.update,
+                                 activate=not no_activate, force=force_activate)
         click.echo(outcome.headline())
     click.echo("run `annotator suggest` to replace the suggestions with the new versions'")
 
