@@ -46,7 +46,7 @@ def _cpu_has_bf16() -> bool:
                     flags = set(line.split())
                     return bool(flags & {"avx512_bf16", "amx_bf16"})
     except OSError:
-        pass
+        return False  # no /proc/cpuinfo (not Linux): assume no native bf16
     return False
 
 

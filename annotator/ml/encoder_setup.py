@@ -90,7 +90,7 @@ def resolve_base(base: str | None, root: Path | None = None) -> Path:
     try:
         return find_version(base, root)[0]
     except ModelNotFoundError:
-        pass
+        pass  # not a saved version: try the Hugging Face cache next
     cached = _hf_cache_lookup(base)
     if cached is not None:
         return cached

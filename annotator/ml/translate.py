@@ -159,7 +159,7 @@ class Translator:
             code = nllb_code(tgt_lang)
             candidates += [f">>{code}<<", f">>{code[:3]}<<"]
         except AnnotatorError:
-            pass
+            pass  # no NLLB code for it: the ISO forms above are the candidates
         found = _vocab_token(self.tokenizer, candidates)
         if found is None:
             raise AnnotatorError(
