@@ -106,5 +106,7 @@ def gloss(text: str) -> GlossResult:
     """The segment's word glosses, as a marked one-line string and as (word, gloss) pairs."""
     words = segment(text)
     # The line keeps each gloss to its head ("Chinese Dream, term associated with …" → "Chinese Dream").
-    parts = [f"{w} {g.split(', ')[0]}" if g else w.strip() for w, g in words]
+    # Punctuation carries no gloss and only lengthens the line a linguist has to read.
+    parts = [f"{w} {g.split(', ')[0]}" if g else w.strip() for w, g in words
+             if g or any(ch.isalnum() for ch in w)]
     return GlossResult(f"{GLOSS_MARK} " + " · ".join(p for p in parts if p), words)
