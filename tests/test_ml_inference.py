@@ -334,3 +334,11 @@ def test_predicted_spans_cover_whole_words_and_never_bare_punctuation() -> None:
     zh = spans_from_token_labels("建设网络强国。", [(0, 2), (2, 4), (4, 6), (6, 7)],
                                  ["O", "B-Slogan", "I-Slogan", "O"], [0.9] * 4)
     assert [s.text for s in zh] == ["网络强国"]
+
+
+def test_gloss_prefers_the_modern_sense_of_a_simplified_character() -> None:
+    from annotator.ml.gloss import gloss
+
+    line = gloss("中国愿同国际社会一道，").line
+    assert "愿 to hope" in line and "honest" not in line
+    assert "，" not in line  # punctuation is left out of the gloss line

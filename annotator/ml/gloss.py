@@ -38,8 +38,13 @@ def _clean(definition: str) -> str:
 
 
 def _best_definition(entries: list[dict]) -> str | None:
-    """Common-word senses (lower-case pinyin) before proper names; skip cross-references."""
-    ordered = sorted(entries, key=lambda e: e["pinyin"][:1].isupper())
+    """Common-word senses (lower-case pinyin) before proper names, and entries that are not
+    marked as a variant of another character before those that are (simplified 愿 is mostly
+    the 願 of "to wish", not the old 愿 of "honest; variant of 願"); skip cross-references."""
+    def is_variant(entry: dict) -> bool:
+        return any("variant of" in d for d in entry["definitions"])
+
+    ordered = sorted(entries, key=lambda e: (e["pinyin"][:1].isupper(), is_variant(e)))
     for entry in ordered:
         for definition in entry["definitions"]:
             text = definition.strip()
