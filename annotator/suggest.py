@@ -24,7 +24,7 @@ from typing import Any
 
 from annotator.errors import AnnotatorError, ModelNotFoundError
 from annotator.ml import registry
-from annotator.ml.active import Candidate, binary_entropy, uncertainty_order
+from annotator.ml.active import binary_entropy, order_by_uncertainty
 from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Segment, Store, Suggestion
 
 Progress = Callable[[str, int, int], None]
@@ -268,6 +268,8 @@ def _has_run(store: Store, segment_id: int, version: str) -> bool:
 def uncertainty_ranked(store: Store, segment_ids: Sequence[int], diversity: int = 3) -> list[int]:
     """``segment_ids`` reordered least certain first, a few at a time per speech.
 
+    Uses the uncertainty each active model stored with its run (frames: mean binary entropy;
+    spans: 1 - the lowest span score), added up as in :func:`annotator.ml.active.uncertainty`.
     Segments the active models have not scored yet come last, in their original order.
     """
     active = store.active_models()
@@ -275,28 +277,11 @@ def uncertainty_ranked(store: Store, segment_ids: Sequence[int], diversity: int 
     spans_unc = store.uncertainties(active["spans"], segment_ids) if "spans" in active else {}
     scored = [i for i in segment_ids if i in frames_unc or i in spans_unc]
     speech_of = {s.id: s.speech_id for s in store.segments(scored)}
-    # Candidate takes scores; feed it the stored uncertainty as one pseudo-score per part.
-    candidates = [
-        Candidate(id=str(i), group=str(speech_of.get(i, "")),
-                  frame_scores={"u": _p_for_entropy(frames_unc.get(i, 0.0))},
-                  span_scores=[1 - spans_unc[i]] if i in spans_unc else [])
-        for i in scored
-    ]
-    ordered = [int(x) for x in uncertainty_order(candidates, diversity=diversity, pool=None)]
+    ordered = order_by_uncertainty(
+        ((str(i), str(speech_of.get(i, "")), frames_unc.get(i, 0.0) + spans_unc.get(i, 0.0)) for i in scored),
+        diversity=diversity, pool=None)
     rest = [i for i in segment_ids if i not in frames_unc and i not in spans_unc]
-    return ordered + rest
-
-
-def _p_for_entropy(h: float) -> float:
-    """The probability whose binary entropy is ``h`` (0..1), so the stored figure ranks as is."""
-    lo, hi = 0.0, 0.5
-    for _ in range(30):
-        mid = (lo + hi) / 2
-        if binary_entropy(mid) < h:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
+    return [int(x) for x in ordered] + rest
 
 
 def register_and_activate(store: Store, folder: Path, activate: bool = True) -> registry.ModelMeta:

@@ -43,20 +43,26 @@ def uncertainty_order(items: Iterable[Candidate], diversity: int = 3, pool: int 
     ``pool`` is None): a certain segment from another speech should not jump ahead of an
     uncertain one just for variety. ``diversity`` <= 0 turns interleaving off. Ties keep id order.
     """
-    ranked = sorted(items, key=lambda c: (-uncertainty(c), c.id))
+    return order_by_uncertainty(((c.id, c.group, uncertainty(c)) for c in items), diversity, pool)
+
+
+def order_by_uncertainty(scored: Iterable[tuple[str, str, float]], diversity: int = 3,
+                         pool: int | None = 200) -> list[str]:
+    """:func:`uncertainty_order` for ``(id, speech, uncertainty)`` already computed (e.g. stored)."""
+    ranked = sorted(scored, key=lambda item: (-item[2], item[0]))
     if diversity <= 0:
-        return [c.id for c in ranked]
+        return [item[0] for item in ranked]
     cut = len(ranked) if pool is None else max(0, pool)
     head, tail = ranked[:cut], ranked[cut:]
-    return _interleave(head, diversity) + [c.id for c in tail]
+    return _interleave([(i, g) for i, g, _ in head], diversity) + [item[0] for item in tail]
 
 
-def _interleave(ranked: list[Candidate], max_run: int) -> list[str]:
+def _interleave(ranked: list[tuple[str, str]], max_run: int) -> list[str]:
     """Greedy: take the most uncertain remaining segment unless its speech has had its run."""
     # One heap entry per speech, keyed by its best remaining rank; each speech a queue.
     queues: dict[str, list[int]] = {}
-    for rank, cand in enumerate(ranked):
-        queues.setdefault(cand.group, []).append(rank)
+    for rank, (_, group) in enumerate(ranked):
+        queues.setdefault(group, []).append(rank)
     heap = [(ranks[0], group) for group, ranks in queues.items()]
     heapq.heapify(heap)
     positions = {group: 0 for group in queues}
@@ -69,7 +75,7 @@ def _interleave(ranked: list[Candidate], max_run: int) -> list[str]:
             chosen = heapq.heappop(heap)
             heapq.heappush(heap, best)
         rank, group = chosen
-        order.append(ranked[rank].id)
+        order.append(ranked[rank][0])
         run_len = run_len + 1 if group == run_group else 1
         run_group = group
         positions[group] += 1
