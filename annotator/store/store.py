@@ -629,6 +629,7 @@ class Store:
     # ------------------------------------------------------------------- status
     def counts(self) -> dict[str, Any]:
         """What ``annotator status`` shows."""
+        versions = self.suggesting_versions()
         out: dict[str, Any] = {
             "speeches": self._one("SELECT COUNT(*) FROM speeches"),
             "segments": self._one("SELECT COUNT(*) FROM segments"),
@@ -636,7 +637,7 @@ class Store:
             # Segments the active models (and the glossary) have looked at, whatever they found.
             "suggested": self._one(
                 "SELECT COUNT(DISTINCT segment_id) FROM suggestion_runs WHERE model_version IN (%s)"
-                % ",".join("?" * len(self.suggesting_versions())), self.suggesting_versions()),
+                % ",".join("?" * len(versions)), versions),
             "annotated": self._one("SELECT COUNT(DISTINCT segment_id) FROM annotations"),
             "glossary": self._one("SELECT COUNT(*) FROM glossary"),
         }
