@@ -8,6 +8,14 @@ with status 2, never with a traceback.
 from __future__ import annotations
 
 
+def shown(value: object) -> str:
+    """A file name (or any value from outside) as a message may quote it: as it is when every
+    character is printable, else quoted with escapes (``'notes\\x1b[2J.txt'``), so that an
+    escape sequence, a newline or a bidi override in a name never reaches the terminal raw."""
+    text = str(value)
+    return text if text.isprintable() else repr(text)
+
+
 class AnnotatorError(Exception):
     """A problem the user can fix; ``str(err)`` is the one-line message shown to them."""
 
@@ -19,7 +27,7 @@ class InputError(AnnotatorError):
         self.path = str(path)
         self.line = line
         self.problem = problem
-        where = f"{self.path}:{line}" if line is not None else self.path
+        where = f"{shown(self.path)}:{line}" if line is not None else shown(self.path)
         super().__init__(f"{where}: {problem}")
 
 

@@ -117,10 +117,12 @@ def _prepare_star(args: tuple[RawSpeech, str | None, bool]) -> PreparedSpeech:
     return prepare(*args)
 
 
-def read_all(paths: Sequence[Path], fmt: str = "auto") -> tuple[list[Path], list[RawSpeech]]:
+def read_all(paths: Sequence[Path], fmt: str = "auto", store: Store | None = None) -> tuple[list[Path], list[RawSpeech]]:
     files = expand_paths(list(paths))
     if not files:
         raise InputError(", ".join(str(p) for p in paths), "no speech files found")
+    if store is not None:
+        store.refuse_own_files(files)
     raws: list[RawSpeech] = []
     for f in files:
         raws.extend(read_file(f, fmt))
@@ -136,7 +138,7 @@ def import_paths(
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> ImportReport:
-    files, raws = read_all(paths, fmt)
+    files, raws = read_all(paths, fmt, store)
     report = ImportReport(files=len(files))
     seen: set[str] = set()
     todo = []

@@ -65,6 +65,7 @@ def read_seed_file(path: Path, scheme: Scheme) -> list[tuple[int, dict]]:
 def import_seed_labels(store: Store, path: Path, scheme: Scheme, annotator: str = SEED_ANNOTATOR) -> SeedReport:
     """Attach seed labels to the segments they belong to, in one transaction."""
     report = SeedReport()
+    store.refuse_own_files([path])
     rows = read_seed_file(path, scheme)
     with store.write():
         for number, row in rows:

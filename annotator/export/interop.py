@@ -303,6 +303,7 @@ def import_labels(store: Store, path: str | Path, fmt: str, scheme: Scheme, anno
     A text found in several segments (a repeated "Thank you.") labels each of them.
     """
     path = Path(path)
+    store.refuse_own_files([path])
     records = read_labels(path, fmt)
     if not records:
         raise InputError(path, "no annotated tasks in this file")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from annotator.errors import AnnotatorError
+from annotator.errors import AnnotatorError, shown
 from annotator.store.schema import migrations
 
 BUSY_TIMEOUT_MS = 30_000
@@ -20,23 +21,54 @@ def connect(path: str | Path, *, migrate: bool = True) -> Database:
     """Open (creating if needed) a project database, bringing its schema up to date.
 
     A ``Database`` is bound to the thread that opened it: a worker thread opens its own.
+
+    The file is only ever opened by SQLite. Peeking at its header with Python's ``open()``
+    would be fatal: closing any descriptor of a file drops every POSIX lock this process holds
+    on it, so another process would think it was the last one, checkpoint and delete the WAL
+    under our open connections ("How To Corrupt An SQLite Database File", section 2.2).
     """
     path = Path(path)
-    if path.exists() and path.is_dir():
-        raise AnnotatorError(f"{path}: is a folder, not a database file")
-    if path.exists() and path.stat().st_size > 0:
-        with open(path, "rb") as fh:
-            if fh.read(16) != b"SQLite format 3\x00":
-                raise AnnotatorError(f"{path}: not an SQLite database")
+    if path.is_dir():
+        raise AnnotatorError(f"{shown(path)}: is a folder, not a database file")
     try:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     except sqlite3.Error as exc:
-        raise AnnotatorError(f"{path}: cannot open database ({exc})") from None
+        raise AnnotatorError(f"{shown(path)}: cannot open database ({exc})") from None
+    check_is_database(conn, path)
     db = Database(conn)
     configure(db)
     if migrate:
         migrations.apply(db)
     return db
+
+
+def check_is_database(conn: sqlite3.Connection, path: str | Path) -> None:
+    """Fail with one clear line if SQLite cannot read ``path`` as a database (asks SQLite itself)."""
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if "not a database" in str(exc):
+            raise AnnotatorError(f"{shown(path)}: not an SQLite database") from None
+        raise AnnotatorError(f"{shown(path)}: cannot read the database ({exc})") from None
+
+
+def database_files(path: str | Path) -> list[Path]:
+    """The database file and the companions SQLite keeps beside it."""
+    path = Path(path)
+    return [path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
+
+
+def same_file(candidate: Path, files: list[Path]) -> bool:
+    """Whether ``candidate`` is one of ``files`` (by inode where both exist; ``stat`` opens nothing)."""
+    for f in files:
+        try:
+            if os.path.samefile(candidate, f):
+                return True
+        except OSError:
+            if candidate.absolute() == f.absolute():
+                return True
+    return False
 
 
 def memory() -> Database:

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from annotator.errors import AnnotatorError
+from annotator.errors import AnnotatorError, shown
 from annotator.store import db as dbmod
 from annotator.store.records import (
     Annotation,
@@ -77,6 +77,17 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def refuse_own_files(self, paths: Iterable[str | Path]) -> None:
+        """Fail before reading any of ``paths`` that is this project's database (or its WAL,
+        shared-memory or journal file): reading it with ``open()`` would drop this process's
+        SQLite locks on it (see :func:`annotator.store.db.connect`)."""
+        if self.path is None:
+            return
+        own = dbmod.database_files(self.path)
+        for path in paths:
+            if dbmod.same_file(Path(path), own):
+                raise AnnotatorError(f"{shown(path)}: is this project's database, not a file to import")
 
     def write(self):
         return dbmod.write(self.db)

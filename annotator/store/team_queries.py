@@ -12,7 +12,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from annotator.errors import AnnotatorError
+from annotator.errors import AnnotatorError, shown
+from annotator.store.db import check_is_database
 from annotator.store.store import Store
 
 SPEECH_COLUMNS = ("content_hash", "external_id", "title", "speaker", "date", "venue", "language", "source",
@@ -24,17 +25,22 @@ def open_read_only(path: str | Path) -> sqlite3.Connection:
     """Another project's database, opened read-only (a merge never changes the other side)."""
     path = Path(path)
     if not path.is_file():
-        raise AnnotatorError(f"{path}: no such database file")
-    with open(path, "rb") as fh:
-        if fh.read(16) != b"SQLite format 3\x00":
-            raise AnnotatorError(f"{path}: not an SQLite database")
+        raise AnnotatorError(f"{shown(path)}: no such database file")
     uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
-    conn = sqlite3.connect(uri, uri=True)
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:
+        raise AnnotatorError(f"{shown(path)}: cannot open database ({exc})") from None
+    check_is_database(conn, path)  # asks SQLite: the file is never opened outside it
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise AnnotatorError(f"{shown(path)}: cannot read the database ({exc})") from None
     missing = [t for t in REQUIRED_TABLES if t not in tables]
     if missing:
         conn.close()
-        raise AnnotatorError(f"{path}: not an annotator project (no {', '.join(missing)} table)")
+        raise AnnotatorError(f"{shown(path)}: not an annotator project (no {', '.join(missing)} table)")
     return conn
 
 
