@@ -37,3 +37,12 @@ class ModelNotFoundError(AnnotatorError):
 
 class UnsafeModelError(AnnotatorError):
     """A model folder holds only pickled weights, which the tool refuses to load."""
+
+
+class DatabaseBusy(AnnotatorError):
+    """Another connection holds the project's write lock; ``holder`` says which process, if known."""
+
+    def __init__(self, holder: str | None = None) -> None:
+        self.holder = holder
+        who = f" ({holder})" if holder else ""
+        super().__init__(f"the database is busy: another process holds its write lock{who}; try again")

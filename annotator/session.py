@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from annotator.errors import DatabaseBusy
 from annotator.schemes import Label, Scheme
 from annotator.text import visible_text  # noqa: F401  (re-exported for the UI)
 from annotator.store import (
@@ -40,7 +41,9 @@ STATUS_ICONS = {
     "corrected": "✎",
     "rejected": "✘",
     "skipped": "»",
+    "pending": "⧗",  # decided, not saved yet: the database is busy
 }
+SAVED, PENDING, UNCHANGED = "saved", "pending", "unchanged"  # what became of a decision
 DECIDED = ("accepted", "corrected")  # statuses whose stored labels are the working labels
 
 
@@ -90,6 +93,20 @@ class SegmentView:
     glossary: tuple[GlossHit, ...]
     margin: float | None  # how far the best frame score is ahead of the next one
     has_suggestions: bool
+    pending: bool = False  # a decision on it waits for a busy database
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One key press's change to a decision. It is applied to the decision as stored at the
+    moment of writing (inside the write transaction), never to a copy read earlier."""
+
+    segment_id: int
+    action: str  # accept | rejected | skipped | toggle | span | unspan | adopt
+    label: str = ""
+    start: int = 0  # span: start; unspan: the offset whose span goes
+    end: int = 0
+    state: AnnotationState | None = None  # adopt: the decision taken
 
 
 @dataclass(frozen=True)
@@ -118,8 +135,12 @@ class Progress:
 class Session:
     """One annotator working through a filtered list of segments."""
 
-    def __init__(self, store: Store, annotator: str, scheme: Scheme, adjudicate: bool = False) -> None:
+    def __init__(self, store: Store, annotator: str, scheme: Scheme, adjudicate: bool = False,
+                 wait: float = 0.2) -> None:
         self.store = store
+        self.wait = wait  # seconds a decision waits for a busy database before it is kept pending
+        self.pending: list[Edit] = []  # decisions made while the database was busy, in order
+        self.busy: DatabaseBusy | None = None  # why they are pending
         self.user = annotator  # the person; ``annotator`` is whose decisions are read and written
         self.annotator = annotator
         self.scheme = scheme
@@ -201,6 +222,8 @@ class Session:
             suggested = self.store.segments_with_suggestions(missing)
             for seg in self.store.segments(missing):
                 status = statuses.get(seg.id) or (SUGGESTED if seg.id in suggested else UNTOUCHED)
+                if self.pending_on(seg.id):
+                    status = PENDING
                 preview = visible_text(" ".join(seg.text[:160].split()))
                 self._rows[seg.id] = ListRow(seg.id, seg.speech_id, seg.position, seg.language, status, preview)
         return [self._rows[i] for i in wanted if i in self._rows]
@@ -247,17 +270,26 @@ class Session:
                              if s.kind == "span" and s.start is not None and s.end is not None)
         return AnnotationState(frames, spans, "accepted")
 
+    def decision(self, segment_id: int) -> AnnotationState | None:
+        """The annotator's decision as the screen shows it: the saved one with the pending
+        edits (those waiting for a busy database) applied on top."""
+        ann = self.store.annotation(segment_id, self.annotator)
+        state = ann.state if ann is not None else None
+        for edit in self.pending_on(segment_id):
+            state = self._next_state(edit, state) or state
+        return state
+
     def working_state(self, segment_id: int) -> AnnotationState:
         """The labels the annotator is working on: the saved ones, or else the suggestions."""
-        ann = self.store.annotation(segment_id, self.annotator)
-        if ann is not None and ann.state.status in DECIDED:
-            return ann.state
+        state = self.decision(segment_id)
+        if state is not None and state.status in DECIDED:
+            return state
         return self.suggested_state(segment_id)
 
     def status(self, segment_id: int) -> str:
-        ann = self.store.annotation(segment_id, self.annotator)
-        if ann is not None:
-            return ann.state.status
+        state = self.decision(segment_id)
+        if state is not None:
+            return state.status
         return SUGGESTED if self.store.segments_with_suggestions([segment_id]) else UNTOUCHED
 
     def view(self, segment_id: int) -> SegmentView:
@@ -283,6 +315,7 @@ class Session:
             total=len(self.ids), status=self.status(segment_id), frames=frames, spans=working.spans,
             suggested_spans=suggested.spans, translation=self.store.best_translation(segment_id),
             glossary=gloss, margin=margin, has_suggestions=bool(items),
+            pending=bool(self.pending_on(segment_id)),
         )
 
     def _frame_scores(self, segment_id: int, items: Sequence[Suggestion]) -> dict[str, float]:
@@ -299,55 +332,115 @@ class Session:
         return ids.index(label) if label in ids else len(ids)
 
     # ----------------------------------------------------------------- decisions
-    def _decide(self, segment_id: int, state: AnnotationState) -> AnnotationState:
-        had = self.store.annotation(segment_id, self.annotator) is not None
-        self.store.decide(segment_id, self.annotator, state)
-        if not had:
+    def _decide(self, edit: Edit) -> str:
+        """Save one edit now, or keep it pending (in order) while another process holds the
+        write lock: ``SAVED``, ``PENDING`` or ``UNCHANGED``. Never raises ``DatabaseBusy``."""
+        if self.pending:
+            self.pending.append(edit)  # behind the ones already waiting: order is kept
+            return PENDING
+        try:
+            return self._write(edit, self.wait)
+        except DatabaseBusy as exc:
+            self.busy = exc
+            self.pending.append(edit)
+            self.forget([edit.segment_id])
+            return PENDING
+
+    def _write(self, edit: Edit, wait: float | None) -> str:
+        had: list[bool] = []
+
+        def change(current: AnnotationState | None) -> AnnotationState | None:
+            # Runs inside the write transaction: the state it starts from is the stored one.
+            had.append(current is not None)
+            return self._next_state(edit, current)
+
+        uid = self.store.decide_with(edit.segment_id, self.annotator, change, wait=wait)
+        if uid is None:
+            return UNCHANGED
+        if not had[0]:
             self.progress.done += 1
         self.progress.decisions += 1
-        self.forget([segment_id])
-        return state
+        self.forget([edit.segment_id])
+        return SAVED
 
-    def accept(self, segment_id: int) -> AnnotationState:
+    def flush_pending(self, wait: float = 0.0) -> int:
+        """Try to save the pending edits, in order; returns how many were saved now."""
+        saved = 0
+        while self.pending:
+            try:
+                self._write(self.pending[0], wait)
+            except DatabaseBusy as exc:
+                self.busy = exc
+                return saved
+            self.forget([self.pending.pop(0).segment_id])
+            saved += 1
+        self.busy = None
+        return saved
+
+    def _next_state(self, edit: Edit, current: AnnotationState | None) -> AnnotationState | None:
+        """What ``edit`` makes of the decision ``current`` (``None``: nothing to change)."""
+        suggested = self.suggested_state(edit.segment_id)
+        working = current if current is not None and current.status in DECIDED else suggested
+
+        def same_as_suggested(state: AnnotationState) -> bool:
+            return set(state.frames) == set(suggested.frames) and set(state.spans) == set(suggested.spans)
+
+        if edit.action == "accept":
+            return replace(working, status="accepted" if same_as_suggested(working) else "corrected")
+        if edit.action in ("rejected", "skipped"):
+            return AnnotationState((), (), edit.action)
+        if edit.action == "toggle":
+            frames = set(working.frames) ^ {edit.label}
+            return AnnotationState(tuple(sorted(frames, key=self._frame_order)), working.spans, "corrected")
+        if edit.action == "span":
+            kept = tuple(sp for sp in working.spans if sp.end <= edit.start or sp.start >= edit.end)
+            spans = tuple(sorted((*kept, SpanLabel(edit.start, edit.end, edit.label)), key=lambda sp: (sp.start, sp.end)))
+            return AnnotationState(working.frames, spans, "corrected")
+        if edit.action == "unspan":
+            kept = tuple(sp for sp in working.spans if not (sp.start <= edit.start < sp.end))
+            if len(kept) == len(working.spans):
+                return None
+            return AnnotationState(working.frames, kept, "corrected")
+        if edit.action == "adopt":
+            taken = edit.state
+            assert taken is not None
+            if taken.status == "rejected":
+                return AnnotationState((), (), "rejected")
+            return AnnotationState(taken.frames, taken.spans, "accepted" if same_as_suggested(taken) else "corrected")
+        raise ValueError(f"unknown edit {edit.action!r}")
+
+    def pending_on(self, segment_id: int) -> list[Edit]:
+        return [e for e in self.pending if e.segment_id == segment_id]
+
+    def accept(self, segment_id: int) -> str:
         """Save the working labels: ``accepted`` if they are the suggestions, else ``corrected``."""
-        working = self.working_state(segment_id)
-        suggested = self.suggested_state(segment_id)
-        same = set(working.frames) == set(suggested.frames) and set(working.spans) == set(suggested.spans)
-        return self._decide(segment_id, replace(working, status="accepted" if same else "corrected"))
+        return self._decide(Edit(segment_id, "accept"))
 
-    def reject(self, segment_id: int) -> AnnotationState:
-        return self._decide(segment_id, AnnotationState((), (), "rejected"))
+    def reject(self, segment_id: int) -> str:
+        return self._decide(Edit(segment_id, "rejected"))
 
-    def skip(self, segment_id: int) -> AnnotationState:
-        return self._decide(segment_id, AnnotationState((), (), "skipped"))
+    def skip(self, segment_id: int) -> str:
+        return self._decide(Edit(segment_id, "skipped"))
 
-    def toggle_frame(self, segment_id: int, label: str) -> AnnotationState:
+    def toggle_frame(self, segment_id: int, label: str) -> str:
         """Add or remove a frame; saved at once as ``corrected`` so nothing shown is unsaved."""
         if self.scheme.frame(label) is None:
             raise ValueError(f"unknown frame {label!r} in scheme {self.scheme.name!r}")
-        working = self.working_state(segment_id)
-        frames = set(working.frames) ^ {label}
-        state = AnnotationState(tuple(sorted(frames, key=self._frame_order)), working.spans, "corrected")
-        return self._decide(segment_id, state)
+        return self._decide(Edit(segment_id, "toggle", label=label))
 
-    def set_span(self, segment_id: int, start: int, end: int, label: str | None = None) -> AnnotationState:
+    def set_span(self, segment_id: int, start: int, end: int, label: str | None = None) -> str:
         """Add a span, or resize the span(s) it overlaps to exactly ``start..end``."""
         text = self.store.segment(segment_id).text
         if not (0 <= start < end <= len(text)):
             raise ValueError(f"span {start}-{end} is outside the segment (0-{len(text)})")
         label = label or (self.scheme.span_ids[0] if self.scheme.spans else "Slogan")
-        working = self.working_state(segment_id)
-        kept = tuple(s for s in working.spans if s.end <= start or s.start >= end)
-        spans = tuple(sorted((*kept, SpanLabel(start, end, label)), key=lambda s: (s.start, s.end)))
-        return self._decide(segment_id, AnnotationState(working.frames, spans, "corrected"))
+        return self._decide(Edit(segment_id, "span", label=label, start=start, end=end))
 
-    def remove_span_at(self, segment_id: int, offset: int) -> AnnotationState | None:
+    def remove_span_at(self, segment_id: int, offset: int) -> str | None:
         """Remove the span covering code point ``offset``; ``None`` if there is none."""
-        working = self.working_state(segment_id)
-        kept = tuple(s for s in working.spans if not (s.start <= offset < s.end))
-        if len(kept) == len(working.spans):
+        if not any(sp.start <= offset < sp.end for sp in self.working_state(segment_id).spans):
             return None
-        return self._decide(segment_id, AnnotationState(working.frames, kept, "corrected"))
+        return self._decide(Edit(segment_id, "unspan", start=offset))
 
     def votes(self, segment_id: int) -> list[Vote]:
         """The other annotators' decisions on a segment (skipped ones are no vote), plain
@@ -360,26 +453,31 @@ class Session:
         anns.sort(key=lambda a: (is_adjudicator(a.annotator), a.annotator))
         return [_vote(a, text) for a in anns]
 
-    def adopt(self, segment_id: int, annotator: str) -> AnnotationState:
+    def adopt(self, segment_id: int, annotator: str) -> str:
         """Make ``annotator``'s decision this session's decision (the adjudicator picks a side)."""
         ann = self.store.annotation(segment_id, annotator)
         if ann is None or ann.state.status == "skipped":
             raise ValueError(f"{annotator!r} has no decision on segment {segment_id}")
-        if ann.state.status == "rejected":
-            return self._decide(segment_id, AnnotationState((), (), "rejected"))
-        suggested = self.suggested_state(segment_id)
-        same = set(ann.state.frames) == set(suggested.frames) and set(ann.state.spans) == set(suggested.spans)
-        state = AnnotationState(ann.state.frames, ann.state.spans, "accepted" if same else "corrected")
-        return self._decide(segment_id, state)
+        return self._decide(Edit(segment_id, "adopt", state=ann.state))
 
     def undo(self) -> int | None:
+        """Undo the latest decision; one still pending (not saved yet) is simply dropped.
+        Raises ``DatabaseBusy`` if the database is busy (nothing changes then)."""
+        if self.pending:
+            edit = self.pending.pop()
+            self.forget([edit.segment_id])
+            if not self.pending:
+                self.busy = None
+            return edit.segment_id
         return self._history_step(self.store.undo)
 
     def redo(self) -> int | None:
+        if self.pending:
+            raise DatabaseBusy(self.busy.holder if self.busy else None)
         return self._history_step(self.store.redo)
 
-    def _history_step(self, step: Callable[[str], int | None]) -> int | None:
-        segment_id = step(self.annotator)
+    def _history_step(self, step: Callable[..., int | None]) -> int | None:
+        segment_id = step(self.annotator, wait=self.wait)
         if segment_id is not None:
             self.forget([segment_id])
             self.progress.done, _ = self._count()

@@ -163,3 +163,29 @@ def test_search_words_accents_prefixes_and_chinese_substrings(store):
     assert store.search("网络强") == [3]  # substring inside a run of Chinese (trigram index)
     assert store.search("强国") == [3]  # two characters: scanned
     assert store.search("!") == [1]  # punctuation only: no word to match, scanned
+
+
+def test_migration_builds_the_undo_stacks_from_an_older_history(tmp_path):
+    path = tmp_path / "old.db"
+    db = Database(str(path))
+    configure(db)
+    migrations.apply(db, stop_before="m005_undo_stack")
+    old = Store(db, path)
+    add_demo_speech(old)
+    # an older version's history, written as it wrote it: decide, decide, undo the second
+    for uid, seg, action, ref, state in (("u1", 1, "decide", None, '{"frames": ["Economic"], "spans": [], "status": "corrected"}'),
+                                         ("u2", 2, "decide", None, '{"frames": [], "spans": [], "status": "rejected"}'),
+                                         ("u3", 2, "undo", "u2", None)):
+        db.execute("INSERT INTO annotation_history (uid, segment_id, annotator, action, ref_uid, state, before, created_at) "
+                   "VALUES (?, ?, 'ann', ?, ?, ?, NULL, '2025')", [uid, seg, action, ref, state])
+    db.execute("INSERT INTO annotations (segment_id, annotator, frames, status, created_at, updated_at) "
+               "VALUES (1, 'ann', '[\"Economic\"]', 'corrected', '2025', '2025')")
+    db.conn.commit()
+    db.close()
+    store = Store.open(path)
+    assert store.redo("ann") == 2  # the undone rejection can be redone
+    assert store.annotation(2, "ann").state.status == "rejected"
+    assert store.undo("ann") == 2
+    assert store.undo("ann") == 1
+    assert store.annotation(1, "ann") is None
+    assert store.undo("ann") is None

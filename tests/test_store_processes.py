@@ -81,3 +81,51 @@ def test_importing_the_projects_own_database_is_refused_before_reading_it(tmp_pa
     finally:
         _WATCHED.clear()
     assert store.counts()["speeches"] == 1
+
+
+TOGGLER = """
+import sys, time
+from pathlib import Path
+from annotator.schemes import get_scheme
+from annotator.session import Session
+from annotator.store import Store
+
+path, segment, label, n, go = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), Path(sys.argv[5])
+session = Session(Store.open(path), "anna", get_scheme("framing"), wait=60)
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.001)
+for i in range(n):
+    assert session.toggle_frame(segment, label) == "saved"
+    if i % 7 == 0:
+        assert session.accept(segment) == "saved"   # accept keeps the labels as they stand
+"""
+
+
+@pytest.mark.slow
+def test_one_annotator_in_two_windows_loses_no_update(tmp_path):
+    """Two processes toggle different frames on one segment as the same annotator: each
+    frame ends up as its own window's parity says, and the history is one unbroken chain."""
+    import subprocess
+
+    from _store_trial import _env
+
+    path = tmp_path / "p.db"
+    make_project(path)
+    store = Store.open(path)
+    segment = store.segment_ids()[0]
+    go = tmp_path / "go"
+    runs = {"Economic": 301, "Morality": 300, "Political": 299}
+    procs = [subprocess.Popen([sys.executable, "-c", TOGGLER, str(path), str(segment), label, str(n), str(go)],
+                              stdout=subprocess.PIPE, text=True, env=_env()) for label, n in runs.items()]
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready"
+    go.touch()
+    for p in procs:
+        assert p.wait(timeout=300) == 0
+    frames = set(store.annotation(segment, "anna").state.frames)
+    assert frames == {label for label, n in runs.items() if n % 2}
+    history = store.history(segment, "anna")
+    assert len(history) == sum(runs.values()) + sum(-(-n // 7) for n in runs.values())
+    for earlier, later in zip(history, history[1:]):
+        assert later["before"] == earlier["state"]  # every decision starts from the one before it

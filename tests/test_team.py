@@ -294,3 +294,58 @@ def test_assign_cli_prints_counts_and_dry_run_records_nothing(db_path):
     assert len(Store.open(db_path).assignments()) == 18
     bad = runner.invoke(cli, ["assign", "--annotators", "a,adjudicator:x", "--db", str(db_path)])
     assert bad.exit_code == 2 and "adjudicator" in bad.stderr
+
+
+def test_undo_after_merge_follows_only_this_projects_own_decisions(tmp_path):
+    """ann works on two machines; merging the other one's database must not make undo take
+    back a decision made there, nor delete ann's current decision here."""
+    a, b = Store.open(tmp_path / "a.db"), Store.open(tmp_path / "b.db")
+    build_corpus(a, 2, 0)
+    build_corpus(b, 2, 0)
+    a.decide(1, "ann", AnnotationState(("Economic",), (), "accepted"))
+    a.decide(2, "ann", AnnotationState(("Morality",), (), "corrected"))
+    b.decide(3, "ann", AnnotationState(("Political",), (), "corrected"))
+    b.decide(1, "ann", AnnotationState(("Health_and_safety",), (), "corrected"))  # later: wins on merge
+    b.close()
+    merge_databases(a, [tmp_path / "b.db"])
+    assert a.annotation(1, "ann").state.frames == ("Health_and_safety",)
+
+    assert a.undo("ann") == 2  # ann's own latest decision here, not the merged ones
+    assert a.annotation(2, "ann") is None
+    assert a.annotation(3, "ann").state.frames == ("Political",)
+    # ann's decision on segment 1 was replaced by the merged, later one: nothing to take back
+    assert a.undo("ann") is None
+    assert a.annotation(1, "ann").state.frames == ("Health_and_safety",)
+    assert a.redo("ann") == 2
+    assert a.annotation(2, "ann").state.frames == ("Morality",)
+    a.close()
+
+
+def _vm_steps(store: Store, call) -> int:
+    """SQLite virtual-machine instructions a call executes (in hundreds): a count, not a time."""
+    steps = [0]
+
+    def tick() -> int:
+        steps[0] += 1
+        return 0
+
+    store.db.conn.set_progress_handler(tick, 100)
+    try:
+        call()
+    finally:
+        store.db.conn.set_progress_handler(None, 100)
+    return steps[0]
+
+
+def test_undo_costs_the_same_at_any_history_size():
+    small, big = Store.in_memory(), Store.in_memory()
+    for store, decisions in ((small, 10), (big, 4000)):
+        build_corpus(store, 2, 0)
+        ids = store.segment_ids()
+        for k in range(decisions):
+            store.decide(ids[k % len(ids)], "ann", AnnotationState((f"F{k}",), (), "corrected"))
+    cost = {}
+    for name, store in (("small", small), ("big", big)):
+        cost[name] = (_vm_steps(store, lambda: store.undo("ann")), _vm_steps(store, lambda: store.redo("ann")))
+    assert cost["big"][0] <= cost["small"][0] * 1.5 + 2, cost
+    assert cost["big"][1] <= cost["small"][1] * 1.5 + 2, cost

@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from sqlite_utils import Database
 
-from annotator.errors import AnnotatorError, shown
+from annotator.errors import AnnotatorError, DatabaseBusy, shown
+from annotator.store.locks import write_lock_holder
 from annotator.store.schema import migrations
 
 BUSY_TIMEOUT_MS = 30_000
@@ -90,28 +90,36 @@ def configure(db: Database) -> None:
     db.execute("PRAGMA synchronous = NORMAL")
 
 
+def is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
 @contextlib.contextmanager
-def write(db: Database, retries: int = 5) -> Iterator[Database]:
+def write(db: Database, wait: float | None = None, path: str | Path | None = None) -> Iterator[Database]:
     """One write transaction, taken with ``BEGIN IMMEDIATE``.
 
     Taking the write lock up front means two processes never both read and then fail to
-    upgrade (a deadlock SQLite resolves by failing one of them); a busy lock is waited for
-    (busy_timeout) and then retried a few times. Nested use joins the outer transaction.
+    upgrade (a deadlock SQLite resolves by failing one of them), and whatever the block reads
+    stays true until it commits: a read-modify-write inside it cannot lose another process's
+    update. A busy lock is waited for — ``wait`` seconds, or the connection's busy timeout —
+    and then :class:`DatabaseBusy` says so, naming the process that holds it where the system
+    can tell. Nested use joins the outer transaction.
     """
     if db.conn.in_transaction:
         with db.atomic():
             yield db
         return
-    for attempt in range(retries):
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            break
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            if attempt == retries - 1:
-                raise AnnotatorError("the database is locked by another process; try again") from None
-            time.sleep(0.05 * (attempt + 1))
+    if wait is not None:
+        db.execute(f"PRAGMA busy_timeout = {max(int(wait * 1000), 0)}")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        raise DatabaseBusy(write_lock_holder(path) if path else None) from None
+    finally:
+        if wait is not None:
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     try:
         yield db
     except BaseException:

@@ -253,4 +253,52 @@ def m004_word_search_with_cjk_substrings(db: Database) -> None:
     )
 
 
+@migrations()
+def m005_undo_stack(db: Database) -> None:
+    """Each annotator's undo and redo stacks as a table, so that undo costs the same at any
+    history size and follows only the decisions made in this project (never those a merge
+    brought in). Built once from the history as the earlier versions replayed it."""
+    db.executescript(
+        """
+        CREATE TABLE undo_stack (
+            annotator TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            history_uid TEXT NOT NULL REFERENCES annotation_history(uid) ON DELETE CASCADE,
+            undone INTEGER NOT NULL DEFAULT 0 CHECK (undone IN (0, 1)),
+            PRIMARY KEY (annotator, position)
+        );
+        CREATE INDEX undo_stack_top ON undo_stack(annotator, undone, position);
+        CREATE TABLE merge_conflicts (
+            uid TEXT PRIMARY KEY,
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            annotator TEXT NOT NULL,
+            ours TEXT NOT NULL,
+            theirs TEXT NOT NULL,
+            kept TEXT NOT NULL CHECK (kept IN ('ours', 'theirs')),
+            source TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+    rows = db.execute("SELECT uid, annotator, action, ref_uid FROM annotation_history ORDER BY id").fetchall()
+    stacks: dict[str, tuple[list[str], list[str]]] = {}
+    for uid, annotator, action, ref in rows:
+        undo, redo = stacks.setdefault(annotator, ([], []))
+        if action == "decide":
+            undo.append(uid)
+            redo.clear()
+        elif action == "undo" and ref in undo:
+            undo.remove(ref)
+            redo.append(ref)
+        elif action == "redo" and ref in redo:
+            redo.remove(ref)
+            undo.append(ref)
+    for annotator, (undo, redo) in stacks.items():
+        # undone entries sit above the others, the next one to redo lowest among them
+        entries = [(uid, 0) for uid in undo] + [(uid, 1) for uid in reversed(redo)]
+        db.conn.executemany(
+            "INSERT INTO undo_stack (annotator, position, history_uid, undone) VALUES (?, ?, ?, ?)",
+            [(annotator, i, uid, undone) for i, (uid, undone) in enumerate(entries, start=1)])
+
+
 SCHEMA_STEPS = [m.name for m in migrations._migrations]

@@ -89,8 +89,10 @@ class Store:
             if dbmod.same_file(Path(path), own):
                 raise AnnotatorError(f"{shown(path)}: is this project's database, not a file to import")
 
-    def write(self):
-        return dbmod.write(self.db)
+    def write(self, wait: float | None = None):
+        """One write transaction (``BEGIN IMMEDIATE``); ``wait``: seconds to wait for a busy lock
+        before :class:`~annotator.errors.DatabaseBusy` (default: the connection's 30 s)."""
+        return dbmod.write(self.db, wait=wait, path=self.path)
 
     def _q(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         cur = self.db.execute(sql, params)
@@ -474,12 +476,31 @@ class Store:
     # -------------------------------------------------------------- annotations
     def decide(self, segment_id: int, annotator: str, state: AnnotationState) -> str:
         """Record an annotator's decision for a segment; returns the history entry's uid."""
-        self._check_state(state)
-        with self.write():
+        uid = self.decide_with(segment_id, annotator, lambda _current: state)
+        assert uid is not None
+        return uid
+
+    def decide_with(self, segment_id: int, annotator: str,
+                    edit: Callable[[AnnotationState | None], AnnotationState | None],
+                    wait: float | None = None) -> str | None:
+        """Change a decision as a function of the current one, in one write transaction.
+
+        ``edit`` gets the annotator's current state (``None``: no decision yet) and returns the
+        new one, or ``None`` for "nothing to change". It runs after ``BEGIN IMMEDIATE``, so no
+        other process or window can change the decision between the read and the write: a
+        frame toggled in one window is never overwritten by another. Returns the history
+        entry's uid, or ``None`` if nothing changed.
+        """
+        with self.write(wait):
             before = self._current_state(segment_id, annotator)
+            state = edit(before)
+            if state is None:
+                return None
+            self._check_state(state)
             uid = uuid.uuid4().hex
             self._apply(segment_id, annotator, state)
             self._history(uid, segment_id, annotator, "decide", state, before)
+            self._push_undo(annotator, uid)
         return uid
 
     def annotation(self, segment_id: int, annotator: str) -> Annotation | None:
@@ -531,55 +552,66 @@ class Store:
             r["before"] = AnnotationState.from_json(r["before"])
         return rows
 
-    def undo(self, annotator: str) -> int | None:
-        """Undo the annotator's latest decision that is not undone; returns its segment id."""
-        with self.write():
-            undo_stack, _ = self._stacks(annotator)
-            if not undo_stack:
-                return None
-            target = undo_stack[-1]
-            current = self._current_state(target["segment_id"], annotator)
-            restored = AnnotationState.from_json(target["before"])
-            self._apply(target["segment_id"], annotator, restored)
-            self._history(uuid.uuid4().hex, target["segment_id"], annotator, "undo", restored, current, target["uid"])
-            return int(target["segment_id"])
+    def undo(self, annotator: str, wait: float | None = None) -> int | None:
+        """Undo the annotator's latest decision that is not undone; returns its segment id.
 
-    def redo(self, annotator: str) -> int | None:
+        Undo follows the annotator's own chain of decisions made in this project: decisions a
+        merge brought in are never on the stack, and a decision of ours that a merge has since
+        replaced on its segment is no longer in force, so it is passed over, never "undone"
+        over the merged one. Each step reads a few rows by index, whatever the history's size.
+        """
+        with self.write(wait):
+            while True:
+                top = self.db.execute(
+                    "SELECT u.position, h.uid, h.segment_id, h.state, h.before FROM undo_stack u "
+                    "JOIN annotation_history h ON h.uid = u.history_uid WHERE u.annotator = ? AND u.undone = 0 "
+                    "ORDER BY u.position DESC LIMIT 1", [annotator]).fetchone()
+                if top is None:
+                    return None
+                position, uid, segment_id, state_json, before_json = top
+                current = self._current_state(segment_id, annotator)
+                if current != AnnotationState.from_json(state_json):
+                    self._drop_from_stack(annotator, position)  # replaced by a merge since
+                    continue
+                restored = AnnotationState.from_json(before_json)
+                self._apply(segment_id, annotator, restored)
+                self._history(uuid.uuid4().hex, segment_id, annotator, "undo", restored, current, uid)
+                self.db.execute("UPDATE undo_stack SET undone = 1 WHERE annotator = ? AND position = ?",
+                                [annotator, position])
+                return int(segment_id)
+
+    def redo(self, annotator: str, wait: float | None = None) -> int | None:
         """Redo the latest undone decision (if nothing was decided since); returns its segment id."""
-        with self.write():
-            _, redo_stack = self._stacks(annotator)
-            if not redo_stack:
-                return None
-            target = redo_stack[-1]
-            current = self._current_state(target["segment_id"], annotator)
-            state = AnnotationState.from_json(target["state"])
-            self._apply(target["segment_id"], annotator, state)
-            self._history(uuid.uuid4().hex, target["segment_id"], annotator, "redo", state, current, target["uid"])
-            return int(target["segment_id"])
+        with self.write(wait):
+            while True:
+                nxt = self.db.execute(
+                    "SELECT u.position, h.uid, h.segment_id, h.state, h.before FROM undo_stack u "
+                    "JOIN annotation_history h ON h.uid = u.history_uid WHERE u.annotator = ? AND u.undone = 1 "
+                    "ORDER BY u.position LIMIT 1", [annotator]).fetchone()
+                if nxt is None:
+                    return None
+                position, uid, segment_id, state_json, before_json = nxt
+                current = self._current_state(segment_id, annotator)
+                if current != AnnotationState.from_json(before_json):
+                    self._drop_from_stack(annotator, position)  # the segment changed since the undo
+                    continue
+                state = AnnotationState.from_json(state_json)
+                self._apply(segment_id, annotator, state)
+                self._history(uuid.uuid4().hex, segment_id, annotator, "redo", state, current, uid)
+                self.db.execute("UPDATE undo_stack SET undone = 0 WHERE annotator = ? AND position = ?",
+                                [annotator, position])
+                return int(segment_id)
 
-    def _stacks(self, annotator: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Replay the annotator's history into undo and redo stacks of 'decide' entries."""
-        rows = self._q(
-            "SELECT uid, segment_id, action, ref_uid, state, before FROM annotation_history "
-            "WHERE annotator = ? ORDER BY id", [annotator])
-        by_uid = {r["uid"]: r for r in rows}
-        undo_stack: list[dict[str, Any]] = []
-        redo_stack: list[dict[str, Any]] = []
-        for r in rows:
-            if r["action"] == "decide":
-                undo_stack.append(r)
-                redo_stack.clear()
-            elif r["action"] == "undo" and r["ref_uid"] in by_uid:
-                target = by_uid[r["ref_uid"]]
-                if target in undo_stack:
-                    undo_stack.remove(target)
-                redo_stack.append(target)
-            elif r["action"] == "redo" and r["ref_uid"] in by_uid:
-                target = by_uid[r["ref_uid"]]
-                if target in redo_stack:
-                    redo_stack.remove(target)
-                undo_stack.append(target)
-        return undo_stack, redo_stack
+    def _push_undo(self, annotator: str, uid: str) -> None:
+        """A new decision: it goes on top of the undo stack, and what could be redone is gone."""
+        self.db.execute("DELETE FROM undo_stack WHERE annotator = ? AND undone = 1", [annotator])
+        self.db.execute(
+            "INSERT INTO undo_stack (annotator, position, history_uid) VALUES "
+            "(?, COALESCE((SELECT MAX(position) FROM undo_stack WHERE annotator = ?), 0) + 1, ?)",
+            [annotator, annotator, uid])
+
+    def _drop_from_stack(self, annotator: str, position: int) -> None:
+        self.db.execute("DELETE FROM undo_stack WHERE annotator = ? AND position = ?", [annotator, position])
 
     def _current_state(self, segment_id: int, annotator: str) -> AnnotationState | None:
         ann = self.annotation(segment_id, annotator)

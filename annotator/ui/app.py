@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -25,9 +26,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
-from annotator.errors import AnnotatorError
+from annotator.errors import AnnotatorError, DatabaseBusy
 from annotator.schemes import Scheme, get_scheme
-from annotator.session import Session, compute_suggestions, retrain, word_units
+from annotator.session import PENDING, Session, compute_suggestions, retrain, visible_text, word_units
 from annotator.store import Store
 from annotator.ui.screens import FilterChoice, FilterScreen, PickScreen, PromptScreen
 from annotator.ui.widgets import (
@@ -65,6 +66,12 @@ class TrainingDone(Message):
         super().__init__()
         self.headlines = headlines
         self.error = error
+
+
+def say(app: App, message: str, title: str = "", **kwargs) -> None:
+    """Notify with literal text: messages quote search terms, names, file names and errors."""
+    literal = "\n".join(visible_text(line) for line in message.split("\n"))
+    app.notify(literal, title=visible_text(title), markup=False, **kwargs)
 
 
 class AnnotateScreen(Screen):
@@ -128,6 +135,7 @@ class AnnotateScreen(Screen):
             yield TopBar(header_text(self.session), id="who")
             yield ProgressBar(total=max(self.session.progress.total, 1), show_eta=False, id="progress")
             yield TopBar("", id="rate")
+            yield TopBar("", id="busy")
             yield TopBar("", id="worker")
         with Horizontal(id="main"):
             yield SegmentList(self.session, id="list")
@@ -143,11 +151,16 @@ class AnnotateScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.retry_timer = self.set_interval(0.5, self.retry_pending, pause=True)
         self.update_progress()
         if self.session.ids:
             self.show_index(0)
         else:
             self.show_empty()
+
+    def say(self, message: str, **kwargs) -> None:
+        """A notification whose text is data: never markup, control characters made visible."""
+        say(self.app, message, **kwargs)
 
     # ---------------------------------------------------------------- showing
     @property
@@ -233,25 +246,27 @@ class AnnotateScreen(Screen):
             return False  # span mode is a mode: only its own keys, undo and the guide
         return True
 
+    def _decided(self, outcome: str | None, advance: bool) -> None:
+        """After a decision: move on (or redraw), and say so if it is waiting for the database."""
+        if outcome == PENDING:
+            self.show_busy()
+        self.after_decision(advance=advance)
+
     def action_accept(self) -> None:
         if self.current_id is not None:
-            self.session.accept(self.current_id)
-            self.after_decision(advance=True)
+            self._decided(self.session.accept(self.current_id), advance=True)
 
     def action_reject(self) -> None:
         if self.current_id is not None:
-            self.session.reject(self.current_id)
-            self.after_decision(advance=True)
+            self._decided(self.session.reject(self.current_id), advance=True)
 
     def action_skip(self) -> None:
         if self.current_id is not None:
-            self.session.skip(self.current_id)
-            self.after_decision(advance=True)
+            self._decided(self.session.skip(self.current_id), advance=True)
 
     def action_toggle_frame(self, label: str) -> None:
         if self.current_id is not None:
-            self.session.toggle_frame(self.current_id, label)
-            self.after_decision(advance=False)
+            self._decided(self.session.toggle_frame(self.current_id, label), advance=False)
 
     def action_undo(self) -> None:
         self._history(self.session.undo, "undone")
@@ -260,14 +275,46 @@ class AnnotateScreen(Screen):
         self._history(self.session.redo, "redone")
 
     def _history(self, step, verb: str) -> None:
-        segment_id = step()
-        if segment_id is None:
-            self.notify(f"nothing to be {verb}", severity="warning", timeout=2)
+        try:
+            segment_id = step()
+        except DatabaseBusy as exc:
+            self.say(f"nothing {verb}: {exc}", severity="warning", timeout=5)
             return
+        if segment_id is None:
+            self.say(f"nothing to be {verb}", severity="warning", timeout=2)
+            return
+        self.show_busy()  # an undo may have dropped the last decision waiting for the database
         self.segment_list.refresh()
         self.update_progress()
         self.show_segment(segment_id)
         self.refresh_detail()
+
+    # ------------------------------------------------------------- busy database
+    def show_busy(self) -> None:
+        """The top bar says how many decisions wait for a busy database, and who holds it."""
+        bar = self.query_one("#busy", TopBar)
+        pending = len(self.session.pending)
+        if not pending:
+            bar.update("")
+            self.retry_timer.pause()
+            return
+        holder = self.session.busy.holder if self.session.busy else None
+        text = Text(f" ⧗ database busy: {pending} decision{'s' if pending > 1 else ''} not saved yet", "bold")
+        if holder:
+            text.append(f" · write lock held by {visible_text(holder)}")
+        text.append(" · retrying ")
+        bar.update(text)
+        self.retry_timer.resume()
+
+    def retry_pending(self) -> None:
+        saved = self.session.flush_pending(wait=0)
+        if saved:
+            self.segment_list.refresh()
+            self.update_progress()
+            self.refresh_detail()
+        self.show_busy()
+        if saved and not self.session.pending:
+            self.say(f"saved the {saved} decision{'s' if saved > 1 else ''} that waited for the database", timeout=3)
 
     # ------------------------------------------------------------- navigation
     def _index(self) -> int:
@@ -282,7 +329,7 @@ class AnnotateScreen(Screen):
     def action_next_unannotated(self) -> None:
         index = self.session.next_unannotated(self._index())
         if index is None:
-            self.notify("every segment in the list has a decision", timeout=3)
+            self.say("every segment in the list has a decision", timeout=3)
         else:
             self.show_index(index)
 
@@ -292,7 +339,7 @@ class AnnotateScreen(Screen):
                 return
             segment_id = int(value)
             if not self.session.has_segment(segment_id):
-                self.notify(f"no segment with id {segment_id}", severity="error", timeout=3)
+                self.say(f"no segment with id {segment_id}", severity="error", timeout=3)
                 return
             self.show_segment(segment_id)
 
@@ -332,7 +379,7 @@ class AnnotateScreen(Screen):
         self.segment_list.reset()
         self.query_one("#who", TopBar).update(header_text(self.session))
         self.update_progress()
-        self.notify(f"{len(self.session.ids)} segments", timeout=2)
+        self.say(f"{len(self.session.ids)} segments", timeout=2)
         self.current_id = None
         self.show_index(0)
 
@@ -348,15 +395,17 @@ class AnnotateScreen(Screen):
             return
         votes = self.session.votes(segment_id)
         if not votes:
-            self.notify("no annotator has decided on this segment", severity="warning", timeout=3)
+            self.say("no annotator has decided on this segment", severity="warning", timeout=3)
             return
         names = {lab.id: lab.name for lab in self.session.scheme.frames}
 
         def take(annotator: str | None) -> None:
             if annotator is None:
                 return
-            self.session.adopt(segment_id, annotator)
-            self.notify(f"took {annotator}'s decision", timeout=2)
+            outcome = self.session.adopt(segment_id, annotator)
+            self.say(f"took {annotator}'s decision", timeout=2)
+            if outcome == PENDING:
+                self.show_busy()
             if self.current_id == segment_id:
                 self.after_decision(advance=True)
 
@@ -418,17 +467,18 @@ class AnnotateScreen(Screen):
         if self.current_id is None or not self.units:
             return
         lo, hi = sorted((self.anchor, self.cursor))
-        self.session.set_span(self.current_id, self.units[lo][0], self.units[hi][1], self.span_label)
+        outcome = self.session.set_span(self.current_id, self.units[lo][0], self.units[hi][1], self.span_label)
         self.anchor = self.cursor
-        self.after_decision(advance=False)
+        self._decided(outcome, advance=False)
 
     def action_span_delete(self) -> None:
         if self.current_id is None or not self.units:
             return
-        if self.session.remove_span_at(self.current_id, self.units[self.cursor][0]) is None:
-            self.notify("no span under the cursor", timeout=2)
+        outcome = self.session.remove_span_at(self.current_id, self.units[self.cursor][0])
+        if outcome is None:
+            self.say("no span under the cursor", timeout=2)
             return
-        self.after_decision(advance=False)
+        self._decided(outcome, advance=False)
 
     # ------------------------------------------------------------ suggestions
     def request_suggestions(self, index: int) -> None:
@@ -472,14 +522,14 @@ class AnnotateScreen(Screen):
     # ---------------------------------------------------------------- retrain
     def action_retrain(self, kinds: str = "frames") -> None:
         if self.session.store.path is None:
-            self.notify("retraining needs a project database file", severity="error", timeout=4)
+            self.say("retraining needs a project database file", severity="error", timeout=4)
             return
         if self.training:
-            self.notify("a model is already being trained", severity="warning", timeout=3)
+            self.say("a model is already being trained", severity="warning", timeout=3)
             return
         self.training = True
         self.query_one("#worker", TopBar).update(f" ⟳ training {kinds.replace(',', ' + ')} ")
-        self.notify(f"training {kinds.replace(',', ' and ')} on the labels so far…", timeout=3)
+        self.say(f"training {kinds.replace(',', ' and ')} on the labels so far…", timeout=3)
         self.run_training([k.strip() for k in kinds.split(",") if k.strip()])
 
     def show_worker(self, text: str) -> None:
@@ -507,9 +557,9 @@ class AnnotateScreen(Screen):
         self.training = False
         self.query_one("#worker", TopBar).update("")
         if message.error:
-            self.notify(f"retraining failed: {message.error}", severity="error", timeout=10)
+            self.say(f"retraining failed: {message.error}", severity="error", timeout=10)
             return
-        self.notify("\n".join(message.headlines), title="new model active", timeout=15)
+        self.say("\n".join(message.headlines), title="new model active", timeout=15)
         # The new version has no suggestions yet: recompute those in view, the rest on demand.
         self.session.attempted.clear()
         self.session.forget()
@@ -525,7 +575,7 @@ class AnnotateScreen(Screen):
     def worker_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self.query_one("#worker", TopBar).update(" suggestions failed ")
-            self.notify(f"suggestions unavailable: {event.worker.error}", severity="error", timeout=6)
+            self.say(f"suggestions unavailable: {event.worker.error}", severity="error", timeout=6)
 
 
 class AnnotatorApp(App):
@@ -535,7 +585,8 @@ class AnnotatorApp(App):
     #who { width: 1fr; padding-left: 1; }
     #progress { width: auto; }
     #progress Bar { width: 16; }
-    #rate, #worker { width: auto; }
+    #rate, #busy, #worker { width: auto; }
+    #busy { color: $warning; }
     #worker { color: $accent; }
     #main { height: 1fr; }
     #list { width: 32%; min-width: 24; max-width: 48; border-right: vkey $panel; }
@@ -554,12 +605,29 @@ class AnnotatorApp(App):
         self.session = session
         self.suggest = suggest
         self.train_base = train_base
+        self.quit_anyway = False  # ctrl+q pressed once with decisions still unsaved
 
     def on_mount(self) -> None:
         self.push_screen(AnnotateScreen(self.session, self.suggest, self.train_base))
 
     def on_unmount(self) -> None:
         self.session.store.close()
+
+    async def action_quit(self) -> None:
+        """Quit; with decisions still waiting for a busy database, try once more, and quit
+        without them only if asked twice."""
+        session = self.session
+        if session.pending:
+            session.flush_pending(wait=1.0)
+        if session.pending and not self.quit_anyway:
+            self.quit_anyway = True
+            self.set_timer(6, lambda: setattr(self, "quit_anyway", False))
+            n = len(session.pending)
+            say(self, f"{n} decision{'s are' if n > 1 else ' is'} not saved yet: {session.busy}. "
+                      "Wait for the write lock to be released, or press ctrl+q again to quit without "
+                      f"{'them' if n > 1 else 'it'}.", severity="error", timeout=6)
+            return
+        self.exit()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette offers every action the screen's keys do, plus Textual's own."""

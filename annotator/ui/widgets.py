@@ -209,6 +209,8 @@ def meta_line(view: SegmentView) -> Text:
     sp, seg = view.speech, view.segment
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     text.append(f"{STATUS_ICONS.get(view.status, '?')} {view.status}", "bold")
+    if view.pending:
+        text.append(f" {STATUS_ICONS['pending']} not saved yet", "bold reverse")
     where = f"{view.index + 1}/{view.total}" if view.index >= 0 else "not in list"
     text.append(f"  ·  #{seg.id} ({where})  ·  {seg.language or '??'}  ·  ", "dim")
     title = " — ".join(x for x in (sp.title, sp.speaker, sp.date) if x)
