@@ -155,7 +155,7 @@ class Session:
         self._position: dict[int, int] = {}
         self._speeches: dict[int, Speech] = {}
         self._rows: dict[int, ListRow] = {}
-        self.attempted: set[int] = set()  # segments a suggestion run was started for
+        self.attempted: set[int] = set()  # segments a suggestion run has looked at
         self.progress = Progress(0, 0)
         if adjudicate:
             self.set_adjudicate(True)
@@ -254,7 +254,7 @@ class Session:
         return None
 
     def missing_suggestions(self, segment_ids: Sequence[int]) -> list[int]:
-        """Of these segments, those with no suggestions that no run was started for yet."""
+        """Of these segments, those with no suggestions that no run has looked at yet."""
         todo = [i for i in segment_ids if i not in self.attempted]
         if not todo:
             return []

@@ -12,6 +12,7 @@ recomputes the suggestions in view with the new version.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from annotator.errors import AnnotatorError, DatabaseBusy
 from annotator.schemes import Scheme, get_scheme
@@ -45,18 +46,29 @@ from annotator.ui.widgets import (
 )
 
 PREFETCH = 16  # segments ahead of the cursor whose suggestions the worker computes
+SUGGEST_STEP = 4  # segments a suggestion worker does between looks at whether it was cancelled
 SPAN_ACTIONS = {"span_left", "span_right", "span_extend_left", "span_extend_right", "span_commit",
                 "span_delete", "span_leave"}
 ALWAYS = {"undo", "redo", "toggle_guidelines", "retrain"}
 
 
 class SuggestionsReady(Message):
-    """The worker stored suggestions for these segments."""
+    """A suggestion worker stored suggestions for these segments."""
 
-    def __init__(self, segment_ids: list[int], count: int) -> None:
+    def __init__(self, segment_ids: list[int], run: int) -> None:
         super().__init__()
         self.segment_ids = segment_ids
-        self.count = count
+        self.run = run
+
+
+class SuggestionsStopped(Message):
+    """A suggestion worker ended; ``undone``: the segments it did not get to (cancelled or failed)."""
+
+    def __init__(self, undone: list[int], run: int, error: str = "") -> None:
+        super().__init__()
+        self.undone = undone
+        self.run = run
+        self.error = error
 
 
 class TrainingDone(Message):
@@ -109,6 +121,10 @@ class AnnotateScreen(Screen):
         self.suggest = suggest and session.store.path is not None
         self.train_base = train_base  # encoder for "retrain now" (None: the default encoder)
         self.training = False
+        self.suggest_run = 0  # the latest suggestion run started
+        self.in_flight: dict[int, int] = {}  # segment -> the run that is computing it
+        self.suggest_lock = threading.Lock()  # one suggestion run computes at a time
+        self.suggest_error = ""  # the last failure told to the annotator
         self.current_id: int | None = None
         self.span_mode = False
         self.span_label = ""
@@ -482,33 +498,79 @@ class AnnotateScreen(Screen):
 
     # ------------------------------------------------------------ suggestions
     def request_suggestions(self, index: int) -> None:
-        """Compute suggestions in the background for this segment and the next few."""
+        """Compute suggestions in the background for this segment and the next few.
+
+        One suggestion worker at a time: a new request (the annotator moved on) cancels the
+        one running, which stops after its current few segments; what it had not done is
+        either in the new request or asked for again when the annotator gets there.
+        """
         if not self.suggest or index < 0:
             return
-        window = self.session.ids[index:index + PREFETCH]
-        todo = self.session.missing_suggestions(window)
-        if todo:
-            self.session.attempted.update(todo)
-            self.query_one("#worker", TopBar).update(f" ⟳ suggesting {len(todo)} ")
-            self.run_suggestions(todo)
+        self.start_suggestions(self.session.missing_suggestions(self.session.ids[index:index + PREFETCH]))
 
-    @work(thread=True, group="suggest", exit_on_error=False)
-    def run_suggestions(self, segment_ids: list[int]) -> None:
+    def start_suggestions(self, todo: list[int]) -> None:
+        if all(self.in_flight.get(i) == self.suggest_run for i in todo):
+            return  # nothing new: the run going on has them all
+        self.suggest_run += 1
+        for segment_id in todo:
+            self.in_flight[segment_id] = self.suggest_run
+        self.show_worker(f" ⟳ suggesting {len(todo)} ")
+        self.run_suggestions(todo, self.suggest_run)
+
+    @work(thread=True, group="suggest", exclusive=True, exit_on_error=False)
+    def run_suggestions(self, segment_ids: list[int], run: int) -> None:
+        worker = get_current_worker()
+        with self.suggest_lock:  # the run it cancelled finishes its few segments first
+            if worker.is_cancelled:
+                self.post_message(SuggestionsStopped(segment_ids, run))
+                return
+            self._suggest(worker, segment_ids, run)
+
+    def _suggest(self, worker: Worker, segment_ids: list[int], run: int) -> None:
         # A sqlite connection belongs to its thread: the worker opens its own.
         store = self.session.store.reopen()
+        done = 0
         try:
-            count = compute_suggestions(store, segment_ids)
+            for start in range(0, len(segment_ids), SUGGEST_STEP):
+                if worker.is_cancelled:
+                    break
+                chunk = segment_ids[start:start + SUGGEST_STEP]
+                compute_suggestions(store, chunk)
+                done += len(chunk)
+                self.post_message(SuggestionsReady(chunk, run))
+        except Exception as exc:  # noqa: BLE001 - a failed run is reported, never a crash
+            message = str(exc) if isinstance(exc, AnnotatorError) else f"{type(exc).__name__}: {exc}"
+            self.post_message(SuggestionsStopped(segment_ids[done:], run, message or type(exc).__name__))
+            return
         finally:
             store.close()
-        self.post_message(SuggestionsReady(segment_ids, count))
+        self.post_message(SuggestionsStopped(segment_ids[done:], run))
 
     @on(SuggestionsReady)
     def suggestions_ready(self, message: SuggestionsReady) -> None:
-        self.query_one("#worker", TopBar).update("")
+        self.session.attempted.update(message.segment_ids)
+        self._release(message.segment_ids, message.run)
         self.session.forget(message.segment_ids)
         self.segment_list.refresh()
         if self.current_id in message.segment_ids:
             self.refresh_detail()
+
+    @on(SuggestionsStopped)
+    def suggestions_stopped(self, message: SuggestionsStopped) -> None:
+        """A run ended: finished, cancelled (its rest is not marked as attempted, so it is asked
+        for again), or failed (likewise, and the annotator is told, once per distinct error)."""
+        self._release(message.undone, message.run)
+        if message.run == self.suggest_run:
+            self.show_worker(" suggestions failed " if message.error else "")
+        if message.error and message.error != self.suggest_error:
+            self.say(f"suggestions unavailable: {message.error}", severity="error", timeout=6)
+        if message.error or message.run == self.suggest_run:
+            self.suggest_error = message.error
+
+    def _release(self, segment_ids: list[int], run: int) -> None:
+        for segment_id in segment_ids:
+            if self.in_flight.get(segment_id) == run:
+                del self.in_flight[segment_id]
 
     def visible_ids(self) -> list[int]:
         """The segments on screen: the list's visible rows and the prefetch window."""
@@ -565,11 +627,8 @@ class AnnotateScreen(Screen):
         self.session.forget()
         self.segment_list.refresh()
         self.refresh_detail()
-        todo = self.visible_ids()
-        if self.suggest and todo:
-            self.session.attempted.update(todo)
-            self.query_one("#worker", TopBar).update(f" ⟳ suggesting {len(todo)} ")
-            self.run_suggestions(todo)
+        if self.suggest:
+            self.start_suggestions(self.visible_ids())
 
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
