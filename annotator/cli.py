@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from annotator import __version__
-from annotator.cli_common import db_option, open_store
+from annotator.cli_common import db_option, echo, open_store
 from annotator.errors import AnnotatorError
 
 
@@ -20,10 +20,10 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except AnnotatorError as exc:
-            click.echo(f"annotator: error: {exc}", err=True)
+            echo(f"annotator: error: {exc}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
-            click.echo("annotator: interrupted; nothing half-written was kept", err=True)
+            echo("annotator: interrupted; nothing half-written was kept", err=True)
             sys.exit(130)
 
 
@@ -56,7 +56,7 @@ def import_cmd(paths: tuple[Path, ...], fmt: str, lang: str | None, segment_lang
     with Bars() as bars:
         report = import_paths(store, list(paths), fmt=fmt, language=lang,
                               segment_langid=segment_langid, progress=bars.update)
-    click.echo(report.summary())
+    echo(report.summary())
 
 
 @cli.command()
@@ -68,22 +68,22 @@ def status(db_path: Path, as_json: bool) -> None:
         raise AnnotatorError(f"{db_path}: no such database; run `annotator import PATH…` or `annotator demo` first")
     counts = open_store(db_path).counts()
     if as_json:
-        click.echo(json.dumps(counts, ensure_ascii=False, indent=2))
+        echo(json.dumps(counts, ensure_ascii=False, indent=2))
         return
-    click.echo(f"database     {db_path}")
-    click.echo(f"speeches     {counts['speeches']}")
-    click.echo(f"segments     {counts['segments']}")
+    echo(f"database     {db_path}")
+    echo(f"speeches     {counts['speeches']}")
+    echo(f"segments     {counts['segments']}")
     langs = ", ".join(f"{k} {v}" for k, v in counts["languages"].items())
-    click.echo(f"languages    {langs or '-'}")
+    echo(f"languages    {langs or '-'}")
     prov = ", ".join(f"{k} {v}" for k, v in counts["translations_by_provenance"].items())
-    click.echo(f"translated   {counts['translated']} segments ({prov or 'none yet'})")
-    click.echo(f"suggested    {counts['suggested']} segments")
-    click.echo(f"annotated    {counts['annotated']} segments")
+    echo(f"translated   {counts['translated']} segments ({prov or 'none yet'})")
+    echo(f"suggested    {counts['suggested']} segments")
+    echo(f"annotated    {counts['annotated']} segments")
     for name, per in sorted(counts["annotators"].items()):
-        click.echo(f"  {name:<12} " + ", ".join(f"{k} {v}" for k, v in sorted(per.items())))
-    click.echo(f"glossary     {counts['glossary']} formulations")
+        echo(f"  {name:<12} " + ", ".join(f"{k} {v}" for k, v in sorted(per.items())))
+    echo(f"glossary     {counts['glossary']} formulations")
     active = ", ".join(f"{k}: {v}" for k, v in sorted(counts["active_models"].items()))
-    click.echo(f"models       {active or 'none active (run `annotator models setup`)'}")
+    echo(f"models       {active or 'none active (run `annotator models setup`)'}")
 
 
 @cli.command()
@@ -94,11 +94,11 @@ def schemes(verbose: bool) -> None:
 
     for name, scheme in sorted(available_schemes().items()):
         mark = " (default)" if name == DEFAULT_SCHEME else ""
-        click.echo(f"{name}{mark}: {scheme.title} — {len(scheme.frames)} segment labels, "
+        echo(f"{name}{mark}: {scheme.title} — {len(scheme.frames)} segment labels, "
                    f"{len(scheme.spans)} span labels  [{scheme.source}]")
         if verbose:
             for lab in (*scheme.frames, *scheme.spans):
-                click.echo(f"  [{lab.key or ' '}] {lab.id:<46} {lab.definition}")
+                echo(f"  [{lab.key or ' '}] {lab.id:<46} {lab.definition}")
 
 
 def _register_commands() -> None:

@@ -10,6 +10,7 @@ import click
 
 from annotator.paths import DEFAULT_DB
 from annotator.store import Store
+from annotator.text import terminal_safe
 
 db_option = click.option(
     "--db",
@@ -27,6 +28,12 @@ annotator_option = click.option(
     show_default="$ANNOTATOR_NAME or your user name",
     help="Whose decisions these are.",
 )
+
+
+def echo(message: object = "", err: bool = False, nl: bool = True) -> None:
+    """``click.echo`` for every line the commands print: what it quotes from outside (names,
+    file names, scheme fields, corpus text) cannot reach the terminal as control sequences."""
+    click.echo(terminal_safe(str(message)), err=err, nl=nl)
 
 
 def default_annotator() -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from annotator.cli_common import annotator_option, db_option, open_store
+from annotator.cli_common import annotator_option, db_option, echo, open_store
 from annotator.errors import AnnotatorError
 from annotator.paths import demo_corpus_dir
 
@@ -35,10 +35,10 @@ def demo(db_path: Path, annotator_name: str, no_ui: bool, no_models: bool) -> No
     with Bars() as bars:
         report = import_paths(store, [corpus / "parlamint", corpus / "ungdc", corpus / "chinese"],
                               progress=bars.update)
-    click.echo(f"import: {report.summary()}")
-    click.echo(import_seed_labels(store, corpus / "seed-labels.jsonl", get_scheme()).summary())
+    echo(f"import: {report.summary()}")
+    echo(import_seed_labels(store, corpus / "seed-labels.jsonl", get_scheme()).summary())
     counts = store.counts()
-    click.echo(f"{counts['speeches']} speeches, {counts['segments']} segments in {db_path}; languages: "
+    echo(f"{counts['speeches']} speeches, {counts['segments']} segments in {db_path}; languages: "
                + ", ".join(f"{k} {v}" for k, v in counts["languages"].items()))
     if not no_models:
         from annotator.setup import setup_models
@@ -46,11 +46,11 @@ def demo(db_path: Path, annotator_name: str, no_ui: bool, no_models: bool) -> No
 
         with Bars(unit="step") as bars:
             for line in setup_models(store, echo=click.echo, progress=bars.update):
-                click.echo(line)
+                echo(line)
         with Bars(unit="seg") as bars:
-            click.echo(suggest_all(store, progress=bars.update).summary())
+            echo(suggest_all(store, progress=bars.update).summary())
     if no_ui or not sys.stdout.isatty():
-        click.echo(f"ready: `annotator annotate --db {db_path}` opens the annotation UI")
+        echo(f"ready: `annotator annotate --db {db_path}` opens the annotation UI")
         return
     from annotator.ui.app import make_app
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from annotator.cli_common import db_option, default_annotator, open_store
+from annotator.cli_common import db_option, default_annotator, echo, open_store
 from annotator.errors import AnnotatorError
 from annotator.export.files import DEFAULT_BASE_DIR
 from annotator.export.formats import FORMATS
@@ -48,7 +48,7 @@ def export_cmd(fmt: str, out: str | None, base_dir: Path, split_seed: int, split
     store = open_store(_existing_db(db_path))
     report = export_gold(store, fmt, out, base_dir, seed=split_seed, fractions=parse_fractions(split_spec),
                          annotators=names, scheme=get_scheme(scheme_name), target_lang=translation_lang)
-    click.echo(report.line())
+    echo(report.line())
 
 
 @click.command("import-labels")
@@ -72,9 +72,9 @@ def import_labels_cmd(path: Path, fmt: str, annotator_name: str | None, scheme_n
                                default_annotator=default_annotator())
     except ImportProblems as exc:
         for line in exc.problems:
-            click.echo(line, err=True)
+            echo(line, err=True)
         raise AnnotatorError(f"{len(exc.problems)} problems in {path}; nothing was imported") from None
-    click.echo(report.line())
+    echo(report.line())
 
 
 COMMANDS = [export_cmd, import_labels_cmd]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from annotator.cli_common import annotator_option, db_option, open_store
+from annotator.cli_common import annotator_option, db_option, echo, open_store
 
 
 @click.group()
@@ -31,7 +31,7 @@ def models_setup(db_path: Path, base: str | None, compare: bool, scheme: str | N
     with Bars(unit="step") as bars:
         for line in setup_models(store, base=base, compare=compare, scheme_name=scheme, echo=click.echo,
                                  progress=bars.update):
-            click.echo(line)
+            echo(line)
 
 
 @models.command("list")
@@ -45,14 +45,14 @@ def models_list(db_path: Path) -> None:
     active = set(store.active_models().values())
     rows = store.registered_models()
     if not rows:
-        click.echo("no model versions yet: run `annotator models setup`")
+        echo("no model versions yet: run `annotator models setup`")
         return
-    click.echo(f"  {'version':<40} {'kind':<11} {'method':<10} {'micro-F1':>8} {'macro-F1':>8} {'span F1':>8}  created")
+    echo(f"  {'version':<40} {'kind':<11} {'method':<10} {'micro-F1':>8} {'macro-F1':>8} {'span F1':>8}  created")
     for m in rows:
         meta = m["meta"]
         metrics = meta.get("metrics", {})
         mark = "*" if m["version"] in active else " "
-        click.echo(f"{mark} {m['version']:<40} {m['kind']:<11} {meta.get('method', ''):<10} "
+        echo(f"{mark} {m['version']:<40} {m['kind']:<11} {meta.get('method', ''):<10} "
                    f"{_fmt(metrics.get('micro_f1'))} {_fmt(metrics.get('macro_f1'))} "
                    f"{_fmt(metrics.get('partial_f1'))}  {meta.get('created_at', '')[:19]}")
 
@@ -68,8 +68,8 @@ def models_show(version: str) -> None:
     from annotator.ml.registry import find_version
 
     folder, meta = find_version(version)
-    click.echo(f"# {folder}")
-    click.echo((folder / "meta.json").read_text(encoding="utf-8"))
+    echo(f"# {folder}")
+    echo((folder / "meta.json").read_text(encoding="utf-8"))
 
 
 @models.command("use")
@@ -82,7 +82,7 @@ def models_use(version: str, db_path: Path) -> None:
 
     folder, _ = find_version(version)
     meta = register_and_activate(open_store(db_path), folder)
-    click.echo(f"active {meta.kind} model: {meta.version}; run `annotator suggest` to fill its suggestions")
+    echo(f"active {meta.kind} model: {meta.version}; run `annotator suggest` to fill its suggestions")
 
 
 @click.command()
@@ -100,7 +100,7 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
     with Bars(unit="seg") as bars:
         report = suggest_all(store, only_missing=only_missing, limit=limit, progress=bars.update,
                              translate=not no_translate)
-    click.echo(report.summary())
+    echo(report.summary())
 
 
 @click.command()
@@ -137,8 +137,8 @@ def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, 
         with Bars(unit="step") as bars:
             outcome = train_kind(store, sch, k, base=base, method=m, epochs=epochs, progress=bars.update,
                                  activate=not no_activate, force=force_activate)
-        click.echo(outcome.headline())
-    click.echo("run `annotator suggest` to replace the suggestions with the new versions'")
+        echo(outcome.headline())
+    echo("run `annotator suggest` to replace the suggestions with the new versions'")
 
 
 @click.command("next")
@@ -156,14 +156,14 @@ def next_cmd(db_path: Path, annotator_name: str, count: int, as_json: bool) -> N
     ranked = uncertainty_ranked(store, ids)[:count]
     segs = store.segments(ranked)
     if as_json:
-        click.echo(json.dumps([{"id": s.id, "speech": s.speech_id, "language": s.language, "text": s.text}
+        echo(json.dumps([{"id": s.id, "speech": s.speech_id, "language": s.language, "text": s.text}
                                for s in segs], ensure_ascii=False, indent=1))
         return
     from annotator.text import visible_text
 
     for s in segs:
         text = visible_text(s.text.replace("\n", " "))  # corpus text never drives the terminal
-        click.echo(f"{s.id:>7}  {s.language:<3} {text[:100]}")
+        echo(f"{s.id:>7}  {s.language:<3} {text[:100]}")
 
 
 @click.group()
@@ -180,7 +180,7 @@ def glossary_import(path: Path, lang: str, db_path: Path) -> None:
     from annotator.corpora.glossary import read_glossary_tsv
 
     added = open_store(db_path).add_glossary(read_glossary_tsv(path, lang))
-    click.echo(f"{added} new formulations")
+    echo(f"{added} new formulations")
 
 
 @glossary.command("list")
@@ -189,7 +189,7 @@ def glossary_list(db_path: Path) -> None:
     from annotator.text import visible_text
 
     for e in open_store(db_path).glossary():
-        click.echo(visible_text(f"{e.source_text}\t{e.rendering}\t{e.note}").replace("\u2409", "\t"))
+        echo(visible_text(f"{e.source_text}\t{e.rendering}\t{e.note}").replace("\u2409", "\t"))
 
 
 COMMANDS = [models, suggest, train, next_cmd, glossary]
@@ -204,8 +204,8 @@ def report(db_path: Path, out_dir: Path) -> None:
     from annotator.report import text_report, write_report
 
     store = open_store(db_path)
-    click.echo(text_report(store))
-    click.echo(f"\nwrote {write_report(store, out_dir)}")
+    echo(text_report(store))
+    echo(f"\nwrote {write_report(store, out_dir)}")
 
 
 COMMANDS.append(report)

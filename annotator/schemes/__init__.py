@@ -14,12 +14,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from annotator.errors import AnnotatorError
+from annotator.errors import AnnotatorError, shown
+from annotator.keymap import reserved_characters
 from annotator.paths import project_root
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_SCHEME = "framing"
-RESERVED_KEYS = set("ax ubnpjk/fgtlhv?")  # keys the annotation UI uses for actions
 
 
 @dataclass(frozen=True)
@@ -103,11 +103,15 @@ def load_scheme_file(path: str | Path) -> Scheme:
     if not frames and not spans:
         raise AnnotatorError(f"{path}: a scheme needs at least one [[frames]] or [[spans]] label")
     keys = [lab.key for lab in (*frames, *spans) if lab.key]
+    reserved = reserved_characters()  # from the annotation screen's own key table, every mode
     for lab in (*frames, *spans):
         if lab.key and keys.count(lab.key) > 1:
-            raise AnnotatorError(f"{path}: key {lab.key!r} of label {lab.id!r} is used by another label")
-        if lab.key and lab.key in RESERVED_KEYS:
-            raise AnnotatorError(f"{path}: key {lab.key!r} of label {lab.id!r} is reserved for an action in the UI")
+            raise AnnotatorError(f"{shown(path)}: key {lab.key!r} of label {lab.id!r} is used by another label")
+        if lab.key in reserved:
+            raise AnnotatorError(f"{shown(path)}: key {lab.key!r} of label {lab.id!r} is taken by the "
+                                 f"annotation screen's {reserved[lab.key]!r} action; choose another key")
+        if lab.key and not lab.key.isprintable():
+            raise AnnotatorError(f"{shown(path)}: key {lab.key!r} of label {lab.id!r} is not a key one can type")
     return Scheme(
         name=name.strip(), title=str(data.get("title") or name), description=str(data.get("description") or ""),
         frames=frames, spans=spans, source=str(path), hash=hashlib.sha256(raw).hexdigest()[:16], toml_text=text,

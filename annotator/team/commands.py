@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from annotator.cli_common import db_option, open_store
+from annotator.cli_common import db_option, echo, open_store
 from annotator.errors import AnnotatorError
 
 
@@ -36,11 +36,11 @@ def merge_cmd(others: tuple[Path, ...], db_path: Path, as_json: bool) -> None:
             {"segment_uid": c.segment_uid, "segment_id": c.segment_id, "annotator": c.annotator, "kept": c.kept,
              "ours": json.loads(c.ours.to_json()), "theirs": json.loads(c.theirs.to_json()), "source": c.source}
             for c in report.conflicts]
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    click.echo(report.line())
+    echo(report.line())
     for c in report.conflicts:
-        click.echo(f"  conflict: segment {c.segment_id} ({c.segment_uid}) by {c.annotator}: kept {c.kept} "
+        echo(f"  conflict: segment {c.segment_id} ({c.segment_uid}) by {c.annotator}: kept {c.kept} "
                    f"(ours {_short(c.ours)}; theirs {_short(c.theirs)})")
 
 
@@ -59,7 +59,7 @@ def agreement_cmd(db_path: Path, as_json: bool, scheme_name: str | None) -> None
     from annotator.team.agreement import agreement, format_table
 
     report = agreement(_existing_store(db_path), labels=get_scheme(scheme_name).frame_ids)
-    click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_table(report))
+    echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_table(report))
 
 
 @click.command("assign")
@@ -75,9 +75,9 @@ def assign_cmd(names: str, overlap: float, seed: int, dry_run: bool, db_path: Pa
 
     plan = assign_work(_existing_store(db_path), parse_annotators(names), overlap, seed, dry_run=dry_run)
     for line in plan.lines():
-        click.echo(line)
+        echo(line)
     if dry_run:
-        click.echo("(dry run: nothing recorded)")
+        echo("(dry run: nothing recorded)")
 
 
 COMMANDS = [merge_cmd, agreement_cmd, assign_cmd]

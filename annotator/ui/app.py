@@ -30,6 +30,8 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from annotator.errors import AnnotatorError, DatabaseBusy
 from annotator.schemes import Scheme, get_scheme
 from annotator.session import PENDING, Session, compute_suggestions, retrain, visible_text, word_units
+from annotator.keymap import ACTIONS_IN, ANNOTATE_KEYS, key_name
+from annotator.text import markup_literal
 from annotator.store import Store
 from annotator.ui.screens import FilterChoice, FilterScreen, PickScreen, PromptScreen
 from annotator.ui.widgets import (
@@ -47,9 +49,8 @@ from annotator.ui.widgets import (
 
 PREFETCH = 16  # segments ahead of the cursor whose suggestions the worker computes
 SUGGEST_STEP = 4  # segments a suggestion worker does between looks at whether it was cancelled
-SPAN_ACTIONS = {"span_left", "span_right", "span_extend_left", "span_extend_right", "span_commit",
-                "span_delete", "span_leave"}
-ALWAYS = {"undo", "redo", "toggle_guidelines", "retrain"}
+SPAN_ACTIONS = ACTIONS_IN["span"]
+ALWAYS = ACTIONS_IN["always"]
 
 
 class SuggestionsReady(Message):
@@ -87,33 +88,8 @@ def say(app: App, message: str, title: str = "", **kwargs) -> None:
 
 
 class AnnotateScreen(Screen):
-    BINDINGS = [
-        Binding("a", "accept", "Accept", id="accept", tooltip="Save the labels as they stand"),
-        Binding("x", "reject", "Reject", id="reject", tooltip="Nothing to label here"),
-        Binding("space", "skip", "Skip", id="skip", tooltip="Decide later"),
-        Binding("backspace,u", "undo", "Undo", id="undo", key_display="⌫"),
-        Binding("ctrl+r,U", "redo", "Redo", id="redo", show=False),
-        Binding("j,down", "next", "Next", id="next", show=False),
-        Binding("k,up", "previous", "Previous", id="previous", show=False),
-        Binding("n", "next_unannotated", "Next new", id="next_unannotated"),
-        Binding("g", "jump", "Go to", id="jump", show=False, tooltip="Jump to a segment id"),
-        Binding("slash", "search", "Search", id="search"),
-        Binding("f", "filters", "Filter", id="filters"),
-        Binding("question_mark,f1", "toggle_guidelines", "Guide", id="guidelines"),
-        Binding("d", "toggle_adjudicate", "Adjudicate", id="adjudicate", show=False,
-                tooltip="Show only the segments annotators disagree on, and settle them"),
-        Binding("c", "choose", "Take decision", id="adjudicate.choose",
-                tooltip="Take one annotator's decision as the adjudicated one"),
-        Binding("ctrl+t", "retrain('frames')", "Retrain now", id="retrain", show=False,
-                tooltip="Train a new frames model (nearest neighbours) on the labels so far"),
-        Binding("left", "span_left", "◀", id="span.left"),
-        Binding("right", "span_right", "▶", id="span.right"),
-        Binding("shift+left", "span_extend_left", "Extend ◀", id="span.extend_left", show=False),
-        Binding("shift+right", "span_extend_right", "Extend ▶", id="span.extend_right"),
-        Binding("enter", "span_commit", "Add/resize span", id="span.commit"),
-        Binding("delete", "span_delete", "Delete span", id="span.delete"),
-        Binding("escape", "span_leave", "Done", id="span.leave", tooltip="Leave span mode"),
-    ]
+    BINDINGS = [Binding(k.keys, k.action, k.description, show=k.show, key_display=k.key_display, id=k.id,
+                        tooltip=k.tooltip) for k in ANNOTATE_KEYS]
 
     def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None) -> None:
         super().__init__()
@@ -134,16 +110,20 @@ class AnnotateScreen(Screen):
 
     def _bind_scheme_keys(self, scheme: Scheme) -> None:
         """One binding per label key of the scheme (frames toggle, span labels start span mode)."""
+        # Names and definitions come from the scheme file: descriptions are drawn literally by
+        # the footer; tooltips are markup to Textual, so they are escaped.
         for lab in scheme.frames:
             if lab.key:
-                self._bindings.key_to_bindings.setdefault(lab.key, []).append(Binding(
-                    lab.key, f"toggle_frame('{lab.id}')", f"Frame: {lab.name}", show=False,
-                    id=f"frame.{lab.id}", tooltip=lab.definition))
+                key = key_name(lab.key)
+                self._bindings.key_to_bindings.setdefault(key, []).append(Binding(
+                    key, f"toggle_frame('{lab.id}')", f"Frame: {visible_text(lab.name)}", show=False,
+                    id=f"frame.{lab.id}", tooltip=markup_literal(lab.definition)))
         for lab in scheme.spans:
             if lab.key:
-                self._bindings.key_to_bindings.setdefault(lab.key, []).append(Binding(
-                    lab.key, f"span_mode('{lab.id}')", "Spans", id=f"spans.{lab.id}",
-                    tooltip=f"Mark {lab.name} spans with the arrow keys"))
+                key = key_name(lab.key)
+                self._bindings.key_to_bindings.setdefault(key, []).append(Binding(
+                    key, f"span_mode('{lab.id}')", "Spans", id=f"spans.{lab.id}",
+                    tooltip=markup_literal(f"Mark {lab.name} spans with the arrow keys")))
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -256,7 +236,7 @@ class AnnotateScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in SPAN_ACTIONS:
             return self.span_mode
-        if action == "choose" and not self.session.adjudicate:
+        if action in ACTIONS_IN["adjudicate"] and not self.session.adjudicate:
             return False
         if self.span_mode and action not in ALWAYS:
             return False  # span mode is a mode: only its own keys, undo and the guide
@@ -697,8 +677,10 @@ class AnnotatorApp(App):
             if not binding.description or binding.action in seen or not active.enabled:
                 continue
             seen.add(binding.action)
+            # The palette reads titles and help as markup: escaped (tooltips already are).
+            help_text = binding.tooltip or markup_literal(binding.description)
             yield SystemCommand(
-                binding.description, f"{binding.tooltip or binding.description} (key: {key})",
+                markup_literal(binding.description), f"{help_text} (key: {markup_literal(key)})",
                 lambda action=binding.action, node=active.node: self.run_action(action, node))
         if isinstance(screen, AnnotateScreen) and not screen.span_mode:
             # Spans are fine-tuned (minutes, not seconds): offered here, on no key.

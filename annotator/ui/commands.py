@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from annotator.cli_common import annotator_option, db_option
+from annotator.cli_common import annotator_option, db_option, echo
 from annotator.errors import AnnotatorError
 
 
@@ -46,5 +46,5 @@ def main() -> None:
     try:
         annotate(standalone_mode=True)
     except AnnotatorError as exc:
-        click.echo(f"annotator: error: {exc}", err=True)
+        echo(f"annotator: error: {exc}", err=True)
         raise SystemExit(2) from None

@@ -90,7 +90,7 @@ class FilterScreen(ModalScreen[FilterChoice | None]):
             yield Label("Filters", classes="modal-title")
             with Horizontal(classes="modal-row"):
                 yield Label("Language")
-                yield Select([(x, x) for x in self.languages], value=flt.language or Select.NULL,
+                yield Select([(Text(visible_text(x)), x) for x in self.languages], value=flt.language or Select.NULL,
                              prompt="any", compact=True, id="language")
             with Horizontal(classes="modal-row"):
                 yield Label("Speech id")
@@ -101,7 +101,8 @@ class FilterScreen(ModalScreen[FilterChoice | None]):
                 yield Select(statuses, value=flt.status or Select.NULL, prompt="any", compact=True, id="status")
             with Horizontal(classes="modal-row"):
                 yield Label("Frame")
-                yield Select(self.labels, value=flt.label or Select.NULL, prompt="any", compact=True, id="label")
+                yield Select([(Text(visible_text(name)), value) for name, value in self.labels],
+                             value=flt.label or Select.NULL, prompt="any", compact=True, id="label")
             with Horizontal(classes="modal-row"):
                 yield Label("Least sure first")
                 yield Switch(value=self.current.low_confidence, id="low")
@@ -158,7 +159,7 @@ class PickScreen(ModalScreen[str | None]):
     def _prompt(self, number: int, vote: Vote) -> Text:
         text = Text(f"{number if number <= 9 else ' '}  ", "bold")
         text.append(f"{STATUS_ICONS.get(vote.status, '?')} {visible_text(vote.annotator)}: ")
-        frames = ", ".join(self.frame_names.get(f, f) for f in vote.frames)
+        frames = visible_text(", ".join(self.frame_names.get(f, f) for f in vote.frames))
         text.append(frames or ("rejected" if vote.status == "rejected" else "no frames"))
         if vote.spans:
             text.append(f" · {len(vote.spans)} span{'s' if len(vote.spans) > 1 else ''}", "dim")

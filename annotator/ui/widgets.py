@@ -193,9 +193,9 @@ def frame_checklist(view: SegmentView, scheme: Scheme, accent: Style) -> Text:
     for row in view.frames:
         box = "[x]" if row.checked else "[ ]"
         line_style = accent if row.checked else Style()
-        text.append(f"{row.label.key or ' '} ", "dim")
+        text.append(f"{visible_text(row.label.key) or ' '} ", "dim")
         text.append(box, line_style)
-        text.append(f" {row.label.name:<{name_width}}", line_style)
+        text.append(f" {visible_text(row.label.name):<{name_width}}", line_style)
         if row.score is not None:
             text.append(f" {row.score:.2f}", "bold" if row.suggested else "dim")
             if row.suggested:
@@ -247,10 +247,10 @@ def glossary_text(view: SegmentView) -> Text:
 
 def guidelines_text(scheme: Scheme) -> Text:
     text = Text(end="")
-    text.append(f"{scheme.title}\n\n", "bold")
+    text.append(f"{visible_text(scheme.title)}\n\n", "bold")
     for lab in (*scheme.frames, *scheme.spans):
-        text.append(f"{lab.key or '·'}  {lab.name}\n", "bold")
-        text.append(f"{lab.definition}\n\n")
+        text.append(f"{visible_text(lab.key) or '·'}  {visible_text(lab.name)}\n", "bold")
+        text.append(f"{visible_text(lab.definition)}\n\n")
     text.append(
         "a accept · x reject · space skip · backspace undo · U redo\n"
         "Toggling a frame or editing a span is saved at once (status corrected); "
@@ -262,8 +262,9 @@ def guidelines_text(scheme: Scheme) -> Text:
     return text
 
 
-def header_text(session: Session) -> str:
-    """The top bar: who, which mode or queue, and the filters in force."""
+def header_text(session: Session) -> Text:
+    """The top bar: who, which mode or queue, and the filters in force (names, search terms and
+    the scheme's name are data: shown as they are, never as markup)."""
     flt = session.filter
     parts = [f"{k}={v}" for k, v in (("search", flt.query), ("language", flt.language),
                                      ("speech", flt.speech_id), ("status", flt.status),
@@ -278,7 +279,8 @@ def header_text(session: Session) -> str:
         head += f" · queue: mine ({session.queue_size})"
     elif session.queue_size:
         head += " · queue: all"
-    return head + " · " + (", ".join(parts) or session.scheme.name)
+    return Text(visible_text(head + " · " + (", ".join(parts) or session.scheme.name)), no_wrap=True,
+                overflow="ellipsis", end="")
 
 
 def votes_table(votes: list[Vote], scheme: Scheme, accent: Style) -> Table:
@@ -298,7 +300,7 @@ def votes_table(votes: list[Vote], scheme: Scheme, accent: Style) -> Table:
         who.append(visible_text(vote.annotator))
         frames = Text(end="")
         for frame in vote.frames:
-            frames.append(names.get(frame, frame), Style() if frame in shared else accent)
+            frames.append(visible_text(names.get(frame, frame)), Style() if frame in shared else accent)
             frames.append("\n")
         if not vote.frames:
             frames.append("none" if vote.status != "rejected" else "rejected: nothing", "dim")

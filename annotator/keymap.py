@@ -1,0 +1,99 @@
+"""The annotation screen's keys, in one table: the UI builds its bindings from it, and label
+schemes are checked against it, so that a scheme can never give a label a key an action
+already takes (in any mode: annotating, span mode, adjudication).
+
+Keys are Textual key names ("a", "U", "slash", "question_mark", "ctrl+r"); a label's key in a
+scheme is a character, turned into a key name by :func:`key_name` the way Textual names the
+key that types it. This module has no Textual import: the core validates schemes without it.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from dataclasses import dataclass
+
+# Textual's friendlier names for some punctuation (textual.keys.KEY_NAME_REPLACEMENTS).
+_REPLACEMENTS = {"solidus": "slash", "reverse_solidus": "backslash", "commercial_at": "at",
+                 "hyphen_minus": "minus", "plus_sign": "plus", "low_line": "underscore"}
+_REPLACED = {v: k for k, v in _REPLACEMENTS.items()}
+
+
+@dataclass(frozen=True)
+class Key:
+    keys: str  # comma-separated key names
+    action: str
+    description: str
+    id: str
+    mode: str = "annotate"  # where it acts: annotate | span | adjudicate | always
+    show: bool = True
+    key_display: str | None = None
+    tooltip: str = ""
+
+
+ANNOTATE_KEYS: tuple[Key, ...] = (
+    Key("a", "accept", "Accept", "accept", tooltip="Save the labels as they stand"),
+    Key("x", "reject", "Reject", "reject", tooltip="Nothing to label here"),
+    Key("space", "skip", "Skip", "skip", tooltip="Decide later"),
+    Key("backspace,u", "undo", "Undo", "undo", mode="always", key_display="⌫"),
+    Key("ctrl+r,U", "redo", "Redo", "redo", mode="always", show=False),
+    Key("j,down", "next", "Next", "next", show=False),
+    Key("k,up", "previous", "Previous", "previous", show=False),
+    Key("n", "next_unannotated", "Next new", "next_unannotated"),
+    Key("g", "jump", "Go to", "jump", show=False, tooltip="Jump to a segment id"),
+    Key("slash", "search", "Search", "search"),
+    Key("f", "filters", "Filter", "filters"),
+    Key("question_mark,f1", "toggle_guidelines", "Guide", "guidelines", mode="always"),
+    Key("d", "toggle_adjudicate", "Adjudicate", "adjudicate", show=False,
+        tooltip="Show only the segments annotators disagree on, and settle them"),
+    Key("c", "choose", "Take decision", "adjudicate.choose", mode="adjudicate",
+        tooltip="Take one annotator's decision as the adjudicated one"),
+    Key("ctrl+t", "retrain('frames')", "Retrain now", "retrain", mode="always", show=False,
+        tooltip="Train a new frames model (nearest neighbours) on the labels so far"),
+    Key("left", "span_left", "◀", "span.left", mode="span"),
+    Key("right", "span_right", "▶", "span.right", mode="span"),
+    Key("shift+left", "span_extend_left", "Extend ◀", "span.extend_left", mode="span", show=False),
+    Key("shift+right", "span_extend_right", "Extend ▶", "span.extend_right", mode="span"),
+    Key("enter", "span_commit", "Add/resize span", "span.commit", mode="span"),
+    Key("delete", "span_delete", "Delete span", "span.delete", mode="span"),
+    Key("escape", "span_leave", "Done", "span.leave", mode="span", tooltip="Leave span mode"),
+)
+
+ACTIONS_IN = {mode: {k.action.split("(")[0] for k in ANNOTATE_KEYS if k.mode == mode}
+              for mode in ("annotate", "span", "adjudicate", "always")}
+
+
+def key_name(character: str) -> str:
+    """The key name Textual gives the key that types ``character`` ("/" → "slash")."""
+    if character.isalnum():
+        return character
+    try:
+        name = unicodedata.name(character).lower().replace("-", "_").replace(" ", "_")
+    except ValueError:
+        return character
+    return _REPLACEMENTS.get(name, name)
+
+
+def key_character(name: str) -> str | None:
+    """The character a key name types, or ``None`` ("ctrl+r", "left", "f1")."""
+    if len(name) == 1:
+        return name
+    return _typed_by().get(name)
+
+
+@functools.cache
+def _typed_by() -> dict[str, str]:
+    """Key name → character, for every non-alphanumeric character up to U+2FFF (Unicode names
+    mix spaces and hyphens, "LESS-THAN SIGN", so the name cannot simply be looked up)."""
+    return {key_name(c): c for c in map(chr, range(0x20, 0x3000)) if not c.isalnum() and c.isprintable()}
+
+
+def reserved_characters() -> dict[str, str]:
+    """Every character some action of the annotation screen takes, with that action's name."""
+    taken: dict[str, str] = {}
+    for key in ANNOTATE_KEYS:
+        for name in key.keys.split(","):
+            char = key_character(name.strip())
+            if char is not None and char.isprintable():
+                taken.setdefault(char, key.description)
+    return taken
