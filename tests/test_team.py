@@ -208,8 +208,28 @@ def test_merge_twice_adds_nothing(two_projects):
     again = merge_databases(a, [b_path])
     assert not again.added_anything()
     assert _counts(a) == counts
-    # The decision A kept still differs from B's, so it is still reported (and still kept).
-    assert [(c.segment_id, c.kept) for c in again.conflicts] == [(2, "ours")]
+    # The decision A kept still differs from B's, and is still kept; but that conflict was told
+    # by the first merge: the second one reports nothing new.
+    assert again.conflicts == [] and again.conflicts_seen_before == 1
+    assert again.line().endswith("0 conflicts (1 more met in an earlier merge)")
+    assert a.annotation(2, "ann").state.frames == ("Economic",)
+
+
+def test_merge_of_a_truncated_file_is_one_line_and_changes_nothing(two_projects, tmp_path):
+    a, b_path, _ = two_projects
+    source = sqlite3.connect(b_path)
+    source.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    source.close()
+    data = b_path.read_bytes()  # the other project's file, not ours: reading it is safe
+    counts = _counts(a)
+    for cut in (0.1, 0.5, 0.9):  # each loses pages that hold rows (the header is whole)
+        truncated = tmp_path / f"cut-{cut}.db"
+        truncated.write_bytes(data[:int(len(data) * cut)])
+        result = CliRunner().invoke(cli, ["merge", str(truncated), "--db", str(a.path)])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.count("\n") == 1 and "is damaged (truncated or corrupt" in result.stderr
+        assert "Traceback" not in result.output
+    assert _counts(a) == counts
 
 
 def test_merge_cli_and_refusals(two_projects, tmp_path):

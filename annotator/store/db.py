@@ -50,6 +50,8 @@ def check_is_database(conn: sqlite3.Connection, path: str | Path) -> None:
         conn.close()
         if "not a database" in str(exc):
             raise AnnotatorError(f"{shown(path)}: not an SQLite database") from None
+        if "malformed" in str(exc):
+            raise AnnotatorError(f"{shown(path)}: the database is damaged (truncated or corrupt: {exc})") from None
         raise AnnotatorError(f"{shown(path)}: cannot read the database ({exc})") from None
 
 

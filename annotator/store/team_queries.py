@@ -36,12 +36,37 @@ def open_read_only(path: str | Path) -> sqlite3.Connection:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
         conn.close()
+        if "malformed" in str(exc):
+            raise AnnotatorError(f"{shown(path)}: the database is damaged (truncated or corrupt: {exc})") from None
         raise AnnotatorError(f"{shown(path)}: cannot read the database ({exc})") from None
     missing = [t for t in REQUIRED_TABLES if t not in tables]
     if missing:
         conn.close()
         raise AnnotatorError(f"{shown(path)}: not an annotator project (no {', '.join(missing)} table)")
     return conn
+
+
+def check_intact(conn: sqlite3.Connection, path: str | Path) -> None:
+    """Fail with one line if SQLite finds the file damaged (a truncated copy, a half-written
+    download): such a file reads without error page by page and would merge half its rows."""
+    try:
+        problems = [r[0] for r in conn.execute("PRAGMA quick_check(3)")]
+    except sqlite3.DatabaseError as exc:
+        raise AnnotatorError(f"{shown(path)}: the database is damaged ({exc}); nothing was merged") from None
+    if problems != ["ok"]:
+        first = problems[0].replace("*** in database main ***", "").strip().splitlines()[0]
+        raise AnnotatorError(f"{shown(path)}: the database is damaged (truncated or corrupt: {first}); "
+                             "nothing was merged")
+
+
+def record_conflict(store: Store, uid: str, conflict: Any) -> bool:
+    """Keep a merge conflict; False if this very conflict was recorded by an earlier merge."""
+    cur = store.db.execute(
+        "INSERT OR IGNORE INTO merge_conflicts (uid, segment_id, annotator, ours, theirs, kept, source, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+        [uid, conflict.segment_id, conflict.annotator, conflict.ours.to_json(), conflict.theirs.to_json(),
+         conflict.kept, conflict.source])
+    return cur.rowcount > 0
 
 
 def has_table(conn: sqlite3.Connection, table: str) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotator.errors import AnnotatorError
+from annotator.errors import AnnotatorError, shown
 from annotator.store import AnnotationState, Store
 from annotator.store import team_queries as q
 
@@ -44,7 +44,8 @@ class MergeReport:
     annotations_replaced: int = 0
     history: int = 0
     assignments: int = 0
-    conflicts: list[Conflict] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)  # new ones: not met in an earlier merge
+    conflicts_seen_before: int = 0
 
     def added_anything(self) -> bool:
         return any((self.speeches, self.segments, self.translations, self.glossary, self.annotations_added,
@@ -54,7 +55,8 @@ class MergeReport:
         return (f"merged: {self.speeches} speeches, {self.segments} segments, {self.translations} translations, "
                 f"{self.glossary} glossary entries, {self.annotations_added} decisions added, "
                 f"{self.annotations_replaced} replaced by later ones, {self.history} history entries, "
-                f"{self.assignments} assignments; {len(self.conflicts)} conflicts")
+                f"{self.assignments} assignments; {len(self.conflicts)} conflicts"
+                + (f" ({self.conflicts_seen_before} more met in an earlier merge)" if self.conflicts_seen_before else ""))
 
 
 def _state(row: dict[str, Any]) -> AnnotationState:
@@ -89,7 +91,7 @@ def _merge_segments(store: Store, conn: sqlite3.Connection, speech_map: dict[int
             our_id, our_text = ours[row["uid"]]
             if our_text != row["text"]:
                 # Same speech, different segmentation: their offsets would point at other text.
-                raise AnnotatorError(f"{source}: segment {row['uid']} has other text than here (segmented by "
+                raise AnnotatorError(f"{shown(source)}: segment {row['uid']} has other text than here (segmented by "
                                      "another version?); nothing was merged")
         else:
             our_id = q.insert_segment(store, row, speech_map[row["speech_id"]])
@@ -122,7 +124,13 @@ def _merge_annotations(store: Store, conn: sqlite3.Connection, seg_map: dict[int
         if _same(ours, theirs):
             continue
         kept = "theirs" if row["updated_at"] > mine["updated_at"] else "ours"
-        report.conflicts.append(Conflict(uids[row["segment_id"]], segment_id, row["annotator"], ours, theirs, kept, str(source)))
+        conflict = Conflict(uids[row["segment_id"]], segment_id, row["annotator"], ours, theirs, kept, str(source))
+        # Recorded once (its uid is derived from what it records): merging the same file again,
+        # where our later decision stays, is not the same conflict told twice.
+        if q.record_conflict(store, _conflict_uid(conflict, mine["updated_at"], row["updated_at"]), conflict):
+            report.conflicts.append(conflict)
+        else:
+            report.conflicts_seen_before += 1
         if kept == "theirs":
             q.put_annotation(store, row, segment_id)
             report.annotations_replaced += 1
@@ -136,9 +144,15 @@ def _merge_annotations(store: Store, conn: sqlite3.Connection, seg_map: dict[int
             report.history += int(q.insert_history(store, entry, segment_id))
 
 
+def _conflict_uid(c: Conflict, our_time: str, their_time: str) -> str:
+    return "conflict-" + hashlib.sha256(json.dumps(
+        [c.segment_uid, c.annotator, c.ours.to_json(), our_time, c.theirs.to_json(), their_time]).encode()).hexdigest()[:32]
+
+
 def _merge_one(store: Store, path: Path, report: MergeReport) -> None:
     conn = q.open_read_only(path)
     try:
+        q.check_intact(conn, path)  # a truncated or damaged file would merge half its rows
         speech_map = _merge_speeches(store, conn, report)
         seg_map, uids = _merge_segments(store, conn, speech_map, path, report)
         _merge_translations(store, conn, seg_map, report)
@@ -152,7 +166,9 @@ def _merge_one(store: Store, path: Path, report: MergeReport) -> None:
             report.assignments += int(q.insert_assignment(store, seg_map[row["segment_id"]], row["annotator"],
                                                           row["created_at"]))
     except sqlite3.DatabaseError as exc:
-        raise AnnotatorError(f"{path}: cannot merge ({exc}); nothing was merged") from None
+        raise AnnotatorError(f"{shown(path)}: cannot merge ({exc}); nothing was merged") from None
+    except (KeyError, ValueError, TypeError) as exc:  # rows that no version of annotator writes
+        raise AnnotatorError(f"{shown(path)}: cannot merge (unexpected content: {exc!r}); nothing was merged") from None
     finally:
         conn.close()
 
@@ -164,7 +180,7 @@ def merge_databases(store: Store, others: Sequence[str | Path]) -> MergeReport:
     paths = [Path(p) for p in others]
     for path in paths:
         if own is not None and path.exists() and path.resolve() == own:
-            raise AnnotatorError(f"{path}: is this project's own database; give another one to merge")
+            raise AnnotatorError(f"{shown(path)}: is this project's own database; give another one to merge")
     with store.write():
         for path in paths:
             _merge_one(store, path, report)
