@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -51,9 +52,11 @@ def import_cmd(paths: tuple[Path, ...], fmt: str, lang: str | None, segment_lang
     """Import speeches from files or folders (all or nothing; re-importing adds nothing)."""
     from annotator.corpora.importer import import_paths
     from annotator.progress import Bars
+    from annotator.store import Store
 
-    store = open_store(db_path)
-    with Bars() as bars:
+    # A first import that fails leaves no empty database behind.
+    opening = contextlib.nullcontext(open_store(db_path)) if db_path.exists() else Store.creating(db_path)
+    with opening as store, Bars() as bars:
         report = import_paths(store, list(paths), fmt=fmt, language=lang,
                               segment_langid=segment_langid, progress=bars.update)
     echo(report.summary())

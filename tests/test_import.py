@@ -121,6 +121,17 @@ BAD_INPUTS = {
     "json without text": ("k.jsonl", b'{"text": "ok"}\n{"title": "x"}\n', r"k.jsonl:2: missing or empty 'text'"),
     "parlamint without tab": ("ParlaMint-AT_2020-01-01.txt", b"id1 no tab here\n", r":1: expected 'utterance-id<TAB>text'"),
     "unclosed front matter": ("f.md", b"---\ntitle: x\nno end\n", r"f.md:1: front matter"),
+    "lone surrogate in json text": ("s.jsonl", b'{"text": "ok"}\n{"text": "bad \\ud800 here"}\n',
+                                    r"s.jsonl:2: a lone surrogate \(U\+D800\).*character 5 of 'text'"),
+    "lone surrogate in json title": ("t.jsonl", b'{"text": "fine", "title": "\\udfff"}\n',
+                                     r"t.jsonl:1: a lone surrogate \(U\+DFFF\).*character 1 of 'title'"),
+    "lone surrogate in front matter": ("y.md", b'---\nspeaker: Ann\ntitle: "x \\ud83d"\n---\nText here.\n',
+                                       r"y.md:3: a lone surrogate \(U\+D83D\).*of 'title'"),
+    "NUL in json text": ("n.jsonl", b'{"text": "cut \\u0000 here"}\n', r"n.jsonl:1: a NUL character.*character 5 of 'text'"),
+    "NUL deep in a speech": ("d.txt", b"Good text.\n" * 1000 + b"A speech with \x00 inside.\n",
+                             r"d.txt:1001: a NUL character \(U\+0000\); SQLite would cut the text there, at column 15"),
+    "NUL in csv": ("n.csv", b"title,text\nA,fine\nB," + b"x" * 9000 + b"\x00\n",
+                   r"n.csv:3: a NUL character.*of 'text'"),
 }
 
 
@@ -147,6 +158,21 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path, db_path):
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert lines == [f"annotator: error: {bad}:1: invalid UTF-8 at byte 0 (save the file as UTF-8)"]
+
+
+def test_a_failed_first_import_leaves_no_database_behind(tmp_path):
+    good = write(tmp_path / "in" / "good.txt", EN)
+    write(tmp_path / "in" / "bad.jsonl", b'{"text": "ok"}\n{"text": broken}\n')
+    project = tmp_path / "project"
+    project.mkdir()
+    db = project / "new.db"
+    result = CliRunner().invoke(cli, ["import", str(tmp_path / "in"), "--db", str(db)])
+    assert result.exit_code == 2 and "bad.jsonl:2: invalid JSON" in result.stderr
+    assert list(project.iterdir()) == []  # no database, no WAL, no hidden staging file
+    ok = CliRunner().invoke(cli, ["import", str(good), "--db", str(db)])
+    assert ok.exit_code == 0, ok.output
+    assert sorted(p.name for p in project.iterdir()) == ["new.db"]
+    assert Store.open(db).counts()["speeches"] == 1
 
 
 def test_cli_import_and_status(tmp_path, db_path):

@@ -189,3 +189,25 @@ def test_migration_builds_the_undo_stacks_from_an_older_history(tmp_path):
     assert store.undo("ann") == 1
     assert store.annotation(1, "ann") is None
     assert store.undo("ann") is None
+
+
+def test_search_never_stops_short_of_what_it_finds(tmp_path):
+    """A search filter lists every hit (it once stopped at 5,000, without a word)."""
+    store = Store.open(tmp_path / "many.db")
+    n = 6_000
+    for lang, sentence in (("en", "We will cut taxes in district {i}."), ("zh", "网络强国第{i}章。")):
+        texts = [sentence.format(i=i) for i in range(n)]
+        sep = " " if lang == "en" else ""
+        text = sep.join(texts)
+        segments, pos = [], 0
+        for t in texts:
+            segments.append({"start": pos, "end": pos + len(t), "text": t})
+            pos += len(t) + len(sep)
+        store.add_speech({"content_hash": lang * 32, "text": text, "language": lang}, segments)
+    for query in ("cut taxes", "网络强国", "强国"):  # words, a trigram phrase, a two-character scan
+        ids = store.segment_ids(SegmentFilter(query=query))
+        assert len(ids) == n, query
+        assert len(set(ids)) == n
+    assert len(store.segment_ids(SegmentFilter(query="cut taxes", language="zh"))) == 0
+    assert len(store.search("cut taxes", limit=10)) == 10
+    store.close()

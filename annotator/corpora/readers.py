@@ -84,6 +84,37 @@ def _check_size(text: str, path: Path, line: int | None) -> None:
         )
 
 
+# Characters a speech cannot hold: NUL (SQLite's string functions stop at it, so search,
+# substr and the UI would show a cut text) and lone surrogates (not characters; SQLite cannot
+# even store them as UTF-8). JSON and YAML escapes ("\u0000", "\ud800") produce both.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def check_storable(value: str, path: Path, line: int | None, field: str, counts_lines: bool = False) -> None:
+    """Refuse ``value`` (the ``field`` of a record at ``line``) if it holds a character a speech
+    cannot hold, naming the line and the character's position. ``counts_lines``: the value is
+    the file's own text from ``line`` on, so the line of the character itself is given."""
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return
+    char, at = found.group(), found.start()
+    if counts_lines and line is not None:
+        line += value.count("\n", 0, at)
+        column = at - (value.rfind("\n", 0, at) + 1) + 1
+        where = f"column {column}"
+    else:
+        where = f"character {at + 1} of '{field}'"
+    what = ("a NUL character (U+0000); SQLite would cut the text there" if char == "\x00" else
+            f"a lone surrogate (U+{ord(char):04X}), which is not a character (a broken \\u escape?)")
+    raise InputError(path, f"{what}, at {where}; remove it and import again", line)
+
+
+def _key_line(front_matter: str, key: str) -> int:
+    """The file line of ``key:`` in front matter that starts on line 2."""
+    match = re.search(rf"^\s*['\"]?{re.escape(key)}['\"]?\s*:", front_matter, re.M)
+    return 2 + front_matter.count("\n", 0, match.start()) if match else 2
+
+
 def _clean_meta(raw: dict[str, Any], path: Path, line: int | None) -> dict[str, str]:
     meta: dict[str, str] = {}
     for key in METADATA_FIELDS:
@@ -126,12 +157,15 @@ def read_plain(path: Path) -> list[RawSpeech]:
         if not isinstance(raw, dict):
             raise InputError(path, "front matter must be 'key: value' lines", 2)
         meta = _clean_meta(raw, path, 2)
+        for key, value in meta.items():
+            check_storable(value, path, _key_line(text[4:end], key), key)
         after = text.find("\n", end + 4)
         body_line = text.count("\n", 0, after) + 2 if after != -1 else 1
         text = text[after + 1:] if after != -1 else ""
     if not text.strip():
         raise InputError(path, "no speech text after the front matter", body_line)
     _check_size(text, path, body_line if "\n" in text else 1)
+    check_storable(text, path, body_line, "text", counts_lines=True)
     meta.setdefault("title", path.stem)
     return [RawSpeech(text=text, path=str(path), line=None, meta=meta)]
 
@@ -153,6 +187,8 @@ def read_jsonl(path: Path) -> list[RawSpeech]:
         if not isinstance(body, str) or not body.strip():
             raise InputError(path, "missing or empty 'text' field", number)
         meta = _clean_meta(record, path, number)
+        for key, value in (("text", body), *meta.items()):
+            check_storable(value, path, number, key)
         meta.setdefault("title", f"{path.stem} #{number}")
         out.append(RawSpeech(text=body, path=str(path), line=number, meta=meta))
     if not out:
@@ -183,6 +219,8 @@ def read_csv(path: Path) -> list[RawSpeech]:
                 raise InputError(path, f"empty '{text_col}' value", number)
             _check_size(body, path, number)
             meta = _clean_meta({k.strip().lower(): v for k, v in row.items() if k and v}, path, number)
+            for key, value in ((text_col, body), *meta.items()):
+                check_storable(value, path, number, key)
             meta.setdefault("title", f"{path.stem} #{number}")
             out.append(RawSpeech(text=body, path=str(path), line=number, meta=meta))
     except csv.Error as exc:
@@ -204,6 +242,7 @@ def _parlamint_lines(path: Path) -> list[tuple[int, str, str]]:
         _check_size(body, path, number)
         if not body.strip():
             raise InputError(path, f"utterance {uid} has no text", number)
+        check_storable(line, path, number, "text", counts_lines=True)
         rows.append((number, uid.strip(), body))
     if not rows:
         raise InputError(path, "no utterances")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import sqlite3
 import uuid
@@ -64,6 +65,32 @@ class Store:
     @classmethod
     def open(cls, path: str | Path) -> "Store":
         return cls(dbmod.connect(path), Path(path))
+
+    @classmethod
+    @contextlib.contextmanager
+    def creating(cls, path: str | Path) -> Iterator["Store"]:
+        """A new project database that appears at ``path`` only if the block succeeds.
+
+        It is built under a hidden name beside ``path`` and linked into place once closed (a
+        link, unlike a rename, fails if someone created ``path`` meanwhile); on any error it is
+        deleted, so a failed first import leaves no empty database behind. The store must not
+        be used after the block."""
+        path = Path(path)
+        staging = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.new")
+        store = cls.open(staging)
+        try:
+            yield store
+            store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            store.close()
+            try:
+                os.link(staging, path)
+            except FileExistsError:
+                raise AnnotatorError(f"{shown(path)}: was created by another process meanwhile; "
+                                     "nothing was written (run the command again)") from None
+        finally:
+            store.close()
+            for f in dbmod.database_files(staging):
+                f.unlink(missing_ok=True)
 
     @classmethod
     def in_memory(cls) -> "Store":
@@ -253,16 +280,18 @@ class Store:
         if flt.assigned_to:
             where.append("EXISTS (SELECT 1 FROM assignments x WHERE x.segment_id = s.id AND x.annotator = ?)")
             params.append(flt.assigned_to)
-        if flt.query:
-            ids = self.search(flt.query)
-            if not ids:
+        hits = None
+        if flt.query:  # every hit: a search never stops short of what it finds
+            hits = set(self.search(flt.query))
+            if not hits:
                 return []
-            where.append(f"s.id IN ({','.join(str(int(i)) for i in ids)})")
         sql = f"SELECT s.id FROM segments s WHERE {' AND '.join(where)} ORDER BY s.speech_id, s.position"
-        return [r[0] for r in self.db.execute(sql, params).fetchall()]
+        ids = (r[0] for r in self.db.execute(sql, params))
+        return [i for i in ids if i in hits] if hits is not None else list(ids)
 
-    def search(self, query: str, limit: int = 5000) -> list[int]:
-        """Segment ids whose original text or translation matches ``query``.
+    def search(self, query: str, limit: int | None = None) -> list[int]:
+        """Segment ids whose original text or translation matches ``query`` (all of them, or
+        the first ``limit``).
 
         Words in spaced scripts: the words in this order, the last one as a prefix
         ("human righ" finds "human rights"), accents ignored. Chinese, Japanese or Korean:
@@ -271,6 +300,7 @@ class Store:
         query = " ".join(query.split())
         if not query:
             return []
+        limit = -1 if limit is None else limit  # SQLite: LIMIT -1 is no limit
         if CJK_CHARS.search(query) or not any(c.isalnum() for c in query):
             return self._search_substring(query, limit)  # no words to look up
         phrase = '"' + query.replace('"', '""') + '" *'
