@@ -10,6 +10,27 @@ PACKAGE_DATA = PACKAGE_DIR / "data"
 DEFAULT_DB = "annotator.db"
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once, at import: os.umask can only be read by setting it, which is racy in a thread.
+UMASK = _read_umask()
+
+
+def share_like_new_files(path: Path) -> None:
+    """Give ``path`` (and everything under it) the permissions a file or folder created here
+    normally gets: ``tempfile`` makes folders 0700 and files 0600, and safetensors writes
+    0600, which would hide a model version or an export from colleagues sharing the folder."""
+    path.chmod((0o777 if path.is_dir() else 0o666) & ~UMASK)
+    if path.is_dir():
+        for sub in path.rglob("*"):
+            if not sub.is_symlink():
+                sub.chmod((0o777 if sub.is_dir() else 0o666) & ~UMASK)
+
+
 def project_root() -> Path:
     """The folder that holds ``models/`` and ``corpora/``.
 

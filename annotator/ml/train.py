@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import random
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from annotator.ml.metrics import (
     span_scores,
     tune_thresholds,
 )
-from annotator.ml.registry import ModelMeta, new_version_name, publish, staging_dir, version_dir, write_meta
+from annotator.ml.registry import ModelMeta, building, new_version_name, version_dir, write_meta
 
 Progress = Callable[[int, int, dict[str, Any]], None]
 
@@ -484,8 +483,8 @@ def save_version(
     if kind != result.kind:
         raise AnnotatorError(f"a {result.kind} model cannot be saved as kind {kind!r}")
     name = _unique_version(kind, version, root)
-    staging = staging_dir(kind, root)
-    try:
+    final = version_dir(kind, name, root)
+    with building(final) as staging:
         model = result.model.to("cpu")
         model.save_pretrained(staging, safe_serialization=True)
         result.tokenizer.save_pretrained(staging)
@@ -497,10 +496,7 @@ def save_version(
                    "training": result.params, "max_length": result.max_length},
         )
         write_meta(staging, meta)
-        return publish(staging, kind, name, root)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    return final
 
 
 # ---------------------------------------------------------------- evaluation
