@@ -337,6 +337,7 @@ class Session:
         write lock: ``SAVED``, ``PENDING`` or ``UNCHANGED``. Never raises ``DatabaseBusy``."""
         if self.pending:
             self.pending.append(edit)  # behind the ones already waiting: order is kept
+            self.forget([edit.segment_id])  # its row shows it pending
             return PENDING
         try:
             return self._write(edit, self.wait)

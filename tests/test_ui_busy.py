@@ -50,7 +50,7 @@ async def test_busy_database_keeps_decisions_pending_then_saves_them_in_order(db
             await pilot.press("8")  # Security_and_defense on
             assert saved(db, ids[0]) is None and saved(db, ids[1]) is None
             assert "not saved yet" in busy_bar(app) and holder_kind() in busy_bar(app)
-            assert app.session.rows(0, 2)[0].status == "pending"
+            assert [r.status for r in app.session.rows(0, 2)] == ["pending", "pending"]  # both rows say so
             # the screen shows the decision as it will be saved
             assert app.session.view(ids[1]).frames[7].checked and app.session.view(ids[1]).pending
             await pilot.press("ctrl+q")  # not while decisions wait: it says so and stays
