@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Store, Suggestion
 
 FRAMES_VERSION = "frames-test-v1"
@@ -67,3 +69,20 @@ def build_project(path: Path | None = None, with_suggestions: bool = True) -> St
             uncertainty=0.6, info={"top": [["Political", 0.7], ["Economic", 0.65]]})
         store.add_translation(first_zh, "en", "We will build [red]a cyberpower[/red].", "model", "mt-test")
     return store
+
+
+@pytest.fixture(name="db")
+def ui_db(tmp_path) -> Path:
+    """A small project on disk (the UI tests' ``db``): import ``ui_db`` to use it."""
+    path = tmp_path / "ui.db"
+    build_project(path).close()
+    return path
+
+
+def saved(path: Path, segment_id: int, annotator: str = "ann"):
+    """Read a decision back through a separate connection: only committed ones are visible."""
+    store = Store.open(path)
+    try:
+        return store.annotation(segment_id, annotator)
+    finally:
+        store.close()

@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets import Select
 
-from _ui_fixtures import build_project
-from annotator.store import SpanLabel, Store
+from _ui_fixtures import build_project, saved, ui_db  # noqa: F401 (ui_db: the db fixture)
+from annotator.store import SpanLabel
 from annotator.ui.app import AnnotateScreen, make_app
 from annotator.ui.widgets import SegmentList, SegmentText
 
 SIZE = (100, 30)
-
-
-@pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "ui.db"
-    build_project(path).close()
-    return path
-
-
-def saved(path, segment_id, annotator="ann"):
-    """Read back through a separate connection: only committed decisions are visible."""
-    store = Store.open(path)
-    try:
-        return store.annotation(segment_id, annotator)
-    finally:
-        store.close()
 
 
 def screen_of(app) -> AnnotateScreen:

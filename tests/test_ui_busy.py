@@ -9,28 +9,13 @@ import time
 import pytest
 
 from _lock_holder import holder_kind, write_lock_held
-from _ui_fixtures import build_project
+from _ui_fixtures import build_project, saved, ui_db  # noqa: F401 (ui_db: the db fixture)
 from annotator.store import Store
 from annotator.store.locks import write_lock_holder
 from annotator.ui.app import make_app
 from annotator.ui.widgets import TopBar
 
 SIZE = (140, 30)
-
-
-@pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "ui.db"
-    build_project(path).close()
-    return path
-
-
-def saved(path, segment_id, annotator="ann"):
-    store = Store.open(path)
-    try:
-        return store.annotation(segment_id, annotator)
-    finally:
-        store.close()
 
 
 def busy_bar(app) -> str:

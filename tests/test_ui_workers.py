@@ -6,22 +6,14 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
 
 import annotator.suggest
-from _ui_fixtures import FRAMES_VERSION, build_project, speech_record
+from _ui_fixtures import FRAMES_VERSION, build_project, speech_record, ui_db  # noqa: F401 (ui_db: the db fixture)
 from annotator.errors import ModelNotFoundError
 from annotator.store import Store, Suggestion
 from annotator.ui.app import make_app
 
 SIZE = (100, 30)
-
-
-@pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "ui.db"
-    build_project(path).close()
-    return path
 
 
 async def settle(app, pilot) -> None:
