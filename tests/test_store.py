@@ -142,7 +142,7 @@ def test_not_a_database_is_a_clear_error(tmp_path):
 
 def test_a_session_records_its_label_scheme(store):
     from annotator.schemes import get_scheme
-    from annotator.session import Session
+    from annotator.services.session import Session
 
     scheme = get_scheme("framing")
     Session(store, "ann", scheme)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from annotator.cli import cli
 from annotator.corpora.glossary import load_seed_glossary
 from annotator.store import GLOSSARY_VERSION, Store
-from annotator.suggest import (
+from annotator.services.suggest import (
     glossary_matches,
     register_and_activate,
     suggest_all,

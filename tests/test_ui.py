@@ -163,7 +163,7 @@ async def test_quit_and_reopen_keeps_decisions(db):
 
 
 async def test_background_suggestions_arrive_as_a_message(db, monkeypatch):
-    import annotator.suggest
+    import annotator.services.suggest
     from annotator.store import Suggestion
 
     calls = []
@@ -174,7 +174,7 @@ async def test_background_suggestions_arrive_as_a_message(db, monkeypatch):
             store.replace_suggestions(sid, "frames-test-v1", [Suggestion(sid, "", "frame", "Morality", 0.77)])
         return len(ids)
 
-    monkeypatch.setattr(annotator.suggest, "suggest_segments", fake_suggest)
+    monkeypatch.setattr(annotator.services.suggest, "suggest_segments", fake_suggest)
     app = make_app(db, "ann", "framing", suggest=True)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("j")  # segment 2 has no suggestions

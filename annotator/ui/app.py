@@ -1,7 +1,7 @@
 """The annotation app: a segment list, the current segment in full, keyboard first.
 
 Every key is a ``Binding`` with an id on the screen that owns its action, so the footer, the
-command palette (ctrl+p) and keymaps see them all. Decisions go through ``annotator.session``
+command palette (ctrl+p) and keymaps see them all. Decisions go through ``annotator.services.session``
 and are committed before the screen shows them.
 
 Adjudication mode (``d``, or ``annotator annotate --adjudicate``) lists the segments annotators
@@ -29,7 +29,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from annotator.errors import AnnotatorError, DatabaseBusy
 from annotator.schemes import Scheme, get_scheme
-from annotator.session import PENDING, Session, compute_suggestions, retrain, visible_text, word_units
+from annotator.services.session import PENDING, Session, compute_suggestions, retrain, visible_text, word_units
 from annotator.keymap import ACTIONS_IN, ANNOTATE_KEYS, key_name
 from annotator.text import markup_literal
 from annotator.store import Store
@@ -700,9 +700,3 @@ def make_app(store_path: str | Path | None, annotator: str, scheme: str | Scheme
     scheme_obj = scheme if isinstance(scheme, Scheme) else get_scheme(scheme)
     return AnnotatorApp(Session(store, annotator, scheme_obj, adjudicate=adjudicate), suggest=suggest,
                         train_base=train_base)
-
-
-if __name__ == "__main__":
-    from annotator.ui.commands import main
-
-    main()

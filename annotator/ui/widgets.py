@@ -17,7 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from annotator.schemes import Scheme
-from annotator.session import (
+from annotator.services.session import (
     STATUS_ICONS,
     SegmentView,
     Session,

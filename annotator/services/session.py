@@ -203,7 +203,7 @@ class Session:
             self.disputed |= set(disagreements(self.store))
             ids = [i for i in ids if i in self.disputed]
         if low_confidence:
-            from annotator.suggest import uncertainty_ranked
+            from annotator.services.suggest import uncertainty_ranked
 
             ids = uncertainty_ranked(self.store, ids)
         self.ids = ids
@@ -500,7 +500,7 @@ def retrain(store: Store, scheme: Scheme, kinds: Sequence[str] = ("frames",), ba
     """Train new model versions on the project's gold labels and make them active (call from a
     worker thread with its own store). Frames use ``method`` (nearest neighbours by default: seconds,
     not minutes); spans are always fine-tuned. Returns the ``TrainOutcome`` of each kind."""
-    from annotator.training import train_kind
+    from annotator.services.training import train_kind
 
     outcomes = []
     for kind in kinds:
@@ -514,7 +514,7 @@ def compute_suggestions(store: Store, segment_ids: Sequence[int]) -> int:
 
     Returns how many segments were handled.
     """
-    from annotator.suggest import suggest_segments
+    from annotator.services.suggest import suggest_segments
 
     if not segment_ids:
         return 0

@@ -112,7 +112,7 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     from annotator.ml.encoder_setup import resolve_base
     from annotator.ml.knn import KnnFrameModel
     from annotator.ml.train import save_version, train_frames, train_spans
-    from annotator.suggest import register_and_activate
+    from annotator.services.suggest import register_and_activate
 
     started = time.perf_counter()
     store.register_scheme(scheme.name, scheme.hash, scheme.source, scheme.toml_text)

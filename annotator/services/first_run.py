@@ -41,7 +41,7 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
                  echo: Callable[[str], None] = print, seed_annotator: str = "seed",
                  progress: Callable[[str, int, int], None] | None = None) -> Iterator[str]:
     from annotator.ml.encoder_setup import ensure_default_encoder
-    from annotator.training import train_kind
+    from annotator.services.training import train_kind
 
     scheme = get_scheme(scheme_name)
     if base is None:

@@ -6,18 +6,12 @@ from pathlib import Path
 
 import click
 
-from annotator.cli_common import db_option, default_annotator, echo, open_store
+from annotator.cli.common import db_option, default_annotator, echo, open_existing
 from annotator.errors import AnnotatorError
 from annotator.export.files import DEFAULT_BASE_DIR
 from annotator.export.formats import FORMATS
 from annotator.export.interop import IMPORT_FORMATS, ImportProblems
 from annotator.export.splits import DEFAULT_SEED
-
-
-def _existing_db(db_path: Path) -> Path:
-    if not db_path.exists():
-        raise AnnotatorError(f"{db_path}: no such database; run `annotator import PATH…` or `annotator demo` first")
-    return db_path
 
 
 @click.command("export")
@@ -45,7 +39,7 @@ def export_cmd(fmt: str, out: str | None, base_dir: Path, split_seed: int, split
     from annotator.schemes import get_scheme
 
     names = [n.strip() for item in annotators for n in item.split(",") if n.strip()] or None
-    store = open_store(_existing_db(db_path))
+    store = open_existing(db_path)
     report = export_gold(store, fmt, out, base_dir, seed=split_seed, fractions=parse_fractions(split_spec),
                          annotators=names, scheme=get_scheme(scheme_name), target_lang=translation_lang)
     echo(report.line())
@@ -66,7 +60,7 @@ def import_labels_cmd(path: Path, fmt: str, annotator_name: str | None, scheme_n
     from annotator.export.interop import import_labels
     from annotator.schemes import get_scheme
 
-    store = open_store(_existing_db(db_path))
+    store = open_existing(db_path)
     try:
         report = import_labels(store, path, fmt, get_scheme(scheme_name), annotator=annotator_name,
                                default_annotator=default_annotator())
