@@ -10,7 +10,8 @@ from bidi import get_display
 
 from _ui_fixtures import build_project
 from annotator.schemes import get_scheme
-from annotator.services.session import Session, display_line, visible_text, visual_order, word_units
+from annotator.services.session import Session
+from annotator.text import display_line, visible_text, visual_order, word_units
 from annotator.store import SegmentFilter, SpanLabel, Store
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from annotator.corpora.segment import CJK, trimmed
 from annotator.errors import AnnotatorError
 from annotator.ml.batching import inference_context, map_batched
 from annotator.ml.frames import MAX_LENGTH, model_labels, read_meta_if_any
 from annotator.ml.loading import load_model, load_tokenizer, resolve_checkpoint
+from annotator.text import is_unspaced, trimmed
 
 IGNORE_INDEX = -100  # the label id PyTorch's cross-entropy skips (special tokens, padding)
 OUTSIDE = "O"
@@ -43,7 +43,7 @@ def split_bio(tag: str) -> tuple[str, str]:
 
 def _in_word(ch: str) -> bool:
     """A letter or digit of a script that separates words with spaces (not CJK, Thai, …)."""
-    return ch.isalnum() and not CJK.match(ch)
+    return ch.isalnum() and not is_unspaced(ch)
 
 
 def snap_to_words(text: str, start: int, end: int) -> tuple[int, int]:

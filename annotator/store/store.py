@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,8 +31,9 @@ from annotator.store.records import (
     Translation,
 )
 from annotator.store.schema import ANNOTATION_STATUSES, CJK_LANGUAGES, TRANSLATION_PROVENANCES
+from annotator.text import SUBSTRING_SEARCHED_CHAR
 
-CJK_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+CJK_CHARS = SUBSTRING_SEARCHED_CHAR  # a query in these scripts is looked up as a substring
 
 # Which translation to show first when a segment has several.
 PROVENANCE_RANK = {p: i for i, p in enumerate(TRANSLATION_PROVENANCES)}

@@ -29,9 +29,9 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from annotator.errors import AnnotatorError, DatabaseBusy
 from annotator.schemes import Scheme, get_scheme
-from annotator.services.session import PENDING, Session, compute_suggestions, retrain, visible_text, word_units
+from annotator.services.session import PENDING, Session, compute_suggestions, retrain
 from annotator.keymap import ACTIONS_IN, ANNOTATE_KEYS, key_name
-from annotator.text import markup_literal
+from annotator.text import markup_literal, visible_text, word_units
 from annotator.store import Store
 from annotator.ui.screens import FilterChoice, FilterScreen, PickScreen, PromptScreen
 from annotator.ui.widgets import (

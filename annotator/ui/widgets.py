@@ -22,10 +22,8 @@ from annotator.services.session import (
     SegmentView,
     Session,
     Vote,
-    display_line,
-    visible_text,
-    visual_order,
 )
+from annotator.text import display_line, visible_text, visual_order
 from annotator.store import SpanLabel
 
 
