@@ -28,7 +28,7 @@ from typing import Any
 from annotator import __version__
 from annotator.errors import AnnotatorError
 from annotator.export.files import DEFAULT_BASE_DIR, atomic_file, atomic_folder, resolve_out
-from annotator.export.gold import GoldExample, GoldSet, gold_labels
+from annotator.store.gold import GoldExample, GoldSet, gold_labels
 from annotator.export.splits import DEFAULT_FRACTIONS, DEFAULT_SEED, SPLIT_NAMES, split_examples
 from annotator.schemes import Scheme, get_scheme
 from annotator.store import Store

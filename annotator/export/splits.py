@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from annotator.errors import AnnotatorError
-from annotator.export.gold import GoldExample
+from annotator.store.gold import GoldExample
 
 SPLIT_NAMES = ("train", "dev", "test")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)

@@ -177,7 +177,7 @@ class Session:
     def set_adjudicate(self, on: bool) -> list[int]:
         """Enter or leave adjudication mode: the list becomes the segments annotators disagree on,
         and decisions are stored under ``adjudicator:<user>`` (which the gold export prefers)."""
-        from annotator.team import adjudicator_name
+        from annotator.store.gold import adjudicator_name
 
         self.adjudicate = on
         self.annotator = adjudicator_name(self.user) if on else self.user
@@ -444,7 +444,7 @@ class Session:
     def votes(self, segment_id: int) -> list[Vote]:
         """The other annotators' decisions on a segment (skipped ones are no vote), plain
         annotators first; the adjudicator's own decision is the working state, not a vote."""
-        from annotator.team import is_adjudicator
+        from annotator.store.gold import is_adjudicator
 
         text = self.store.segment(segment_id).text
         anns = [a for a in self.store.annotations_for(segment_id)

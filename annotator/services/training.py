@@ -68,7 +68,7 @@ def _metric(metrics: dict[str, Any], key: str) -> float:
 
 def gold_examples(store: Store, scheme: Scheme) -> list[Example]:
     """One example per segment with a gold decision (adjudicated, single or majority)."""
-    from annotator.export.gold import gold_labels
+    from annotator.store.gold import gold_labels
 
     out = []
     known_frames, known_spans = set(scheme.frame_ids), set(scheme.span_ids)

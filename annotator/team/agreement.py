@@ -23,10 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from annotator.export.gold import labels_of
 from annotator.store import Store
 from annotator.store import team_queries as q
-from annotator.team import is_adjudicator
+from annotator.store.gold import is_adjudicator, labels_of
 
 # segment id -> annotator -> (frames, spans)
 Decisions = dict[int, dict[str, tuple[set[str], set[tuple[int, int, str]]]]]

@@ -1,4 +1,5 @@
-"""Gold labels per segment, from the decisions the team made.
+"""Gold labels per segment, from the decisions the team made (what export, agreement, work
+assignment and training all count as "the labels").
 
 * An adjudicator's decision (annotator ``adjudicator:…``) wins over everything else.
 * With one annotator, their decision is the gold one.
@@ -18,10 +19,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from annotator.store import Annotation, AnnotationState, Store
-from annotator.team import is_adjudicator
+from annotator.store.records import Annotation, AnnotationState
+from annotator.store.store import Store
 
 Span = tuple[int, int, str]
+
+# An adjudicator's decision is stored as an ordinary annotation whose annotator name starts
+# with ``adjudicator:`` (e.g. ``adjudicator:anna``), so it has history and undo like any other
+# decision but never counts as one more vote in agreement or majority figures.
+ADJUDICATOR_PREFIX = "adjudicator:"
+
+
+def is_adjudicator(name: str) -> bool:
+    """Whether an annotator name stands for an adjudicator's decisions."""
+    return name.startswith(ADJUDICATOR_PREFIX)
+
+
+def adjudicator_name(user: str) -> str:
+    """The annotator name under which ``user``'s adjudications are stored."""
+    return user if is_adjudicator(user) else ADJUDICATOR_PREFIX + user
 
 
 @dataclass(frozen=True)
