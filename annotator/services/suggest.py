@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotator.errors import AnnotatorError, ModelNotFoundError
+from annotator.errors import ModelNotFoundError
 from annotator.ml import registry
 from annotator.ml.active import binary_entropy, order_by_uncertainty
+from annotator.ml.predictors import load_predictor
 from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Segment, Store, Suggestion
 
 Progress = Callable[[str, int, int], None]
@@ -94,28 +95,8 @@ class ActiveModels:
         key = (kind, str(folder))
         with self._lock:
             if key not in self._cache:
-                self._cache[key] = _load(kind, folder)
+                self._cache[key] = load_predictor(kind, folder)
             return self._cache[key]
-
-
-def _load(kind: str, folder: Path) -> Any:
-    if kind == "frames":
-        from annotator.ml.knn import KnnFrameModel, is_knn_version
-
-        if is_knn_version(folder):
-            return KnnFrameModel.load(folder)
-        from annotator.ml.frames import FrameClassifier
-
-        return FrameClassifier(folder)
-    if kind == "spans":
-        from annotator.ml.spans import SpanTagger
-
-        return SpanTagger(folder)
-    if kind == "translation":
-        from annotator.ml.translate import Translator
-
-        return Translator(folder)
-    raise AnnotatorError(f"unknown model kind {kind!r}")
 
 
 def frame_suggestions(scores: dict[str, float], thresholds: dict[str, float]) -> tuple[list[Suggestion], float, dict]:
