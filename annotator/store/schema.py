@@ -301,4 +301,10 @@ def m005_undo_stack(db: Database) -> None:
             [(annotator, i, uid, undone) for i, (uid, undone) in enumerate(entries, start=1)])
 
 
-SCHEMA_STEPS = [m.name for m in migrations._migrations]
+def schema_steps() -> list[str]:
+    """The names of every schema step, in order (all of them pending for an empty database)."""
+    with Database(memory=True) as empty:
+        return [m.name for m in migrations.pending(empty)]
+
+
+SCHEMA_STEPS = schema_steps()
