@@ -30,6 +30,7 @@ from annotator.store.records import (
     Speech,
     Suggestion,
     Translation,
+    annotation_from_row,
 )
 from annotator.store.schema import ANNOTATION_STATUSES, CJK_LANGUAGES, TRANSLATION_PROVENANCES
 
@@ -677,10 +678,7 @@ class Store:
 
     @staticmethod
     def _annotation(row: dict[str, Any]) -> Annotation:
-        state = AnnotationState.from_json(json.dumps(
-            {"frames": json.loads(row["frames"]), "spans": json.loads(row["spans"]), "status": row["status"]}))
-        assert state is not None
-        return Annotation(row["segment_id"], row["annotator"], state, row["created_at"], row["updated_at"])
+        return annotation_from_row(row)
 
     # ------------------------------------------------------------- assignments
     def assign(self, pairs: Iterable[tuple[int, str]]) -> int:

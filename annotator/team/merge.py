@@ -16,11 +16,10 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
 from annotator.errors import AnnotatorError, shown
 from annotator.store import AnnotationState, Store
 from annotator.store import team_queries as q
+from annotator.store.records import state_from_row
 
 
 @dataclass(frozen=True)
@@ -57,13 +56,6 @@ class MergeReport:
                 f"{self.annotations_replaced} replaced by later ones, {self.history} history entries, "
                 f"{self.assignments} assignments; {len(self.conflicts)} conflicts"
                 + (f" ({self.conflicts_seen_before} more met in an earlier merge)" if self.conflicts_seen_before else ""))
-
-
-def _state(row: dict[str, Any]) -> AnnotationState:
-    state = AnnotationState.from_json(json.dumps(
-        {"frames": json.loads(row["frames"]), "spans": json.loads(row["spans"]), "status": row["status"]}))
-    assert state is not None
-    return state
 
 
 def _same(a: AnnotationState, b: AnnotationState) -> bool:
@@ -115,12 +107,12 @@ def _merge_annotations(store: Store, conn: sqlite3.Connection, seg_map: dict[int
     for row in q.other_annotations(conn):
         segment_id = seg_map[row["segment_id"]]
         mine = q.annotation_row(store, segment_id, row["annotator"])
-        theirs = _state(row)
+        theirs = state_from_row(row)
         if mine is None:
             q.put_annotation(store, row, segment_id)
             report.annotations_added += 1
             continue
-        ours = _state(mine)
+        ours = state_from_row(mine)
         if _same(ours, theirs):
             continue
         kept = "theirs" if row["updated_at"] > mine["updated_at"] else "ours"
