@@ -16,6 +16,9 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlite_utils import Database
+
 from annotator.errors import AnnotatorError, shown
 from annotator.store import AnnotationState, Store
 from annotator.store import team_queries as q
@@ -63,7 +66,7 @@ def _same(a: AnnotationState, b: AnnotationState) -> bool:
            (b.status, sorted(b.frames), sorted(b.spans, key=lambda s: (s.start, s.end, s.label)))
 
 
-def _merge_speeches(store: Store, conn: sqlite3.Connection, report: MergeReport) -> dict[int, int]:
+def _merge_speeches(store: Store, conn: Database, report: MergeReport) -> dict[int, int]:
     ours = q.speech_ids_by_hash(store)
     id_map = {}
     for row in q.other_speeches(conn):
@@ -74,7 +77,7 @@ def _merge_speeches(store: Store, conn: sqlite3.Connection, report: MergeReport)
     return id_map
 
 
-def _merge_segments(store: Store, conn: sqlite3.Connection, speech_map: dict[int, int], source: Path,
+def _merge_segments(store: Store, conn: Database, speech_map: dict[int, int], source: Path,
                     report: MergeReport) -> tuple[dict[int, int], dict[int, str]]:
     ours = q.segments_by_uid(store)
     id_map, uids = {}, {}
@@ -93,7 +96,7 @@ def _merge_segments(store: Store, conn: sqlite3.Connection, speech_map: dict[int
     return id_map, uids
 
 
-def _merge_translations(store: Store, conn: sqlite3.Connection, seg_map: dict[int, int], report: MergeReport) -> None:
+def _merge_translations(store: Store, conn: Database, seg_map: dict[int, int], report: MergeReport) -> None:
     for row in q.other_translations(conn):
         segment_id = seg_map[row["segment_id"]]
         have = q.translation(store, segment_id, row["target_lang"], row["provenance"], row["model"])
@@ -102,7 +105,7 @@ def _merge_translations(store: Store, conn: sqlite3.Connection, seg_map: dict[in
             report.translations += 1
 
 
-def _merge_annotations(store: Store, conn: sqlite3.Connection, seg_map: dict[int, int], uids: dict[int, str],
+def _merge_annotations(store: Store, conn: Database, seg_map: dict[int, int], uids: dict[int, str],
                        source: Path, report: MergeReport) -> None:
     for row in q.other_annotations(conn):
         segment_id = seg_map[row["segment_id"]]
