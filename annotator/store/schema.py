@@ -301,4 +301,35 @@ def m005_undo_stack(db: Database) -> None:
             [(annotator, i, uid, undone) for i, (uid, undone) in enumerate(entries, start=1)])
 
 
-SCHEMA_STEPS = [m.name for m in migrations._migrations]
+@migrations()
+def m006_translation_search_triggers_by_sqlite_utils(db: Database) -> None:
+    """The translations' word index, kept in step by sqlite-utils' triggers.
+
+    Step 4 wrote the index and its three triggers by hand; sqlite-utils' ``enable_fts(...,
+    create_triggers=True)`` makes the same (an FTS5 table over ``translations.text`` with the
+    same tokenizer, ``translations_fts``, and an insert, a delete and an update trigger, now
+    named ``translations_ai``, ``_ad``, ``_au``). The hand-written ones are dropped and the
+    index is filled again from the rows, so every translation stays searchable.
+
+    The segments' two indexes keep step 4's triggers:
+
+    * ``segments_cjk_fts`` (trigrams) covers only Chinese, Japanese and Korean segments:
+      sqlite-utils can neither make a trigger with a ``WHEN`` condition nor a second full-text
+      table for a table (its index is always ``<table>_fts``).
+    * ``segments_fts`` (words) could be sqlite-utils', but a bulk import sets aside and
+      restores its insert trigger by name, ``segments_fts_ai`` (``Search.bulk_segments``),
+      a name tests/test_import.py checks; sqlite-utils would call it ``segments_ai``.
+    """
+    for name in ("translations_fts_ai", "translations_fts_ad", "translations_fts_au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    db["translations_fts"].drop(ignore=True)
+    db["translations"].enable_fts(["text"], tokenize="unicode61 remove_diacritics 2", create_triggers=True)
+
+
+def schema_steps() -> list[str]:
+    """The names of every schema step, in order (all of them pending for an empty database)."""
+    with Database(memory=True) as empty:
+        return [m.name for m in migrations.pending(empty)]
+
+
+SCHEMA_STEPS = schema_steps()
