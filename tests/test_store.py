@@ -219,7 +219,7 @@ def test_migration_to_sqlite_utils_search_triggers_keeps_translations_searchable
     path = tmp_path / "previous.db"
     db = Database(str(path))
     configure(db)
-    migrations.apply(db, stop_before=SCHEMA_STEPS[-1])
+    migrations.apply(db, stop_before="m006_translation_search_triggers_by_sqlite_utils")
     old = Store(db, path)
     add_demo_speech(old)
     zh = "我们要建设网络强国。"

@@ -29,7 +29,7 @@ from annotator import __version__
 from annotator.errors import AnnotatorError
 from annotator.export.files import DEFAULT_BASE_DIR, atomic_file, atomic_folder, resolve_out
 from annotator.store.gold import GoldExample, GoldSet, gold_labels
-from annotator.export.splits import DEFAULT_FRACTIONS, DEFAULT_SEED, SPLIT_NAMES, split_examples
+from annotator.export.splits import DEFAULT_FRACTIONS, DEFAULT_SEED, SPLIT_NAMES, project_split, split_examples
 from annotator.schemes import Scheme, get_scheme
 from annotator.store import Store
 from annotator.text import is_unspaced
@@ -351,7 +351,10 @@ def export_gold(store: Store, fmt: str, out: str | Path | None = None, base_dir:
     if not gold.examples:
         who = f" by {', '.join(annotators)}" if annotators else ""
         raise AnnotatorError(f"no labelled segments{who} to export; annotate some first (`annotator annotate`)")
-    split = split_examples(gold.examples, fractions, seed)
+    if seed == DEFAULT_SEED and all(abs(a - b) < 1e-9 for a, b in zip(fractions, DEFAULT_FRACTIONS)):
+        split = project_split(store, gold.examples)  # the test set the tool itself tests on
+    else:
+        split = split_examples(gold.examples, fractions, seed)  # asked for another split: this export's own
     records = [export_record(ex, split.by_segment[ex.segment_id]) for ex in gold.examples]
     meta_path = metadata_path_for(dest, fmt)
     if fmt == "hf":

@@ -6,20 +6,18 @@ Textual; the UI runs it in a worker.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from annotator.errors import AnnotatorError
 from annotator.ml import registry
-from annotator.ml.examples import Example, data_hash, split_by_group, stable_split_by_group
+from annotator.ml.examples import Example, data_hash
 from annotator.schemes import Scheme
 from annotator.store import Store
 
 Progress = Callable[[str, int, int], None]
-SPLIT = (0.7, 0.15, 0.15)
-SPLIT_SEED = 13
 
 
 @dataclass
@@ -66,13 +64,14 @@ def _metric(metrics: dict[str, Any], key: str) -> float:
     return float(value) if isinstance(value, (int, float)) else 0.0
 
 
-def gold_examples(store: Store, scheme: Scheme) -> list[Example]:
-    """One example per segment with a gold decision (adjudicated, single or majority)."""
+def gold_examples(store: Store, scheme: Scheme, annotators: Sequence[str] | None = None) -> list[Example]:
+    """One training example per segment with a gold decision (adjudicated, single or majority;
+    of ``annotators`` only, if given), with the scheme's labels. The same gold the export writes."""
     from annotator.store.gold import gold_labels
 
     out = []
     known_frames, known_spans = set(scheme.frame_ids), set(scheme.span_ids)
-    for g in gold_labels(store).examples:
+    for g in gold_labels(store, annotators).examples:
         out.append(Example(
             id=str(g.segment_id), text=g.text, language=g.language,
             frames=[f for f in g.frames if f in known_frames],
@@ -82,15 +81,15 @@ def gold_examples(store: Store, scheme: Scheme) -> list[Example]:
     return out
 
 
-def split(examples: list[Example], seed: int = SPLIT_SEED) -> tuple[list[Example], list[Example], list[Example]]:
-    """Train / dev / test by speech, each speech always on the same side (see stable_split_by_group).
+def split(store: Store, examples: list[Example]) -> tuple[list[Example], list[Example], list[Example]]:
+    """Train / dev / test by the project's own split (``annotator.splits``), the one the export
+    writes: a speech keeps its side once placed."""
+    from annotator.splits import label_keys, split_examples_by_side
+    from annotator.store.gold import project_sides
 
-    With very few speeches the hash may leave a part empty; then a seeded shuffle of the
-    speeches decides instead.
-    """
-    train, dev, test = stable_split_by_group(examples, SPLIT)
-    if not train or not test:
-        train, dev, test = split_by_group(examples, SPLIT, seed=seed)
+    sides = project_sides(store, [(ex.group or ex.id, label_keys(ex.frames, (s[2] for s in ex.spans)))
+                                  for ex in examples])
+    train, dev, test = split_examples_by_side(examples, sides)
     if not train or not test:
         raise AnnotatorError(
             f"too few labelled speeches to train and test ({len(examples)} labelled segments); label more first")
@@ -118,7 +117,7 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     store.register_scheme(scheme.name, scheme.hash, scheme.source, scheme.toml_text)
     examples = examples if examples is not None else gold_examples(store, scheme)
     examples_used = examples
-    train, dev, test = split(examples_used)
+    train, dev, test = split(store, examples_used)
     base_dir = resolve_base(base)
     digest = data_hash(examples_used)
 

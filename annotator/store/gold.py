@@ -96,6 +96,25 @@ class Combined:
     ties: list[str]
 
 
+def speech_group(ex: GoldExample) -> str:
+    """The speech a gold example belongs to, by a stable id (its text's content hash, the first
+    part of the segment uid): what the train/dev/test split keeps together."""
+    return ex.segment_uid.split(":", 1)[0]
+
+
+def project_sides(store: Store, items: Iterable[tuple[str, Sequence[str]]]) -> dict[str, str]:
+    """The project's split side of every speech in ``items`` (``(speech hash, label keys)``, one
+    per example): speeches placed before keep their side, new ones are placed now and kept.
+    Export and training both call this, so they share one test set."""
+    from annotator.splits import assign_sides
+
+    items = list(items)
+    with store.write():
+        sides = assign_sides(items, fixed=store.split_sides())
+        store.record_split_sides(sides)
+    return sides
+
+
 def labels_of(state: AnnotationState) -> tuple[set[str], set[Span]]:
     """The labels a decision stands for (a rejected segment has none)."""
     if state.status == "rejected":

@@ -326,6 +326,17 @@ def m006_translation_search_triggers_by_sqlite_utils(db: Database) -> None:
     db["translations"].enable_fts(["text"], tokenize="unicode61 remove_diacritics 2", create_triggers=True)
 
 
+@migrations()
+def m007_split_sides(db: Database) -> None:
+    """Which side of the train/dev/test split each speech is on, fixed the first time the
+    speech is used (see ``annotator.splits``): export, training and evaluation all read it,
+    and a speech never moves as the project labels more. Keyed by the speech's content hash,
+    so it holds across merged projects."""
+    db.execute(
+        "CREATE TABLE split_sides (speech_hash TEXT PRIMARY KEY, side TEXT NOT NULL "
+        "CHECK (side IN ('train', 'dev', 'test')), assigned_at TEXT NOT NULL)")
+
+
 def schema_steps() -> list[str]:
     """The names of every schema step, in order (all of them pending for an empty database)."""
     with Database(memory=True) as empty:

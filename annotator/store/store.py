@@ -18,6 +18,7 @@ annotations.py      decisions, their history, undo and redo
 assignments.py      work queues
 counts.py           ``annotator status``
 schemes.py          label schemes
+splits.py           each speech's side of the train/dev/test split
 ==================  ==================================================================
 """
 
@@ -43,6 +44,7 @@ from annotator.store.schemes import Schemes
 from annotator.store.search import Search, SegmentFilter
 from annotator.store.segments import Segments
 from annotator.store.speeches import Speeches
+from annotator.store.splits import SplitSides
 from annotator.store.suggestions import Suggestions
 from annotator.store.translations import Translations
 
@@ -52,7 +54,7 @@ __all__ = ["GLOSSARY_VERSION", "SegmentFilter", "Store", "utcnow"]
 
 
 class Store(Speeches, Segments, Search, Translations, Suggestions, Models, Glossary, Annotations, Assignments,
-            Counts, Schemes):
+            Counts, Schemes, SplitSides):
     def __init__(self, db: Database, path: Path | None = None) -> None:
         self.db = db
         self.path = path
