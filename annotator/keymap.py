@@ -5,6 +5,9 @@ already takes (in any mode: annotating, span mode, adjudication).
 Keys are Textual key names ("a", "U", "slash", "question_mark", "ctrl+r"); a label's key in a
 scheme is a character, turned into a key name by :func:`key_name` the way Textual names the
 key that types it. This module has no Textual import: the core validates schemes without it.
+
+Every key has a stable id (``accept``, ``span.commit``; a label's key ``frame.<label id>`` or
+``spans.<label id>``, see :func:`label_keys`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,10 @@ from __future__ import annotations
 import functools
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from annotator.schemes import Scheme
 
 # Textual's friendlier names for some punctuation (textual.keys.KEY_NAME_REPLACEMENTS).
 _REPLACEMENTS = {"solidus": "slash", "reverse_solidus": "backslash", "commercial_at": "at",
@@ -29,6 +36,7 @@ class Key:
     show: bool = True
     key_display: str | None = None
     tooltip: str = ""
+    label: str = ""  # a scheme label's key: the label's name (description and tooltip are the scheme's text)
 
 
 ANNOTATE_KEYS: tuple[Key, ...] = (
@@ -97,3 +105,17 @@ def reserved_characters() -> dict[str, str]:
             if char is not None and char.isprintable():
                 taken.setdefault(char, key.description)
     return taken
+
+
+def label_keys(scheme: Scheme) -> tuple[Key, ...]:
+    """The scheme's label keys: a frame's toggles it, a span label's starts span mode with it.
+
+    Names and definitions are the scheme file's text, kept as they are here: the UI shows them
+    literally (descriptions are drawn as text, tooltips escaped)."""
+    keys = [Key(key_name(lab.key), f"toggle_frame('{lab.id}')", f"Frame: {lab.name}", f"frame.{lab.id}",
+                show=False, tooltip=lab.definition, label=lab.name)
+            for lab in scheme.frames if lab.key]
+    keys += [Key(key_name(lab.key), f"span_mode('{lab.id}')", "Spans", f"spans.{lab.id}",
+                 tooltip=f"Mark {lab.name} spans with the arrow keys", label=lab.name)
+             for lab in scheme.spans if lab.key]
+    return tuple(keys)

@@ -9,6 +9,7 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
+from textual.app import App
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -27,6 +28,12 @@ from annotator.session import (
     visual_order,
 )
 from annotator.store import SpanLabel
+
+
+def say(app: App, message: str, title: str = "", **kwargs) -> None:
+    """Notify with literal text: messages quote search terms, names, file names and errors."""
+    literal = "\n".join(visible_text(line) for line in message.split("\n"))
+    app.notify(literal, title=visible_text(title), markup=False, **kwargs)
 
 
 class SegmentList(ScrollView, can_focus=False):
