@@ -193,7 +193,28 @@ async def test_command_palette_offers_the_actions(db):
         assert {"Accept", "Reject", "Skip", "Undo", "Search", "Filter", "Frame: Economic"} <= titles
 
 
-# ------------------------------------------------------------------------- active keys
+# ----------------------------------------------------------------- keymap and active keys
+async def test_a_keymap_file_moves_accept_and_the_new_key_saves_the_decision(db, tmp_path, monkeypatch):
+    keymap = tmp_path / "keymap.toml"
+    keymap.write_text('[keys]\naccept = "enter"\n"span.commit" = "ctrl+s"\n', encoding="utf-8")
+    monkeypatch.setenv("ANNOTATOR_KEYMAP", str(keymap))
+    app = make_app(db, "ann", "framing", suggest=False)
+    async with app.run_test(size=SIZE) as pilot:
+        first, second = app.session.ids[:2]
+        await pilot.press("a")  # moved away: nothing happens
+        assert saved(db, first) is None and screen_of(app).current_id == first
+        await pilot.press("enter")
+        ann = saved(db, first)
+        assert ann is not None and ann.state.status == "accepted"
+        assert screen_of(app).current_id == second
+        assert app.screen.active_bindings["enter"].binding.id == "accept"
+        await pilot.press("s", "right", "ctrl+s")  # span mode's commit is on ctrl+s now
+        (span,) = saved(db, second).state.spans
+        assert app.session.store.segment(second).text[span.start:span.end] == "with"
+        await pilot.press("enter")  # accept is not a span-mode key: nothing happens
+        assert saved(db, second).state.status == "corrected" and screen_of(app).current_id == second
+
+
 def footer_keys(app) -> set[str]:
     """The descriptions of the keys the footer shows enabled (it redraws itself only when the
     screen's bindings are refreshed)."""

@@ -2,7 +2,7 @@
 
 Every key is a ``Binding`` with an id on the screen that owns its action (the scheme's label
 keys too: the screen class for a scheme declares them, see ``AnnotateScreen.for_scheme``), so
-the footer, the command palette (ctrl+p) and keymaps (``App.set_keymap``) see them
+the footer, the command palette (ctrl+p) and the user's keymap (``App.set_keymap``) see them
 all. Which keys act is decided in one place, ``AnnotateScreen.check_action``, from reactives
 that refresh the bindings when they change: the segment in view, span mode
 (``annotator.ui.spans.SpanEditor``) and adjudication mode
@@ -39,7 +39,7 @@ from annotator.keymap import ACTIONS_IN, ANNOTATE_KEYS, label_keys
 from annotator.text import markup_literal
 from annotator.store import Store
 from annotator.ui.adjudication import Adjudication
-from annotator.ui.bindings import screen_bindings
+from annotator.ui.bindings import screen_bindings, user_keymap
 from annotator.ui.screens import FilterChoice, FilterScreen, PromptScreen
 from annotator.ui.spans import SpanEditor
 from annotator.ui.widgets import (
@@ -598,12 +598,15 @@ class AnnotatorApp(App):
     #guidelines { width: 42; display: none; border-left: vkey $panel; padding: 0 1; }
     """
 
-    def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None) -> None:
+    def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None,
+                 keymap: dict[str, str] | None = None) -> None:
         super().__init__()
         self.session = session
         self.suggest = suggest
         self.train_base = train_base
         self.quit_anyway = False  # ctrl+q pressed once with decisions still unsaved
+        if keymap:
+            self.set_keymap(keymap)  # binding id -> keys, checked by bindings.user_keymap
 
     def on_mount(self) -> None:
         screen = AnnotateScreen.for_scheme(self.session.scheme)
@@ -654,12 +657,15 @@ def make_app(store_path: str | Path | None, annotator: str, scheme: str | Scheme
     """The one app factory, for the CLI and the tests (``store`` overrides ``store_path``).
 
     ``adjudicate`` starts in adjudication mode; ``train_base`` is the encoder "retrain now" uses
-    (a folder or a saved version; None: the default encoder).
+    (a folder or a saved version; None: the default encoder). The user's keymap file, if any
+    (``ANNOTATOR_KEYMAP``, or ``keymap.toml`` in the project folder), is checked here, before
+    anything opens: a bad entry is one ``AnnotatorError`` naming the file and the entry.
     """
-    store = store or Store.open(store_path)  # type: ignore[arg-type]
     scheme_obj = scheme if isinstance(scheme, Scheme) else get_scheme(scheme)
+    keymap = user_keymap(scheme_obj, AnnotatorApp)
+    store = store or Store.open(store_path)  # type: ignore[arg-type]
     return AnnotatorApp(Session(store, annotator, scheme_obj, adjudicate=adjudicate), suggest=suggest,
-                        train_base=train_base)
+                        train_base=train_base, keymap=keymap)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,21 @@
 """The annotation screen's Textual bindings, built from the key table in ``annotator.keymap``
-(which has no Textual import).
+(which has no Textual import), and the user's keymap file checked against them.
 
 A scheme's label keys are bindings like any other: :func:`screen_bindings` gives the actions'
 and the labels' bindings, each with its id, and the screen class for a scheme declares them as
 its ``BINDINGS`` (see ``AnnotateScreen.for_scheme``), so the footer, the command palette and
-keymaps see them all.
+``App.set_keymap`` see them all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from textual.app import App
 from textual.binding import Binding
 
-from annotator.keymap import ANNOTATE_KEYS, Key, label_keys
+from annotator.keymap import ANNOTATE_KEYS, Key, label_keys, read_keymap
+from annotator.paths import keymap_file
 from annotator.schemes import Scheme
 from annotator.text import markup_literal, visible_text
 
@@ -33,3 +35,25 @@ def screen_bindings(keys: Iterable[Key]) -> list[Binding]:
 def scheme_keys(scheme: Scheme) -> tuple[Key, ...]:
     """Every key of the annotation screen for ``scheme``: the actions', then the labels'."""
     return (*ANNOTATE_KEYS, *label_keys(scheme))
+
+
+def app_keys(app_class: type[App]) -> dict[str, str]:
+    """The keys the app itself binds (quit, the command palette), which a keymap may not take."""
+    taken = {}
+    for item in app_class.BINDINGS:
+        if isinstance(item, Binding):
+            for key in item.key.split(","):
+                taken[key.strip()] = item.description or item.action
+    if app_class.ENABLE_COMMAND_PALETTE:
+        taken[app_class.COMMAND_PALETTE_BINDING] = "command palette"
+    return taken
+
+
+def user_keymap(scheme: Scheme, app_class: type[App] = App) -> dict[str, str]:
+    """The user's keymap file (``ANNOTATOR_KEYMAP``, or ``keymap.toml`` in the project folder),
+    checked against the screen's keys for ``scheme``: binding id → keys, for ``App.set_keymap``;
+    empty without a file. A bad entry is an ``AnnotatorError`` naming the file and the entry."""
+    path = keymap_file()
+    if path is None:
+        return {}
+    return read_keymap(path, scheme_keys(scheme), app_keys(app_class))

@@ -28,7 +28,8 @@ def annotate(db_path: Path, annotator_name: str, scheme_name: str | None, sugges
     """Annotate segments with the keyboard: a accept, x reject, space skip, ⌫ undo, ctrl+q quit.
 
     Every decision is saved the moment it is made. d toggles adjudication mode, ctrl+t retrains
-    the frames model on the labels so far.
+    the frames model on the labels so far. A keymap file ($ANNOTATOR_KEYMAP, or keymap.toml in
+    the project folder) moves keys: [keys] then lines such as accept = "enter".
     """
     if not Path(db_path).exists():
         raise AnnotatorError(f"{db_path}: no such database; run `annotator import PATH…` or `annotator demo` first")
