@@ -216,7 +216,8 @@ def read_keymap(path: str | Path, keys: Iterable[Key], taken: Mapping[str, str] 
         for name in names:
             entry = f"[keys] {binding_id!r} = {value!r}"
             if taken and name in taken:
-                raise InputError(path, f"{entry}: {name!r} is the app's own key for {taken[name]!r}; choose another key")
+                raise InputError(path, f"{entry}: {name!r} is the app's own key for {taken[name]!r}; "
+                                       "choose another key")
             other = owner.get(name)
             if other is not None and other.id != binding_id:
                 raise InputError(path, f"{entry}: {name!r} is already {_whose(other)}; "

@@ -283,3 +283,20 @@ def test_the_ui_uses_no_private_textual_attribute_and_no_manual_binding_refresh(
     for path in Path(annotator.ui.__file__).parent.glob("*.py"):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             assert not private.search(line), f"{path.name}:{number}: {line.strip()}"
+
+
+async def test_a_label_key_a_keymap_moves_is_shown_where_the_label_is(db, tmp_path, monkeypatch):
+    keymap = tmp_path / "keymap.toml"
+    keymap.write_text('[keys]\naccept = "enter"\n"span.commit" = "ctrl+s"\n"frame.Economic" = "a"\n',
+                      encoding="utf-8")
+    monkeypatch.setenv("ANNOTATOR_KEYMAP", str(keymap))
+    app = make_app(db, "ann", "framing", suggest=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        first = app.session.ids[0]
+        checklist = str(app.screen.query_one("#frames").render())
+        assert "a [x] Economic" in checklist and "2 [ ] Capacity & resources" in checklist
+        await pilot.press("question_mark")
+        assert "a  Economic" in str(app.screen.query_one("#guidelines").query_one("Static").render())
+        await pilot.press("a")  # toggles Economic off (it was suggested)
+        assert saved(db, first).state.frames == ("Quality_of_life",)
+        assert "a [ ] Economic" in str(app.screen.query_one("#frames").render())

@@ -39,7 +39,7 @@ from annotator.keymap import ACTIONS_IN, ANNOTATE_KEYS, label_keys
 from annotator.text import markup_literal
 from annotator.store import Store
 from annotator.ui.adjudication import Adjudication
-from annotator.ui.bindings import screen_bindings, user_keymap
+from annotator.ui.bindings import screen_bindings, shown_label_keys, user_keymap
 from annotator.ui.screens import FilterChoice, FilterScreen, PromptScreen
 from annotator.ui.spans import SpanEditor
 from annotator.ui.widgets import (
@@ -107,9 +107,11 @@ class AnnotateScreen(Screen):
         return type(cls.__name__, (cls,), {"__module__": cls.__module__, "__doc__": cls.__doc__,
                                            "BINDINGS": screen_bindings(label_keys(scheme))})
 
-    def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None) -> None:
+    def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None,
+                 keymap: dict[str, str] | None = None) -> None:
         super().__init__()
         self.session = session
+        self.moved_label_keys = shown_label_keys(keymap or {})  # label keys a keymap moved, as shown
         self.suggest = suggest and session.store.path is not None
         self.train_base = train_base  # encoder for "retrain now" (None: the default encoder)
         self.training = False
@@ -142,7 +144,7 @@ class AnnotateScreen(Screen):
                 yield Static(id="glossary")
                 yield Static(id="frames")
             with VerticalScroll(id="guidelines", can_focus=False):
-                yield Static(guidelines_text(self.session.scheme))
+                yield Static(guidelines_text(self.session.scheme, self.moved_label_keys))
         yield Footer()
 
     def on_mount(self) -> None:
@@ -200,7 +202,8 @@ class AnnotateScreen(Screen):
         gloss = self.query_one("#glossary", Static)
         gloss.update(glossary_text(view))
         gloss.display = bool(view.glossary)
-        self.query_one("#frames", Static).update(frame_checklist(view, self.session.scheme, accent))
+        checklist = frame_checklist(view, self.session.scheme, accent, self.moved_label_keys)
+        self.query_one("#frames", Static).update(checklist)
         self.adjudication.show(self.current_id, accent)
 
     def show_empty(self) -> None:
@@ -605,12 +608,13 @@ class AnnotatorApp(App):
         self.suggest = suggest
         self.train_base = train_base
         self.quit_anyway = False  # ctrl+q pressed once with decisions still unsaved
-        if keymap:
-            self.set_keymap(keymap)  # binding id -> keys, checked by bindings.user_keymap
+        self.keymap = dict(keymap or {})  # binding id -> keys, checked by bindings.user_keymap
+        if self.keymap:
+            self.set_keymap(self.keymap)
 
     def on_mount(self) -> None:
         screen = AnnotateScreen.for_scheme(self.session.scheme)
-        self.push_screen(screen(self.session, self.suggest, self.train_base))
+        self.push_screen(screen(self.session, self.suggest, self.train_base, self.keymap))
 
     def on_unmount(self) -> None:
         self.session.store.close()

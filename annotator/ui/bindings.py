@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from textual.app import App
 from textual.binding import Binding
 
-from annotator.keymap import ANNOTATE_KEYS, Key, label_keys, read_keymap
+from annotator.keymap import ANNOTATE_KEYS, Key, key_character, label_keys, read_keymap
 from annotator.paths import keymap_file
 from annotator.schemes import Scheme
 from annotator.text import markup_literal, visible_text
@@ -57,3 +57,16 @@ def user_keymap(scheme: Scheme, app_class: type[App] = App) -> dict[str, str]:
     if path is None:
         return {}
     return read_keymap(path, scheme_keys(scheme), app_keys(app_class))
+
+
+def shown_label_keys(keymap: dict[str, str]) -> dict[str, str]:
+    """Binding id → the key to show beside a label (checklist, guide) for the label keys a
+    keymap moved: its first key, as the character it types where there is one ("question_mark"
+    → "?", "ctrl+s" stays)."""
+    shown = {}
+    for binding_id, keys in keymap.items():
+        if binding_id.startswith(("frame.", "spans.")):
+            first = keys.split(",")[0]
+            char = key_character(first)
+            shown[binding_id] = char if char is not None and char.isprintable() else first
+    return shown
