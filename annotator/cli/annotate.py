@@ -27,7 +27,8 @@ def annotate(db_path: Path, annotator_name: str, scheme_name: str | None, sugges
     """Annotate segments with the keyboard: a accept, x reject, space skip, ⌫ undo, ctrl+q quit.
 
     Every decision is saved the moment it is made. d toggles adjudication mode, ctrl+t retrains
-    the frames model on the labels so far.
+    the frames model on the labels so far. A keymap file ($ANNOTATOR_KEYMAP, or keymap.toml in
+    the project folder) moves keys: [keys] then lines such as accept = "enter".
     """
     from annotator.ui.app import make_app
 
