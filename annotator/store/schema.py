@@ -316,9 +316,7 @@ def m006_translation_search_triggers_by_sqlite_utils(db: Database) -> None:
     * ``segments_cjk_fts`` (trigrams) covers only Chinese, Japanese and Korean segments:
       sqlite-utils can neither make a trigger with a ``WHEN`` condition nor a second full-text
       table for a table (its index is always ``<table>_fts``).
-    * ``segments_fts`` (words) could be sqlite-utils', but a bulk import sets aside and
-      restores its insert trigger by name, ``segments_fts_ai`` (``Search.bulk_segments``),
-      a name tests/test_import.py checks; sqlite-utils would call it ``segments_ai``.
+    * ``segments_fts`` (words): moved to sqlite-utils' triggers by step 8.
     """
     for name in ("translations_fts_ai", "translations_fts_ad", "translations_fts_au"):
         db.execute(f"DROP TRIGGER IF EXISTS {name}")
@@ -335,6 +333,19 @@ def m007_split_sides(db: Database) -> None:
     db.execute(
         "CREATE TABLE split_sides (speech_hash TEXT PRIMARY KEY, side TEXT NOT NULL "
         "CHECK (side IN ('train', 'dev', 'test')), assigned_at TEXT NOT NULL)")
+
+
+@migrations()
+def m008_segment_search_triggers_by_sqlite_utils(db: Database) -> None:
+    """The segments' word index kept in step by sqlite-utils' triggers, as step 6 did for the
+    translations: step 4's hand-written ``segments_fts_ai``/``_ad`` are dropped and
+    ``enable_fts(..., create_triggers=True)`` makes the index again (same tokenizer) from the
+    rows, with ``segments_ai``, ``_ad`` and ``_au``. (An update of a segment's text now reaches
+    the index too.) The CJK trigram index keeps step 4's conditional triggers (see step 6)."""
+    for name in ("segments_fts_ai", "segments_fts_ad"):
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    db["segments_fts"].drop(ignore=True)
+    db["segments"].enable_fts(["text"], tokenize="unicode61 remove_diacritics 2", create_triggers=True)
 
 
 def schema_steps() -> list[str]:

@@ -19,7 +19,7 @@ from annotator.text import SUBSTRING_SEARCHED_CHAR
 
 # The per-row triggers that index new segments (written by schema step 4), which a bulk
 # import sets aside while it indexes a batch at a time.
-SEGMENT_INSERT_TRIGGERS = ("segments_fts_ai", "segments_cjk_fts_ai")
+SEGMENT_INSERT_TRIGGERS = ("segments_ai", "segments_cjk_fts_ai")  # sqlite-utils names the first
 
 
 @dataclass(frozen=True)
