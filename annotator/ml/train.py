@@ -32,8 +32,8 @@ from annotator.ml.metrics import (
 from annotator.ml.registry import ModelMeta, building, new_version_name, version_dir, write_meta
 from annotator.ml.predictors import load_predictor
 from annotator.ml.spans import SpanTagger
+from annotator.progress import StepProgress
 
-Progress = Callable[[int, int, dict[str, Any]], None]
 
 SPAN_LABELS = ("Slogan",)
 # From this many vocabulary rows on, word embeddings stay frozen unless asked otherwise.
@@ -69,7 +69,7 @@ class _Loop:
     patience: int
     warmup_ratio: float
     weight_decay: float
-    progress: Progress | None
+    progress: StepProgress | None
     freeze_embeddings: bool | None = None
 
 
@@ -226,7 +226,7 @@ def train_frames(
     batch_size: int = 16,
     max_length: int = 128,
     seed: int = 0,
-    progress: Progress | None = None,
+    progress: StepProgress | None = None,
     patience: int = 3,
     warmup_ratio: float = 0.1,
     weight_decay: float = 0.01,
@@ -348,7 +348,7 @@ def train_spans(
     batch_size: int = 16,
     max_length: int = 128,
     seed: int = 0,
-    progress: Progress | None = None,
+    progress: StepProgress | None = None,
     patience: int = 3,
     warmup_ratio: float = 0.1,
     weight_decay: float = 0.01,

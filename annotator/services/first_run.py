@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from annotator.corpora.glossary import load_seed_glossary
+from annotator.progress import Progress
 from annotator.schemes import get_scheme
 from annotator.store import Store
 
@@ -22,7 +23,7 @@ SPAN_EPOCHS = 8
 
 def setup_models(store: Store, base: str | None = None, compare: bool = False, scheme_name: str | None = None,
                  echo: Callable[[str], None] = print, seed_annotator: str = "seed",
-                 progress: Callable[[str, int, int], None] | None = None) -> Iterator[str]:
+                 progress: Progress | None = None) -> Iterator[str]:
     from annotator.ml.encoder_setup import ensure_default_encoder
     from annotator.services.training import gold_examples, train_kind
 

@@ -17,7 +17,7 @@ stopped. The UI calls :func:`suggest_segments` for one segment from a worker thr
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,8 @@ from annotator.ml import registry
 from annotator.ml.active import binary_entropy, order_by_uncertainty
 from annotator.ml.predictors import load_predictor
 from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Segment, Store, Suggestion
+from annotator.progress import Progress
 
-Progress = Callable[[str, int, int], None]
 CHUNK = 256
 TOP_K = 5
 

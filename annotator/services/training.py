@@ -6,7 +6,7 @@ Textual; the UI runs it in a worker.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,8 @@ from annotator.ml import registry
 from annotator.ml.examples import Example, data_hash
 from annotator.schemes import Scheme
 from annotator.store import Store
+from annotator.progress import Progress
 
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass
