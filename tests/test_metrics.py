@@ -7,7 +7,7 @@ import pytest
 
 from annotator.ml.examples import Example, data_hash
 from annotator.splits import split_training_examples as split_by_group
-from annotator.ml.metrics import (
+from annotator.metrics import (
     frame_scores,
     merge_overlapping,
     span_scores,

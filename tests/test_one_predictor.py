@@ -63,7 +63,7 @@ def test_evaluation_scores_what_suggestion_stores(store, versions):
 
     # evaluation's figure is the one the stored suggestions give
     truth = [Example(str(i), t, "en", [FRAME_LABELS[i % 3]]) for i, t in enumerate(TEXTS)]
-    from annotator.ml.metrics import frame_scores_from_matrix, label_matrix
+    from annotator.metrics import frame_scores_from_matrix, label_matrix
 
     labels = predictor.labels
     y_pred = label_matrix(([lab for lab in stored.get(sid, {})] for sid in ids), labels)

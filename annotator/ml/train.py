@@ -22,7 +22,7 @@ from annotator.errors import AnnotatorError
 from annotator.ml.examples import Example
 from annotator.ml.frames import FrameClassifier
 from annotator.ml.knn import KnnFrameModel
-from annotator.ml.metrics import (
+from annotator.metrics import (
     apply_thresholds,
     frame_scores_from_matrix,
     label_matrix,

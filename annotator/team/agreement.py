@@ -94,7 +94,7 @@ def pair_kappa(decisions: Decisions, a: str, b: str, labels: Sequence[str]) -> d
 
 
 def pair_spans(decisions: Decisions, a: str, b: str) -> dict[str, Any]:
-    from annotator.ml.metrics import span_scores
+    from annotator.metrics import span_scores
 
     both = sorted(s for s, per in decisions.items() if a in per and b in per)
     scores = span_scores([sorted(decisions[s][a][1]) for s in both], [sorted(decisions[s][b][1]) for s in both])
