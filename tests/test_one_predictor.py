@@ -14,7 +14,8 @@ from annotator.ml.examples import Example
 from annotator.ml.frames import FrameClassifier
 from annotator.ml.spans import SpanTagger
 from annotator.ml.train import evaluate_frames, evaluate_spans, frame_predictor, span_predictor
-from annotator.services.suggest import register_and_activate, suggest_segments
+from annotator.services.models import register_and_activate
+from annotator.services.suggest import suggest_segments
 
 TEXTS = ["We will cut taxes for families.", "Our soldiers defend the border.", "Hospitals need nurses now.",
          "Make America great again!", "The economy grows and jobs return.", "Peace through strength."]

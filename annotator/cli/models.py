@@ -38,7 +38,7 @@ def models_setup(db_path: Path, base: str | None, compare: bool, scheme: str | N
 @db_option
 def models_list(db_path: Path) -> None:
     """Saved versions side by side, with their scores; * marks the active ones."""
-    from annotator.services.training import registry_sync
+    from annotator.services.models import registry_sync
 
     store = open_existing(db_path)
     registry_sync(store)
@@ -78,7 +78,7 @@ def models_show(version: str) -> None:
 def models_use(version: str, db_path: Path) -> None:
     """Make a saved version the active one of its kind (its suggestions are shown from now on)."""
     from annotator.ml.registry import find_version
-    from annotator.services.suggest import register_and_activate
+    from annotator.services.models import register_and_activate
 
     folder, _ = find_version(version)
     meta = register_and_activate(open_existing(db_path), folder)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from annotator.errors import ModelNotFoundError
-from annotator.ml import registry
 from annotator.ml.active import binary_entropy, order_by_uncertainty
 from annotator.ml.predictors import load_predictor
 from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Segment, Store, Suggestion
@@ -263,14 +262,3 @@ def uncertainty_ranked(store: Store, segment_ids: Sequence[int], diversity: int 
         diversity=diversity, pool=None)
     rest = [i for i in segment_ids if i not in frames_unc and i not in spans_unc]
     return [int(x) for x in ordered] + rest
-
-
-def register_and_activate(store: Store, folder: Path, activate: bool = True) -> registry.ModelMeta:
-    """Record a saved model version in the project (and make it the active one of its kind)."""
-    meta = registry.read_meta(folder)
-    from dataclasses import asdict
-
-    store.register_model(meta.version, meta.kind, str(folder), asdict(meta))
-    if activate:
-        store.set_active_model(meta.kind, meta.version)
-    return meta

@@ -7,12 +7,11 @@ Textual; the UI runs it in a worker.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from annotator.errors import AnnotatorError
-from annotator.ml import registry
 from annotator.ml.examples import Example, data_hash
 from annotator.schemes import Scheme
 from annotator.store import Store
@@ -111,7 +110,7 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     from annotator.ml.encoder_setup import resolve_base
     from annotator.ml.knn import KnnFrameModel
     from annotator.ml.train import save_version, train_frames, train_spans
-    from annotator.services.suggest import register_and_activate
+    from annotator.services.models import register_and_activate
 
     started = time.perf_counter()
     store.register_scheme(scheme.name, scheme.hash, scheme.source, scheme.toml_text)
@@ -168,14 +167,3 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     outcome.version, outcome.method = meta.version, meta.method
     outcome.seconds = time.perf_counter() - started
     return outcome
-
-
-def registry_sync(store: Store) -> int:
-    """Register every saved version under models/ that this project does not know yet."""
-    known = {m["version"] for m in store.registered_models()}
-    added = 0
-    for folder, meta in registry.list_versions():
-        if meta.version not in known:
-            store.register_model(meta.version, meta.kind, str(folder), asdict(meta))
-            added += 1
-    return added
