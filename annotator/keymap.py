@@ -5,13 +5,26 @@ already takes (in any mode: annotating, span mode, adjudication).
 Keys are Textual key names ("a", "U", "slash", "question_mark", "ctrl+r"); a label's key in a
 scheme is a character, turned into a key name by :func:`key_name` the way Textual names the
 key that types it. This module has no Textual import: the core validates schemes without it.
+
+Every key has a stable id (``accept``, ``span.commit``; a label's key ``frame.<label id>`` or
+``spans.<label id>``, see :func:`label_keys`). A user's keymap file maps ids to other keys;
+:func:`read_keymap` checks it against this table before the UI starts.
 """
 
 from __future__ import annotations
 
 import functools
+import tomllib
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from annotator.errors import InputError
+
+if TYPE_CHECKING:
+    from annotator.schemes import Scheme
 
 # Textual's friendlier names for some punctuation (textual.keys.KEY_NAME_REPLACEMENTS).
 _REPLACEMENTS = {"solidus": "slash", "reverse_solidus": "backslash", "commercial_at": "at",
@@ -29,6 +42,7 @@ class Key:
     show: bool = True
     key_display: str | None = None
     tooltip: str = ""
+    label: str = ""  # a scheme label's key: the label's name (description and tooltip are the scheme's text)
 
 
 ANNOTATE_KEYS: tuple[Key, ...] = (
@@ -97,3 +111,116 @@ def reserved_characters() -> dict[str, str]:
             if char is not None and char.isprintable():
                 taken.setdefault(char, key.description)
     return taken
+
+
+def label_keys(scheme: Scheme) -> tuple[Key, ...]:
+    """The scheme's label keys: a frame's toggles it, a span label's starts span mode with it.
+
+    Names and definitions are the scheme file's text, kept as they are here: the UI shows them
+    literally (descriptions are drawn as text, tooltips escaped)."""
+    keys = [Key(key_name(lab.key), f"toggle_frame('{lab.id}')", f"Frame: {lab.name}", f"frame.{lab.id}",
+                show=False, tooltip=lab.definition, label=lab.name)
+            for lab in scheme.frames if lab.key]
+    keys += [Key(key_name(lab.key), f"span_mode('{lab.id}')", "Spans", f"spans.{lab.id}",
+                 tooltip=f"Mark {lab.name} spans with the arrow keys", label=lab.name)
+             for lab in scheme.spans if lab.key]
+    return tuple(keys)
+
+
+# ------------------------------------------------------------------------ keymap files
+MODIFIERS = ("ctrl", "alt", "shift", "meta", "super", "hyper")
+NAMED_KEYS = frozenset({
+    "escape", "enter", "tab", "space", "backspace", "delete", "insert", "home", "end", "pageup", "pagedown",
+    "up", "down", "left", "right", *(f"f{i}" for i in range(1, 25))})
+
+
+def normal_key(text: str) -> str | None:
+    """The Textual name of one key as a keymap file may write it ("?" → "question_mark",
+    "ctrl+s", "shift+left"), or ``None`` if it names no key."""
+    text = text.strip()
+    if len(text) == 1:
+        return key_name(text) if text.isprintable() and not text.isspace() else None
+    parts = text.split("+")
+    if text.endswith("++"):  # "ctrl++": the plus key with a modifier
+        parts = [*parts[:-2], "+"]
+    *mods, base = (part.strip() for part in parts)
+    if any(m not in MODIFIERS for m in mods) or len(set(mods)) != len(mods):
+        return None
+    if len(base) == 1:
+        base = key_name(base) if base.isprintable() and not base.isspace() else ""
+    elif base not in NAMED_KEYS and base not in _typed_by():
+        return None
+    return "+".join([*mods, base]) if base else None
+
+
+def _whose(key: Key) -> str:
+    if key.label:
+        return f"the key of the scheme's label {key.label!r} ({key.id})"
+    return f"the {key.description!r} action ({key.id})"
+
+
+def read_keymap(path: str | Path, keys: Iterable[Key], taken: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The keymap file at ``path`` (``[keys]`` maps binding ids to keys), checked against the
+    screen's keys, ``keys`` (the scheme's label keys included); ``taken``: keys the app itself
+    binds (key name → what it does), which no binding may move onto.
+
+    Returns binding id → comma-separated Textual key names, for ``App.set_keymap``. A bad entry
+    is an :class:`InputError` naming the file and the entry: an unknown id, a value that is not
+    a key name, or a key another action (or a label) takes after the keymap is applied.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "no such keymap file") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read the keymap file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(path, "the keymap file is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"not a valid TOML file: {exc}") from None
+    for name in data:
+        if name != "keys":
+            raise InputError(path, f"unknown entry {name!r}: a keymap file has one [keys] table")
+    table = data.get("keys", {})
+    if not isinstance(table, dict):
+        raise InputError(path, "'keys' must be a table: [keys] then lines such as accept = \"enter\"")
+    keys = tuple(keys)
+    by_id = {key.id: key for key in keys}
+    remapped: dict[str, list[str]] = {}
+    for binding_id, value in table.items():
+        entry = f"[keys] {binding_id!r}"
+        if binding_id not in by_id:
+            actions = ", ".join(k.id for k in keys if not k.label)
+            raise InputError(path, f"{entry}: no key has this id; ids are {actions}, and frame.<label id> or "
+                                   "spans.<label id> for a scheme's label keys")
+        if not isinstance(value, str):
+            raise InputError(path, f"{entry}: must be a key name in quotes (such as \"enter\" or \"ctrl+s\"), "
+                                   f"not {type(value).__name__} {value!r}")
+        names = []
+        for part in value.split(","):
+            name = normal_key(part)
+            if name is None:
+                raise InputError(path, f"{entry} = {value!r}: {part.strip()!r} is not a key name "
+                                       "(such as \"enter\", \"ctrl+s\", \"f2\", \"?\")")
+            names.append(name)
+        remapped[binding_id] = list(dict.fromkeys(names))
+    # Who takes each key once the keymap is applied: a remapped binding loses its old keys.
+    owner: dict[str, Key] = {}
+    for key in keys:
+        if key.id not in remapped:
+            for name in key.keys.split(","):
+                owner.setdefault(name.strip(), key)
+    for binding_id, names in remapped.items():
+        value = table[binding_id]
+        for name in names:
+            entry = f"[keys] {binding_id!r} = {value!r}"
+            if taken and name in taken:
+                raise InputError(path, f"{entry}: {name!r} is the app's own key for {taken[name]!r}; "
+                                       "choose another key")
+            other = owner.get(name)
+            if other is not None and other.id != binding_id:
+                raise InputError(path, f"{entry}: {name!r} is already {_whose(other)}; "
+                                       "move that one too, or choose another key")
+            owner[name] = by_id[binding_id]
+    return {binding_id: ",".join(names) for binding_id, names in remapped.items()}

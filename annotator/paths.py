@@ -54,3 +54,16 @@ def models_dir() -> Path:
 
 def demo_corpus_dir() -> Path:
     return project_root() / "corpora" / "demo"
+
+
+def keymap_file() -> Path | None:
+    """The user's keymap for the annotation screen (binding ids → keys), or ``None``.
+
+    ``ANNOTATOR_KEYMAP`` names it (then it must exist; set but empty: no keymap at all);
+    otherwise ``keymap.toml`` in the project folder (:func:`project_root`), if there is one.
+    """
+    env = os.environ.get("ANNOTATOR_KEYMAP")
+    if env is not None:
+        return Path(env).expanduser() if env.strip() else None
+    default = project_root() / "keymap.toml"
+    return default if default.is_file() else None

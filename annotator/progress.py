@@ -1,8 +1,17 @@
-"""Progress bars for the command line (tqdm), fed by the callbacks that services accept."""
+"""Progress: the callbacks long steps accept (defined once, here) and the command line's bars
+(tqdm) that they feed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from tqdm import tqdm
+
+# The three kinds of news a long step gives, for whoever shows them (bars, a log, the UI):
+Progress = Callable[[str, int, int], None]  # (stage, done, total): "segment", 40, 85
+Say = Callable[[str], None]  # one line of what is happening: "dequantising 12 layers"
+StepProgress = Callable[[int, int, dict[str, Any]], None]  # (step, total, figures): a training loop's
 
 STAGE_NAMES = {"segment": "segmenting", "store": "saving", "suggest": "suggesting", "train": "training",
                "translate": "translating", "convert": "converting"}

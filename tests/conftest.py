@@ -23,6 +23,7 @@ def _isolated_models(tmp_path_factory, monkeypatch):
     models = tmp_path_factory.mktemp("models")
     monkeypatch.setenv("ANNOTATOR_MODELS", str(models))
     monkeypatch.delenv("ANNOTATOR_DB", raising=False)
+    monkeypatch.setenv("ANNOTATOR_KEYMAP", "")  # a developer's own keymap.toml never reaches a test
     yield models
 
 

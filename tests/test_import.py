@@ -221,7 +221,7 @@ def test_bulk_import_is_searchable_and_rolls_back_whole(tmp_path, store, monkeyp
         import_paths(store, new, workers=1)
     assert snapshot(store) == before
     assert store.search("health care") == []
-    assert store.db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'segments_fts_ai'").fetchone()[0] == 1
+    assert store.db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'segments_ai'").fetchone()[0] == 1
 
 
 def test_a_speech_that_switches_language_gets_segment_languages(tmp_path, store):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from annotator.ml.examples import Example, data_hash, split_by_group
-from annotator.ml.metrics import (
+from annotator.ml.examples import Example, data_hash
+from annotator.splits import split_training_examples as split_by_group
+from annotator.metrics import (
     frame_scores,
     merge_overlapping,
     span_scores,
@@ -157,11 +158,14 @@ def test_uncertainty_order_pool_keeps_certain_tail_in_place() -> None:
 
 
 def test_stable_split_keeps_each_speech_on_its_side_as_labels_grow() -> None:
-    from annotator.ml.examples import stable_split_by_group
+    # The project keeps each speech's side (the split_sides table); placing more speeches
+    # takes the kept sides as given.
+    from annotator.splits import SPLIT_NAMES
 
     first = [Example(f"{g}-{i}", "t", "en", [], [], f"speech{g}") for g in range(40) for i in range(3)]
     more = first + [Example(f"{g}-x", "t", "en", [], [], f"speech{g}") for g in range(40, 80)]
     side = lambda parts: {ex.group: k for k, part in enumerate(parts) for ex in part}  # noqa: E731
-    before, after = side(stable_split_by_group(first)), side(stable_split_by_group(more))
+    before = side(split_by_group(first))
+    after = side(split_by_group(more, fixed={g: SPLIT_NAMES[k] for g, k in before.items()}))
     assert all(after[g] == k for g, k in before.items())  # nobody moved
     assert sorted(set(after.values())) == [0, 1, 2]  # every part got speeches

@@ -19,7 +19,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from annotator.ml.examples import Example, data_hash, split_by_group  # noqa: E402
+from annotator.ml.examples import Example, data_hash  # noqa: E402
+from annotator.splits import split_training_examples as split_by_group  # noqa: E402
 from annotator.ml.knn import KnnFrameModel  # noqa: E402
 from _ml_fixtures import assert_shared_like_new_files  # noqa: E402
 from annotator.ml.registry import read_meta  # noqa: E402

@@ -10,7 +10,8 @@ from bidi import get_display
 
 from _ui_fixtures import build_project
 from annotator.schemes import get_scheme
-from annotator.session import Session, display_line, visible_text, visual_order, word_units
+from annotator.services.session import Session
+from annotator.text import display_line, visible_text, visual_order, word_units
 from annotator.store import SegmentFilter, SpanLabel, Store
 
 
@@ -149,5 +150,5 @@ def test_decisions_survive_reopening(tmp_path):
 
 
 def test_session_and_store_do_not_import_textual():
-    code = "import sys, annotator.session; assert not any(m.startswith('textual') for m in sys.modules), 'textual'"
+    code = "import sys, annotator.services.session; assert not any(m.startswith('textual') for m in sys.modules), 'textual'"
     subprocess.run([sys.executable, "-c", code], check=True)

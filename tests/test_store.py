@@ -142,7 +142,7 @@ def test_not_a_database_is_a_clear_error(tmp_path):
 
 def test_a_session_records_its_label_scheme(store):
     from annotator.schemes import get_scheme
-    from annotator.session import Session
+    from annotator.services.session import Session
 
     scheme = get_scheme("framing")
     Session(store, "ann", scheme)
@@ -210,4 +210,64 @@ def test_search_never_stops_short_of_what_it_finds(tmp_path):
         assert len(set(ids)) == n
     assert len(store.segment_ids(SegmentFilter(query="cut taxes", language="zh"))) == 0
     assert len(store.search("cut taxes", limit=10)) == 10
+    store.close()
+
+
+def test_migration_to_sqlite_utils_search_triggers_keeps_translations_searchable(tmp_path):
+    """A database of the previous schema (steps 1 to 5) with speeches and translations: after
+    step 6 the search finds old and new rows, and the index follows inserts, updates, deletes."""
+    path = tmp_path / "previous.db"
+    db = Database(str(path))
+    configure(db)
+    migrations.apply(db, stop_before="m006_translation_search_triggers_by_sqlite_utils")
+    old = Store(db, path)
+    add_demo_speech(old)
+    zh = "我们要建设网络强国。"
+    old.add_speech({"content_hash": "z" * 64, "text": zh, "language": "zh"},
+                   [{"start": 0, "end": len(zh), "text": zh}])
+    old.add_translation(1, "en", "Bonjour à tout le monde", "corpus")
+    old.add_translation(2, "en", "Auf Wiedersehen", "model", "m1")
+    old.add_translation(3, "en", "We will build a strong cyber nation", "human")
+    triggers = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'translations'")}
+    assert triggers == {"translations_fts_ai", "translations_fts_ad", "translations_fts_au"}  # step 4's, by hand
+    db.close()
+
+    store = Store.open(path)
+    assert applied_steps(store.db) == SCHEMA_STEPS
+    triggers = {r[0] for r in store.db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'translations'")}
+    assert triggers == {"translations_ai", "translations_ad", "translations_au"}  # sqlite-utils'
+    assert store.db["translations"].detect_fts() == "translations_fts"
+    # the old rows are found: translations (accents ignored, prefixes), segments, Chinese substrings
+    assert store.search("bonjour a tout") == [1]
+    assert store.search("wiederseh") == [2]
+    assert store.search("cyber nation") == [3]
+    assert store.search("Hello world") == [1]
+    assert store.search("网络强") == [3]
+    # insert, update, delete: the index follows
+    store.add_translation(2, "de", "Tschüss und bis bald", "human")
+    assert store.search("tschuss") == [2]
+    store.add_translation(1, "en", "Good morning everybody", "corpus")  # the same key: an update
+    assert store.search("bonjour") == []
+    assert store.search("everybody") == [1]
+    with store.write():
+        store.db.execute("DELETE FROM translations WHERE target_lang = 'de'")
+    assert store.search("tschuss") == []
+    assert store.search("wiederseh") == [2]
+    # new speeches are found as before
+    store.add_speech({"content_hash": "n" * 64, "text": "Taxes will fall.", "language": "en"},
+                     [{"start": 0, "end": 16, "text": "Taxes will fall."}])
+    assert store.search("taxes") == [4]
+    # deleting a speech takes its segments and their translations out of every index
+    with store.write():
+        store.db.execute("DELETE FROM speeches WHERE id = 1")
+    assert store.search("everybody") == [] and store.search("Hello") == [] and store.search("wiederseh") == []
+    assert store.search("cyber") == [3]
+    # the word indexes agree with their rows (the CJK one holds only some rows: checked on its own)
+    for fts, against_rows in (("translations_fts", 1), ("segments_fts", 1), ("segments_cjk_fts", 0)):
+        store.db.execute(f"INSERT INTO {fts}({fts}, rank) VALUES ('integrity-check', {against_rows})")
+    # and the migrated schema is the one a new project gets
+    fresh = Store.in_memory()
+    schema = "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+    assert store.db.execute(schema).fetchall() == fresh.db.execute(schema).fetchall()
     store.close()

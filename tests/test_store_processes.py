@@ -87,7 +87,7 @@ TOGGLER = """
 import sys, time
 from pathlib import Path
 from annotator.schemes import get_scheme
-from annotator.session import Session
+from annotator.services.session import Session
 from annotator.store import Store
 
 path, segment, label, n, go = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), Path(sys.argv[5])

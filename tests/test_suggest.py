@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from annotator.cli import cli
 from annotator.corpora.glossary import load_seed_glossary
 from annotator.store import GLOSSARY_VERSION, Store
-from annotator.suggest import (
+from annotator.services.models import register_and_activate
+from annotator.services.suggest import (
     glossary_matches,
-    register_and_activate,
     suggest_all,
     suggest_segments,
     uncertainty_ranked,

@@ -14,7 +14,7 @@ from _team_fixtures import add_speech, build_corpus, build_project, decide_many,
 from annotator.cli import cli
 from annotator.errors import AnnotatorError
 from annotator.store import AnnotationState, GlossaryEntry, SpanLabel, Store
-from annotator.team import adjudicator_name, is_adjudicator
+from annotator.store.gold import adjudicator_name, is_adjudicator
 from annotator.team.agreement import agreement
 from annotator.team.assign import assign_work, disagreements, plan_assignments
 from annotator.team.merge import merge_databases

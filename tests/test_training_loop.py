@@ -82,7 +82,7 @@ def test_train_without_labels_is_a_clear_error(tmp_path, tiny_encoder_dir):
 
 
 def test_a_worse_version_is_saved_but_not_activated(tmp_path, tiny_encoder_dir, monkeypatch):
-    from annotator import training
+    from annotator.services import training
     from annotator.schemes import get_scheme
 
     store = labelled_project(tmp_path / "p.db")

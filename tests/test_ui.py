@@ -163,7 +163,7 @@ async def test_quit_and_reopen_keeps_decisions(db):
 
 
 async def test_background_suggestions_arrive_as_a_message(db, monkeypatch):
-    import annotator.suggest
+    import annotator.services.suggest
     from annotator.store import Suggestion
 
     calls = []
@@ -174,7 +174,7 @@ async def test_background_suggestions_arrive_as_a_message(db, monkeypatch):
             store.replace_suggestions(sid, "frames-test-v1", [Suggestion(sid, "", "frame", "Morality", 0.77)])
         return len(ids)
 
-    monkeypatch.setattr(annotator.suggest, "suggest_segments", fake_suggest)
+    monkeypatch.setattr(annotator.services.suggest, "suggest_segments", fake_suggest)
     app = make_app(db, "ann", "framing", suggest=True)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("j")  # segment 2 has no suggestions
@@ -191,3 +191,112 @@ async def test_command_palette_offers_the_actions(db):
     async with app.run_test(size=SIZE):
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Accept", "Reject", "Skip", "Undo", "Search", "Filter", "Frame: Economic"} <= titles
+
+
+# ----------------------------------------------------------------- keymap and active keys
+async def test_a_keymap_file_moves_accept_and_the_new_key_saves_the_decision(db, tmp_path, monkeypatch):
+    keymap = tmp_path / "keymap.toml"
+    keymap.write_text('[keys]\naccept = "enter"\n"span.commit" = "ctrl+s"\n', encoding="utf-8")
+    monkeypatch.setenv("ANNOTATOR_KEYMAP", str(keymap))
+    app = make_app(db, "ann", "framing", suggest=False)
+    async with app.run_test(size=SIZE) as pilot:
+        first, second = app.session.ids[:2]
+        await pilot.press("a")  # moved away: nothing happens
+        assert saved(db, first) is None and screen_of(app).current_id == first
+        await pilot.press("enter")
+        ann = saved(db, first)
+        assert ann is not None and ann.state.status == "accepted"
+        assert screen_of(app).current_id == second
+        assert app.screen.active_bindings["enter"].binding.id == "accept"
+        await pilot.press("s", "right", "ctrl+s")  # span mode's commit is on ctrl+s now
+        (span,) = saved(db, second).state.spans
+        assert app.session.store.segment(second).text[span.start:span.end] == "with"
+        await pilot.press("enter")  # accept is not a span-mode key: nothing happens
+        assert saved(db, second).state.status == "corrected" and screen_of(app).current_id == second
+
+
+def footer_keys(app) -> set[str]:
+    """The descriptions of the keys the footer shows enabled (it redraws itself only when the
+    screen's bindings are refreshed)."""
+    return {key.description for key in app.screen.query("FooterKey") if not key.has_class("-disabled")}
+
+
+def active_ids(app) -> set[str]:
+    return {a.binding.id for a in app.screen.active_bindings.values() if a.enabled}
+
+
+async def test_span_mode_and_adjudication_change_the_active_keys_by_themselves(db):
+    from annotator.store import AnnotationState, Store
+
+    store = Store.open(db)
+    first = store.segment_ids()[0]
+    store.decide(first, "anna", AnnotationState(("Economic",), (), "corrected"))
+    store.decide(first, "ben", AnnotationState(("Morality",), (), "corrected"))
+    store.close()
+    app = make_app(db, "carla", "framing", suggest=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert {"Accept", "Spans"} <= footer_keys(app) and "Add/resize span" not in footer_keys(app)
+        assert {"accept", "frame.Economic", "spans.Slogan"} <= active_ids(app)
+        assert not active_ids(app) & {"span.commit", "adjudicate.choose"}
+        await pilot.press("s")
+        await pilot.pause()
+        assert {"Add/resize span", "Done", "Undo"} <= footer_keys(app)
+        assert not footer_keys(app) & {"Accept", "Spans", "Search"}
+        assert {"span.commit", "span.leave", "undo"} <= active_ids(app)
+        assert not active_ids(app) & {"accept", "frame.Economic", "adjudicate"}
+        await pilot.press("escape")
+        await pilot.pause()
+        assert {"Accept", "Spans"} <= footer_keys(app) and "Add/resize span" not in footer_keys(app)
+        await pilot.press("d")  # adjudication mode: c takes a decision
+        await pilot.pause()
+        assert app.session.ids == [first]
+        assert "Take decision" in footer_keys(app) and "adjudicate.choose" in active_ids(app)
+        await pilot.press("d")
+        await pilot.pause()
+        assert "Take decision" not in footer_keys(app) and "adjudicate.choose" not in active_ids(app)
+
+
+async def test_with_no_segment_in_view_its_actions_are_shown_disabled(tmp_path):
+    path = tmp_path / "p.db"
+    build_project(path).close()
+    app = make_app(path, "ann", "framing", suggest=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", *"nothing matches this", "enter")
+        await pilot.pause()
+        assert app.session.ids == [] and screen_of(app).current_id is None
+        assert not footer_keys(app) & {"Accept", "Reject", "Skip", "Spans"}
+        assert {"Search", "Filter"} <= footer_keys(app)
+        await pilot.press("slash", "ctrl+u", "enter")
+        await pilot.pause()
+        assert {"Accept", "Reject", "Skip", "Spans"} <= footer_keys(app)
+
+
+def test_the_ui_uses_no_private_textual_attribute_and_no_manual_binding_refresh():
+    import re
+    from pathlib import Path
+
+    import annotator.ui
+
+    private = re.compile(r"\._(bindings|merged_bindings|notifications|keymap|nodes|options|check_action_state)\b"
+                         r"|\b_character_to_key\b|\b_normalize_key_list\b|refresh_bindings\(")
+    for path in Path(annotator.ui.__file__).parent.glob("*.py"):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            assert not private.search(line), f"{path.name}:{number}: {line.strip()}"
+
+
+async def test_a_label_key_a_keymap_moves_is_shown_where_the_label_is(db, tmp_path, monkeypatch):
+    keymap = tmp_path / "keymap.toml"
+    keymap.write_text('[keys]\naccept = "enter"\n"span.commit" = "ctrl+s"\n"frame.Economic" = "a"\n',
+                      encoding="utf-8")
+    monkeypatch.setenv("ANNOTATOR_KEYMAP", str(keymap))
+    app = make_app(db, "ann", "framing", suggest=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        first = app.session.ids[0]
+        checklist = str(app.screen.query_one("#frames").render())
+        assert "a [x] Economic" in checklist and "2 [ ] Capacity & resources" in checklist
+        await pilot.press("question_mark")
+        assert "a  Economic" in str(app.screen.query_one("#guidelines").query_one("Static").render())
+        await pilot.press("a")  # toggles Economic off (it was suggested)
+        assert saved(db, first).state.frames == ("Quality_of_life",)
+        assert "a [ ] Economic" in str(app.screen.query_one("#frames").render())

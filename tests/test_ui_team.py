@@ -10,10 +10,10 @@ from _ml_fixtures import tiny_encoder_dir  # noqa: F401
 from _ui_fixtures import FRAMES_VERSION, build_project
 from textual.widgets import OptionList, Switch
 
-from annotator.export.gold import gold_labels
+from annotator.store.gold import gold_labels
 from annotator.ml.registry import now_stamp
 from annotator.schemes import get_scheme
-from annotator.session import Session
+from annotator.services.session import Session
 from annotator.store import AnnotationState, SpanLabel, Store
 from annotator.team.assign import disagreements
 from annotator.ui.app import AnnotateScreen, make_app

@@ -7,7 +7,7 @@ import threading
 import time
 
 
-import annotator.suggest
+import annotator.services.suggest
 from _ui_fixtures import FRAMES_VERSION, build_project, speech_record, ui_db  # noqa: F401 (ui_db: the db fixture)
 from annotator.errors import ModelNotFoundError
 from annotator.store import Store, Suggestion
@@ -34,7 +34,7 @@ async def test_a_failed_suggestion_run_is_tried_again(db, monkeypatch):
             store.replace_suggestions(sid, FRAMES_VERSION, [Suggestion(sid, "", "frame", "Morality", 0.77)])
         return len(ids)
 
-    monkeypatch.setattr(annotator.suggest, "suggest_segments", flaky)
+    monkeypatch.setattr(annotator.services.suggest, "suggest_segments", flaky)
     app = make_app(db, "ann", "framing", suggest=True)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -66,7 +66,7 @@ async def test_fast_navigation_runs_one_worker_at_a_time_and_cancels_the_rest(db
             done.extend(ids)
         return len(ids)
 
-    monkeypatch.setattr(annotator.suggest, "suggest_segments", slow)
+    monkeypatch.setattr(annotator.services.suggest, "suggest_segments", slow)
     store = Store.open(db)
     store.add_speech(*speech_record("en", "A long one", [f"Sentence {i} of a long speech." for i in range(80)]))
     store.close()

@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +22,8 @@ from annotator.corpora.readers import RawSpeech, expand_paths, read_file
 from annotator.corpora.segment import Piece, segment_text
 from annotator.errors import InputError
 from annotator.store import Store
+from annotator.progress import Progress
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 PARALLEL_THRESHOLD = 400  # speeches; below this a process pool costs more than it saves
 
 

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 from sentencex import segment as sentencex_segment
 
+from annotator.text import UNSPACED_CHAR, trimmed
+
 # sentencex knows these languages' rules; others fall back to a close relative or English.
 FALLBACK_LANGUAGE = {"gl": "es", "ca": "ca", "he": "he", "zh": "zh", "ja": "ja"}
-CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK = UNSPACED_CHAR  # Chinese and Japanese: no spaces between words
 END_PUNCT = set(".!?。！？；;:：…\"”’»)）」』")
 PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 CJK_CLAUSE = re.compile(r"(?<=；)")
@@ -57,15 +59,6 @@ def _paragraphs(text: str) -> list[tuple[int, int]]:
             i = text.find("\n", i + 1, e)
         out.append((line_start, e))
     return out
-
-
-def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    """``start, end`` moved inwards past whitespace at either edge."""
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def _cut_long(text: str, start: int, end: int) -> list[tuple[int, int]]:

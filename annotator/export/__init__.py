@@ -2,7 +2,7 @@
 Label Studio) and importing labels made in Prodigy or Label Studio. Never imports Textual."""
 
 from annotator.export.formats import FORMATS, ExportReport, export_gold, read_export
-from annotator.export.gold import GoldExample, GoldSet, Tie, gold_labels
+from annotator.store.gold import GoldExample, GoldSet, Tie, gold_labels
 from annotator.export.interop import IMPORT_FORMATS, LabelImportReport, import_labels
 from annotator.export.splits import SplitResult, split_examples
 

@@ -28,10 +28,11 @@ from typing import Any
 from annotator import __version__
 from annotator.errors import AnnotatorError
 from annotator.export.files import DEFAULT_BASE_DIR, atomic_file, atomic_folder, resolve_out
-from annotator.export.gold import GoldExample, GoldSet, gold_labels
-from annotator.export.splits import DEFAULT_FRACTIONS, DEFAULT_SEED, SPLIT_NAMES, split_examples
+from annotator.store.gold import GoldExample, GoldSet, gold_labels
+from annotator.export.splits import DEFAULT_FRACTIONS, DEFAULT_SEED, SPLIT_NAMES, project_split, split_examples
 from annotator.schemes import Scheme, get_scheme
 from annotator.store import Store
+from annotator.text import is_unspaced
 
 FORMATS = ("jsonl", "csv", "conll", "hf", "parquet", "prodigy", "labelstudio")
 DEFAULT_NAMES = {
@@ -119,26 +120,19 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
 # -------------------------------------------------------------------- conll
 
 
-def is_cjk(ch: str) -> bool:
-    """Characters written without spaces between words (Han, kana, CJK punctuation, full-width forms)."""
-    cp = ord(ch)
-    return (0x3000 <= cp <= 0x30FF or 0x3400 <= cp <= 0x4DBF or 0x4E00 <= cp <= 0x9FFF
-            or 0xF900 <= cp <= 0xFAFF or 0xFF00 <= cp <= 0xFFEF or 0x20000 <= cp <= 0x2FA1F)
-
-
 def tokenize(text: str, cuts: Sequence[int] = ()) -> list[tuple[int, int]]:
     """Token offsets: whitespace words, single CJK characters, and cuts at the given offsets."""
     tokens: list[tuple[int, int]] = []
     start: int | None = None
     cut_set = set(cuts)
     for i, ch in enumerate(text):
-        if ch.isspace() or is_cjk(ch) or i in cut_set:
+        if ch.isspace() or is_unspaced(ch) or i in cut_set:
             if start is not None:
                 tokens.append((start, i))
                 start = None
         if ch.isspace():
             continue
-        if is_cjk(ch):
+        if is_unspaced(ch):
             tokens.append((i, i + 1))
         elif start is None:
             start = i
@@ -357,7 +351,10 @@ def export_gold(store: Store, fmt: str, out: str | Path | None = None, base_dir:
     if not gold.examples:
         who = f" by {', '.join(annotators)}" if annotators else ""
         raise AnnotatorError(f"no labelled segments{who} to export; annotate some first (`annotator annotate`)")
-    split = split_examples(gold.examples, fractions, seed)
+    if seed == DEFAULT_SEED and all(abs(a - b) < 1e-9 for a, b in zip(fractions, DEFAULT_FRACTIONS)):
+        split = project_split(store, gold.examples)  # the test set the tool itself tests on
+    else:
+        split = split_examples(gold.examples, fractions, seed)  # asked for another split: this export's own
     records = [export_record(ex, split.by_segment[ex.segment_id]) for ex in gold.examples]
     meta_path = metadata_path_for(dest, fmt)
     if fmt == "hf":

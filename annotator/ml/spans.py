@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from annotator.corpora.segment import CJK, trimmed
 from annotator.errors import AnnotatorError
 from annotator.ml.batching import inference_context, map_batched
-from annotator.ml.frames import MAX_LENGTH, model_labels, read_meta_if_any
+from annotator.ml.frames import model_labels, read_meta_if_any, trained_max_length
 from annotator.ml.loading import load_model, load_tokenizer, resolve_checkpoint
+from annotator.text import is_unspaced, trimmed
 
 IGNORE_INDEX = -100  # the label id PyTorch's cross-entropy skips (special tokens, padding)
 OUTSIDE = "O"
@@ -43,7 +43,7 @@ def split_bio(tag: str) -> tuple[str, str]:
 
 def _in_word(ch: str) -> bool:
     """A letter or digit of a script that separates words with spaces (not CJK, Thai, …)."""
-    return ch.isalnum() and not CJK.match(ch)
+    return ch.isalnum() and not is_unspaced(ch)
 
 
 def snap_to_words(text: str, start: int, end: int) -> tuple[int, int]:
@@ -140,12 +140,14 @@ def char_spans_to_token_labels(
 
 
 class SpanTagger:
-    """Character spans (e.g. slogans) for segments, from a saved token-classification folder."""
+    """Character spans (e.g. slogans) for segments: the one predictor of span taggers, used by
+    suggestion, evaluation and the dev figures during training alike (same precision, the
+    version's own token length)."""
 
-    def __init__(self, folder: str | Path, max_length: int = MAX_LENGTH) -> None:
+    def __init__(self, folder: str | Path, max_length: int | None = None) -> None:
         from transformers import AutoModelForTokenClassification
 
-        self.folder = resolve_checkpoint(folder)
+        self.folder: Path | None = resolve_checkpoint(folder)
         self.meta = read_meta_if_any(self.folder)
         self.model = load_model(self.folder, AutoModelForTokenClassification)
         self.tokenizer = load_tokenizer(self.folder)
@@ -155,11 +157,31 @@ class SpanTagger:
                 "save the model with a tokenizer.json"
             )
         self.label_names = model_labels(self.model.config, self.meta)
-        self.max_length = max_length
+        self.max_length = max_length or trained_max_length(self.meta)
+
+    @classmethod
+    def in_memory(cls, model: Any, tokenizer: Any, tags: Sequence[str], max_length: int) -> "SpanTagger":
+        """The predictor over a tagger being trained (not saved yet); ``tags`` are its BIO tags."""
+        self = cls.__new__(cls)
+        self.folder, self.meta = None, None
+        self.model, self.tokenizer = model, tokenizer
+        self.label_names, self.max_length = list(tags), max_length
+        return self
+
+    @property
+    def span_labels(self) -> set[str]:
+        """The span labels this tagger can find (from its B-/I- tags)."""
+        return {t.split("-", 1)[1] for t in self.label_names if "-" in t}
 
     def predict(self, texts: Sequence[str], batch_size: int = 16) -> list[list[Span]]:
         """The spans found in each text, in input order, each sorted by start."""
+        if not texts:
+            return []
+        self.model.eval()
         return map_batched(list(texts), batch_size, self._predict_batch)
+
+    def predict_tuples(self, texts: Sequence[str], batch_size: int = 16) -> list[list[tuple[int, int, str]]]:
+        return [[(s.start, s.end, s.label) for s in row] for row in self.predict(texts, batch_size)]
 
     def _predict_batch(self, texts: list[str]) -> list[list[Span]]:
         import torch
@@ -173,10 +195,11 @@ class SpanTagger:
             return_tensors="pt",
         )
         offsets = enc.pop("offset_mapping").tolist()
+        enc = enc.to(self.model.device)
         with inference_context(self.model.device.type):
             logits = self.model(**enc).logits
         best, ids = torch.softmax(logits.float(), dim=-1).max(dim=-1)
-        mask = enc["attention_mask"].bool()
+        best, ids, mask = best.cpu(), ids.cpu(), enc["attention_mask"].bool().cpu()
         result = []
         for row, text in enumerate(texts):
             keep = mask[row].tolist()

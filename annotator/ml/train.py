@@ -20,8 +20,9 @@ import numpy as np
 
 from annotator.errors import AnnotatorError
 from annotator.ml.examples import Example
-from annotator.ml.knn import KnnFrameModel, is_knn_version
-from annotator.ml.metrics import (
+from annotator.ml.frames import FrameClassifier
+from annotator.ml.knn import KnnFrameModel
+from annotator.metrics import (
     apply_thresholds,
     frame_scores_from_matrix,
     label_matrix,
@@ -29,8 +30,10 @@ from annotator.ml.metrics import (
     tune_thresholds,
 )
 from annotator.ml.registry import ModelMeta, building, new_version_name, version_dir, write_meta
+from annotator.ml.predictors import load_predictor
+from annotator.ml.spans import SpanTagger
+from annotator.progress import StepProgress
 
-Progress = Callable[[int, int, dict[str, Any]], None]
 
 SPAN_LABELS = ("Slogan",)
 # From this many vocabulary rows on, word embeddings stay frozen unless asked otherwise.
@@ -66,7 +69,7 @@ class _Loop:
     patience: int
     warmup_ratio: float
     weight_decay: float
-    progress: Progress | None
+    progress: StepProgress | None
     freeze_embeddings: bool | None = None
 
 
@@ -213,23 +216,6 @@ def _run_loop(
 # ---------------------------------------------------------------- frames
 
 
-def predict_frame_probs(model: Any, tokenizer: Any, texts: Sequence[str], max_length: int = 128,
-                        batch_size: int = 32) -> np.ndarray:
-    """Sigmoid scores (texts x labels) from a model in memory, tokenised as FrameClassifier does."""
-    import torch
-
-    model.eval()
-    device = next(model.parameters()).device
-    n_labels = model.config.num_labels
-    rows = []
-    with torch.inference_mode():
-        for k in range(0, len(texts), batch_size):
-            enc = tokenizer(list(texts[k : k + batch_size]), padding=True, truncation=True,
-                            max_length=max_length, return_tensors="pt").to(device)
-            rows.append(torch.sigmoid(model(**enc).logits.float()).cpu().numpy())
-    return np.concatenate(rows) if rows else np.zeros((0, n_labels), dtype=np.float32)
-
-
 def train_frames(
     examples_train: Sequence[Example],
     examples_dev: Sequence[Example],
@@ -240,7 +226,7 @@ def train_frames(
     batch_size: int = 16,
     max_length: int = 128,
     seed: int = 0,
-    progress: Progress | None = None,
+    progress: StepProgress | None = None,
     patience: int = 3,
     warmup_ratio: float = 0.1,
     weight_decay: float = 0.01,
@@ -279,8 +265,10 @@ def train_frames(
                         max_length=max_length, return_tensors="pt")
         return {**enc, "labels": y_train[idx]}
 
+    predictor = FrameClassifier.in_memory(model, tokenizer, labels, max_length)
+
     def evaluate() -> tuple[tuple[float, float], dict[str, Any]]:
-        probs = predict_frame_probs(model, tokenizer, dev_texts, max_length)
+        probs = predictor.predict_matrix(dev_texts)
         tuned = frame_scores_from_matrix(y_dev, apply_thresholds(probs, tune_thresholds(probs, y_dev)), labels)
         loss = float(torch.nn.functional.binary_cross_entropy(
             torch.tensor(probs).clamp(1e-7, 1 - 1e-7), torch.tensor(y_dev, dtype=torch.float32)))
@@ -292,7 +280,7 @@ def train_frames(
     thresholds = [0.5] * len(labels)
     dev_metrics: dict[str, Any] = {}
     if dev_texts:
-        probs = predict_frame_probs(model, tokenizer, dev_texts, max_length)
+        probs = predictor.predict_matrix(dev_texts)
         thresholds = tune_thresholds(probs, y_dev)
         dev_metrics = frame_scores_from_matrix(y_dev, apply_thresholds(probs, thresholds), labels)
     return TrainResult(
@@ -313,33 +301,6 @@ def _params(loop: _Loop, train: Sequence[Example], dev: Sequence[Example]) -> di
 
 
 # ---------------------------------------------------------------- spans
-
-
-def predict_span_tuples(model: Any, tokenizer: Any, texts: Sequence[str], tags: Sequence[str],
-                        max_length: int = 128, batch_size: int = 32) -> list[list[tuple[int, int, str]]]:
-    """Character spans from a token classifier in memory, decoded as SpanTagger decodes them."""
-    import torch
-
-    from annotator.ml.spans import spans_from_token_labels
-
-    model.eval()
-    device = next(model.parameters()).device
-    found: list[list[tuple[int, int, str]]] = []
-    with torch.inference_mode():
-        for k in range(0, len(texts), batch_size):
-            chunk = list(texts[k : k + batch_size])
-            enc = tokenizer(chunk, padding=True, truncation=True, max_length=max_length,
-                            return_offsets_mapping=True, return_tensors="pt")
-            offsets = enc.pop("offset_mapping").tolist()
-            enc = enc.to(device)
-            best, ids = torch.softmax(model(**enc).logits.float(), dim=-1).max(dim=-1)
-            mask = enc["attention_mask"].bool().cpu().tolist()
-            for row, text in enumerate(chunk):
-                offs = [o if m else (0, 0) for o, m in zip(offsets[row], mask[row])]
-                row_tags = [tags[i] for i in ids[row].tolist()]
-                spans = spans_from_token_labels(text, offs, row_tags, best[row].tolist())
-                found.append([(s.start, s.end, s.label) for s in spans])
-    return found
 
 
 def _span_windows(tokenizer: Any, examples: Sequence[Example], tags: Sequence[str], max_length: int
@@ -387,7 +348,7 @@ def train_spans(
     batch_size: int = 16,
     max_length: int = 128,
     seed: int = 0,
-    progress: Progress | None = None,
+    progress: StepProgress | None = None,
     patience: int = 3,
     warmup_ratio: float = 0.1,
     weight_decay: float = 0.01,
@@ -427,8 +388,10 @@ def train_spans(
             mask[r, :n] = 1
         return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
 
+    predictor = SpanTagger.in_memory(model, tokenizer, tags, max_length)
+
     def evaluate() -> tuple[tuple[float, float], dict[str, Any]]:
-        pred = predict_span_tuples(model, tokenizer, dev_texts, tags, max_length)
+        pred = predictor.predict_tuples(dev_texts)
         s = span_scores(dev_gold, pred)
         return (s["partial_f1"], s["exact_f1"]), {"dev_partial_f1": s["partial_f1"], "dev_exact_f1": s["exact_f1"]}
 
@@ -442,7 +405,7 @@ def train_spans(
 
     history, best = _run_loop(model, len(ids), batch, evaluate if dev_texts else None, loop, pick_device(device),
                               loss_fn=weighted_loss)
-    dev_metrics = span_scores(dev_gold, predict_span_tuples(model, tokenizer, dev_texts, tags, max_length)) if dev_texts else {}
+    dev_metrics = span_scores(dev_gold, predictor.predict_tuples(dev_texts)) if dev_texts else {}
     return TrainResult(
         kind="spans", model=model, tokenizer=tokenizer, labels=list(span_labels), dev_metrics=dev_metrics,
         history=history, best_epoch=best, base=str(base_dir), max_length=max_length,
@@ -502,48 +465,37 @@ def save_version(
 # ---------------------------------------------------------------- evaluation
 
 
-def evaluate_frames(model: Path | str | TrainResult | KnnFrameModel, examples: Sequence[Example]) -> dict[str, Any]:
-    """Frame scores (micro/macro F1, per label) of a saved version or a model in memory.
-
-    A saved fine-tuned version is run through :class:`annotator.ml.frames.FrameClassifier`, a
-    saved ``knn`` version through :class:`KnnFrameModel`, each with its own labels and
-    thresholds, exactly as suggestions are made.
-    """
-    texts = [ex.text for ex in examples]
-    if not isinstance(model, (TrainResult, KnnFrameModel)) and is_knn_version(model):
-        model = KnnFrameModel.load(model)
+def frame_predictor(model: Path | str | TrainResult | KnnFrameModel) -> FrameClassifier | KnnFrameModel:
+    """The predictor suggestion uses for a frames version (saved, or in memory before saving)."""
     if isinstance(model, TrainResult):
-        labels = model.labels
-        probs = predict_frame_probs(model.model, model.tokenizer, texts, model.max_length)
-        thresholds = [model.thresholds.get(lab, 0.5) for lab in labels]
-    elif isinstance(model, KnnFrameModel):
-        labels = model.labels
-        probs = model.predict_matrix(texts)
-        thresholds = [model.thresholds.get(lab, 0.5) for lab in labels]
-    else:
-        from annotator.ml.frames import FrameClassifier
+        return FrameClassifier.in_memory(model.model, model.tokenizer, model.labels, model.max_length, model.thresholds)
+    if isinstance(model, KnnFrameModel):
+        return model
+    return load_predictor("frames", model)
 
-        clf = FrameClassifier(model)
-        labels = clf.labels
-        scores = clf.predict(texts) if texts else []
-        probs = np.array([[row[lab] for lab in labels] for row in scores]).reshape(len(texts), len(labels))
-        thresholds = [clf.thresholds.get(lab, 0.5) for lab in labels]
+
+def span_predictor(model: Path | str | TrainResult) -> SpanTagger:
+    """The predictor suggestion uses for a spans version (saved, or in memory before saving)."""
+    if isinstance(model, TrainResult):
+        return SpanTagger.in_memory(model.model, model.tokenizer, bio_tags(model.labels), model.max_length)
+    return load_predictor("spans", model)
+
+
+def evaluate_frames(model: Path | str | TrainResult | KnnFrameModel, examples: Sequence[Example]) -> dict[str, Any]:
+    """Frame scores (micro/macro F1, per label) of a version, saved or in memory, through the
+    very predictor that makes its suggestions, with its own labels and thresholds."""
+    predictor = frame_predictor(model)
+    labels = predictor.labels
+    probs = predictor.predict_matrix([ex.text for ex in examples])
+    thresholds = [predictor.thresholds.get(lab, 0.5) for lab in labels]
     y_true = label_matrix((ex.frames for ex in examples), labels)
     return frame_scores_from_matrix(y_true, apply_thresholds(probs, thresholds), labels)
 
 
-def evaluate_spans(model: Path | TrainResult, examples: Sequence[Example]) -> dict[str, Any]:
-    """Exact and partial-overlap span scores of a saved version or a model in memory."""
-    texts = [ex.text for ex in examples]
-    if isinstance(model, TrainResult):
-        tags = bio_tags(model.labels)
-        pred = predict_span_tuples(model.model, model.tokenizer, texts, tags, model.max_length)
-        known = set(model.labels)
-    else:
-        from annotator.ml.spans import SpanTagger
-
-        tagger = SpanTagger(model)
-        pred = [[(s.start, s.end, s.label) for s in row] for row in tagger.predict(texts)] if texts else []
-        known = {t.split("-", 1)[1] for t in tagger.label_names if "-" in t}
+def evaluate_spans(model: Path | str | TrainResult, examples: Sequence[Example]) -> dict[str, Any]:
+    """Exact and partial-overlap span scores of a version, through the predictor suggestion uses."""
+    tagger = span_predictor(model)
+    pred = tagger.predict_tuples([ex.text for ex in examples])
+    known = tagger.span_labels
     gold = [[s for s in ex.spans if s[2] in known] for ex in examples]
     return span_scores(gold, pred)

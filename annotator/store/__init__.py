@@ -1,5 +1,6 @@
 """All SQL lives here. Never imports Textual."""
 
+from annotator.store.models import GLOSSARY_VERSION
 from annotator.store.records import (
     Annotation,
     AnnotationState,
@@ -10,7 +11,8 @@ from annotator.store.records import (
     Suggestion,
     Translation,
 )
-from annotator.store.store import GLOSSARY_VERSION, SegmentFilter, Store
+from annotator.store.search import SegmentFilter
+from annotator.store.store import Store
 
 __all__ = [
     "Annotation", "AnnotationState", "GlossaryEntry", "GLOSSARY_VERSION", "Segment", "SegmentFilter",

@@ -114,3 +114,30 @@ class GlossaryEntry:
     rendering: str
     note: str = ""
     source: str = ""
+
+
+# From rows (dicts, as ``Database.query`` gives them) to records -------------------------------
+
+def state_from_row(row: dict[str, Any]) -> AnnotationState:
+    """The decision an ``annotations`` row holds (ours, or another project's in a merge)."""
+    return AnnotationState(
+        frames=tuple(json.loads(row["frames"])),
+        spans=tuple(SpanLabel.from_dict(s) for s in json.loads(row["spans"])),
+        status=row["status"],
+    )
+
+
+def annotation_from_row(row: dict[str, Any]) -> Annotation:
+    return Annotation(row["segment_id"], row["annotator"], state_from_row(row), row["created_at"], row["updated_at"])
+
+
+def speech_from_row(row: dict[str, Any]) -> Speech:
+    """A speech from a ``speeches`` row (with or without its text); empty fields read as ""."""
+    return Speech(**{k: (v if k == "id" else v or "") for k, v in row.items() if k in Speech.__dataclass_fields__})
+
+
+def segment_from_row(row: dict[str, Any]) -> Segment:
+    return Segment(
+        id=row["id"], uid=row["uid"], speech_id=row["speech_id"], position=row["position"],
+        start=row["start"], end=row["end"], text=row["text"], language=row["language"] or "",
+    )

@@ -301,4 +301,57 @@ def m005_undo_stack(db: Database) -> None:
             [(annotator, i, uid, undone) for i, (uid, undone) in enumerate(entries, start=1)])
 
 
-SCHEMA_STEPS = [m.name for m in migrations._migrations]
+@migrations()
+def m006_translation_search_triggers_by_sqlite_utils(db: Database) -> None:
+    """The translations' word index, kept in step by sqlite-utils' triggers.
+
+    Step 4 wrote the index and its three triggers by hand; sqlite-utils' ``enable_fts(...,
+    create_triggers=True)`` makes the same (an FTS5 table over ``translations.text`` with the
+    same tokenizer, ``translations_fts``, and an insert, a delete and an update trigger, now
+    named ``translations_ai``, ``_ad``, ``_au``). The hand-written ones are dropped and the
+    index is filled again from the rows, so every translation stays searchable.
+
+    The segments' two indexes keep step 4's triggers:
+
+    * ``segments_cjk_fts`` (trigrams) covers only Chinese, Japanese and Korean segments:
+      sqlite-utils can neither make a trigger with a ``WHEN`` condition nor a second full-text
+      table for a table (its index is always ``<table>_fts``).
+    * ``segments_fts`` (words): moved to sqlite-utils' triggers by step 8.
+    """
+    for name in ("translations_fts_ai", "translations_fts_ad", "translations_fts_au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    db["translations_fts"].drop(ignore=True)
+    db["translations"].enable_fts(["text"], tokenize="unicode61 remove_diacritics 2", create_triggers=True)
+
+
+@migrations()
+def m007_split_sides(db: Database) -> None:
+    """Which side of the train/dev/test split each speech is on, fixed the first time the
+    speech is used (see ``annotator.splits``): export, training and evaluation all read it,
+    and a speech never moves as the project labels more. Keyed by the speech's content hash,
+    so it holds across merged projects."""
+    db.execute(
+        "CREATE TABLE split_sides (speech_hash TEXT PRIMARY KEY, side TEXT NOT NULL "
+        "CHECK (side IN ('train', 'dev', 'test')), assigned_at TEXT NOT NULL)")
+
+
+@migrations()
+def m008_segment_search_triggers_by_sqlite_utils(db: Database) -> None:
+    """The segments' word index kept in step by sqlite-utils' triggers, as step 6 did for the
+    translations: step 4's hand-written ``segments_fts_ai``/``_ad`` are dropped and
+    ``enable_fts(..., create_triggers=True)`` makes the index again (same tokenizer) from the
+    rows, with ``segments_ai``, ``_ad`` and ``_au``. (An update of a segment's text now reaches
+    the index too.) The CJK trigram index keeps step 4's conditional triggers (see step 6)."""
+    for name in ("segments_fts_ai", "segments_fts_ad"):
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    db["segments_fts"].drop(ignore=True)
+    db["segments"].enable_fts(["text"], tokenize="unicode61 remove_diacritics 2", create_triggers=True)
+
+
+def schema_steps() -> list[str]:
+    """The names of every schema step, in order (all of them pending for an empty database)."""
+    with Database(memory=True) as empty:
+        return [m.name for m in migrations.pending(empty)]
+
+
+SCHEMA_STEPS = schema_steps()

@@ -1,7 +1,8 @@
 """SQL for team work (merging project databases, reading decisions in bulk).
 
-Kept apart from ``store.py`` so the team code owns its queries; every function takes a
-:class:`Store` (ours) or a read-only ``sqlite3.Connection`` (another project's database).
+Kept apart from the store's aggregates so the team code owns its queries; every function takes
+a :class:`Store` (ours) or another project's database, opened read-only by
+:func:`open_read_only`. Both are read through sqlite-utils' public ``Database.query``.
 Callers wrap the writes in ``store.write()`` so a whole merge is one transaction.
 """
 
@@ -12,7 +13,11 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from sqlite_utils import Database
+
 from annotator.errors import AnnotatorError, shown
+from annotator.store.annotations import annotation_row as current_annotation_row
+from annotator.store.base import first
 from annotator.store.db import check_is_database
 from annotator.store.store import Store
 
@@ -21,7 +26,7 @@ SPEECH_COLUMNS = ("content_hash", "external_id", "title", "speaker", "date", "ve
 REQUIRED_TABLES = ("speeches", "segments", "annotations", "annotation_history", "translations", "glossary")
 
 
-def open_read_only(path: str | Path) -> sqlite3.Connection:
+def open_read_only(path: str | Path) -> Database:
     """Another project's database, opened read-only (a merge never changes the other side)."""
     path = Path(path)
     if not path.is_file():
@@ -43,19 +48,19 @@ def open_read_only(path: str | Path) -> sqlite3.Connection:
     if missing:
         conn.close()
         raise AnnotatorError(f"{shown(path)}: not an annotator project (no {', '.join(missing)} table)")
-    return conn
+    return Database(conn)
 
 
-def check_intact(conn: sqlite3.Connection, path: str | Path) -> None:
+def check_intact(other: Database, path: str | Path) -> None:
     """Fail with one line if SQLite finds the file damaged (a truncated copy, a half-written
     download): such a file reads without error page by page and would merge half its rows."""
     try:
-        problems = [r[0] for r in conn.execute("PRAGMA quick_check(3)")]
+        problems = [r[0] for r in other.execute("PRAGMA quick_check(3)")]
     except sqlite3.DatabaseError as exc:
         raise AnnotatorError(f"{shown(path)}: the database is damaged ({exc}); nothing was merged") from None
     if problems != ["ok"]:
-        first = problems[0].replace("*** in database main ***", "").strip().splitlines()[0]
-        raise AnnotatorError(f"{shown(path)}: the database is damaged (truncated or corrupt: {first}); "
+        problem = problems[0].replace("*** in database main ***", "").strip().splitlines()[0]
+        raise AnnotatorError(f"{shown(path)}: the database is damaged (truncated or corrupt: {problem}); "
                              "nothing was merged")
 
 
@@ -69,47 +74,39 @@ def record_conflict(store: Store, uid: str, conflict: Any) -> bool:
     return cur.rowcount > 0
 
 
-def has_table(conn: sqlite3.Connection, table: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone() is not None
-
-
-def rows(conn: sqlite3.Connection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    cur = conn.execute(sql, params or [])
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
-
-
 # Reading the other side -------------------------------------------------------------------
 
-def other_speeches(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    return rows(conn, "SELECT * FROM speeches ORDER BY id")
+def other_speeches(other: Database) -> list[dict[str, Any]]:
+    return list(other.query("SELECT * FROM speeches ORDER BY id"))
 
 
-def other_segments(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    return rows(conn, 'SELECT id, uid, speech_id, position, start, "end", text, language FROM segments ORDER BY id')
+def other_segments(other: Database) -> list[dict[str, Any]]:
+    return list(other.query('SELECT id, uid, speech_id, position, start, "end", text, language FROM segments '
+                            "ORDER BY id"))
 
 
-def other_translations(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    return rows(conn, "SELECT segment_id, target_lang, text, provenance, model, created_at FROM translations ORDER BY id")
+def other_translations(other: Database) -> list[dict[str, Any]]:
+    return list(other.query("SELECT segment_id, target_lang, text, provenance, model, created_at FROM translations "
+                            "ORDER BY id"))
 
 
-def other_glossary(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    return rows(conn, "SELECT source_text, language, rendering, note, source FROM glossary ORDER BY id")
+def other_glossary(other: Database) -> list[dict[str, Any]]:
+    return list(other.query("SELECT source_text, language, rendering, note, source FROM glossary ORDER BY id"))
 
 
-def other_annotations(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    return rows(conn, "SELECT * FROM annotations ORDER BY segment_id, annotator")
+def other_annotations(other: Database) -> list[dict[str, Any]]:
+    return list(other.query("SELECT * FROM annotations ORDER BY segment_id, annotator"))
 
 
-def other_history(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    return rows(conn, "SELECT uid, segment_id, annotator, action, ref_uid, state, before, created_at "
-                      "FROM annotation_history ORDER BY id")
+def other_history(other: Database) -> list[dict[str, Any]]:
+    return list(other.query("SELECT uid, segment_id, annotator, action, ref_uid, state, before, created_at "
+                            "FROM annotation_history ORDER BY id"))
 
 
-def other_assignments(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    if not has_table(conn, "assignments"):
+def other_assignments(other: Database) -> list[dict[str, Any]]:
+    if not other["assignments"].exists():  # a project from before schema step 2
         return []
-    return rows(conn, "SELECT segment_id, annotator, created_at FROM assignments")
+    return list(other.query("SELECT segment_id, annotator, created_at FROM assignments"))
 
 
 # Our side ---------------------------------------------------------------------------------
@@ -137,10 +134,9 @@ def insert_segment(store: Store, row: dict[str, Any], speech_id: int) -> int:
 
 
 def translation(store: Store, segment_id: int, target_lang: str, provenance: str, model: str) -> dict[str, Any] | None:
-    found = store._q(
-        "SELECT text, created_at FROM translations WHERE segment_id = ? AND target_lang = ? AND provenance = ? "
-        "AND model = ?", [segment_id, target_lang, provenance, model])
-    return found[0] if found else None
+    return first(store.db,
+                 "SELECT text, created_at FROM translations WHERE segment_id = ? AND target_lang = ? "
+                 "AND provenance = ? AND model = ?", [segment_id, target_lang, provenance, model])
 
 
 def put_translation(store: Store, row: dict[str, Any], segment_id: int) -> None:
@@ -172,8 +168,7 @@ def insert_history(store: Store, row: dict[str, Any], segment_id: int) -> bool:
 
 
 def annotation_row(store: Store, segment_id: int, annotator: str) -> dict[str, Any] | None:
-    found = store._q("SELECT * FROM annotations WHERE segment_id = ? AND annotator = ?", [segment_id, annotator])
-    return found[0] if found else None
+    return current_annotation_row(store.db, segment_id, annotator)
 
 
 def put_annotation(store: Store, row: dict[str, Any], segment_id: int) -> None:

@@ -23,10 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from annotator.export.gold import labels_of
 from annotator.store import Store
 from annotator.store import team_queries as q
-from annotator.team import is_adjudicator
+from annotator.store.gold import is_adjudicator, labels_of
 
 # segment id -> annotator -> (frames, spans)
 Decisions = dict[int, dict[str, tuple[set[str], set[tuple[int, int, str]]]]]
@@ -95,7 +94,7 @@ def pair_kappa(decisions: Decisions, a: str, b: str, labels: Sequence[str]) -> d
 
 
 def pair_spans(decisions: Decisions, a: str, b: str) -> dict[str, Any]:
-    from annotator.ml.metrics import span_scores
+    from annotator.metrics import span_scores
 
     both = sorted(s for s, per in decisions.items() if a in per and b in per)
     scores = span_scores([sorted(decisions[s][a][1]) for s in both], [sorted(decisions[s][b][1]) for s in both])

@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from annotator.errors import AnnotatorError
-from annotator.export.gold import labels_of
 from annotator.store import Store
 from annotator.store import team_queries as q
-from annotator.team import is_adjudicator
+from annotator.store.gold import is_adjudicator, labels_of
 
 
 @dataclass

@@ -16,11 +16,13 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from sqlite_utils import Database
 
 from annotator.errors import AnnotatorError, shown
 from annotator.store import AnnotationState, Store
 from annotator.store import team_queries as q
+from annotator.store.records import state_from_row
 
 
 @dataclass(frozen=True)
@@ -59,19 +61,12 @@ class MergeReport:
                 + (f" ({self.conflicts_seen_before} more met in an earlier merge)" if self.conflicts_seen_before else ""))
 
 
-def _state(row: dict[str, Any]) -> AnnotationState:
-    state = AnnotationState.from_json(json.dumps(
-        {"frames": json.loads(row["frames"]), "spans": json.loads(row["spans"]), "status": row["status"]}))
-    assert state is not None
-    return state
-
-
 def _same(a: AnnotationState, b: AnnotationState) -> bool:
     return (a.status, sorted(a.frames), sorted(a.spans, key=lambda s: (s.start, s.end, s.label))) == \
            (b.status, sorted(b.frames), sorted(b.spans, key=lambda s: (s.start, s.end, s.label)))
 
 
-def _merge_speeches(store: Store, conn: sqlite3.Connection, report: MergeReport) -> dict[int, int]:
+def _merge_speeches(store: Store, conn: Database, report: MergeReport) -> dict[int, int]:
     ours = q.speech_ids_by_hash(store)
     id_map = {}
     for row in q.other_speeches(conn):
@@ -82,7 +77,7 @@ def _merge_speeches(store: Store, conn: sqlite3.Connection, report: MergeReport)
     return id_map
 
 
-def _merge_segments(store: Store, conn: sqlite3.Connection, speech_map: dict[int, int], source: Path,
+def _merge_segments(store: Store, conn: Database, speech_map: dict[int, int], source: Path,
                     report: MergeReport) -> tuple[dict[int, int], dict[int, str]]:
     ours = q.segments_by_uid(store)
     id_map, uids = {}, {}
@@ -101,7 +96,7 @@ def _merge_segments(store: Store, conn: sqlite3.Connection, speech_map: dict[int
     return id_map, uids
 
 
-def _merge_translations(store: Store, conn: sqlite3.Connection, seg_map: dict[int, int], report: MergeReport) -> None:
+def _merge_translations(store: Store, conn: Database, seg_map: dict[int, int], report: MergeReport) -> None:
     for row in q.other_translations(conn):
         segment_id = seg_map[row["segment_id"]]
         have = q.translation(store, segment_id, row["target_lang"], row["provenance"], row["model"])
@@ -110,17 +105,17 @@ def _merge_translations(store: Store, conn: sqlite3.Connection, seg_map: dict[in
             report.translations += 1
 
 
-def _merge_annotations(store: Store, conn: sqlite3.Connection, seg_map: dict[int, int], uids: dict[int, str],
+def _merge_annotations(store: Store, conn: Database, seg_map: dict[int, int], uids: dict[int, str],
                        source: Path, report: MergeReport) -> None:
     for row in q.other_annotations(conn):
         segment_id = seg_map[row["segment_id"]]
         mine = q.annotation_row(store, segment_id, row["annotator"])
-        theirs = _state(row)
+        theirs = state_from_row(row)
         if mine is None:
             q.put_annotation(store, row, segment_id)
             report.annotations_added += 1
             continue
-        ours = _state(mine)
+        ours = state_from_row(mine)
         if _same(ours, theirs):
             continue
         kept = "theirs" if row["updated_at"] > mine["updated_at"] else "ours"

@@ -1,1 +1,1 @@
-"""The annotation UI (Textual). Everything it decides goes through ``annotator.session``."""
+"""The annotation UI (Textual). Everything it decides goes through ``annotator.services.session``."""

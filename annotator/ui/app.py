@@ -1,8 +1,13 @@
 """The annotation app: a segment list, the current segment in full, keyboard first.
 
-Every key is a ``Binding`` with an id on the screen that owns its action, so the footer, the
-command palette (ctrl+p) and keymaps see them all. Decisions go through ``annotator.session``
-and are committed before the screen shows them.
+Every key is a ``Binding`` with an id on the screen that owns its action (the scheme's label
+keys too: the screen class for a scheme declares them, see ``AnnotateScreen.for_scheme``), so
+the footer, the command palette (ctrl+p) and the user's keymap (``App.set_keymap``) see them
+all. Which keys act is decided in one place, ``AnnotateScreen.check_action``, from reactives
+that refresh the bindings when they change: the segment in view, span mode
+(``annotator.ui.spans.SpanEditor``) and adjudication mode
+(``annotator.ui.adjudication.Adjudication``). Decisions go through
+``annotator.services.session`` and are committed before the screen shows them.
 
 Adjudication mode (``d``, or ``annotator annotate --adjudicate``) lists the segments annotators
 disagree on, shows their decisions side by side, and stores the adjudicator's choice under
@@ -20,37 +25,42 @@ from pathlib import Path
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from annotator.errors import AnnotatorError, DatabaseBusy
 from annotator.schemes import Scheme, get_scheme
-from annotator.session import PENDING, Session, compute_suggestions, retrain, visible_text, word_units
-from annotator.keymap import ACTIONS_IN, ANNOTATE_KEYS, key_name
-from annotator.text import markup_literal
+from annotator.keymap import ACTIONS_IN, ANNOTATE_KEYS, label_keys
+from annotator.services.session import PENDING, Session, compute_suggestions, retrain
+from annotator.text import markup_literal, visible_text
 from annotator.store import Store
-from annotator.ui.screens import FilterChoice, FilterScreen, PickScreen, PromptScreen
+from annotator.ui.adjudication import Adjudication
+from annotator.ui.bindings import screen_bindings, shown_label_keys, user_keymap
+from annotator.ui.screens import FilterChoice, FilterScreen, PromptScreen
+from annotator.ui.spans import SpanEditor
 from annotator.ui.widgets import (
     SegmentList,
-    SegmentText,
     TopBar,
     frame_checklist,
     glossary_text,
     guidelines_text,
     header_text,
     meta_line,
+    say,
     translation_text,
-    votes_table,
 )
 
 PREFETCH = 16  # segments ahead of the cursor whose suggestions the worker computes
 SUGGEST_STEP = 4  # segments a suggestion worker does between looks at whether it was cancelled
 SPAN_ACTIONS = ACTIONS_IN["span"]
+ADJUDICATE_ACTIONS = ACTIONS_IN["adjudicate"]
 ALWAYS = ACTIONS_IN["always"]
+# Actions on the segment in view: shown but disabled while there is none.
+ON_SEGMENT = {"accept", "reject", "skip", "toggle_frame", "span_mode", "choose"}
 
 
 class SuggestionsReady(Message):
@@ -81,19 +91,27 @@ class TrainingDone(Message):
         self.error = error
 
 
-def say(app: App, message: str, title: str = "", **kwargs) -> None:
-    """Notify with literal text: messages quote search terms, names, file names and errors."""
-    literal = "\n".join(visible_text(line) for line in message.split("\n"))
-    app.notify(literal, title=visible_text(title), markup=False, **kwargs)
-
-
 class AnnotateScreen(Screen):
-    BINDINGS = [Binding(k.keys, k.action, k.description, show=k.show, key_display=k.key_display, id=k.id,
-                        tooltip=k.tooltip) for k in ANNOTATE_KEYS]
+    """The annotation screen for one session. Use ``AnnotateScreen.for_scheme(scheme)``: the
+    class whose bindings include the scheme's label keys."""
 
-    def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None) -> None:
+    BINDINGS = screen_bindings(ANNOTATE_KEYS)
+
+    current_id: reactive[int | None] = reactive(None, bindings=True, repaint=False, init=False)
+    """The segment in view (``None``: the list is empty); changing it leaves span mode."""
+
+    @classmethod
+    def for_scheme(cls, scheme: Scheme) -> type[AnnotateScreen]:
+        """This screen with one more binding per label key of ``scheme`` (a frame's toggles it,
+        a span label's starts span mode), each with its id (``frame.<id>``, ``spans.<id>``)."""
+        return type(cls.__name__, (cls,), {"__module__": cls.__module__, "__doc__": cls.__doc__,
+                                           "BINDINGS": screen_bindings(label_keys(scheme))})
+
+    def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None,
+                 keymap: dict[str, str] | None = None) -> None:
         super().__init__()
         self.session = session
+        self.moved_label_keys = shown_label_keys(keymap or {})  # label keys a keymap moved, as shown
         self.suggest = suggest and session.store.path is not None
         self.train_base = train_base  # encoder for "retrain now" (None: the default encoder)
         self.training = False
@@ -101,29 +119,12 @@ class AnnotateScreen(Screen):
         self.in_flight: dict[int, int] = {}  # segment -> the run that is computing it
         self.suggest_lock = threading.Lock()  # one suggestion run computes at a time
         self.suggest_error = ""  # the last failure told to the annotator
-        self.current_id: int | None = None
-        self.span_mode = False
-        self.span_label = ""
-        self.units: list[tuple[int, int]] = []
-        self.cursor = self.anchor = 0
-        self._bind_scheme_keys(session.scheme)
+        self.spans = SpanEditor(session, id="original")
+        self.adjudication = Adjudication(session, id="votes")
 
-    def _bind_scheme_keys(self, scheme: Scheme) -> None:
-        """One binding per label key of the scheme (frames toggle, span labels start span mode)."""
-        # Names and definitions come from the scheme file: descriptions are drawn literally by
-        # the footer; tooltips are markup to Textual, so they are escaped.
-        for lab in scheme.frames:
-            if lab.key:
-                key = key_name(lab.key)
-                self._bindings.key_to_bindings.setdefault(key, []).append(Binding(
-                    key, f"toggle_frame('{lab.id}')", f"Frame: {visible_text(lab.name)}", show=False,
-                    id=f"frame.{lab.id}", tooltip=markup_literal(lab.definition)))
-        for lab in scheme.spans:
-            if lab.key:
-                key = key_name(lab.key)
-                self._bindings.key_to_bindings.setdefault(key, []).append(Binding(
-                    key, f"span_mode('{lab.id}')", "Spans", id=f"spans.{lab.id}",
-                    tooltip=markup_literal(f"Mark {lab.name} spans with the arrow keys")))
+    @property
+    def span_mode(self) -> bool:
+        return self.spans.active
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -137,17 +138,20 @@ class AnnotateScreen(Screen):
             yield SegmentList(self.session, id="list")
             with VerticalScroll(id="detail", can_focus=False):
                 yield Static(id="meta")
-                yield SegmentText(id="original")
-                yield Static(id="votes")
+                yield self.spans
+                yield self.adjudication
                 yield Static(id="translation")
                 yield Static(id="glossary")
                 yield Static(id="frames")
             with VerticalScroll(id="guidelines", can_focus=False):
-                yield Static(guidelines_text(self.session.scheme))
+                yield Static(guidelines_text(self.session.scheme, self.moved_label_keys))
         yield Footer()
 
     def on_mount(self) -> None:
         self.retry_timer = self.set_interval(0.5, self.retry_pending, pause=True)
+        # The modes redraw what depends on them; the bindings follow by themselves.
+        self.watch(self.spans, "active", self.refresh_detail, init=False)
+        self.watch(self.adjudication, "active", self.list_changed, init=False)
         self.update_progress()
         if self.session.ids:
             self.show_index(0)
@@ -172,10 +176,11 @@ class AnnotateScreen(Screen):
         self.segment_list.move_to(index)
         self.show_segment(ids[index])
 
+    def watch_current_id(self) -> None:
+        self.spans.leave()
+        self.query_one("#detail", VerticalScroll).scroll_home(animate=False)
+
     def show_segment(self, segment_id: int) -> None:
-        if segment_id != self.current_id:
-            self.leave_span_mode()
-            self.query_one("#detail", VerticalScroll).scroll_home(animate=False)
         self.current_id = segment_id
         index = self.session.index_of(segment_id)
         if index >= 0:
@@ -187,26 +192,19 @@ class AnnotateScreen(Screen):
         if self.current_id is None:
             return
         view = self.session.view(self.current_id)
-        accent = self.query_one(SegmentText).get_component_rich_style("segment-text--span")
+        accent = self.spans.get_component_rich_style("segment-text--span")
         meta = meta_line(view)
-        if self.span_mode:
-            meta.append(f"  ·  SPANS: {self.span_label}", "bold reverse")
+        if self.spans.active:
+            meta.append(f"  ·  SPANS: {visible_text(self.spans.label)}", "bold reverse")
         self.query_one("#meta", Static).update(meta)
-        selection = None
-        if self.span_mode and self.units:
-            lo, hi = sorted((self.anchor, self.cursor))
-            selection = (self.units[lo][0], self.units[hi][1])
-        self.query_one(SegmentText).show(view.segment.text, view.spans, selection)
+        self.spans.show(view.segment.text, view.spans)
         self.query_one("#translation", Static).update(translation_text(view))
         gloss = self.query_one("#glossary", Static)
         gloss.update(glossary_text(view))
         gloss.display = bool(view.glossary)
-        self.query_one("#frames", Static).update(frame_checklist(view, self.session.scheme, accent))
-        votes = self.query_one("#votes", Static)
-        votes.display = self.session.adjudicate
-        if self.session.adjudicate:
-            warn = self.query_one(SegmentText).get_component_rich_style("segment-text--span")
-            votes.update(votes_table(self.session.votes(self.current_id), self.session.scheme, warn))
+        checklist = frame_checklist(view, self.session.scheme, accent, self.moved_label_keys)
+        self.query_one("#frames", Static).update(checklist)
+        self.adjudication.show(self.current_id, accent)
 
     def show_empty(self) -> None:
         self.current_id = None
@@ -214,8 +212,9 @@ class AnnotateScreen(Screen):
         empty = ("No disagreement left to settle: d leaves adjudication mode." if self.session.adjudicate
                  else "No segment matches: / searches, f changes the filters.")
         self.query_one("#meta", Static).update(empty)
-        self.query_one(SegmentText).show("", ())
-        for name in ("#translation", "#glossary", "#frames", "#votes"):
+        self.spans.show("", ())
+        self.adjudication.clear()
+        for name in ("#translation", "#glossary", "#frames"):
             self.query_one(name, Static).update("")
 
     def update_progress(self) -> None:
@@ -234,12 +233,18 @@ class AnnotateScreen(Screen):
 
     # -------------------------------------------------------------- decisions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The one place that says which keys act: span mode's keys only in span mode (and
+        nothing else then but undo, redo, the guide and retraining), ``c`` only in adjudication
+        mode, and the actions on a segment shown disabled while there is none. Each state this
+        reads is a reactive that refreshes the bindings when it changes."""
         if action in SPAN_ACTIONS:
-            return self.span_mode
-        if action in ACTIONS_IN["adjudicate"] and not self.session.adjudicate:
+            return self.spans.active
+        if action in ADJUDICATE_ACTIONS and not self.adjudication.active:
             return False
-        if self.span_mode and action not in ALWAYS:
+        if self.spans.active and action not in ALWAYS:
             return False  # span mode is a mode: only its own keys, undo and the guide
+        if action in ON_SEGMENT and self.current_id is None:
+            return None
         return True
 
     def _decided(self, outcome: str | None, advance: bool) -> None:
@@ -283,7 +288,6 @@ class AnnotateScreen(Screen):
         self.segment_list.refresh()
         self.update_progress()
         self.show_segment(segment_id)
-        self.refresh_detail()
 
     # ------------------------------------------------------------- busy database
     def show_busy(self) -> None:
@@ -381,31 +385,18 @@ class AnnotateScreen(Screen):
 
     # ------------------------------------------------------------ adjudication
     def action_toggle_adjudicate(self) -> None:
-        self.session.set_adjudicate(not self.session.adjudicate)
-        self.refresh_bindings()
-        self.list_changed()
+        self.adjudication.toggle()  # the list is redrawn by the watcher on its mode
 
     def action_choose(self) -> None:
-        segment_id = self.current_id
-        if segment_id is None:
-            return
-        votes = self.session.votes(segment_id)
-        if not votes:
-            self.say("no annotator has decided on this segment", severity="warning", timeout=3)
-            return
-        names = {lab.id: lab.name for lab in self.session.scheme.frames}
+        if self.current_id is not None:
+            self.adjudication.choose(self.current_id)
 
-        def take(annotator: str | None) -> None:
-            if annotator is None:
-                return
-            outcome = self.session.adopt(segment_id, annotator)
-            self.say(f"took {annotator}'s decision", timeout=2)
-            if outcome == PENDING:
-                self.show_busy()
-            if self.current_id == segment_id:
-                self.after_decision(advance=True)
-
-        self.app.push_screen(PickScreen(votes, names), take)
+    @on(Adjudication.Adopted)
+    def adopted(self, message: Adjudication.Adopted) -> None:
+        if message.outcome == PENDING:
+            self.show_busy()
+        if self.current_id == message.segment_id:
+            self.after_decision(advance=True)
 
     def action_toggle_guidelines(self) -> None:
         panel = self.query_one("#guidelines")
@@ -419,62 +410,33 @@ class AnnotateScreen(Screen):
 
     # -------------------------------------------------------------- span mode
     def action_span_mode(self, label: str) -> None:
-        if self.current_id is None:
-            return
-        view = self.session.view(self.current_id)
-        self.units = word_units(view.segment.text)
-        if not self.units:
-            return
-        self.span_mode, self.span_label = True, label
-        first = view.spans[0].start if view.spans else 0
-        self.cursor = next((i for i, (s, e) in enumerate(self.units) if e > first), 0)
-        self.anchor = self.cursor
-        self.refresh_bindings()
-        self.refresh_detail()
-
-    def leave_span_mode(self) -> None:
-        if self.span_mode:
-            self.span_mode = False
-            self.refresh_bindings()
+        if self.current_id is not None:
+            self.spans.enter(self.current_id, label)  # the detail is redrawn by the watcher on its mode
 
     def action_span_leave(self) -> None:
-        self.leave_span_mode()
-        self.refresh_detail()
-
-    def _move(self, step: int, extend: bool) -> None:
-        self.cursor = max(0, min(self.cursor + step, len(self.units) - 1))
-        if not extend:
-            self.anchor = self.cursor
-        self.refresh_detail()
+        self.spans.leave()
 
     def action_span_left(self) -> None:
-        self._move(-1, False)
+        self.spans.move(-1)
 
     def action_span_right(self) -> None:
-        self._move(1, False)
+        self.spans.move(1)
 
     def action_span_extend_left(self) -> None:
-        self._move(-1, True)
+        self.spans.move(-1, extend=True)
 
     def action_span_extend_right(self) -> None:
-        self._move(1, True)
+        self.spans.move(1, extend=True)
 
     def action_span_commit(self) -> None:
-        if self.current_id is None or not self.units:
-            return
-        lo, hi = sorted((self.anchor, self.cursor))
-        outcome = self.session.set_span(self.current_id, self.units[lo][0], self.units[hi][1], self.span_label)
-        self.anchor = self.cursor
-        self._decided(outcome, advance=False)
+        outcome = self.spans.commit()
+        if outcome is not None:
+            self._decided(outcome, advance=False)
 
     def action_span_delete(self) -> None:
-        if self.current_id is None or not self.units:
-            return
-        outcome = self.session.remove_span_at(self.current_id, self.units[self.cursor][0])
-        if outcome is None:
-            self.say("no span under the cursor", timeout=2)
-            return
-        self._decided(outcome, advance=False)
+        outcome = self.spans.delete()
+        if outcome is not None:
+            self._decided(outcome, advance=False)
 
     # ------------------------------------------------------------ suggestions
     def request_suggestions(self, index: int) -> None:
@@ -639,15 +601,20 @@ class AnnotatorApp(App):
     #guidelines { width: 42; display: none; border-left: vkey $panel; padding: 0 1; }
     """
 
-    def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None) -> None:
+    def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None,
+                 keymap: dict[str, str] | None = None) -> None:
         super().__init__()
         self.session = session
         self.suggest = suggest
         self.train_base = train_base
         self.quit_anyway = False  # ctrl+q pressed once with decisions still unsaved
+        self.keymap = dict(keymap or {})  # binding id -> keys, checked by bindings.user_keymap
+        if self.keymap:
+            self.set_keymap(self.keymap)
 
     def on_mount(self) -> None:
-        self.push_screen(AnnotateScreen(self.session, self.suggest, self.train_base))
+        screen = AnnotateScreen.for_scheme(self.session.scheme)
+        self.push_screen(screen(self.session, self.suggest, self.train_base, self.keymap))
 
     def on_unmount(self) -> None:
         self.session.store.close()
@@ -694,15 +661,12 @@ def make_app(store_path: str | Path | None, annotator: str, scheme: str | Scheme
     """The one app factory, for the CLI and the tests (``store`` overrides ``store_path``).
 
     ``adjudicate`` starts in adjudication mode; ``train_base`` is the encoder "retrain now" uses
-    (a folder or a saved version; None: the default encoder).
+    (a folder or a saved version; None: the default encoder). The user's keymap file, if any
+    (``ANNOTATOR_KEYMAP``, or ``keymap.toml`` in the project folder), is checked here, before
+    anything opens: a bad entry is one ``AnnotatorError`` naming the file and the entry.
     """
-    store = store or Store.open(store_path)  # type: ignore[arg-type]
     scheme_obj = scheme if isinstance(scheme, Scheme) else get_scheme(scheme)
+    keymap = user_keymap(scheme_obj, AnnotatorApp)
+    store = store or Store.open(store_path)  # type: ignore[arg-type]
     return AnnotatorApp(Session(store, annotator, scheme_obj, adjudicate=adjudicate), suggest=suggest,
-                        train_base=train_base)
-
-
-if __name__ == "__main__":
-    from annotator.ui.commands import main
-
-    main()
+                        train_base=train_base, keymap=keymap)

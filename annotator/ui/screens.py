@@ -14,7 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Switch
 from textual.widgets.option_list import Option
 
-from annotator.session import STATUS_ICONS, Vote, visible_text
+from annotator.services.session import STATUS_ICONS, Vote
+from annotator.text import visible_text
 from annotator.store import SegmentFilter
 
 MODAL_CSS = """

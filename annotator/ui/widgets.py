@@ -4,11 +4,14 @@ markup and escape sequences in a speech are shown literally."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich import box
 from rich.cells import cell_len
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
+from textual.app import App
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -17,16 +20,20 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from annotator.schemes import Scheme
-from annotator.session import (
+from annotator.services.session import (
     STATUS_ICONS,
     SegmentView,
     Session,
     Vote,
-    display_line,
-    visible_text,
-    visual_order,
 )
+from annotator.text import display_line, visible_text, visual_order
 from annotator.store import SpanLabel
+
+
+def say(app: App, message: str, title: str = "", **kwargs) -> None:
+    """Notify with literal text: messages quote search terms, names, file names and errors."""
+    literal = "\n".join(visible_text(line) for line in message.split("\n"))
+    app.notify(literal, title=visible_text(title), markup=False, **kwargs)
 
 
 class SegmentList(ScrollView, can_focus=False):
@@ -183,17 +190,22 @@ class SegmentText(Widget):
         return Text("\n", end="").join(self.lines(self.content_size.width or self.size.width))
 
 
-def frame_checklist(view: SegmentView, scheme: Scheme, accent: Style) -> Text:
-    """The frame labels as a checklist: key, box, name, the model's score."""
+def frame_checklist(view: SegmentView, scheme: Scheme, accent: Style,
+                    keys: Mapping[str, str] | None = None) -> Text:
+    """The frame labels as a checklist: key, box, name, the model's score. ``keys``: binding id
+    (``frame.<label id>``) → the key shown, where a keymap moved it (else the scheme's key)."""
+    keys = keys or {}
     text = Text(end="")
     if view.margin is not None:
         text.append("best frame ahead of the next by ", "dim")
         text.append(f"{view.margin:.2f}\n", "bold")
     name_width = max((len(lab.name) for lab in scheme.frames), default=10)
+    shown = {lab.id: visible_text(keys.get(f"frame.{lab.id}", lab.key)) or " " for lab in scheme.frames}
+    key_width = max((len(k) for k in shown.values()), default=1)
     for row in view.frames:
         box = "[x]" if row.checked else "[ ]"
         line_style = accent if row.checked else Style()
-        text.append(f"{visible_text(row.label.key) or ' '} ", "dim")
+        text.append(f"{shown.get(row.label.id, ' '):<{key_width}} ", "dim")
         text.append(box, line_style)
         text.append(f" {visible_text(row.label.name):<{name_width}}", line_style)
         if row.score is not None:
@@ -245,11 +257,15 @@ def glossary_text(view: SegmentView) -> Text:
     return text
 
 
-def guidelines_text(scheme: Scheme) -> Text:
+def guidelines_text(scheme: Scheme, keys: Mapping[str, str] | None = None) -> Text:
+    """Every label with its key and definition (``keys`` as for :func:`frame_checklist`), then
+    how the screen works."""
+    keys = keys or {}
     text = Text(end="")
     text.append(f"{visible_text(scheme.title)}\n\n", "bold")
-    for lab in (*scheme.frames, *scheme.spans):
-        text.append(f"{visible_text(lab.key) or '·'}  {visible_text(lab.name)}\n", "bold")
+    labels = [*((f"frame.{lab.id}", lab) for lab in scheme.frames), *((f"spans.{lab.id}", lab) for lab in scheme.spans)]
+    for binding_id, lab in labels:
+        text.append(f"{visible_text(keys.get(binding_id, lab.key)) or '·'}  {visible_text(lab.name)}\n", "bold")
         text.append(f"{visible_text(lab.definition)}\n\n")
     text.append(
         "a accept · x reject · space skip · backspace undo · U redo\n"

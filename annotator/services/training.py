@@ -6,20 +6,17 @@ Textual; the UI runs it in a worker.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from annotator.errors import AnnotatorError
-from annotator.ml import registry
-from annotator.ml.examples import Example, data_hash, split_by_group, stable_split_by_group
+from annotator.ml.examples import Example, data_hash
 from annotator.schemes import Scheme
 from annotator.store import Store
+from annotator.progress import Progress
 
-Progress = Callable[[str, int, int], None]
-SPLIT = (0.7, 0.15, 0.15)
-SPLIT_SEED = 13
 
 
 @dataclass
@@ -66,13 +63,14 @@ def _metric(metrics: dict[str, Any], key: str) -> float:
     return float(value) if isinstance(value, (int, float)) else 0.0
 
 
-def gold_examples(store: Store, scheme: Scheme) -> list[Example]:
-    """One example per segment with a gold decision (adjudicated, single or majority)."""
-    from annotator.export.gold import gold_labels
+def gold_examples(store: Store, scheme: Scheme, annotators: Sequence[str] | None = None) -> list[Example]:
+    """One training example per segment with a gold decision (adjudicated, single or majority;
+    of ``annotators`` only, if given), with the scheme's labels. The same gold the export writes."""
+    from annotator.store.gold import gold_labels
 
     out = []
     known_frames, known_spans = set(scheme.frame_ids), set(scheme.span_ids)
-    for g in gold_labels(store).examples:
+    for g in gold_labels(store, annotators).examples:
         out.append(Example(
             id=str(g.segment_id), text=g.text, language=g.language,
             frames=[f for f in g.frames if f in known_frames],
@@ -82,15 +80,15 @@ def gold_examples(store: Store, scheme: Scheme) -> list[Example]:
     return out
 
 
-def split(examples: list[Example], seed: int = SPLIT_SEED) -> tuple[list[Example], list[Example], list[Example]]:
-    """Train / dev / test by speech, each speech always on the same side (see stable_split_by_group).
+def split(store: Store, examples: list[Example]) -> tuple[list[Example], list[Example], list[Example]]:
+    """Train / dev / test by the project's own split (``annotator.splits``), the one the export
+    writes: a speech keeps its side once placed."""
+    from annotator.splits import label_keys, split_examples_by_side
+    from annotator.store.gold import project_sides
 
-    With very few speeches the hash may leave a part empty; then a seeded shuffle of the
-    speeches decides instead.
-    """
-    train, dev, test = stable_split_by_group(examples, SPLIT)
-    if not train or not test:
-        train, dev, test = split_by_group(examples, SPLIT, seed=seed)
+    sides = project_sides(store, [(ex.group or ex.id, label_keys(ex.frames, (s[2] for s in ex.spans)))
+                                  for ex in examples])
+    train, dev, test = split_examples_by_side(examples, sides)
     if not train or not test:
         raise AnnotatorError(
             f"too few labelled speeches to train and test ({len(examples)} labelled segments); label more first")
@@ -112,13 +110,13 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     from annotator.ml.encoder_setup import resolve_base
     from annotator.ml.knn import KnnFrameModel
     from annotator.ml.train import save_version, train_frames, train_spans
-    from annotator.suggest import register_and_activate
+    from annotator.services.models import register_and_activate
 
     started = time.perf_counter()
     store.register_scheme(scheme.name, scheme.hash, scheme.source, scheme.toml_text)
     examples = examples if examples is not None else gold_examples(store, scheme)
     examples_used = examples
-    train, dev, test = split(examples_used)
+    train, dev, test = split(store, examples_used)
     base_dir = resolve_base(base)
     digest = data_hash(examples_used)
 
@@ -169,14 +167,3 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     outcome.version, outcome.method = meta.version, meta.method
     outcome.seconds = time.perf_counter() - started
     return outcome
-
-
-def registry_sync(store: Store) -> int:
-    """Register every saved version under models/ that this project does not know yet."""
-    known = {m["version"] for m in store.registered_models()}
-    added = 0
-    for folder, meta in registry.list_versions():
-        if meta.version not in known:
-            store.register_model(meta.version, meta.kind, str(folder), asdict(meta))
-            added += 1
-    return added

@@ -1,45 +1,17 @@
-"""The ``annotator`` command line. Errors are one line on stderr with exit status 2."""
+"""``annotator import``, ``status``, ``schemes`` and ``glossary``: the corpus and its labels."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import sys
 from pathlib import Path
 
 import click
 
-from annotator import __version__
-from annotator.cli_common import db_option, echo, open_store
-from annotator.errors import AnnotatorError
+from annotator.cli.common import db_option, echo, open_existing, open_store
 
 
-class Group(click.Group):
-    """Turns any ``AnnotatorError`` into one line on stderr and exit status 2."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except AnnotatorError as exc:
-            echo(f"annotator: error: {exc}", err=True)
-            sys.exit(2)
-        except KeyboardInterrupt:
-            echo("annotator: interrupted; nothing half-written was kept", err=True)
-            sys.exit(130)
-
-
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="annotator")
-def cli() -> None:
-    """Annotate political speeches: slogan spans and framing labels, with machine suggestions.
-
-    \b
-    The loop:  import → suggest → annotate → export → train → suggest again.
-    Start with:  annotator demo
-    """
-
-
-@cli.command("import")
+@click.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", default="auto", show_default=True,
               type=click.Choice(["auto", "text", "markdown", "jsonl", "csv", "parlamint"]),
@@ -62,14 +34,12 @@ def import_cmd(paths: tuple[Path, ...], fmt: str, lang: str | None, segment_lang
     echo(report.summary())
 
 
-@cli.command()
+@click.command()
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def status(db_path: Path, as_json: bool) -> None:
     """Speeches, segments, languages, suggestions and annotations in the project."""
-    if not db_path.exists():
-        raise AnnotatorError(f"{db_path}: no such database; run `annotator import PATH…` or `annotator demo` first")
-    counts = open_store(db_path).counts()
+    counts = open_existing(db_path).counts()
     if as_json:
         echo(json.dumps(counts, ensure_ascii=False, indent=2))
         return
@@ -89,7 +59,7 @@ def status(db_path: Path, as_json: bool) -> None:
     echo(f"models       {active or 'none active (run `annotator models setup`)'}")
 
 
-@cli.command()
+@click.command()
 @click.option("--verbose", "-v", is_flag=True, help="Show every label with its definition.")
 def schemes(verbose: bool) -> None:
     """List the label schemes (built in, and the project's own in ./schemes/*.toml)."""
@@ -104,21 +74,30 @@ def schemes(verbose: bool) -> None:
                 echo(f"  [{lab.key or ' '}] {lab.id:<46} {lab.definition}")
 
 
-def _register_commands() -> None:
-    """Commands from the other areas (ml, ui, export, team, demo); each module lists its own."""
-    from annotator import demo
-    from annotator.export import commands as export_commands
-    from annotator.ml import commands as ml_commands
-    from annotator.team import commands as team_commands
-    from annotator.ui import commands as ui_commands
-
-    for module in (ml_commands, ui_commands, export_commands, team_commands, demo):
-        for command in module.COMMANDS:
-            cli.add_command(command)
+@click.group()
+def glossary() -> None:
+    """The glossary of known formulations and their official renderings."""
 
 
-_register_commands()
+@glossary.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--lang", default="zh", show_default=True, help="Language of the formulations.")
+@db_option
+def glossary_import(path: Path, lang: str, db_path: Path) -> None:
+    """Add formulations from a TSV file (formulation<TAB>rendering<TAB>note)."""
+    from annotator.corpora.glossary import read_glossary_tsv
+
+    added = open_store(db_path).add_glossary(read_glossary_tsv(path, lang))
+    echo(f"{added} new formulations")
 
 
-def main() -> None:
-    cli(prog_name="annotator")
+@glossary.command("list")
+@db_option
+def glossary_list(db_path: Path) -> None:
+    from annotator.text import visible_text
+
+    for e in open_existing(db_path).glossary():
+        echo(visible_text(f"{e.source_text}\t{e.rendering}\t{e.note}").replace("\u2409", "\t"))
+
+
+COMMANDS = [import_cmd, status, schemes, glossary]

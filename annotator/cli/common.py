@@ -1,4 +1,4 @@
-"""Pieces every CLI command shares: the --db option, opening the store, the annotator name."""
+"""Pieces every CLI command shares: the --db option, opening the store, the annotator name, echo."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from annotator.errors import AnnotatorError, shown
 from annotator.paths import DEFAULT_DB
 from annotator.store import Store
 from annotator.text import terminal_safe
@@ -47,4 +48,18 @@ def default_annotator() -> str:
 
 
 def open_store(db_path: Path) -> Store:
+    """The project database, created if it does not exist yet (``import``, ``demo``, ``setup``)."""
     return Store.open(db_path)
+
+
+def existing_db(db_path: Path) -> Path:
+    """``db_path``, or one clear line if there is no database there yet."""
+    if not Path(db_path).exists():
+        raise AnnotatorError(f"{shown(db_path)}: no such database; run `annotator import PATH…` or "
+                             "`annotator demo` first")
+    return Path(db_path)
+
+
+def open_existing(db_path: Path) -> Store:
+    """The project database, which must exist: commands that read never create an empty one."""
+    return Store.open(existing_db(db_path))

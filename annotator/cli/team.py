@@ -7,14 +7,7 @@ from pathlib import Path
 
 import click
 
-from annotator.cli_common import db_option, echo, open_store
-from annotator.errors import AnnotatorError
-
-
-def _existing_store(db_path: Path):
-    if not db_path.exists():
-        raise AnnotatorError(f"{db_path}: no such database; run `annotator import PATH…` or `annotator demo` first")
-    return open_store(db_path)
+from annotator.cli.common import db_option, echo, open_existing, open_store
 
 
 @click.command("merge")
@@ -58,7 +51,7 @@ def agreement_cmd(db_path: Path, as_json: bool, scheme_name: str | None) -> None
     from annotator.schemes import get_scheme
     from annotator.team.agreement import agreement, format_table
 
-    report = agreement(_existing_store(db_path), labels=get_scheme(scheme_name).frame_ids)
+    report = agreement(open_existing(db_path), labels=get_scheme(scheme_name).frame_ids)
     echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_table(report))
 
 
@@ -73,7 +66,7 @@ def assign_cmd(names: str, overlap: float, seed: int, dry_run: bool, db_path: Pa
     """Share out unlabelled segments among annotators, whole speeches kept together where possible."""
     from annotator.team.assign import assign_work, parse_annotators
 
-    plan = assign_work(_existing_store(db_path), parse_annotators(names), overlap, seed, dry_run=dry_run)
+    plan = assign_work(open_existing(db_path), parse_annotators(names), overlap, seed, dry_run=dry_run)
     for line in plan.lines():
         echo(line)
     if dry_run:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from annotator.cli_common import annotator_option, db_option, echo, open_store
+from annotator.cli.common import annotator_option, db_option, echo, open_existing, open_store
 
 
 @click.group()
@@ -25,7 +25,7 @@ def models() -> None:
 def models_setup(db_path: Path, base: str | None, compare: bool, scheme: str | None) -> None:
     """Prepare the default models offline: base encoder, then frames and spans heads on the seed labels."""
     from annotator.progress import Bars
-    from annotator.setup import setup_models
+    from annotator.services.first_run import setup_models
 
     store = open_store(db_path)
     with Bars(unit="step") as bars:
@@ -38,9 +38,9 @@ def models_setup(db_path: Path, base: str | None, compare: bool, scheme: str | N
 @db_option
 def models_list(db_path: Path) -> None:
     """Saved versions side by side, with their scores; * marks the active ones."""
-    from annotator.training import registry_sync
+    from annotator.services.models import registry_sync
 
-    store = open_store(db_path)
+    store = open_existing(db_path)
     registry_sync(store)
     active = set(store.active_models().values())
     rows = store.registered_models()
@@ -78,10 +78,10 @@ def models_show(version: str) -> None:
 def models_use(version: str, db_path: Path) -> None:
     """Make a saved version the active one of its kind (its suggestions are shown from now on)."""
     from annotator.ml.registry import find_version
-    from annotator.suggest import register_and_activate
+    from annotator.services.models import register_and_activate
 
     folder, _ = find_version(version)
-    meta = register_and_activate(open_store(db_path), folder)
+    meta = register_and_activate(open_existing(db_path), folder)
     echo(f"active {meta.kind} model: {meta.version}; run `annotator suggest` to fill its suggestions")
 
 
@@ -94,9 +94,9 @@ def models_use(version: str, db_path: Path) -> None:
 def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: bool) -> None:
     """Fill machine suggestions (frames, slogan spans, glossary, translations) for segments."""
     from annotator.progress import Bars
-    from annotator.suggest import suggest_all
+    from annotator.services.suggest import suggest_all
 
-    store = open_store(db_path)
+    store = open_existing(db_path)
     with Bars(unit="seg") as bars:
         report = suggest_all(store, only_missing=only_missing, limit=limit, progress=bars.update,
                              translate=not no_translate)
@@ -124,9 +124,9 @@ def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, 
     """
     from annotator.progress import Bars
     from annotator.schemes import get_scheme
-    from annotator.training import train_kind
+    from annotator.services.training import train_kind
 
-    store = open_store(db_path)
+    store = open_existing(db_path)
     sch = get_scheme(scheme)
     runs = []
     if kind in ("frames", "all"):
@@ -149,9 +149,9 @@ def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, 
 def next_cmd(db_path: Path, annotator_name: str, count: int, as_json: bool) -> None:
     """The segments worth labelling next: least certain first, spread across speeches."""
     from annotator.store import SegmentFilter
-    from annotator.suggest import uncertainty_ranked
+    from annotator.services.suggest import uncertainty_ranked
 
-    store = open_store(db_path)
+    store = open_existing(db_path)
     ids = store.segment_ids(SegmentFilter(status="untouched", annotator=annotator_name))
     ranked = uncertainty_ranked(store, ids)[:count]
     segs = store.segments(ranked)
@@ -166,33 +166,6 @@ def next_cmd(db_path: Path, annotator_name: str, count: int, as_json: bool) -> N
         echo(f"{s.id:>7}  {s.language:<3} {text[:100]}")
 
 
-@click.group()
-def glossary() -> None:
-    """The glossary of known formulations and their official renderings."""
-
-
-@glossary.command("import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--lang", default="zh", show_default=True, help="Language of the formulations.")
-@db_option
-def glossary_import(path: Path, lang: str, db_path: Path) -> None:
-    """Add formulations from a TSV file (formulation<TAB>rendering<TAB>note)."""
-    from annotator.corpora.glossary import read_glossary_tsv
-
-    added = open_store(db_path).add_glossary(read_glossary_tsv(path, lang))
-    echo(f"{added} new formulations")
-
-
-@glossary.command("list")
-@db_option
-def glossary_list(db_path: Path) -> None:
-    from annotator.text import visible_text
-
-    for e in open_store(db_path).glossary():
-        echo(visible_text(f"{e.source_text}\t{e.rendering}\t{e.note}").replace("\u2409", "\t"))
-
-
-COMMANDS = [models, suggest, train, next_cmd, glossary]
 
 
 @click.command()
@@ -201,11 +174,11 @@ COMMANDS = [models, suggest, train, next_cmd, glossary]
               show_default=True, help="Folder for report.html and the PNG plots.")
 def report(db_path: Path, out_dir: Path) -> None:
     """Scores per label and across versions: printed, and as an HTML page with plots."""
-    from annotator.report import text_report, write_report
+    from annotator.services.report import text_report, write_report
 
-    store = open_store(db_path)
+    store = open_existing(db_path)
     echo(text_report(store))
     echo(f"\nwrote {write_report(store, out_dir)}")
 
 
-COMMANDS.append(report)
+COMMANDS = [models, suggest, train, next_cmd, report]

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from annotator.cli_common import annotator_option, db_option, echo
-from annotator.errors import AnnotatorError
+from annotator.cli.common import annotator_option, db_option, existing_db
 
 
 @click.command("annotate")
@@ -28,23 +27,14 @@ def annotate(db_path: Path, annotator_name: str, scheme_name: str | None, sugges
     """Annotate segments with the keyboard: a accept, x reject, space skip, ⌫ undo, ctrl+q quit.
 
     Every decision is saved the moment it is made. d toggles adjudication mode, ctrl+t retrains
-    the frames model on the labels so far.
+    the frames model on the labels so far. A keymap file ($ANNOTATOR_KEYMAP, or keymap.toml in
+    the project folder) moves keys: [keys] then lines such as accept = "enter".
     """
-    if not Path(db_path).exists():
-        raise AnnotatorError(f"{db_path}: no such database; run `annotator import PATH…` or `annotator demo` first")
     from annotator.ui.app import make_app
 
-    make_app(db_path, annotator_name, scheme_name, suggest=suggest, adjudicate=adjudicate,
+    make_app(existing_db(db_path), annotator_name, scheme_name, suggest=suggest, adjudicate=adjudicate,
              train_base=train_base).run()
 
 
 COMMANDS = [annotate]
 
-
-def main() -> None:
-    """Entry point for ``python -m annotator.ui.app``: errors as one line, exit status 2."""
-    try:
-        annotate(standalone_mode=True)
-    except AnnotatorError as exc:
-        echo(f"annotator: error: {exc}", err=True)
-        raise SystemExit(2) from None

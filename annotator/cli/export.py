@@ -6,18 +6,13 @@ from pathlib import Path
 
 import click
 
-from annotator.cli_common import db_option, default_annotator, echo, open_store
+from annotator.cli.common import db_option, default_annotator, echo, open_existing
 from annotator.errors import AnnotatorError
 from annotator.export.files import DEFAULT_BASE_DIR
 from annotator.export.formats import FORMATS
 from annotator.export.interop import IMPORT_FORMATS, ImportProblems
-from annotator.export.splits import DEFAULT_SEED
-
-
-def _existing_db(db_path: Path) -> Path:
-    if not db_path.exists():
-        raise AnnotatorError(f"{db_path}: no such database; run `annotator import PATH…` or `annotator demo` first")
-    return db_path
+from annotator.errors import AnnotatorError
+from annotator.splits import DEFAULT_FRACTIONS, DEFAULT_SEED
 
 
 @click.command("export")
@@ -28,8 +23,10 @@ def _existing_db(db_path: Path) -> Path:
 @click.option("--base-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_BASE_DIR,
               show_default=True, help="The export folder; nothing is written outside it.")
 @click.option("--split-seed", type=int, default=DEFAULT_SEED, show_default=True,
-              help="Seed of the train/dev/test split (whole speeches per side).")
-@click.option("--split", "split_spec", default="0.8,0.1,0.1", show_default=True,
+              help="Seed of the train/dev/test split (whole speeches per side). With the defaults the "
+                   "split is the project's own, the one `annotator train` tests on; another seed or "
+                   "--split makes a split for this export only.")
+@click.option("--split", "split_spec", default=",".join(f"{f:g}" for f in DEFAULT_FRACTIONS), show_default=True,
               help="Train, dev and test fractions.")
 @click.option("--annotator", "annotators", multiple=True,
               help="Use only these annotators' decisions (repeat, or a,b); default: everyone's, "
@@ -41,11 +38,10 @@ def export_cmd(fmt: str, out: str | None, base_dir: Path, split_seed: int, split
                annotators: tuple[str, ...], scheme_name: str | None, translation_lang: str, db_path: Path) -> None:
     """Export the gold labels with a train/dev/test split, plus metadata.json beside them."""
     from annotator.export.formats import export_gold
-    from annotator.export.splits import parse_fractions
     from annotator.schemes import get_scheme
 
     names = [n.strip() for item in annotators for n in item.split(",") if n.strip()] or None
-    store = open_store(_existing_db(db_path))
+    store = open_existing(db_path)
     report = export_gold(store, fmt, out, base_dir, seed=split_seed, fractions=parse_fractions(split_spec),
                          annotators=names, scheme=get_scheme(scheme_name), target_lang=translation_lang)
     echo(report.line())
@@ -66,7 +62,7 @@ def import_labels_cmd(path: Path, fmt: str, annotator_name: str | None, scheme_n
     from annotator.export.interop import import_labels
     from annotator.schemes import get_scheme
 
-    store = open_store(_existing_db(db_path))
+    store = open_existing(db_path)
     try:
         report = import_labels(store, path, fmt, get_scheme(scheme_name), annotator=annotator_name,
                                default_annotator=default_annotator())
@@ -78,3 +74,15 @@ def import_labels_cmd(path: Path, fmt: str, annotator_name: str | None, scheme_n
 
 
 COMMANDS = [export_cmd, import_labels_cmd]
+
+
+def parse_fractions(text: str) -> tuple[float, float, float]:
+    """``"0.7,0.15,0.15"`` (or percentages ``"70,15,15"``) to three fractions summing to 1."""
+    try:
+        parts = [float(p) for p in text.split(",")]
+    except ValueError:
+        raise AnnotatorError(f"--split {text!r}: give three numbers, e.g. 0.7,0.15,0.15") from None
+    if len(parts) != 3 or any(p < 0 for p in parts) or sum(parts) <= 0:
+        raise AnnotatorError(f"--split {text!r}: give three non-negative numbers, e.g. 0.7,0.15,0.15")
+    total = sum(parts)
+    return (parts[0] / total, parts[1] / total, parts[2] / total)

@@ -14,34 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from annotator.corpora.glossary import load_seed_glossary
-from annotator.ml.examples import Example
-from annotator.schemes import Scheme, get_scheme
+from annotator.progress import Progress
+from annotator.schemes import get_scheme
 from annotator.store import Store
 
 SPAN_EPOCHS = 8
 
 
-def examples_from_annotator(store: Store, annotator: str, scheme: Scheme) -> list[Example]:
-    """One annotator's accepted or corrected decisions as training examples."""
-    known_frames, known_spans = set(scheme.frame_ids), set(scheme.span_ids)
-    out = []
-    for ann in store.iter_annotations(annotator):
-        if ann.state.status == "skipped":
-            continue
-        seg = store.segment(ann.segment_id)
-        out.append(Example(
-            id=str(seg.id), text=seg.text, language=seg.language,
-            frames=[f for f in ann.state.frames if f in known_frames],
-            spans=[(s.start, s.end, s.label) for s in ann.state.spans if s.label in known_spans],
-            group=seg.uid.split(":", 1)[0]))  # the speech's content hash, as training.gold_examples
-    return out
-
-
 def setup_models(store: Store, base: str | None = None, compare: bool = False, scheme_name: str | None = None,
                  echo: Callable[[str], None] = print, seed_annotator: str = "seed",
-                 progress: Callable[[str, int, int], None] | None = None) -> Iterator[str]:
+                 progress: Progress | None = None) -> Iterator[str]:
     from annotator.ml.encoder_setup import ensure_default_encoder
-    from annotator.training import train_kind
+    from annotator.services.training import gold_examples, train_kind
 
     scheme = get_scheme(scheme_name)
     if base is None:
@@ -52,7 +36,7 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
     if added:
         yield f"glossary: {added} official formulations added"
     active = store.active_models()
-    examples = examples_from_annotator(store, seed_annotator, scheme)
+    examples = gold_examples(store, scheme, [seed_annotator])
     if not examples:
         yield ("no seed labels in this project: suggestions come from the glossary until you label "
                "some segments and run `annotator train`")

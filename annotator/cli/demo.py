@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from annotator.cli_common import annotator_option, db_option, echo, open_store
+from annotator.cli.common import annotator_option, db_option, echo, open_store
 from annotator.errors import AnnotatorError
 from annotator.paths import demo_corpus_dir
 
@@ -41,8 +41,8 @@ def demo(db_path: Path, annotator_name: str, no_ui: bool, no_models: bool) -> No
     echo(f"{counts['speeches']} speeches, {counts['segments']} segments in {db_path}; languages: "
                + ", ".join(f"{k} {v}" for k, v in counts["languages"].items()))
     if not no_models:
-        from annotator.setup import setup_models
-        from annotator.suggest import suggest_all
+        from annotator.services.first_run import setup_models
+        from annotator.services.suggest import suggest_all
 
         with Bars(unit="step") as bars:
             for line in setup_models(store, echo=click.echo, progress=bars.update):

@@ -1,4 +1,5 @@
-"""Gold labels per segment, from the decisions the team made.
+"""Gold labels per segment, from the decisions the team made (what export, agreement, work
+assignment and training all count as "the labels").
 
 * An adjudicator's decision (annotator ``adjudicator:…``) wins over everything else.
 * With one annotator, their decision is the gold one.
@@ -18,10 +19,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from annotator.store import Annotation, AnnotationState, Store
-from annotator.team import is_adjudicator
+from annotator.store.records import Annotation, AnnotationState
+from annotator.store.store import Store
 
 Span = tuple[int, int, str]
+
+# An adjudicator's decision is stored as an ordinary annotation whose annotator name starts
+# with ``adjudicator:`` (e.g. ``adjudicator:anna``), so it has history and undo like any other
+# decision but never counts as one more vote in agreement or majority figures.
+ADJUDICATOR_PREFIX = "adjudicator:"
+
+
+def is_adjudicator(name: str) -> bool:
+    """Whether an annotator name stands for an adjudicator's decisions."""
+    return name.startswith(ADJUDICATOR_PREFIX)
+
+
+def adjudicator_name(user: str) -> str:
+    """The annotator name under which ``user``'s adjudications are stored."""
+    return user if is_adjudicator(user) else ADJUDICATOR_PREFIX + user
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,25 @@ class Combined:
     spans: list[Span]
     source: str
     ties: list[str]
+
+
+def speech_group(ex: GoldExample) -> str:
+    """The speech a gold example belongs to, by a stable id (its text's content hash, the first
+    part of the segment uid): what the train/dev/test split keeps together."""
+    return ex.segment_uid.split(":", 1)[0]
+
+
+def project_sides(store: Store, items: Iterable[tuple[str, Sequence[str]]]) -> dict[str, str]:
+    """The project's split side of every speech in ``items`` (``(speech hash, label keys)``, one
+    per example): speeches placed before keep their side, new ones are placed now and kept.
+    Export and training both call this, so they share one test set."""
+    from annotator.splits import assign_sides
+
+    items = list(items)
+    with store.write():
+        sides = assign_sides(items, fixed=store.split_sides())
+        store.record_split_sides(sides)
+    return sides
 
 
 def labels_of(state: AnnotationState) -> tuple[set[str], set[Span]]:

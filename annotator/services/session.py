@@ -5,21 +5,20 @@ This is the UI's service layer. It never imports Textual and never writes SQL: i
 Every decision is one ``Store.decide`` call, i.e. one committed transaction, so whatever the
 UI shows as saved survives quitting, a crash or ``kill -9``.
 
-Offsets are Python code points throughout (the store's convention); the helpers at the end
-(``visible_text``, ``word_units``, ``visual_order``) keep that true for display.
+Offsets are Python code points throughout (the store's convention); ``annotator.text`` keeps
+that true for display (word units, bidi order, visible control characters).
 """
 
 from __future__ import annotations
 
-import re
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from annotator.errors import DatabaseBusy
+from annotator.progress import Progress
 from annotator.schemes import Label, Scheme
-from annotator.text import visible_text  # noqa: F401  (re-exported for the UI)
+from annotator.text import visible_text
 from annotator.store import (
     Annotation,
     AnnotationState,
@@ -179,7 +178,7 @@ class Session:
     def set_adjudicate(self, on: bool) -> list[int]:
         """Enter or leave adjudication mode: the list becomes the segments annotators disagree on,
         and decisions are stored under ``adjudicator:<user>`` (which the gold export prefers)."""
-        from annotator.team import adjudicator_name
+        from annotator.store.gold import adjudicator_name
 
         self.adjudicate = on
         self.annotator = adjudicator_name(self.user) if on else self.user
@@ -203,7 +202,7 @@ class Session:
             self.disputed |= set(disagreements(self.store))
             ids = [i for i in ids if i in self.disputed]
         if low_confidence:
-            from annotator.suggest import uncertainty_ranked
+            from annotator.services.suggest import uncertainty_ranked
 
             ids = uncertainty_ranked(self.store, ids)
         self.ids = ids
@@ -446,7 +445,7 @@ class Session:
     def votes(self, segment_id: int) -> list[Vote]:
         """The other annotators' decisions on a segment (skipped ones are no vote), plain
         annotators first; the adjudicator's own decision is the working state, not a vote."""
-        from annotator.team import is_adjudicator
+        from annotator.store.gold import is_adjudicator
 
         text = self.store.segment(segment_id).text
         anns = [a for a in self.store.annotations_for(segment_id)
@@ -496,11 +495,11 @@ class Session:
 
 
 def retrain(store: Store, scheme: Scheme, kinds: Sequence[str] = ("frames",), base: str | None = None,
-            method: str = "knn", progress: Callable[[str, int, int], None] | None = None) -> list:
+            method: str = "knn", progress: Progress | None = None) -> list:
     """Train new model versions on the project's gold labels and make them active (call from a
     worker thread with its own store). Frames use ``method`` (nearest neighbours by default: seconds,
     not minutes); spans are always fine-tuned. Returns the ``TrainOutcome`` of each kind."""
-    from annotator.training import train_kind
+    from annotator.services.training import train_kind
 
     outcomes = []
     for kind in kinds:
@@ -514,7 +513,7 @@ def compute_suggestions(store: Store, segment_ids: Sequence[int]) -> int:
 
     Returns how many segments were handled.
     """
-    from annotator.suggest import suggest_segments
+    from annotator.services.suggest import suggest_segments
 
     if not segment_ids:
         return 0
@@ -535,96 +534,3 @@ def _merge_spans(spans) -> tuple[SpanLabel, ...]:
             continue
         out.append(span)
     return tuple(out)
-
-
-# ------------------------------------------------------------------------ text helpers
-_CJK_RANGES = (
-    (0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
-    (0x20000, 0x2FA1F), (0xAC00, 0xD7AF), (0x3000, 0x303F), (0xFF00, 0xFFEF),
-)
-
-
-def is_cjk(ch: str) -> bool:
-    o = ord(ch)
-    return any(lo <= o <= hi for lo, hi in _CJK_RANGES)
-
-
-def _joins_previous(ch: str) -> bool:
-    """Combining marks, variation selectors and ZWJ belong to the character before them."""
-    return unicodedata.category(ch) in ("Mn", "Mc", "Me") or ch in "\u200d\ufe0f\ufe0e" or (
-        0x1F3FB <= ord(ch) <= 0x1F3FF)  # skin-tone modifiers
-
-
-def _is_word_char(ch: str) -> bool:
-    return unicodedata.category(ch)[0] in "LN" or ch in "_'’-"
-
-
-def word_units(text: str) -> list[tuple[int, int]]:
-    """The units the span cursor moves over: words, or single characters in CJK scripts.
-
-    Punctuation and emoji are units of their own; combining marks, ZWJ sequences and
-    variation selectors stay with the character before them. Offsets are code points.
-    """
-    units: list[tuple[int, int]] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-            continue
-        j = i + 1
-        if _is_word_char(ch) and not is_cjk(ch):
-            while j < n and ((_is_word_char(text[j]) and not is_cjk(text[j])) or _joins_previous(text[j])):
-                j += 1
-        else:
-            while j < n and (_joins_previous(text[j]) or (text[j - 1] == "\u200d" and not text[j].isspace())):
-                j += 1
-        units.append((i, j))
-        i = j
-    return units
-
-
-_RTL_RE = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
-
-
-def has_rtl(text: str) -> bool:
-    return _RTL_RE.search(text) is not None
-
-
-def visual_order(line: str) -> list[tuple[int, str]]:
-    """``(logical index, character)`` of ``line`` in display order (Unicode bidi algorithm).
-
-    Textual draws cells left to right and has no bidi support, so right-to-left lines are
-    reordered for display only (with python-bidi; brackets in right-to-left runs mirrored);
-    stored text and offsets stay in logical order.
-    """
-    if not has_rtl(line):
-        return list(enumerate(line))
-    from bidi import algorithm as bidi_alg
-
-    storage = bidi_alg.get_empty_storage()
-    base = bidi_alg.get_base_level(line)
-    storage["base_level"] = base
-    storage["base_dir"] = ("L", "R")[base]
-    bidi_alg.get_embedding_levels(line, storage, False, False)
-    for i, ch in enumerate(storage["chars"]):
-        ch["index"] = i
-    bidi_alg.explicit_embed_and_overrides(storage, False)
-    bidi_alg.resolve_weak_types(storage, False)
-    bidi_alg.resolve_neutral_types(storage, False)
-    bidi_alg.resolve_implicit_levels(storage, False)
-    bidi_alg.reorder_resolved_levels(storage, False)
-    bidi_alg.apply_mirroring(storage, False)
-    order = [(ch["index"], ch["ch"]) for ch in storage["chars"]]
-    # Explicit formatting characters may be dropped by the algorithm: keep every index once.
-    seen = {i for i, _ in order}
-    return order + [(i, line[i]) for i in range(len(line)) if i not in seen]
-
-
-def display_line(line: str) -> str:
-    """A line as the terminal should show it (right-to-left runs reordered)."""
-    if not has_rtl(line):
-        return line
-    from bidi import get_display
-
-    return get_display(line)

@@ -17,17 +17,17 @@ stopped. The UI calls :func:`suggest_segments` for one segment from a worker thr
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotator.errors import AnnotatorError, ModelNotFoundError
-from annotator.ml import registry
+from annotator.errors import ModelNotFoundError
 from annotator.ml.active import binary_entropy, order_by_uncertainty
+from annotator.ml.predictors import load_predictor
 from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Segment, Store, Suggestion
+from annotator.progress import Progress
 
-Progress = Callable[[str, int, int], None]
 CHUNK = 256
 TOP_K = 5
 
@@ -94,28 +94,8 @@ class ActiveModels:
         key = (kind, str(folder))
         with self._lock:
             if key not in self._cache:
-                self._cache[key] = _load(kind, folder)
+                self._cache[key] = load_predictor(kind, folder)
             return self._cache[key]
-
-
-def _load(kind: str, folder: Path) -> Any:
-    if kind == "frames":
-        from annotator.ml.knn import KnnFrameModel, is_knn_version
-
-        if is_knn_version(folder):
-            return KnnFrameModel.load(folder)
-        from annotator.ml.frames import FrameClassifier
-
-        return FrameClassifier(folder)
-    if kind == "spans":
-        from annotator.ml.spans import SpanTagger
-
-        return SpanTagger(folder)
-    if kind == "translation":
-        from annotator.ml.translate import Translator
-
-        return Translator(folder)
-    raise AnnotatorError(f"unknown model kind {kind!r}")
 
 
 def frame_suggestions(scores: dict[str, float], thresholds: dict[str, float]) -> tuple[list[Suggestion], float, dict]:
@@ -282,14 +262,3 @@ def uncertainty_ranked(store: Store, segment_ids: Sequence[int], diversity: int 
         diversity=diversity, pool=None)
     rest = [i for i in segment_ids if i not in frames_unc and i not in spans_unc]
     return [int(x) for x in ordered] + rest
-
-
-def register_and_activate(store: Store, folder: Path, activate: bool = True) -> registry.ModelMeta:
-    """Record a saved model version in the project (and make it the active one of its kind)."""
-    meta = registry.read_meta(folder)
-    from dataclasses import asdict
-
-    store.register_model(meta.version, meta.kind, str(folder), asdict(meta))
-    if activate:
-        store.set_active_model(meta.kind, meta.version)
-    return meta

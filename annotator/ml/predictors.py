@@ -1,0 +1,32 @@
+"""The one predictor of each model kind, for a saved version: what suggestion, evaluation and
+the "better than the previous version" check all load, so that a score means the same thing
+wherever it is read (same precision, same token length, same labels and thresholds)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from annotator.errors import AnnotatorError
+
+
+def load_predictor(kind: str, folder: str | Path) -> Any:
+    """``frames``: a nearest-neighbour model or a fine-tuned classifier, whichever the version
+    is; ``spans``: the tagger; ``translation``: the seq2seq translator."""
+    if kind == "frames":
+        from annotator.ml.knn import KnnFrameModel, is_knn_version
+
+        if is_knn_version(folder):
+            return KnnFrameModel.load(folder)
+        from annotator.ml.frames import FrameClassifier
+
+        return FrameClassifier(folder)
+    if kind == "spans":
+        from annotator.ml.spans import SpanTagger
+
+        return SpanTagger(folder)
+    if kind == "translation":
+        from annotator.ml.translate import Translator
+
+        return Translator(folder)
+    raise AnnotatorError(f"unknown model kind {kind!r}")

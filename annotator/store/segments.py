@@ -1,0 +1,44 @@
+"""Segments: reading them by id, by speech, by text, or all of them in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from annotator.errors import AnnotatorError
+from annotator.store.base import StorePart, first, marks
+from annotator.store.records import Segment, segment_from_row
+
+
+class Segments(StorePart):
+    def segment(self, segment_id: int) -> Segment:
+        row = first(self.db, "SELECT * FROM segments WHERE id = ?", [segment_id])
+        if row is None:
+            raise AnnotatorError(f"no segment with id {segment_id}")
+        return segment_from_row(row)
+
+    def segments(self, ids: Sequence[int]) -> list[Segment]:
+        """Segments by id, in the order of ``ids`` (for one visible page of a list)."""
+        if not ids:
+            return []
+        by_id = {r["id"]: segment_from_row(r)
+                 for r in self.db.query(f"SELECT * FROM segments WHERE id IN ({marks(ids)})", list(ids))}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def segment_with_text(self, text: str) -> Segment | None:
+        """The first segment whose text is exactly ``text``."""
+        row = first(self.db, "SELECT * FROM segments WHERE text = ? ORDER BY id LIMIT 1", [text])
+        return segment_from_row(row) if row else None
+
+    def segments_of_speech(self, speech_id: int) -> list[Segment]:
+        return [segment_from_row(r) for r in self.db.query(
+            "SELECT * FROM segments WHERE speech_id = ? ORDER BY position", [speech_id])]
+
+    def iter_segments(self, batch: int = 1000) -> Iterator[Segment]:
+        last = 0
+        while True:
+            rows = list(self.db.query("SELECT * FROM segments WHERE id > ? ORDER BY id LIMIT ?", [last, batch]))
+            if not rows:
+                return
+            for r in rows:
+                yield segment_from_row(r)
+            last = rows[-1]["id"]
