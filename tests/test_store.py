@@ -165,13 +165,19 @@ def test_search_words_accents_prefixes_and_chinese_substrings(store):
     assert store.search("!") == [1]  # punctuation only: no word to match, scanned
 
 
-def test_migration_builds_the_undo_stacks_from_an_older_history(tmp_path):
-    path = tmp_path / "old.db"
+def store_before(path, step: str) -> tuple[Store, Database]:
+    """A project database as an older version left it: the schema steps before ``step``, one speech."""
     db = Database(str(path))
     configure(db)
-    migrations.apply(db, stop_before="m005_undo_stack")
+    migrations.apply(db, stop_before=step)
     old = Store(db, path)
     add_demo_speech(old)
+    return old, db
+
+
+def test_migration_builds_the_undo_stacks_from_an_older_history(tmp_path):
+    path = tmp_path / "old.db"
+    old, db = store_before(path, "m005_undo_stack")
     # an older version's history, written as it wrote it: decide, decide, undo the second
     for uid, seg, action, ref, state in (("u1", 1, "decide", None, '{"frames": ["Economic"], "spans": [], "status": "corrected"}'),
                                          ("u2", 2, "decide", None, '{"frames": [], "spans": [], "status": "rejected"}'),
@@ -217,11 +223,7 @@ def test_migration_to_sqlite_utils_search_triggers_keeps_translations_searchable
     """A database of the previous schema (steps 1 to 5) with speeches and translations: after
     step 6 the search finds old and new rows, and the index follows inserts, updates, deletes."""
     path = tmp_path / "previous.db"
-    db = Database(str(path))
-    configure(db)
-    migrations.apply(db, stop_before="m006_translation_search_triggers_by_sqlite_utils")
-    old = Store(db, path)
-    add_demo_speech(old)
+    old, db = store_before(path, "m006_translation_search_triggers_by_sqlite_utils")
     zh = "我们要建设网络强国。"
     old.add_speech({"content_hash": "z" * 64, "text": zh, "language": "zh"},
                    [{"start": 0, "end": len(zh), "text": zh}])
