@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,8 @@ BAD_INPUTS = {
                                      r"t.jsonl:1: a lone surrogate \(U\+DFFF\).*character 1 of 'title'"),
     "lone surrogate in front matter": ("y.md", b'---\nspeaker: Ann\ntitle: "x \\ud83d"\n---\nText here.\n',
                                        r"y.md:3: a lone surrogate \(U\+D83D\).*of 'title'"),
+    "surrogate after a blank line": ("b.md", b'---\ntitle: x\n\nspeaker: "\\ud800"\n---\nText here.\n',
+                                     r"b.md:4: a lone surrogate"),
     "NUL in json text": ("n.jsonl", b'{"text": "cut \\u0000 here"}\n', r"n.jsonl:1: a NUL character.*character 5 of 'text'"),
     "NUL deep in a speech": ("d.txt", b"Good text.\n" * 1000 + b"A speech with \x00 inside.\n",
                              r"d.txt:1001: a NUL character \(U\+0000\); SQLite would cut the text there, at column 15"),
@@ -158,6 +161,16 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path, db_path):
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert lines == [f"annotator: error: {bad}:1: invalid UTF-8 at byte 0 (save the file as UTF-8)"]
+
+
+def test_a_file_name_that_is_not_utf8_is_one_clear_line(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bad = os.fsdecode(bytes(folder) + b"/speech-\xff.txt")  # a Latin-1 name on a UTF-8 system
+    Path(bad).write_text("A speech about taxes.", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["import", str(folder), "--db", str(tmp_path / "p.db")])
+    assert result.exit_code == 2 and "a lone surrogate" in result.stderr and "'title'" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
 
 
 def test_a_failed_first_import_leaves_no_database_behind(tmp_path):

@@ -62,3 +62,24 @@ def test_an_export_with_its_own_split_leaves_the_projects_alone(store, tmp_path)
     project = exported_sides(store, tmp_path)
     assert training_sides(store) == project
     assert len(store.split_sides()) == 14 and set(own) == set(project)
+
+
+def test_a_merge_brings_the_colleagues_split_sides(tmp_path):
+    from annotator.store import Store
+    from annotator.team.merge import merge_databases
+
+    ours, theirs = Store.open(tmp_path / "a.db"), Store.open(tmp_path / "b.db")
+    for store, n in ((ours, 6), (theirs, 12)):
+        build_corpus(store, n, 0)
+        label_everything(store, "ann")
+        exported_sides(store, tmp_path / str(n))
+    mine, colleague = ours.split_sides(), theirs.split_sides()
+    theirs.close()
+    report = merge_databases(ours, [tmp_path / "b.db"])
+    merged = ours.split_sides()
+    assert {h: merged[h] for h in mine} == mine  # ours kept
+    assert {h: merged[h] for h in colleague if h not in mine} == {h: s for h, s in colleague.items() if h not in mine}
+    assert report.split_sides == len(set(colleague) - set(mine)) > 0
+    assert report.split_sides_differing == sum(1 for h in mine if h in colleague and colleague[h] != mine[h])
+    again = merge_databases(ours, [tmp_path / "b.db"])
+    assert again.split_sides == 0 and not again.added_anything()

@@ -197,6 +197,35 @@ def test_migration_builds_the_undo_stacks_from_an_older_history(tmp_path):
     assert store.undo("ann") is None
 
 
+def test_migration_leaves_decisions_an_older_merge_copied_in_off_the_undo_stack(tmp_path):
+    """Before the stack existed, merged decisions sat at the end of the history: rebuilding
+    the stack must not take them for ours (undo would revert the colleague's decision)."""
+    path = tmp_path / "old.db"
+    old, db = store_before(path, "m005_undo_stack")
+    ours = '{"frames": ["Economic"], "spans": [], "status": "corrected"}'
+    theirs_before = '{"frames": ["Morality"], "spans": [], "status": "corrected"}'
+    theirs = '{"frames": ["Political"], "spans": [], "status": "corrected"}'
+    for uid, seg, state, before in (("u1", 2, ours, None),  # ours, on segment 2
+                                    ("t1", 1, theirs_before, None),  # a colleague's chain on segment 1,
+                                    ("t2", 1, theirs, theirs_before)):  # copied in by a merge
+        db.execute("INSERT INTO annotation_history (uid, segment_id, annotator, action, ref_uid, state, before, "
+                   "created_at) VALUES (?, ?, 'ann', 'decide', NULL, ?, ?, '2025')", [uid, seg, state, before])
+    db.execute("INSERT INTO annotation_history (uid, segment_id, annotator, action, ref_uid, state, before, "
+               "created_at) VALUES ('t0', 2, 'ann', 'decide', NULL, ?, ?, '2025')", [theirs, theirs_before])
+    for seg, frames in ((1, '["Political"]'), (2, '["Economic"]')):
+        db.execute("INSERT INTO annotations (segment_id, annotator, frames, status, created_at, updated_at) "
+                   "VALUES (?, 'ann', ?, 'corrected', '2025', '2025')", [seg, frames])
+    db.conn.commit()
+    db.close()
+    store = Store.open(path)
+    stack = [r[0] for r in store.db.execute("SELECT history_uid FROM undo_stack ORDER BY position")]
+    # t0 was made on a state this project never had on segment 2 (ours was u1): not ours to undo;
+    # the chain t1, t2 continues from nothing on segment 1, as a decision of this name would
+    assert stack == ["u1", "t1", "t2"]
+    assert store.undo("ann") == 1 and store.annotation(1, "ann").state.frames == ("Morality",)
+    assert store.annotation(2, "ann").state.frames == ("Economic",)
+
+
 def test_search_never_stops_short_of_what_it_finds(tmp_path):
     """A search filter lists every hit (it once stopped at 5,000, without a word)."""
     store = Store.open(tmp_path / "many.db")
@@ -273,3 +302,35 @@ def test_migration_to_sqlite_utils_search_triggers_keeps_translations_searchable
     schema = "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
     assert store.db.execute(schema).fetchall() == fresh.db.execute(schema).fetchall()
     store.close()
+
+
+def test_a_failed_commit_is_rolled_back_and_later_writes_still_commit(tmp_path):
+    """A COMMIT that fails (here a deferred constraint; disk full or an I/O error alike) must
+    not leave the transaction open: later decisions would join it and never be saved."""
+    path = tmp_path / "p.db"
+    store = Store.open(path)
+    add_demo_speech(store)
+    store.db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    store.db.execute("CREATE TABLE child (pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)")
+    with pytest.raises(sqlite3.IntegrityError):
+        with store.write():
+            store.db.execute("INSERT INTO child VALUES (42)")  # fails only at COMMIT
+    assert not store.db.conn.in_transaction
+    store.decide(1, "ann", AnnotationState(("Economic",), (), "corrected"))
+    other = Store.open(path)
+    assert other.annotation(1, "ann").state.frames == ("Economic",)  # committed, seen from outside
+    other.close()
+    store.close()
+
+
+def test_a_chinese_phrase_is_found_in_english_segments_and_translations_too(store):
+    zh, en = "我们要建设网络强国。", "The slogan 网络强国 means cyber power."
+    ids = []
+    for text, lang, h in ((zh, "zh", "z"), (en, "en", "e")):
+        speech = store.add_speech({"content_hash": h * 64, "text": text, "language": lang},
+                                  [{"start": 0, "end": len(text), "text": text}])
+        ids.append(store.segments_of_speech(speech)[0].id)
+    add_demo_speech(store)
+    store.add_translation(ids[-1] + 1, "en", "Hello 网络强国 world.", "human")
+    # the Chinese segment (trigrams), the English one and a translation (a scan): every hit
+    assert store.search("网络强国") == sorted([*ids, ids[-1] + 1])

@@ -111,7 +111,7 @@ def check_storable(value: str, path: Path, line: int | None, field: str, counts_
 
 def _key_line(front_matter: str, key: str) -> int:
     """The file line of ``key:`` in front matter that starts on line 2."""
-    match = re.search(rf"^\s*['\"]?{re.escape(key)}['\"]?\s*:", front_matter, re.M)
+    match = re.search(rf"^[ \t]*['\"]?{re.escape(key)}['\"]?[ \t]*:", front_matter, re.M)
     return 2 + front_matter.count("\n", 0, match.start()) if match else 2
 
 
@@ -327,4 +327,7 @@ def read_file(path: Path, fmt: str = "auto") -> Iterator[RawSpeech]:
     if fmt not in FORMATS:
         raise InputError(path, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     kind = detect_format(path) if fmt == "auto" else fmt
-    yield from READERS[kind](path)
+    for speech in READERS[kind](path):
+        for key, value in speech.meta.items():  # titles and sources made from file names too
+            check_storable(value, path, speech.line, key)
+        yield speech

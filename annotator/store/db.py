@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,8 +39,26 @@ def connect(path: str | Path, *, migrate: bool = True) -> Database:
     db = Database(conn)
     configure(db)
     if migrate:
-        migrations.apply(db)
+        _migrate(db, path)
     return db
+
+
+def _migrate(db: Database, path: Path) -> None:
+    """Bring the schema up to date. Two processes opening an older database at once both
+    see the same steps pending; the one that loses the race finds them applied and goes on."""
+    for attempt in range(3):
+        try:
+            migrations.apply(db)
+            return
+        except sqlite3.OperationalError as exc:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            if not list(migrations.pending(db)):
+                return  # another process applied them meanwhile
+            if attempt == 2:
+                raise AnnotatorError(f"{shown(path)}: cannot bring the database up to date ({exc}); "
+                                     "try again") from None
+            time.sleep(0.5)
 
 
 def check_is_database(conn: sqlite3.Connection, path: str | Path) -> None:
@@ -128,8 +147,14 @@ def write(db: Database, wait: float | None = None, path: str | Path | None = Non
         if db.conn.in_transaction:
             db.execute("ROLLBACK")
         raise
-    else:
+    try:
         db.execute("COMMIT")
+    except BaseException:
+        # A failed COMMIT (disk full, I/O error) leaves the transaction open: later writes
+        # would join it and never commit. Roll it back, and say so.
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 def applied_steps(db: Database) -> list[str]:

@@ -108,10 +108,17 @@ def project_sides(store: Store, items: Iterable[tuple[str, Sequence[str]]]) -> d
     Export and training both call this, so they share one test set."""
     from annotator.splits import assign_sides
 
+    import sqlite3
+
     items = list(items)
-    with store.write():
-        sides = assign_sides(items, fixed=store.split_sides())
-        store.record_split_sides(sides)
+    try:
+        with store.write():
+            sides = assign_sides(items, fixed=store.split_sides())
+            store.record_split_sides(sides)
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc):
+            raise
+        sides = assign_sides(items, fixed=store.split_sides())  # a read-only copy: placed, not kept
     return sides
 
 

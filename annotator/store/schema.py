@@ -280,19 +280,32 @@ def m005_undo_stack(db: Database) -> None:
         );
         """
     )
-    rows = db.execute("SELECT uid, annotator, action, ref_uid FROM annotation_history ORDER BY id").fetchall()
+    rows = db.execute("SELECT uid, annotator, segment_id, action, ref_uid, state, before FROM annotation_history "
+                      "ORDER BY id").fetchall()
     stacks: dict[str, tuple[list[str], list[str]]] = {}
-    for uid, annotator, action, ref in rows:
+    # (annotator, segment) -> the state this project's own history left (merges included)
+    replayed: dict[tuple[str, int], str | None] = {}
+    for uid, annotator, segment, action, ref, state, before in rows:
         undo, redo = stacks.setdefault(annotator, ([], []))
+        key = (annotator, segment)
         if action == "decide":
+            # A decision a merge copied in was made on the colleague's state, not on ours: it
+            # does not follow from what this project's history left, and is not ours to undo.
+            if before != replayed.get(key):
+                continue
             undo.append(uid)
             redo.clear()
+            replayed[key] = state
         elif action == "undo" and ref in undo:
             undo.remove(ref)
             redo.append(ref)
+            replayed[key] = state
         elif action == "redo" and ref in redo:
             redo.remove(ref)
             undo.append(ref)
+            replayed[key] = state
+        elif action == "merge":
+            replayed[key] = state  # our merge switched the segment to the colleague's decision
     for annotator, (undo, redo) in stacks.items():
         # undone entries sit above the others, the next one to redo lowest among them
         entries = [(uid, 0) for uid in undo] + [(uid, 1) for uid in reversed(redo)]

@@ -103,13 +103,19 @@ class Search(StorePart):
         if len(query) >= 3:
             # trigram index over CJK segments; quoted so that it is matched as a phrase
             phrase = '"' + query.replace('"', '""') + '"'
-            rows = self.db.execute(
-                "SELECT rowid FROM segments_cjk_fts WHERE segments_cjk_fts MATCH ? LIMIT ?", [phrase, limit]
-            ).fetchall()
-            if rows:
-                return sorted(r[0] for r in rows)
-        # Too short for trigrams (a two-character Chinese word), or outside CJK segments: a scan.
         like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        if len(query) >= 3:
+            # CJK segments through their trigram index (quoted: matched as a phrase); the other
+            # segments and the translations, which that index does not hold, by a scan.
+            phrase = '"' + query.replace('"', '""') + '"'
+            rows = self.db.execute(
+                "SELECT rowid FROM segments_cjk_fts WHERE segments_cjk_fts MATCH ? "
+                f"UNION SELECT id FROM segments WHERE language NOT IN {CJK_LANGUAGES} AND text LIKE ? ESCAPE '\\' "
+                "UNION SELECT segment_id FROM translations WHERE text LIKE ? ESCAPE '\\' LIMIT ?",
+                [phrase, like, like, limit],
+            ).fetchall()
+            return sorted(r[0] for r in rows)
+        # Too short for trigrams (a two-character Chinese word): a scan of everything.
         rows = self.db.execute(
             "SELECT id FROM segments WHERE text LIKE ? ESCAPE '\\' "
             "UNION SELECT segment_id FROM translations WHERE text LIKE ? ESCAPE '\\' LIMIT ?",

@@ -75,18 +75,19 @@ class Store(Speeches, Segments, Search, Translations, Suggestions, Models, Gloss
         be used after the block."""
         path = Path(path)
         staging = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.new")
-        store = cls.open(staging)
+        store: Store | None = None
         try:
+            store = cls.open(staging)
             yield store
-            store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             store.close()
-            try:
-                os.link(staging, path)
-            except FileExistsError:
-                raise AnnotatorError(f"{shown(path)}: was created by another process meanwhile; "
-                                     "nothing was written (run the command again)") from None
+            if busy:
+                raise AnnotatorError(f"{shown(path)}: the new database could not be written out whole; "
+                                     "nothing was written (run the command again)")
+            _place(staging, path)
         finally:
-            store.close()
+            if store is not None:
+                store.close()
             for f in dbmod.database_files(staging):
                 f.unlink(missing_ok=True)
 
@@ -118,3 +119,22 @@ class Store(Speeches, Segments, Search, Translations, Suggestions, Models, Gloss
         """One write transaction (``BEGIN IMMEDIATE``); ``wait``: seconds to wait for a busy lock
         before :class:`~annotator.errors.DatabaseBusy` (default: the connection's 30 s)."""
         return dbmod.write(self.db, wait=wait, path=self.path)
+
+
+def _place(staging: Path, path: Path) -> None:
+    """Put the finished database at ``path``, never over a file someone created meanwhile."""
+    try:
+        os.link(staging, path)
+        return
+    except FileExistsError:
+        raise AnnotatorError(f"{shown(path)}: was created by another process meanwhile; "
+                             "nothing was written (run the command again)") from None
+    except OSError:
+        pass  # no hard links here (FAT, exFAT, some network shares): claim the name, then replace
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+    except FileExistsError:
+        raise AnnotatorError(f"{shown(path)}: was created by another process meanwhile; "
+                             "nothing was written (run the command again)") from None
+    os.close(fd)  # an empty placeholder no SQLite connection has open
+    os.replace(staging, path)

@@ -109,6 +109,13 @@ def other_assignments(other: Database) -> list[dict[str, Any]]:
     return list(other.query("SELECT segment_id, annotator, created_at FROM assignments"))
 
 
+def other_split_sides(other: Database) -> dict[str, str]:
+    """The other project's train/dev/test side of each speech (none before schema step 7)."""
+    if not other["split_sides"].exists():
+        return {}
+    return {r["speech_hash"]: r["side"] for r in other.query("SELECT speech_hash, side FROM split_sides")}
+
+
 # Our side ---------------------------------------------------------------------------------
 
 def speech_ids_by_hash(store: Store) -> dict[str, int]:

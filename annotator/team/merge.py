@@ -46,18 +46,24 @@ class MergeReport:
     annotations_replaced: int = 0
     history: int = 0
     assignments: int = 0
+    split_sides: int = 0  # speeches whose train/dev/test side came from the other project
+    split_sides_differing: int = 0  # placed on another side there: ours kept
     conflicts: list[Conflict] = field(default_factory=list)  # new ones: not met in an earlier merge
     conflicts_seen_before: int = 0
 
     def added_anything(self) -> bool:
         return any((self.speeches, self.segments, self.translations, self.glossary, self.annotations_added,
-                    self.annotations_replaced, self.history, self.assignments))
+                    self.annotations_replaced, self.history, self.assignments, self.split_sides))
 
     def line(self) -> str:
         return (f"merged: {self.speeches} speeches, {self.segments} segments, {self.translations} translations, "
                 f"{self.glossary} glossary entries, {self.annotations_added} decisions added, "
                 f"{self.annotations_replaced} replaced by later ones, {self.history} history entries, "
-                f"{self.assignments} assignments; {len(self.conflicts)} conflicts"
+                f"{self.assignments} assignments"
+                + (f", {self.split_sides} speeches' split sides" if self.split_sides else "")
+                + (f" ({self.split_sides_differing} on another side there: ours kept)"
+                   if self.split_sides_differing else "")
+                + f"; {len(self.conflicts)} conflicts"
                 + (f" ({self.conflicts_seen_before} more met in an earlier merge)" if self.conflicts_seen_before else ""))
 
 
@@ -157,6 +163,11 @@ def _merge_one(store: Store, path: Path, report: MergeReport) -> None:
             if row["uid"] not in known:
                 report.history += int(q.insert_history(store, row, seg_map[row["segment_id"]]))
         _merge_annotations(store, conn, seg_map, uids, path, report)
+        # The split holds across merged projects: a speech the colleague tests on is not trained
+        # on here (where both placed it, ours stays).
+        theirs, ours = q.other_split_sides(conn), store.split_sides()
+        report.split_sides_differing += sum(1 for h, side in theirs.items() if h in ours and ours[h] != side)
+        report.split_sides += store.record_split_sides({h: s for h, s in theirs.items() if h not in ours})
         for row in q.other_assignments(conn):
             report.assignments += int(q.insert_assignment(store, seg_map[row["segment_id"]], row["annotator"],
                                                           row["created_at"]))

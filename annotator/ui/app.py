@@ -307,7 +307,14 @@ class AnnotateScreen(Screen):
         self.retry_timer.resume()
 
     def retry_pending(self) -> None:
-        saved = self.session.flush_pending(wait=0)
+        try:
+            saved = self.session.flush_pending(wait=0)
+        except Exception as exc:  # not a busy lock (disk full, I/O): keep them pending, say so once
+            if str(exc) != getattr(self, "_flush_error", None):
+                self._flush_error = str(exc)
+                self.say(f"{len(self.session.pending)} decisions still not saved: {exc}; retrying",
+                         severity="error", timeout=10)
+            return
         if saved:
             self.segment_list.refresh()
             self.update_progress()

@@ -93,7 +93,7 @@ class SegmentList(ScrollView, can_focus=False):
         icon_style = self.get_component_rich_style("segment-list--dim") if row.status in ("untouched",) else None
         text.append(STATUS_ICONS.get(row.status, "?"), icon_style or "")
         text.append(f" {row.speech_id:>3}·{row.position:<3} ", self.get_component_rich_style("segment-list--dim"))
-        text.append(f"{row.language or '??':<3}")
+        text.append(f"{visible_text(row.language) or '??':<3}")
         remaining = width - text.cell_len
         if remaining > 2:
             text.append(display_line(_truncate_cells(row.preview, remaining)))
@@ -224,7 +224,7 @@ def meta_line(view: SegmentView) -> Text:
     if view.pending:
         text.append(f" {STATUS_ICONS['pending']} not saved yet", "bold reverse")
     where = f"{view.index + 1}/{view.total}" if view.index >= 0 else "not in list"
-    text.append(f"  ·  #{seg.id} ({where})  ·  {seg.language or '??'}  ·  ", "dim")
+    text.append(f"  ·  #{seg.id} ({where})  ·  {visible_text(seg.language) or '??'}  ·  ", "dim")
     title = " — ".join(x for x in (sp.title, sp.speaker, sp.date) if x)
     text.append(display_line(visible_text(title or f"speech {sp.id}")))
     text.append(f"  ¶{seg.position}", "dim")
