@@ -86,7 +86,7 @@ def main() -> None:
         pf(texts[0]); ps(texts[0])
         naive_f = timed(lambda: [pf(t) for t in texts])
         naive_s = timed(lambda: [ps(t) for t in texts])
-        from annotator.ml.knn import embed_texts
+        from annotator.ml.embeddings import embed_texts
 
         embed_texts(encoder, texts[:4])
         ours_e = timed(lambda: embed_texts(encoder, texts))

@@ -7,7 +7,7 @@ from _ml_fixtures import tiny_encoder_dir, tiny_frames_dir  # noqa: F401
 
 from annotator.ml import batching
 from annotator.ml.frames import FrameClassifier
-from annotator.ml.knn import embed_texts
+from annotator.ml.embeddings import embed_texts
 
 TEXTS = ["我们要建设网络强国。", "La France est une grande nation.", "Мы защитим нашу Родину.", "Yes we can."]
 

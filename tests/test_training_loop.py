@@ -97,3 +97,26 @@ def test_a_worse_version_is_saved_but_not_activated(tmp_path, tiny_encoder_dir, 
     assert f"kept {first.version} active" in second.headline()
     forced = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method="knn", force=True)
     assert store.active_models()["frames"] == forced.version
+
+
+def test_train_chooses_the_quick_frames_model_by_dev_and_the_report_shows_the_baselines(tmp_path, tiny_encoder_dir):
+    db = tmp_path / "p.db"
+    labelled_project(db).close()
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", "--db", str(db), "--kind", "frames", "--base", str(tiny_encoder_dir)])
+    assert result.exit_code == 0, result.output
+    assert "(knn) test micro_f1" in result.output and "(linear) test micro_f1" in result.output
+    chosen = re.search(r"frames: chose (\w+) by dev micro-F1 \(knn dev ([\d.]+) / test [\d.]+; linear dev ([\d.]+)",
+                       result.output)
+    assert chosen, result.output
+    method, knn_dev, linear_dev = chosen.group(1), float(chosen.group(2)), float(chosen.group(3))
+    assert method == ("linear" if linear_dev > knn_dev else "knn")
+    store = Store.open(db)
+    meta = {m["version"]: m["meta"] for m in store.registered_models()}
+    assert meta[store.active_models()["frames"]]["method"] == method
+    assert store.embedding_counts()  # the project kept the sentence embeddings
+    report = runner.invoke(cli, ["report", "--db", str(db), "--out", str(tmp_path / "r")])
+    assert report.exit_code == 0, report.output
+    assert "frames against baselines" in report.output
+    rows = {line.split()[0]: line for line in report.output.splitlines() if line.startswith("  ")}
+    assert "majority" in rows and "tfidf+logreg" in rows and "active:" in rows

@@ -107,9 +107,10 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
 @db_option
 @click.option("--kind", type=click.Choice(["frames", "spans", "all"]), default="all", show_default=True)
 @click.option("--base", default=None, help="Base encoder (default: the project's default encoder).")
-@click.option("--method", type=click.Choice(["auto", "finetune", "knn"]), default="auto", show_default=True,
-              help="For frames: fine-tune a classification head, nearest neighbours over embeddings, or "
-                   "auto: both, keeping whichever scores higher.")
+@click.option("--method", type=click.Choice(["auto", "linear", "knn", "finetune"]), default="auto", show_default=True,
+              help="For frames: logistic regression over embeddings and character n-grams (seconds), "
+                   "nearest neighbours over embeddings, a fine-tuned classification head (slow), or auto: "
+                   "the two quick ones, keeping whichever scores higher on dev.")
 @click.option("--epochs", type=int, default=6, show_default=True)
 @click.option("--scheme", default=None, help="Label scheme (default: framing).")
 @click.option("--no-activate", is_flag=True, help="Save the new versions without making them active.")
@@ -124,13 +125,20 @@ def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, 
     """
     from annotator.progress import Bars
     from annotator.schemes import get_scheme
-    from annotator.services.training import train_kind
+    from annotator.services.training import choice_line, train_frames_choosing, train_kind
 
     store = open_existing(db_path)
     sch = get_scheme(scheme)
     runs = []
-    if kind in ("frames", "all"):
-        runs += [("frames", m) for m in (("knn", "finetune") if method == "auto" else (method,))]
+    if kind in ("frames", "all") and method == "auto":
+        with Bars(unit="step") as bars:
+            outcomes, chosen = train_frames_choosing(store, sch, base=base, epochs=epochs, progress=bars.update,
+                                                     activate=not no_activate, force=force_activate)
+        for outcome in outcomes:
+            echo(outcome.headline())
+        echo(choice_line(outcomes, chosen))
+    elif kind in ("frames", "all"):
+        runs.append(("frames", method))
     if kind in ("spans", "all"):
         runs.append(("spans", "finetune"))
     for k, m in runs:

@@ -4,8 +4,7 @@ With a few dozen labelled segments a fine-tuned head can overfit; a similarity-w
 the most similar labelled segments needs no training and improves with every accepted label.
 The project compares both on held-out seed labels and keeps the better one.
 
-Embeddings: mean pooling over tokens, L2-normalised, texts prefixed with ``"query: "`` (the e5
-family was trained with that prefix for symmetric tasks; other encoders ignore it harmlessly).
+Embeddings come from ``annotator.ml.embeddings`` (once per text and encoder, with a cache).
 Saved as a registry version of kind ``frames`` with ``method="knn"``: ``embeddings.safetensors``
 (the labelled segments' vectors and label matrix), ``labels.json`` and ``meta.json``.
 """
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from annotator.errors import AnnotatorError, ModelNotFoundError
+from annotator.ml.embeddings import E5_QUERY_PREFIX, EmbeddingCache, embed_texts
 from annotator.ml.examples import Example, data_hash
 from annotator.metrics import apply_thresholds, label_matrix, tune_thresholds
 from annotator.ml.registry import ModelMeta, building, new_version_name, read_meta, version_dir, write_meta
@@ -27,38 +27,6 @@ from annotator.paths import models_dir
 
 EMBEDDINGS_FILE = "embeddings.safetensors"
 LABELS_FILE = "labels.json"
-E5_QUERY_PREFIX = "query: "
-
-
-def embed_texts(encoder_dir: Path | str, texts: Sequence[str], prefix: str = E5_QUERY_PREFIX,
-                max_length: int = 128, batch_size: int = 16) -> np.ndarray:
-    """Mean-pooled, L2-normalised embeddings (texts x hidden) from an encoder folder.
-
-    Texts go through in length-sorted batches (little padding) under ``inference_context``.
-    """
-    import torch
-    from transformers import AutoModel
-
-    from annotator.ml.batching import inference_context, map_batched
-    from annotator.ml.loading import load_model, load_tokenizer
-
-    model = load_model(encoder_dir, AutoModel)
-    tokenizer = load_tokenizer(encoder_dir)
-    device = next(model.parameters()).device
-    hidden_size = int(model.config.hidden_size)
-    if not len(texts):
-        return np.zeros((0, hidden_size), np.float32)
-
-    def run(batch: list[str]) -> list[np.ndarray]:
-        enc = tokenizer([prefix + t for t in batch], padding=True, truncation=True, max_length=max_length,
-                        return_tensors="pt").to(device)
-        with inference_context(device.type):
-            hidden = model(**enc).last_hidden_state.float()
-        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return list(torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy())
-
-    return np.stack(map_batched(list(texts), batch_size, run)).astype(np.float32)
 
 
 class KnnFrameModel:
@@ -81,6 +49,7 @@ class KnnFrameModel:
         self.label_matrix = np.zeros((0, 0), np.float32)
         self.ids: list[str] = []
         self.data_hash = ""
+        self.embedding_cache: EmbeddingCache | None = None  # set by whoever holds the project
 
     def fit(self, examples: Sequence[Example], encoder_dir: Path | str,
             labels: Sequence[str] | None = None) -> "KnnFrameModel":
@@ -99,7 +68,7 @@ class KnnFrameModel:
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         if self.encoder_dir is None:
             raise AnnotatorError("the nearest-neighbour model has no encoder: call fit() or load() first")
-        return embed_texts(self.encoder_dir, texts, self.prefix, self.max_length)
+        return embed_texts(self.encoder_dir, texts, self.prefix, self.max_length, cache=self.embedding_cache)
 
     def predict_matrix(self, texts: Sequence[str]) -> np.ndarray:
         """Scores as an array (texts x labels), in ``self.labels`` order."""

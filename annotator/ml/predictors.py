@@ -15,9 +15,12 @@ def load_predictor(kind: str, folder: str | Path) -> Any:
     is; ``spans``: the tagger; ``translation``: the seq2seq translator."""
     if kind == "frames":
         from annotator.ml.knn import KnnFrameModel, is_knn_version
+        from annotator.ml.linear import LinearFrameModel, is_linear_version
 
         if is_knn_version(folder):
             return KnnFrameModel.load(folder)
+        if is_linear_version(folder):
+            return LinearFrameModel.load(folder)
         from annotator.ml.frames import FrameClassifier
 
         return FrameClassifier(folder)

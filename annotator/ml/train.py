@@ -22,6 +22,7 @@ from annotator.errors import AnnotatorError
 from annotator.ml.examples import Example
 from annotator.ml.frames import FrameClassifier
 from annotator.ml.knn import KnnFrameModel
+from annotator.ml.linear import LinearFrameModel
 from annotator.metrics import (
     apply_thresholds,
     frame_scores_from_matrix,
@@ -465,11 +466,15 @@ def save_version(
 # ---------------------------------------------------------------- evaluation
 
 
-def frame_predictor(model: Path | str | TrainResult | KnnFrameModel) -> FrameClassifier | KnnFrameModel:
-    """The predictor suggestion uses for a frames version (saved, or in memory before saving)."""
+def frame_predictor(model: Any) -> Any:
+    """The predictor suggestion uses for a frames version (saved, or in memory before saving);
+    any model that answers ``predict_matrix`` with ``labels`` and ``thresholds`` (a baseline)
+    is scored as it is."""
+    if hasattr(model, "predict_matrix") and hasattr(model, "thresholds"):
+        return model
     if isinstance(model, TrainResult):
         return FrameClassifier.in_memory(model.model, model.tokenizer, model.labels, model.max_length, model.thresholds)
-    if isinstance(model, KnnFrameModel):
+    if isinstance(model, (KnnFrameModel, LinearFrameModel)):
         return model
     return load_predictor("frames", model)
 

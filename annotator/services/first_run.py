@@ -25,7 +25,7 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
                  echo: Callable[[str], None] = print, seed_annotator: str = "seed",
                  progress: Progress | None = None) -> Iterator[str]:
     from annotator.ml.encoder_setup import ensure_default_encoder
-    from annotator.services.training import gold_examples, train_kind
+    from annotator.services.training import choice_line, gold_examples, train_frames_choosing, train_kind
 
     scheme = get_scheme(scheme_name)
     if base is None:
@@ -53,9 +53,11 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
             store.set_active_model("frames", best.version)
             yield f"frames: using {best.version} ({best.method})"
         else:
-            echo("frames: fitting nearest neighbours on the seed labels …")
-            outcome = train_kind(store, scheme, "frames", base=base, method="knn", examples=examples)
-            yield outcome.headline()
+            echo("frames: fitting the quick models (nearest neighbours, logistic regression) on the seed labels …")
+            outcomes, chosen = train_frames_choosing(store, scheme, base=base, examples=examples)
+            for outcome in outcomes:
+                yield outcome.headline()
+            yield choice_line(outcomes, chosen)
     if "spans" not in active:
         echo(f"spans: fine-tuning a slogan tagger on the seed labels ({SPAN_EPOCHS} epochs, a few minutes on a CPU) …")
         outcome = train_kind(store, scheme, "spans", base=base, epochs=SPAN_EPOCHS, examples=examples,

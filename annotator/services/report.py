@@ -42,6 +42,7 @@ def text_report(store: Store) -> str:
             else:
                 lines.append(f" {mark} {m['version']:<40} span F1 partial {metrics.get('partial_f1', 0):.3f}  "
                              f"exact {metrics.get('exact_f1', 0):.3f}")
+    lines.extend(baseline_lines(store))
     frames = _active_frames_metrics(store)
     if frames:
         lines.append("")
@@ -49,6 +50,37 @@ def text_report(store: Store) -> str:
         for label, s in frames.get("per_label", {}).items():
             lines.append(f"{label:<46} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f} {s['support']:4d}")
     return "\n".join(lines) if lines else "no evaluated model versions yet: run `annotator train`"
+
+
+def baseline_lines(store: Store) -> list[str]:
+    """The active frames version beside the majority and TF-IDF baselines, on the same test split."""
+    from annotator.schemes import get_scheme
+    from annotator.services.training import PER_LANGUAGE_MIN, compare_with_baselines
+
+    frames = [m for m in store.registered_models() if m["version"] == store.active_models().get("frames")]
+    scheme_name = (frames[0]["meta"].get("scheme") if frames else "") or None
+    try:
+        scheme = get_scheme(scheme_name)
+    except Exception:
+        scheme = get_scheme()
+    found = compare_with_baselines(store, scheme)
+    if not found:
+        return []
+    langs = [lang for lang, n in found["languages"].items() if n >= PER_LANGUAGE_MIN]
+    lines = ["", f"frames against baselines (the project's test split: {found['n_test']} segments, "
+                 f"trained on {found['n_train']}):"]
+    head = f"  {'':<48} {'micro-F1':>8} {'macro-F1':>8}" + "".join(f" {lang:>6}" for lang in langs)
+    lines.append(head)
+    for name, row in found["rows"].items():
+        overall = row["overall"]
+        lines.append(f"  {name:<48} {overall['micro_f1']:8.3f} {overall['macro_f1']:8.3f}"
+                     + "".join(f" {row['per_language'].get(lang, 0.0):6.3f}" for lang in langs))
+    if langs:
+        lines.append("  (per language: micro-F1, for languages with at least "
+                     f"{PER_LANGUAGE_MIN} test segments: {', '.join(f'{k} {v}' for k, v in found['languages'].items())})")
+    if found["note"]:
+        lines.append(f"  {found['note']}")
+    return lines
 
 
 def _active_frames_metrics(store: Store) -> dict[str, Any]:

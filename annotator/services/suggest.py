@@ -115,9 +115,22 @@ def _chunks(items: Sequence[Segment], size: int = CHUNK):
         yield items[i:i + size]
 
 
+def use_embedding_cache(store: Store, model: Any) -> None:
+    """Let a model over sentence embeddings (nearest neighbours, linear) read and fill the
+    project's cache, so that each text is embedded once per encoder."""
+    from annotator.ml.embeddings import encoder_key
+
+    if hasattr(model, "embedding_cache") and getattr(model, "encoder_dir", None) is not None:
+        model.embedding_cache = store.embedding_cache(encoder_key(model.encoder_dir))
+
+
 def _run_frames(store: Store, model: Any, version: str, segments: Sequence[Segment]) -> None:
     thresholds = dict(getattr(model, "thresholds", {}) or {})
-    scores = model.predict([s.text for s in segments])
+    with ActiveModels._lock:  # the loaded model is shared: its cache is this store's while it predicts
+        use_embedding_cache(store, model)
+        scores = model.predict([s.text for s in segments])
+        if hasattr(model, "embedding_cache"):
+            model.embedding_cache = None
     with store.write():
         for seg, sc in zip(segments, scores):
             chosen, unc, info = frame_suggestions(sc, thresholds)

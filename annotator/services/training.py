@@ -26,6 +26,7 @@ class TrainOutcome:
     method: str
     folder: Path
     metrics: dict[str, Any]
+    dev_metrics: dict[str, Any] = field(default_factory=dict)
     previous_version: str = ""
     previous_metrics: dict[str, Any] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
@@ -46,6 +47,8 @@ class TrainOutcome:
         key = self.key
         new = _metric(self.metrics, key)
         line = f"{self.kind}: {self.version} ({self.method}) test {key} {new:.3f}"
+        if "macro_f1" in self.metrics:
+            line += f" (macro {_metric(self.metrics, 'macro_f1'):.3f})"
         if self.previous_version:
             old = _metric(self.previous_metrics, key)
             line += f" (previous {self.previous_version}: {old:.3f}, {'+' if new >= old else ''}{new - old:.3f})"
@@ -124,12 +127,23 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
         if progress:
             progress(f"train:{kind}", step, total)
 
-    if kind == "frames" and method == "knn":
-        model = KnnFrameModel().fit(train, base_dir, labels=scheme.frame_ids)
-        model.tune_thresholds(dev)
+    dev_metrics: dict[str, Any] = {}
+    if kind == "frames" and method in ("knn", "linear"):
+        from annotator.ml.embeddings import encoder_key
+        from annotator.ml.linear import LinearFrameModel
         from annotator.ml.train import evaluate_frames
 
+        # The quick models: over sentence embeddings the project keeps, so retraining costs
+        # the encoder only for texts it has not seen.
+        model = KnnFrameModel() if method == "knn" else LinearFrameModel()
+        model.embedding_cache = store.embedding_cache(encoder_key(base_dir))
+        if isinstance(model, KnnFrameModel):
+            model.fit(train, base_dir, labels=scheme.frame_ids)
+            model.tune_thresholds(dev)
+        else:
+            model.fit(train, base_dir, labels=scheme.frame_ids, dev=dev)
         metrics = evaluate_frames(model, test)
+        dev_metrics = evaluate_frames(model, dev) if dev else {}
         model.data_hash = digest
         folder = model.save(scheme=scheme.name, scheme_hash=scheme.hash, metrics=metrics)
     elif kind == "frames":
@@ -157,6 +171,7 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
             except Exception as exc:  # a broken old version must not cost the new one
                 previous_metrics = {"error": f"could not evaluate: {exc}"}
     outcome = TrainOutcome(kind=kind, version="", method=method, folder=folder, metrics=metrics,
+                           dev_metrics=dev_metrics,
                            previous_version=previous, previous_metrics=previous_metrics,
                            sizes={"train": len(train), "dev": len(dev), "test": len(test)})
     # Never make the suggestions worse behind the user's back: a new version replaces the
@@ -167,3 +182,70 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     outcome.version, outcome.method = meta.version, meta.method
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+QUICK_FRAMES = ("knn", "linear")
+
+
+def train_frames_choosing(store: Store, scheme: Scheme, methods: Sequence[str] = QUICK_FRAMES,
+                          base: str | None = None, epochs: int = 6, progress: Progress | None = None,
+                          activate: bool = True, force: bool = False,
+                          examples: list[Example] | None = None) -> tuple[list[TrainOutcome], TrainOutcome]:
+    """Train a frames version by each method, keep them all, and activate the one that scores
+    best on dev (micro-F1, then macro-F1) — if it scores at least as well as the active
+    version on the test speeches (or ``force``). Returns every outcome and the chosen one."""
+    outcomes = [train_kind(store, scheme, "frames", base=base, method=m, epochs=epochs, progress=progress,
+                           activate=False, examples=examples) for m in methods]
+    chosen = max(outcomes, key=lambda o: (_metric(o.dev_metrics, "micro_f1"), _metric(o.dev_metrics, "macro_f1"),
+                                          _metric(o.metrics, "micro_f1")))
+    chosen.activated = activate and (force or chosen.better_than_previous())
+    chosen.kept_previous = activate and not chosen.activated
+    if chosen.activated:
+        store.set_active_model("frames", chosen.version)
+    return outcomes, chosen
+
+
+def choice_line(outcomes: Sequence[TrainOutcome], chosen: TrainOutcome) -> str:
+    """How the frames version was chosen: each candidate's dev and test micro-F1."""
+    parts = [f"{o.method} dev {_metric(o.dev_metrics, 'micro_f1'):.3f} / test {_metric(o.metrics, 'micro_f1'):.3f}"
+             for o in outcomes]
+    return f"frames: chose {chosen.method} by dev micro-F1 ({'; '.join(parts)})"
+
+
+
+PER_LANGUAGE_MIN = 20  # test segments a language needs before its own figure is shown
+
+
+def compare_with_baselines(store: Store, scheme: Scheme) -> dict[str, Any]:
+    """The active frames version beside a majority and a TF-IDF + logistic regression baseline,
+    all on the project's own test split (overall, and per language with enough test segments)."""
+    from annotator.ml.baselines import MajorityFrames, TfidfFrames
+    from annotator.ml.train import evaluate_frames, frame_predictor
+
+    examples = gold_examples(store, scheme)
+    if not examples:
+        return {}
+    train, dev, test = split(store, examples)
+    rows: dict[str, Any] = {"majority": MajorityFrames().fit(train, scheme.frame_ids),
+                            "tfidf+logreg": TfidfFrames().fit(train, scheme.frame_ids, dev)}
+    active = store.active_models().get("frames")
+    path = next((m["path"] for m in store.registered_models() if m["version"] == active), None)
+    note = ""
+    if path:
+        try:
+            model = frame_predictor(Path(path))
+            from annotator.services.suggest import use_embedding_cache
+
+            use_embedding_cache(store, model)
+            rows[f"active: {active}"] = model
+        except Exception as exc:  # an active version that cannot load: the baselines still show
+            note = f"active version {active} not scored: {exc}"
+    languages = sorted({ex.language for ex in test})
+    by_language = {lang: [ex for ex in test if ex.language == lang] for lang in languages}
+    scored: dict[str, Any] = {}
+    for name, model in rows.items():
+        scored[name] = {"overall": evaluate_frames(model, test),
+                        "per_language": {lang: evaluate_frames(model, exs)["micro_f1"]
+                                         for lang, exs in by_language.items() if len(exs) >= PER_LANGUAGE_MIN}}
+    return {"n_test": len(test), "n_train": len(train), "languages": {k: len(v) for k, v in by_language.items()},
+            "rows": scored, "note": note}

@@ -361,6 +361,15 @@ def m008_segment_search_triggers_by_sqlite_utils(db: Database) -> None:
     db["segments"].enable_fts(["text"], tokenize="unicode61 remove_diacritics 2", create_triggers=True)
 
 
+@migrations()
+def m009_text_embeddings(db: Database) -> None:
+    """Base-encoder sentence embeddings, once per text and encoder (float16, 768 bytes for a
+    384-wide encoder): the quick frames models retrain and suggest without the encoder."""
+    db.execute(
+        "CREATE TABLE text_embeddings (encoder TEXT NOT NULL, text_key TEXT NOT NULL, vector BLOB NOT NULL, "
+        "PRIMARY KEY (encoder, text_key)) WITHOUT ROWID")
+
+
 def schema_steps() -> list[str]:
     """The names of every schema step, in order (all of them pending for an empty database)."""
     with Database(memory=True) as empty:

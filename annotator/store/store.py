@@ -19,6 +19,7 @@ assignments.py      work queues
 counts.py           ``annotator status``
 schemes.py          label schemes
 splits.py           each speech's side of the train/dev/test split
+embeddings.py       the sentence-embedding cache
 ==================  ==================================================================
 """
 
@@ -38,6 +39,7 @@ from annotator.store.annotations import Annotations
 from annotator.store.assignments import Assignments
 from annotator.store.base import utcnow
 from annotator.store.counts import Counts
+from annotator.store.embeddings import Embeddings
 from annotator.store.glossary import Glossary
 from annotator.store.models import GLOSSARY_VERSION, Models
 from annotator.store.schemes import Schemes
@@ -54,7 +56,7 @@ __all__ = ["GLOSSARY_VERSION", "SegmentFilter", "Store", "utcnow"]
 
 
 class Store(Speeches, Segments, Search, Translations, Suggestions, Models, Glossary, Annotations, Assignments,
-            Counts, Schemes, SplitSides):
+            Counts, Schemes, SplitSides, Embeddings):
     def __init__(self, db: Database, path: Path | None = None) -> None:
         self.db = db
         self.path = path

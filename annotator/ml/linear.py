@@ -1,0 +1,195 @@
+"""Frame suggestions that train in seconds: class-weighted logistic regression (one per label)
+over two views of a segment, combined and thresholded per label on dev.
+
+* the base encoder's sentence embedding (multilingual: labels in one language help the others);
+* character n-gram TF-IDF (language-independent, strong on lexical cues such as "tax" or "战略").
+
+Each view's head gives a probability per label; the model's score is their weighted mean, the
+weight chosen on dev. Saved as a registry version of kind ``frames`` with ``method="linear"``:
+the heads' weights and the TF-IDF idf in ``linear.safetensors``, its vocabulary in
+``vocabulary.json`` — no pickles.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotator.errors import AnnotatorError, ModelNotFoundError
+from annotator.metrics import apply_thresholds, frame_scores_from_matrix, label_matrix, tune_thresholds
+from annotator.ml.embeddings import E5_QUERY_PREFIX, EmbeddingCache, embed_texts
+from annotator.ml.examples import Example, data_hash
+from annotator.ml.registry import ModelMeta, building, new_version_name, read_meta, version_dir, write_meta
+
+WEIGHTS_FILE = "linear.safetensors"
+VOCABULARY_FILE = "vocabulary.json"
+NGRAMS = (2, 4)
+MAX_FEATURES = 60_000
+WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # share of the embedding head in the score
+
+
+class LinearFrameModel:
+    """Multi-label frame scores from logistic regression over embeddings and character n-grams."""
+
+    def __init__(self, c_embedding: float = 4.0, c_ngrams: float = 8.0, prefix: str = E5_QUERY_PREFIX,
+                 max_length: int = 128) -> None:
+        self.c_embedding, self.c_ngrams, self.prefix, self.max_length = c_embedding, c_ngrams, prefix, max_length
+        self.labels: list[str] = []
+        self.thresholds: dict[str, float] = {}
+        self.weight = 0.5
+        self.encoder_dir: Path | None = None
+        self.embedding_cache: EmbeddingCache | None = None  # set by whoever holds the project
+        self.data_hash = ""
+        self._heads: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # view -> (coef labels x features, intercept)
+        self._vectorizer: Any = None
+
+    # ------------------------------------------------------------------ training
+    def fit(self, examples: Sequence[Example], encoder_dir: Path | str, labels: Sequence[str] | None = None,
+            dev: Sequence[Example] = ()) -> "LinearFrameModel":
+        """Train both heads on ``examples``; with ``dev``, choose the views' weight and the
+        per-label thresholds there."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        if not examples:
+            raise AnnotatorError("no labelled segments to learn from: label some segments first")
+        self.labels = list(labels) if labels is not None else sorted({f for ex in examples for f in ex.frames})
+        self.encoder_dir = Path(encoder_dir)
+        texts = [ex.text for ex in examples]
+        y = label_matrix((ex.frames for ex in examples), self.labels)
+        self._vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True,
+                                           min_df=2 if len(texts) >= 50 else 1, max_features=MAX_FEATURES)
+        ngrams = self._vectorizer.fit_transform(texts)
+        self._heads = {"embedding": _fit_heads(self._embed(texts), y, self.c_embedding),
+                       "ngrams": _fit_heads(ngrams, y, self.c_ngrams)}
+        self.thresholds = {lab: 0.5 for lab in self.labels}
+        self.data_hash = data_hash(examples)
+        if dev:
+            self.tune(dev)
+        return self
+
+    def tune(self, dev: Sequence[Example]) -> dict[str, float]:
+        """The views' weight and per-label thresholds that maximise micro-F1 on ``dev``."""
+        texts = [ex.text for ex in dev]
+        y = label_matrix((ex.frames for ex in dev), self.labels)
+        views = self._views(texts)
+        best = (-1.0, self.weight, [0.5] * len(self.labels))
+        for w in WEIGHT_GRID:
+            probs = w * views["embedding"] + (1 - w) * views["ngrams"]
+            thresholds = tune_thresholds(probs, y)
+            score = frame_scores_from_matrix(y, apply_thresholds(probs, thresholds), self.labels)["micro_f1"]
+            if score > best[0] + 1e-9:
+                best = (score, w, thresholds)
+        _, self.weight, thresholds = best
+        self.thresholds = dict(zip(self.labels, thresholds))
+        return dict(self.thresholds)
+
+    # ---------------------------------------------------------------- prediction
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self.encoder_dir is None:
+            raise AnnotatorError("the linear frames model has no encoder: call fit() or load() first")
+        return embed_texts(self.encoder_dir, texts, self.prefix, self.max_length, cache=self.embedding_cache)
+
+    def _views(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        return {"embedding": _predict_heads(self._heads["embedding"], self._embed(texts)),
+                "ngrams": _predict_heads(self._heads["ngrams"], self._vectorizer.transform(list(texts)))}
+
+    def predict_matrix(self, texts: Sequence[str]) -> np.ndarray:
+        """Scores as an array (texts x labels), in ``self.labels`` order."""
+        if not len(texts):
+            return np.zeros((0, len(self.labels)), np.float32)
+        views = self._views(texts)
+        return (self.weight * views["embedding"] + (1 - self.weight) * views["ngrams"]).astype(np.float32)
+
+    def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """One ``{label: score}`` per text, every label present, in input order."""
+        return [dict(zip(self.labels, map(float, row))) for row in self.predict_matrix(texts)]
+
+    # ------------------------------------------------------------------ registry
+    def save(self, scheme: str = "", scheme_hash: str = "", metrics: dict[str, Any] | None = None,
+             root: Path | None = None, version: str | None = None, dev_metrics: dict[str, Any] | None = None,
+             base: str = "") -> Path:
+        from safetensors.numpy import save_file
+
+        if self.encoder_dir is None or not self._heads:
+            raise AnnotatorError("fit the linear frames model before saving it")
+        name = version or new_version_name("frames") + "-linear"
+        final = version_dir("frames", name, root)
+        tensors = {"idf": self._vectorizer.idf_.astype(np.float32)}
+        for view, (coef, intercept) in self._heads.items():
+            tensors[f"{view}.coef"], tensors[f"{view}.intercept"] = coef, intercept
+        with building(final) as staging:
+            save_file(tensors, str(staging / WEIGHTS_FILE))
+            vocabulary = {k: int(v) for k, v in self._vectorizer.vocabulary_.items()}
+            (staging / VOCABULARY_FILE).write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
+            write_meta(staging, ModelMeta(
+                kind="frames", version=name, base=base or str(self.encoder_dir), method="linear", scheme=scheme,
+                scheme_hash=scheme_hash, labels=self.labels, thresholds=self.thresholds, data_hash=self.data_hash,
+                metrics=metrics or {},
+                extra={"weight": self.weight, "ngrams": list(NGRAMS), "analyzer": "char_wb", "prefix": self.prefix,
+                       "max_length": self.max_length, "c_embedding": self.c_embedding, "c_ngrams": self.c_ngrams,
+                       "encoder_dir": str(self.encoder_dir.resolve()), "dev_metrics": dev_metrics or {}},
+            ))
+        return final
+
+    @classmethod
+    def load(cls, folder: Path | str, encoder_dir: Path | str | None = None,
+             root: Path | None = None) -> "LinearFrameModel":
+        from safetensors.numpy import load_file
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        from annotator.ml.knn import _find_encoder
+
+        folder = Path(folder)
+        meta = read_meta(folder)
+        if meta.method != "linear":
+            raise AnnotatorError(f"{folder}: method is {meta.method!r}, not a linear frames model")
+        if not (folder / WEIGHTS_FILE).is_file():
+            raise ModelNotFoundError(f"{folder}: {WEIGHTS_FILE} is missing; train the version again")
+        x = meta.extra
+        model = cls(float(x.get("c_embedding", 4.0)), float(x.get("c_ngrams", 8.0)),
+                    str(x.get("prefix", E5_QUERY_PREFIX)), int(x.get("max_length", 128)))
+        tensors = load_file(str(folder / WEIGHTS_FILE))
+        model._heads = {view: (tensors[f"{view}.coef"], tensors[f"{view}.intercept"]) for view in ("embedding", "ngrams")}
+        vocabulary = json.loads((folder / VOCABULARY_FILE).read_text(encoding="utf-8"))
+        model._vectorizer = TfidfVectorizer(analyzer=str(x.get("analyzer", "char_wb")),
+                                            ngram_range=tuple(x.get("ngrams", NGRAMS)), sublinear_tf=True,
+                                            vocabulary=vocabulary)
+        model._vectorizer.idf_ = tensors["idf"].astype(np.float64)
+        model.labels, model.thresholds = list(meta.labels), dict(meta.thresholds)
+        model.weight, model.data_hash = float(x.get("weight", 0.5)), meta.data_hash
+        model.encoder_dir = Path(encoder_dir) if encoder_dir else _find_encoder(meta, folder, root)
+        return model
+
+
+def _fit_heads(features: Any, y: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
+    """One class-weighted logistic regression per label; a label no example carries (or every
+    one does) gets a constant head."""
+    from sklearn.linear_model import LogisticRegression
+
+    n_features = features.shape[1]
+    coef = np.zeros((y.shape[1], n_features), np.float32)
+    intercept = np.zeros(y.shape[1], np.float32)
+    for j in range(y.shape[1]):
+        positives = int(y[:, j].sum())
+        if positives == 0 or positives == y.shape[0]:
+            intercept[j] = -20.0 if positives == 0 else 20.0
+            continue
+        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
+        clf.fit(features, y[:, j])
+        coef[j], intercept[j] = clf.coef_[0], clf.intercept_[0]
+    return coef, intercept
+
+
+def _predict_heads(head: tuple[np.ndarray, np.ndarray], features: Any) -> np.ndarray:
+    coef, intercept = head
+    logits = np.asarray(features @ coef.T) + intercept
+    return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+
+
+def is_linear_version(folder: Path | str) -> bool:
+    meta_path = Path(folder) / "meta.json"
+    return meta_path.is_file() and read_meta(Path(folder)).method == "linear"

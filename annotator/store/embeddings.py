@@ -1,0 +1,46 @@
+"""The project's cache of sentence embeddings (``annotator.ml.embeddings``): one float16 vector
+per text and encoder, so an encoder runs once over a text, whatever retrains or suggests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from annotator.store.base import StorePart
+
+_CHUNK = 500  # keys per query (SQLite's limit on bound variables is higher; this keeps it cheap)
+
+
+class EmbeddingCache:
+    """The ``EmbeddingCache`` of one encoder over one store connection."""
+
+    def __init__(self, store: "Embeddings", encoder: str) -> None:
+        self.store, self.encoder = store, encoder
+
+    def get(self, keys: Sequence[str]) -> Mapping[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(keys), _CHUNK):
+            chunk = list(keys[i:i + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self.store.db.execute(
+                    f"SELECT text_key, vector FROM text_embeddings WHERE encoder = ? AND text_key IN ({marks})",
+                    [self.encoder, *chunk]):
+                out[key] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+        return out
+
+    def put(self, vectors: Mapping[str, np.ndarray]) -> None:
+        with self.store.write():
+            self.store.db.conn.executemany(
+                "INSERT OR REPLACE INTO text_embeddings (encoder, text_key, vector) VALUES (?, ?, ?)",
+                [(self.encoder, k, np.asarray(v, dtype=np.float16).tobytes()) for k, v in vectors.items()])
+
+
+class Embeddings(StorePart):
+    def embedding_cache(self, encoder: str) -> EmbeddingCache:
+        """The cache of ``encoder``'s vectors (``annotator.ml.embeddings.encoder_key``)."""
+        return EmbeddingCache(self, encoder)
+
+    def embedding_counts(self) -> dict[str, int]:
+        return {r["encoder"]: r["n"] for r in self.db.query(
+            "SELECT encoder, COUNT(*) AS n FROM text_embeddings GROUP BY encoder")}
