@@ -11,7 +11,6 @@ from annotator.errors import AnnotatorError
 from annotator.export.files import DEFAULT_BASE_DIR
 from annotator.export.formats import FORMATS
 from annotator.export.interop import IMPORT_FORMATS, ImportProblems
-from annotator.errors import AnnotatorError
 from annotator.splits import DEFAULT_FRACTIONS, DEFAULT_SEED
 
 

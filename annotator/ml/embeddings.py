@@ -9,6 +9,7 @@ models and suggesting again cost no encoder time for texts seen before.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,7 +31,12 @@ class EmbeddingCache(Protocol):
 def encoder_key(encoder_dir: Path | str) -> str:
     """A short id of an encoder's weights (folder name, config and weight file size), so that
     vectors of another encoder, or of retrained weights, are never mixed in."""
-    folder = Path(encoder_dir)
+    return _encoder_key(str(Path(encoder_dir).resolve()))
+
+
+@functools.lru_cache(maxsize=16)
+def _encoder_key(resolved: str) -> str:  # asked on every suggestion chunk: read the folder once
+    folder = Path(resolved)
     digest = hashlib.sha256(folder.resolve().name.encode())
     for name in ("config.json",):
         if (folder / name).is_file():

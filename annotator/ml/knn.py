@@ -18,12 +18,20 @@ from typing import Any
 
 import numpy as np
 
-from annotator.errors import AnnotatorError, ModelNotFoundError
+from annotator.errors import AnnotatorError
 from annotator.ml.embeddings import E5_QUERY_PREFIX, EmbeddingCache, embed_texts
 from annotator.ml.examples import Example, data_hash
 from annotator.metrics import apply_thresholds, label_matrix, tune_thresholds
-from annotator.ml.registry import ModelMeta, building, new_version_name, read_meta, version_dir, write_meta
-from annotator.paths import models_dir
+from annotator.ml.registry import (
+    ModelMeta,
+    building,
+    encoder_reference,
+    find_encoder,
+    new_version_name,
+    read_saved,
+    version_dir,
+    write_meta,
+)
 
 EMBEDDINGS_FILE = "embeddings.safetensors"
 LABELS_FILE = "labels.json"
@@ -115,7 +123,7 @@ class KnnFrameModel:
             (staging / LABELS_FILE).write_text(
                 json.dumps({"labels": self.labels, "ids": self.ids}, ensure_ascii=False) + "\n", encoding="utf-8")
             write_meta(staging, ModelMeta(
-                kind="frames", version=name, base=_encoder_reference(self.encoder_dir, root), method="knn",
+                kind="frames", version=name, base=encoder_reference(self.encoder_dir, root), method="knn",
                 scheme=scheme, scheme_hash=scheme_hash, labels=self.labels, thresholds=self.thresholds,
                 data_hash=self.data_hash, metrics=metrics or {},
                 extra={"k": self.k, "temperature": self.temperature, "prefix": self.prefix,
@@ -130,11 +138,7 @@ class KnnFrameModel:
         from safetensors.numpy import load_file
 
         folder = Path(folder)
-        meta = read_meta(folder)
-        if meta.method != "knn":
-            raise AnnotatorError(f"{folder}: method is {meta.method!r}, not a nearest-neighbour model")
-        if not (folder / EMBEDDINGS_FILE).is_file():
-            raise ModelNotFoundError(f"{folder}: {EMBEDDINGS_FILE} is missing; save the model again")
+        meta = read_saved(folder, "knn", EMBEDDINGS_FILE)
         x = meta.extra
         model = cls(k=int(x.get("k", 10)), temperature=float(x.get("temperature", 0.05)),
                     prefix=str(x.get("prefix", E5_QUERY_PREFIX)), max_length=int(x.get("max_length", 128)))
@@ -144,33 +148,5 @@ class KnnFrameModel:
         model.thresholds = dict(meta.thresholds)
         model.ids = json.loads((folder / LABELS_FILE).read_text(encoding="utf-8")).get("ids", [])
         model.data_hash = meta.data_hash
-        model.encoder_dir = Path(encoder_dir) if encoder_dir else _find_encoder(meta, folder, root)
+        model.encoder_dir = Path(encoder_dir) if encoder_dir else find_encoder(meta, folder, root)
         return model
-
-
-def _encoder_reference(encoder_dir: Path, root: Path | None) -> str:
-    """The encoder as ``encoder/<version>`` when it lives in the registry (portable), else its path."""
-    base = (root or models_dir()).resolve()
-    path = Path(encoder_dir).resolve()
-    try:
-        return path.relative_to(base).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def _find_encoder(meta: ModelMeta, folder: Path, root: Path | None) -> Path:
-    names = [meta.base, str(meta.extra.get("encoder_dir", ""))]
-    for name in filter(None, names):
-        for path in ((root or models_dir()) / name, Path(name)):
-            if path.is_dir():
-                return path
-    raise ModelNotFoundError(
-        f"{folder}: its encoder {meta.base!r} is not on this machine; "
-        f"run `annotator models setup`, or load it with an explicit encoder folder"
-    )
-
-
-def is_knn_version(folder: Path | str) -> bool:
-    """Whether a saved frames version is a nearest-neighbour model (not transformers weights)."""
-    meta_path = Path(folder) / "meta.json"
-    return meta_path.is_file() and read_meta(Path(folder)).method == "knn"

@@ -19,11 +19,20 @@ from typing import Any
 
 import numpy as np
 
-from annotator.errors import AnnotatorError, ModelNotFoundError
+from annotator.errors import AnnotatorError
 from annotator.metrics import apply_thresholds, frame_scores_from_matrix, label_matrix, tune_thresholds
 from annotator.ml.embeddings import E5_QUERY_PREFIX, EmbeddingCache, embed_texts
 from annotator.ml.examples import Example, data_hash
-from annotator.ml.registry import ModelMeta, building, new_version_name, read_meta, version_dir, write_meta
+from annotator.ml.registry import (
+    ModelMeta,
+    building,
+    encoder_reference,
+    find_encoder,
+    new_version_name,
+    read_saved,
+    version_dir,
+    write_meta,
+)
 
 WEIGHTS_FILE = "linear.safetensors"
 VOCABULARY_FILE = "vocabulary.json"
@@ -126,7 +135,7 @@ class LinearFrameModel:
             vocabulary = {k: int(v) for k, v in self._vectorizer.vocabulary_.items()}
             (staging / VOCABULARY_FILE).write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
             write_meta(staging, ModelMeta(
-                kind="frames", version=name, base=base or str(self.encoder_dir), method="linear", scheme=scheme,
+                kind="frames", version=name, base=base or encoder_reference(self.encoder_dir, root), method="linear", scheme=scheme,
                 scheme_hash=scheme_hash, labels=self.labels, thresholds=self.thresholds, data_hash=self.data_hash,
                 metrics=metrics or {},
                 extra={"weight": self.weight, "ngrams": list(NGRAMS), "analyzer": "char_wb", "prefix": self.prefix,
@@ -141,14 +150,8 @@ class LinearFrameModel:
         from safetensors.numpy import load_file
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        from annotator.ml.knn import _find_encoder
-
         folder = Path(folder)
-        meta = read_meta(folder)
-        if meta.method != "linear":
-            raise AnnotatorError(f"{folder}: method is {meta.method!r}, not a linear frames model")
-        if not (folder / WEIGHTS_FILE).is_file():
-            raise ModelNotFoundError(f"{folder}: {WEIGHTS_FILE} is missing; train the version again")
+        meta = read_saved(folder, "linear", WEIGHTS_FILE)
         x = meta.extra
         model = cls(float(x.get("c_embedding", 4.0)), float(x.get("c_ngrams", 8.0)),
                     str(x.get("prefix", E5_QUERY_PREFIX)), int(x.get("max_length", 128)))
@@ -161,7 +164,7 @@ class LinearFrameModel:
         model._vectorizer.idf_ = tensors["idf"].astype(np.float64)
         model.labels, model.thresholds = list(meta.labels), dict(meta.thresholds)
         model.weight, model.data_hash = float(x.get("weight", 0.5)), meta.data_hash
-        model.encoder_dir = Path(encoder_dir) if encoder_dir else _find_encoder(meta, folder, root)
+        model.encoder_dir = Path(encoder_dir) if encoder_dir else find_encoder(meta, folder, root)
         return model
 
 
@@ -188,8 +191,3 @@ def _predict_heads(head: tuple[np.ndarray, np.ndarray], features: Any) -> np.nda
     coef, intercept = head
     logits = np.asarray(features @ coef.T) + intercept
     return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
-
-
-def is_linear_version(folder: Path | str) -> bool:
-    meta_path = Path(folder) / "meta.json"
-    return meta_path.is_file() and read_meta(Path(folder)).method == "linear"

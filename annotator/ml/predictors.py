@@ -14,12 +14,16 @@ def load_predictor(kind: str, folder: str | Path) -> Any:
     """``frames``: a nearest-neighbour model or a fine-tuned classifier, whichever the version
     is; ``spans``: the tagger; ``translation``: the seq2seq translator."""
     if kind == "frames":
-        from annotator.ml.knn import KnnFrameModel, is_knn_version
-        from annotator.ml.linear import LinearFrameModel, is_linear_version
+        from annotator.ml.registry import version_method
 
-        if is_knn_version(folder):
+        method = version_method(folder)
+        if method == "knn":
+            from annotator.ml.knn import KnnFrameModel
+
             return KnnFrameModel.load(folder)
-        if is_linear_version(folder):
+        if method == "linear":
+            from annotator.ml.linear import LinearFrameModel
+
             return LinearFrameModel.load(folder)
         from annotator.ml.frames import FrameClassifier
 

@@ -149,3 +149,40 @@ def building(final: Path) -> Iterator[Path]:
         staging.rename(final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # nothing left there after a rename
+
+
+def version_method(folder: Path | str) -> str | None:
+    """The method of a saved version ("knn", "linear", "finetune", ...), or None without meta.json."""
+    return read_meta(Path(folder)).method if (Path(folder) / "meta.json").is_file() else None
+
+
+def read_saved(folder: Path, method: str, required: str) -> ModelMeta:
+    """A saved version's meta, checked to be of ``method`` and to hold its ``required`` file."""
+    meta = read_meta(folder)
+    if meta.method != method:
+        raise AnnotatorError(f"{folder}: method is {meta.method!r}, not {method!r}")
+    if not (folder / required).is_file():
+        raise ModelNotFoundError(f"{folder}: {required} is missing; train the version again")
+    return meta
+
+
+def encoder_reference(encoder_dir: Path, root: Path | None) -> str:
+    """The encoder as ``encoder/<version>`` when it lives in the registry (portable), else its path."""
+    base = (root or models_dir()).resolve()
+    path = Path(encoder_dir).resolve()
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def find_encoder(meta: ModelMeta, folder: Path, root: Path | None) -> Path:
+    names = [meta.base, str(meta.extra.get("encoder_dir", ""))]
+    for name in filter(None, names):
+        for path in ((root or models_dir()) / name, Path(name)):
+            if path.is_dir():
+                return path
+    raise ModelNotFoundError(
+        f"{folder}: its encoder {meta.base!r} is not on this machine; "
+        f"run `annotator models setup`, or load it with an explicit encoder folder"
+    )

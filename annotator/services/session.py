@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from annotator.errors import DatabaseBusy
-from annotator.progress import Progress
+from annotator.progress import Progress as ProgressCallback
 from annotator.schemes import Label, Scheme
 from annotator.text import visible_text
 from annotator.store import (
@@ -495,7 +495,7 @@ class Session:
 
 
 def retrain(store: Store, scheme: Scheme, kinds: Sequence[str] = ("frames",), base: str | None = None,
-            method: str = "knn", progress: Progress | None = None) -> list:
+            method: str = "knn", progress: ProgressCallback | None = None) -> list:
     """Train new model versions on the project's gold labels and make them active (call from a
     worker thread with its own store). Frames use ``method`` (nearest neighbours by default: seconds,
     not minutes); spans are always fine-tuned. Returns the ``TrainOutcome`` of each kind."""

@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from annotator.store.db import write as db_write
+
 Params = Sequence[Any] | dict[str, Any]
 
 
@@ -26,8 +28,10 @@ class StorePart:
     path: Path | None
 
     def write(self, wait: float | None = None) -> AbstractContextManager[Database]:
-        """One write transaction: provided by ``Store``."""
-        raise NotImplementedError
+        """One write transaction (``BEGIN IMMEDIATE``) on the store's connection; ``wait``:
+        seconds to wait for a busy lock before :class:`~annotator.errors.DatabaseBusy`
+        (default: the connection's 30 s). Nested use joins the outer transaction."""
+        return db_write(self.db, wait=wait, path=self.path)
 
 
 def first(db: Database, sql: str, params: Params = ()) -> dict[str, Any] | None:

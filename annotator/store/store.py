@@ -117,11 +117,6 @@ class Store(Speeches, Segments, Search, Translations, Suggestions, Models, Gloss
             if dbmod.same_file(Path(path), own):
                 raise AnnotatorError(f"{shown(path)}: is this project's database, not a file to import")
 
-    def write(self, wait: float | None = None):
-        """One write transaction (``BEGIN IMMEDIATE``); ``wait``: seconds to wait for a busy lock
-        before :class:`~annotator.errors.DatabaseBusy` (default: the connection's 30 s)."""
-        return dbmod.write(self.db, wait=wait, path=self.path)
-
 
 def _place(staging: Path, path: Path) -> None:
     """Put the finished database at ``path``, never over a file someone created meanwhile."""
