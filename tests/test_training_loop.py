@@ -90,13 +90,40 @@ def test_a_worse_version_is_saved_but_not_activated(tmp_path, tiny_encoder_dir, 
     assert first.activated and store.active_models()["frames"] == first.version
     # the active version, scored on the same test speeches, beats anything new
     monkeypatch.setattr(training, "evaluate_version", lambda folder, kind, test: {"micro_f1": 1.01})
-    second = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method="knn")
+    second = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method="knn",
+                                 reuse=False)
     assert not second.activated and second.kept_previous
     assert store.active_models()["frames"] == first.version
     assert second.version in {m["version"] for m in store.registered_models()}
     assert f"kept {first.version} active" in second.headline()
     forced = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method="knn", force=True)
     assert store.active_models()["frames"] == forced.version
+
+
+def test_retraining_on_unchanged_labels_reuses_the_version(tmp_path, tiny_encoder_dir):
+    db = tmp_path / "p.db"
+    labelled_project(db).close()
+    runner = CliRunner()
+    args = ["train", "--db", str(db), "--kind", "frames", "--base", str(tiny_encoder_dir)]
+    first = runner.invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    store = Store.open(db)
+    versions = {m["version"] for m in store.registered_models()}
+    active = store.active_models()["frames"]
+    again = runner.invoke(cli, args)
+    assert again.exit_code == 0, again.output
+    assert again.output.count("reused: the labels and split are unchanged") == 2, again.output
+    assert {m["version"] for m in store.registered_models()} == versions  # nothing new written
+    assert store.active_models()["frames"] == active
+    # a changed label is new data: new versions
+    seg = store.segments_of_speech(store.speeches()[0].id)[0]
+    store.decide(seg.id, "ann", AnnotationState(("Political",), (), "corrected"))
+    changed = runner.invoke(cli, args)
+    assert changed.exit_code == 0 and "reused" not in changed.output, changed.output
+    assert len({m["version"] for m in store.registered_models()} - versions) == 2
+    # --fresh trains anew on unchanged labels
+    fresh = runner.invoke(cli, args + ["--fresh"])
+    assert "reused" not in fresh.output and len({m["version"] for m in store.registered_models()} - versions) == 4
 
 
 def test_train_chooses_the_quick_frames_model_by_dev_and_the_report_shows_the_baselines(tmp_path, tiny_encoder_dir):

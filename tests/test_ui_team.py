@@ -230,6 +230,8 @@ async def test_retrain_now_activates_a_new_frames_version_and_resuggests(tmp_pat
         current = screen_of(app).current_id
         assert store.run_info(current, first), "the segment in view was suggested with the new model"
         await pilot.press("j")
+        # a new label since the first retrain (on unchanged labels the version is reused)
+        store.decide(screen_of(app).current_id, "ann", AnnotationState(("Political",), (), "corrected"))
         stamp = now_stamp()
         while now_stamp() == stamp:  # version names have one-second resolution
             await asyncio.sleep(0.05)

@@ -116,12 +116,15 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
 @click.option("--no-activate", is_flag=True, help="Save the new versions without making them active.")
 @click.option("--force-activate", is_flag=True,
               help="Make the new versions active even where the previous ones score higher.")
+@click.option("--fresh", is_flag=True,
+              help="Train new versions even where one was already trained on the same labels and split.")
 def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, scheme: str | None,
-          no_activate: bool, force_activate: bool) -> None:
+          no_activate: bool, force_activate: bool, fresh: bool) -> None:
     """Train new model versions on the project's gold labels; print test scores against the previous ones.
 
     A new version becomes active only if it scores at least as well as the active one on the
-    same test speeches (so suggestions never get worse behind your back).
+    same test speeches (so suggestions never get worse behind your back). Where the labels,
+    the split and the method are unchanged since a version was trained, that version is reused.
     """
     from annotator.progress import Bars
     from annotator.schemes import get_scheme
@@ -133,7 +136,7 @@ def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, 
     if kind in ("frames", "all") and method == "auto":
         with Bars(unit="step") as bars:
             outcomes, chosen = train_frames_choosing(store, sch, base=base, epochs=epochs, progress=bars.update,
-                                                     activate=not no_activate, force=force_activate)
+                                                     activate=not no_activate, force=force_activate, reuse=not fresh)
         for outcome in outcomes:
             echo(outcome.headline())
         echo(choice_line(outcomes, chosen))
@@ -144,7 +147,7 @@ def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, 
     for k, m in runs:
         with Bars(unit="step") as bars:
             outcome = train_kind(store, sch, k, base=base, method=m, epochs=epochs, progress=bars.update,
-                                 activate=not no_activate, force=force_activate)
+                                 activate=not no_activate, force=force_activate, reuse=not fresh)
         echo(outcome.headline())
     echo("run `annotator suggest` to replace the suggestions with the new versions'")
 

@@ -87,6 +87,14 @@ def write_meta(folder: Path, meta: ModelMeta) -> None:
     tmp.replace(Path(folder) / META)
 
 
+def add_meta_extra(folder: Path, **extra: Any) -> ModelMeta:
+    """Record more about a saved version in its meta.json (replaced atomically)."""
+    meta = read_meta(folder)
+    meta.extra.update(extra)
+    write_meta(folder, meta)
+    return meta
+
+
 def list_versions(kind: str | None = None, root: Path | None = None) -> list[tuple[Path, ModelMeta]]:
     """Every saved version (optionally of one kind), oldest first."""
     base = root or models_dir()

@@ -33,6 +33,7 @@ class TrainOutcome:
     seconds: float = 0.0
     activated: bool = False
     kept_previous: bool = False  # trained, but the active version scores higher: left as it was
+    reused: bool = False  # the labels, split and recipe are unchanged: an existing version stands
 
     @property
     def key(self) -> str:
@@ -47,12 +48,16 @@ class TrainOutcome:
         key = self.key
         new = _metric(self.metrics, key)
         line = f"{self.kind}: {self.version} ({self.method}) test {key} {new:.3f}"
+        if self.reused:
+            line = f"{self.kind}: {self.version} ({self.method}) reused: the labels and split are unchanged; test {key} {new:.3f}"
         if "macro_f1" in self.metrics:
             line += f" (macro {_metric(self.metrics, 'macro_f1'):.3f})"
         if self.previous_version:
             old = _metric(self.previous_metrics, key)
             line += f" (previous {self.previous_version}: {old:.3f}, {'+' if new >= old else ''}{new - old:.3f})"
-        line += f"; train/dev/test {self.sizes.get('train', 0)}/{self.sizes.get('dev', 0)}/{self.sizes.get('test', 0)}, {self.seconds:.0f} s"
+        line += f"; train/dev/test {self.sizes.get('train', 0)}/{self.sizes.get('dev', 0)}/{self.sizes.get('test', 0)}"
+        if not self.reused:
+            line += f", {self.seconds:.0f} s"
         if self.kept_previous:
             line += (f"\n  kept {self.previous_version} active: it scores higher on the same test speeches "
                      f"(`annotator models use {self.version}` switches anyway)")
@@ -98,6 +103,32 @@ def split(store: Store, examples: list[Example]) -> tuple[list[Example], list[Ex
     return train, dev, test
 
 
+def training_recipe(kind: str, method: str, epochs: int, encoder: str, scheme: Scheme, digest: str,
+                    sides: Sequence[Sequence[Example]]) -> str:
+    """What a version is trained from: the labels, the split, the method and the base encoder.
+    Two trainings with the same recipe would give the same version, so the second reuses the first."""
+    import hashlib
+    import json
+
+    recipe = {"kind": kind, "method": method, "epochs": epochs if method == "finetune" else None,
+              "encoder": encoder, "scheme": scheme.hash, "data": digest,
+              "sides": [sorted(ex.id for ex in side) for side in sides], "format": RECIPE_FORMAT}
+    text = json.dumps(recipe, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+RECIPE_FORMAT = 1  # raise when a method's training changes, so old versions are not reused
+
+
+def _reusable(store: Store, kind: str, recipe: str) -> dict[str, Any] | None:
+    """The newest registered version with this recipe whose folder is still there."""
+    for m in reversed(store.registered_models()):
+        extra = m["meta"].get("extra") or {}
+        if m["kind"] == kind and extra.get("recipe") == recipe and (Path(m["path"]) / "meta.json").is_file():
+            return m
+    return None
+
+
 def evaluate_version(folder: Path, kind: str, test: list[Example]) -> dict[str, Any]:
     from annotator.ml.train import evaluate_frames, evaluate_spans
 
@@ -106,8 +137,11 @@ def evaluate_version(folder: Path, kind: str, test: list[Example]) -> dict[str, 
 
 def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None, method: str = "finetune",
                epochs: int = 6, progress: Progress | None = None, activate: bool = True, force: bool = False,
-               examples: list[Example] | None = None) -> TrainOutcome:
-    """Train one model kind on the project's gold labels and register the new version."""
+               examples: list[Example] | None = None, reuse: bool = True) -> TrainOutcome:
+    """Train one model kind on the project's gold labels and register the new version.
+
+    With ``reuse`` (the default), a version already trained by the same recipe (labels, split,
+    method, base encoder) is returned instead of training and writing a copy of it."""
     import time
 
     from annotator.ml.encoder_setup import resolve_base
@@ -122,6 +156,11 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     train, dev, test = split(store, examples_used)
     base_dir = resolve_base(base)
     digest = data_hash(examples_used)
+    from annotator.ml.embeddings import encoder_key
+
+    recipe = training_recipe(kind, method, epochs, encoder_key(base_dir), scheme, digest, (train, dev, test))
+    if reuse and (existing := _reusable(store, kind, recipe)) is not None:
+        return _reused_outcome(store, existing, (train, dev, test), activate, force, started)
 
     def report(step: int, total: int, info: dict | None = None) -> None:
         if progress:
@@ -160,16 +199,11 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
         folder = save_version(result, "spans", scheme.name, scheme.hash, digest, metrics, base=str(base_dir))
     else:
         raise AnnotatorError(f"unknown model kind {kind!r}; use frames or spans")
+    from annotator.ml.registry import add_meta_extra
 
-    previous = store.active_models().get(kind, "")
-    previous_metrics: dict[str, Any] = {}
-    if previous:
-        prev_folder = next((Path(m["path"]) for m in store.registered_models() if m["version"] == previous), None)
-        if prev_folder is not None and prev_folder.is_dir():
-            try:
-                previous_metrics = evaluate_version(prev_folder, kind, test)
-            except Exception as exc:  # a broken old version must not cost the new one
-                previous_metrics = {"error": f"could not evaluate: {exc}"}
+    add_meta_extra(folder, recipe=recipe, dev_metrics=dev_metrics)
+
+    previous, previous_metrics = _active_on_test(store, kind, test)
     outcome = TrainOutcome(kind=kind, version="", method=method, folder=folder, metrics=metrics,
                            dev_metrics=dev_metrics,
                            previous_version=previous, previous_metrics=previous_metrics,
@@ -184,18 +218,53 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     return outcome
 
 
+def _active_on_test(store: Store, kind: str, test: list[Example], unless: str = "") -> tuple[str, dict[str, Any]]:
+    """The active version of ``kind`` and its scores on ``test`` (nothing if it is ``unless``)."""
+    previous = store.active_models().get(kind, "")
+    previous_metrics: dict[str, Any] = {}
+    if previous and previous != unless:
+        prev_folder = next((Path(m["path"]) for m in store.registered_models() if m["version"] == previous), None)
+        if prev_folder is not None and prev_folder.is_dir():
+            try:
+                previous_metrics = evaluate_version(prev_folder, kind, test)
+            except Exception as exc:  # a broken old version must not cost the new one
+                previous_metrics = {"error": f"could not evaluate: {exc}"}
+    return ("" if previous == unless else previous), previous_metrics
+
+
+def _reused_outcome(store: Store, existing: dict[str, Any], sides: tuple[list[Example], ...], activate: bool,
+                    force: bool, started: float) -> TrainOutcome:
+    import time
+
+    meta = existing["meta"]
+    train, dev, test = sides
+    outcome = TrainOutcome(kind=existing["kind"], version=existing["version"], method=meta.get("method", ""),
+                           folder=Path(existing["path"]), metrics=dict(meta.get("metrics") or {}),
+                           dev_metrics=dict((meta.get("extra") or {}).get("dev_metrics") or {}),
+                           sizes={"train": len(train), "dev": len(dev), "test": len(test)}, reused=True)
+    # the same rule as for a new version: it becomes active only if it scores at least as well
+    outcome.previous_version, outcome.previous_metrics = _active_on_test(store, outcome.kind, test,
+                                                                         unless=outcome.version)
+    outcome.activated = activate and (force or outcome.better_than_previous())
+    outcome.kept_previous = activate and not outcome.activated
+    if outcome.activated:
+        store.set_active_model(outcome.kind, outcome.version)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
 QUICK_FRAMES = ("knn", "linear")
 
 
 def train_frames_choosing(store: Store, scheme: Scheme, methods: Sequence[str] = QUICK_FRAMES,
                           base: str | None = None, epochs: int = 6, progress: Progress | None = None,
-                          activate: bool = True, force: bool = False,
-                          examples: list[Example] | None = None) -> tuple[list[TrainOutcome], TrainOutcome]:
+                          activate: bool = True, force: bool = False, examples: list[Example] | None = None,
+                          reuse: bool = True) -> tuple[list[TrainOutcome], TrainOutcome]:
     """Train a frames version by each method, keep them all, and activate the one that scores
     best on dev (micro-F1, then macro-F1) — if it scores at least as well as the active
     version on the test speeches (or ``force``). Returns every outcome and the chosen one."""
     outcomes = [train_kind(store, scheme, "frames", base=base, method=m, epochs=epochs, progress=progress,
-                           activate=False, examples=examples) for m in methods]
+                           activate=False, examples=examples, reuse=reuse) for m in methods]
     chosen = max(outcomes, key=lambda o: (_metric(o.dev_metrics, "micro_f1"), _metric(o.dev_metrics, "macro_f1"),
                                           _metric(o.metrics, "micro_f1")))
     chosen.activated = activate and (force or chosen.better_than_previous())
