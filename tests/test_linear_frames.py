@@ -49,7 +49,7 @@ def test_the_linear_model_learns_and_beats_the_majority_baseline(tiny_encoder_di
     ours, base = evaluate_frames(model, test), evaluate_frames(majority, test)
     assert ours["micro_f1"] > base["micro_f1"] + 0.2, (ours["micro_f1"], base["micro_f1"])
     assert evaluate_frames(TfidfFrames().fit(train, LABELS, dev), test)["micro_f1"] > base["micro_f1"]
-    assert set(model.thresholds) == set(LABELS) and 0.0 <= model.weight <= 1.0
+    assert set(model.thresholds) == set(LABELS) and abs(sum(model.weights.values()) - 1) < 1e-6
 
 
 def test_a_saved_linear_version_predicts_the_same_and_holds_no_pickle(tiny_encoder_dir, split, tmp_path):
@@ -101,3 +101,52 @@ def test_the_project_keeps_the_embeddings(store, tiny_encoder_dir):
     first = embed_texts(tiny_encoder_dir, texts, cache=cache)
     assert store.embedding_counts() == {encoder_key(tiny_encoder_dir): 2}
     assert embed_texts(tiny_encoder_dir, texts, cache=cache) == pytest.approx(first, abs=2e-3)  # float16 kept
+
+
+def speeches_with_context(n_speeches: int = 36, seed: int = 5) -> list[Example]:
+    """Each speech has one topic; half its segments carry the topic's words, the other half are
+    filler that only their speech can explain — labelled with the speech's topic all the same."""
+    from annotator.ml.context import contexts_of
+
+    rng = random.Random(seed)
+    out = []
+    for s in range(n_speeches):
+        label = LABELS[s % 3]
+        texts = []
+        for i in range(6):
+            words = (rng.sample(WORDS[label], 3) if i % 2 == 0 else []) + rng.sample(FILLER, 5)
+            rng.shuffle(words)
+            texts.append(" ".join(words))
+        for i, (text, ctx) in enumerate(zip(texts, contexts_of(texts))):
+            out.append(Example(f"{s}-{i}", text, "en", [label], [], f"speech-{s}", context=ctx))
+    return out
+
+
+def test_context_explains_sentences_that_carry_no_cue_themselves(tiny_encoder_dir):
+    import dataclasses
+
+    train, dev, test = split_training_examples(speeches_with_context())
+    model = LinearFrameModel().fit(train, tiny_encoder_dir, LABELS, dev=dev)
+    assert model.weights["context"] > 0, model.weights  # dev found the context view useful
+    fillers = [ex for ex in test if int(ex.id.split("-")[1]) % 2 == 1]
+    alone = [dataclasses.replace(ex, context=None) for ex in fillers]
+    with_context, without = evaluate_frames(model, fillers)["micro_f1"], evaluate_frames(model, alone)["micro_f1"]
+    assert with_context > without + 0.2, (with_context, without)
+
+
+def test_a_linear_version_saved_before_context_still_loads(tiny_encoder_dir, split, tmp_path):
+    import json
+
+    from safetensors.numpy import load_file, save_file
+
+    train, dev, test = split
+    folder = LinearFrameModel().fit(train, tiny_encoder_dir, LABELS, dev=dev).save(scheme="framing", root=tmp_path)
+    tensors = {k: v for k, v in load_file(str(folder / "linear.safetensors")).items() if not k.startswith("context.")}
+    save_file(tensors, str(folder / "linear.safetensors"))
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["extra"].pop("weights")
+    meta["extra"]["weight"] = 0.75
+    (folder / "meta.json").write_text(json.dumps(meta))
+    old = LinearFrameModel.load(folder, root=tmp_path)
+    assert old.weights == {"embedding": 0.75, "ngrams": 0.25}
+    assert evaluate_frames(folder, test)["micro_f1"] > evaluate_frames(MajorityFrames().fit(train, LABELS), test)["micro_f1"]

@@ -10,13 +10,16 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from annotator.ml.context import SegmentContext
+
 
 @dataclass(frozen=True)
 class Example:
     """One gold-labelled segment.
 
     ``spans`` are character offsets into ``text`` (start inclusive, end exclusive) with a label;
-    ``group`` is the speech the segment comes from, so that splits never cut a speech in two.
+    ``group`` is the speech the segment comes from, so that splits never cut a speech in two;
+    ``context`` the segments around it (for models that read context; not part of its identity).
     """
 
     id: str
@@ -25,6 +28,7 @@ class Example:
     frames: list[str] = field(default_factory=list)
     spans: list[tuple[int, int, str]] = field(default_factory=list)
     group: str = ""
+    context: SegmentContext | None = field(default=None, compare=False, repr=False)
 
     def canonical(self) -> dict:
         """A stable dict: frames sorted, spans sorted, so equal labels hash equally."""

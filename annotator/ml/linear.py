@@ -1,11 +1,14 @@
 """Frame suggestions that train in seconds: class-weighted logistic regression (one per label)
-over two views of a segment, combined and thresholded per label on dev.
+over three views of a segment, combined and thresholded per label on dev.
 
 * the base encoder's sentence embedding (multilingual: labels in one language help the others);
+* its context: the mean embedding of the segments before and after it, and of its whole speech
+  (``ml.context``; a segment given without context stands for itself);
 * character n-gram TF-IDF (language-independent, strong on lexical cues such as "tax" or "战略").
 
 Each view's head gives a probability per label; the model's score is their weighted mean, the
-weight chosen on dev. Saved as a registry version of kind ``frames`` with ``method="linear"``:
+weights chosen on dev (a view that does not help gets weight 0). Saved as a registry version of
+kind ``frames`` with ``method="linear"``:
 the heads' weights and the TF-IDF idf in ``linear.safetensors``, its vocabulary in
 ``vocabulary.json`` — no pickles.
 """
@@ -21,6 +24,7 @@ import numpy as np
 
 from annotator.errors import AnnotatorError
 from annotator.metrics import apply_thresholds, frame_scores_from_matrix, label_matrix, tune_thresholds
+from annotator.ml.context import SegmentContext, context_vectors
 from annotator.ml.embeddings import E5_QUERY_PREFIX, EmbeddingCache, embed_texts
 from annotator.ml.examples import Example, data_hash
 from annotator.ml.registry import (
@@ -38,18 +42,31 @@ WEIGHTS_FILE = "linear.safetensors"
 VOCABULARY_FILE = "vocabulary.json"
 NGRAMS = (2, 4)
 MAX_FEATURES = 60_000
-WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # share of the embedding head in the score
+VIEWS = ("embedding", "context", "ngrams")
+C_GRID = (4.0, 16.0, 64.0)  # inverse regularisation of the embedding heads, chosen on dev
+GRID_STEP = 0.25  # the views' weights are tried on this grid of the simplex (15 combinations)
+
+
+def _weight_grid(views: Sequence[str]) -> list[dict[str, float]]:
+    steps = int(round(1 / GRID_STEP))
+    if len(views) == 2:
+        return [{views[0]: i / steps, views[1]: 1 - i / steps} for i in range(steps + 1)]
+    return [{views[0]: i / steps, views[1]: j / steps, views[2]: (steps - i - j) / steps}
+            for i in range(steps + 1) for j in range(steps + 1 - i)]
 
 
 class LinearFrameModel:
-    """Multi-label frame scores from logistic regression over embeddings and character n-grams."""
+    """Multi-label frame scores from logistic regression over embeddings, context and character n-grams."""
 
-    def __init__(self, c_embedding: float = 4.0, c_ngrams: float = 8.0, prefix: str = E5_QUERY_PREFIX,
+    uses_context = True  # predict_matrix takes ``contexts`` (ml.context.predict_scores)
+
+    def __init__(self, c_embedding: float | None = None, c_ngrams: float = 8.0, prefix: str = E5_QUERY_PREFIX,
                  max_length: int = 128) -> None:
+        """``c_embedding`` None: chosen on dev from ``C_GRID`` (the middle one without dev)."""
         self.c_embedding, self.c_ngrams, self.prefix, self.max_length = c_embedding, c_ngrams, prefix, max_length
         self.labels: list[str] = []
         self.thresholds: dict[str, float] = {}
-        self.weight = 0.5
+        self.weights: dict[str, float] = {"embedding": 0.5, "ngrams": 0.5}
         self.encoder_dir: Path | None = None
         self.embedding_cache: EmbeddingCache | None = None  # set by whoever holds the project
         self.data_hash = ""
@@ -59,7 +76,7 @@ class LinearFrameModel:
     # ------------------------------------------------------------------ training
     def fit(self, examples: Sequence[Example], encoder_dir: Path | str, labels: Sequence[str] | None = None,
             dev: Sequence[Example] = ()) -> "LinearFrameModel":
-        """Train both heads on ``examples``; with ``dev``, choose the views' weight and the
+        """Train the three heads on ``examples``; with ``dev``, choose the views' weights and the
         per-label thresholds there."""
         from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -72,27 +89,47 @@ class LinearFrameModel:
         self._vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True,
                                            min_df=2 if len(texts) >= 50 else 1, max_features=MAX_FEATURES)
         ngrams = self._vectorizer.fit_transform(texts)
-        self._heads = {"embedding": _fit_heads(self._embed(texts), y, self.c_embedding),
-                       "ngrams": _fit_heads(ngrams, y, self.c_ngrams)}
+        own = self._embed(texts)
+        around = context_vectors(self._embed, texts, [ex.context for ex in examples], own)
         self.thresholds = {lab: 0.5 for lab in self.labels}
+        self._heads = {"ngrams": _fit_heads(ngrams, y, self.c_ngrams)}
+        chosen_c = self.c_embedding
+        if chosen_c is None:
+            chosen_c = self._choose_c(own, y, dev) if dev else C_GRID[len(C_GRID) // 2]
+        self.c_embedding = chosen_c
+        self._heads["embedding"] = _fit_heads(own, y, chosen_c)
+        self._heads["context"] = _fit_heads(around, y, chosen_c)
         self.data_hash = data_hash(examples)
         if dev:
             self.tune(dev)
         return self
 
+    def _choose_c(self, own: np.ndarray, y: np.ndarray, dev: Sequence[Example]) -> float:
+        """The embedding head's regularisation that scores best on dev (its view alone)."""
+        dev_own = self._embed([ex.text for ex in dev])
+        dev_y = label_matrix((ex.frames for ex in dev), self.labels)
+        best = (-1.0, C_GRID[0])
+        for c in C_GRID:
+            probs = _predict_heads(_fit_heads(own, y, c), dev_own)
+            score = frame_scores_from_matrix(dev_y, apply_thresholds(probs, tune_thresholds(probs, dev_y)),
+                                             self.labels)["micro_f1"]
+            if score > best[0] + 1e-9:
+                best = (score, c)
+        return best[1]
+
     def tune(self, dev: Sequence[Example]) -> dict[str, float]:
-        """The views' weight and per-label thresholds that maximise micro-F1 on ``dev``."""
+        """The views' weights and per-label thresholds that maximise micro-F1 on ``dev``."""
         texts = [ex.text for ex in dev]
         y = label_matrix((ex.frames for ex in dev), self.labels)
-        views = self._views(texts)
-        best = (-1.0, self.weight, [0.5] * len(self.labels))
-        for w in WEIGHT_GRID:
-            probs = w * views["embedding"] + (1 - w) * views["ngrams"]
+        views = self._views(texts, [ex.context for ex in dev])
+        best = (-1.0, self.weights, [0.5] * len(self.labels))
+        for weights in _weight_grid([v for v in VIEWS if v in views]):
+            probs = sum(w * views[v] for v, w in weights.items())
             thresholds = tune_thresholds(probs, y)
             score = frame_scores_from_matrix(y, apply_thresholds(probs, thresholds), self.labels)["micro_f1"]
             if score > best[0] + 1e-9:
-                best = (score, w, thresholds)
-        _, self.weight, thresholds = best
+                best = (score, weights, thresholds)
+        _, self.weights, thresholds = best
         self.thresholds = dict(zip(self.labels, thresholds))
         return dict(self.thresholds)
 
@@ -102,20 +139,30 @@ class LinearFrameModel:
             raise AnnotatorError("the linear frames model has no encoder: call fit() or load() first")
         return embed_texts(self.encoder_dir, texts, self.prefix, self.max_length, cache=self.embedding_cache)
 
-    def _views(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        return {"embedding": _predict_heads(self._heads["embedding"], self._embed(texts)),
-                "ngrams": _predict_heads(self._heads["ngrams"], self._vectorizer.transform(list(texts)))}
+    def _views(self, texts: Sequence[str],
+               contexts: Sequence[SegmentContext | None] | None = None) -> dict[str, np.ndarray]:
+        own = self._embed(texts)
+        views = {"embedding": _predict_heads(self._heads["embedding"], own),
+                 "ngrams": _predict_heads(self._heads["ngrams"], self._vectorizer.transform(list(texts)))}
+        if "context" in self._heads:  # versions saved before context was a view have none
+            views["context"] = _predict_heads(self._heads["context"],
+                                              context_vectors(self._embed, texts, contexts, own))
+        return views
 
-    def predict_matrix(self, texts: Sequence[str]) -> np.ndarray:
-        """Scores as an array (texts x labels), in ``self.labels`` order."""
+    def predict_matrix(self, texts: Sequence[str],
+                       contexts: Sequence[SegmentContext | None] | None = None) -> np.ndarray:
+        """Scores as an array (texts x labels), in ``self.labels`` order; ``contexts`` (one per
+        text, or None) place each segment in its speech."""
         if not len(texts):
             return np.zeros((0, len(self.labels)), np.float32)
-        views = self._views(texts)
-        return (self.weight * views["embedding"] + (1 - self.weight) * views["ngrams"]).astype(np.float32)
+        views = self._views(texts, contexts)
+        return sum(w * views[v] for v, w in self.weights.items() if w).astype(np.float32) \
+            if any(self.weights.values()) else np.zeros((len(texts), len(self.labels)), np.float32)
 
-    def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
+    def predict(self, texts: Sequence[str],
+                contexts: Sequence[SegmentContext | None] | None = None) -> list[dict[str, float]]:
         """One ``{label: score}`` per text, every label present, in input order."""
-        return [dict(zip(self.labels, map(float, row))) for row in self.predict_matrix(texts)]
+        return [dict(zip(self.labels, map(float, row))) for row in self.predict_matrix(texts, contexts)]
 
     # ------------------------------------------------------------------ registry
     def save(self, scheme: str = "", scheme_hash: str = "", metrics: dict[str, Any] | None = None,
@@ -138,7 +185,7 @@ class LinearFrameModel:
                 kind="frames", version=name, base=base or encoder_reference(self.encoder_dir, root), method="linear", scheme=scheme,
                 scheme_hash=scheme_hash, labels=self.labels, thresholds=self.thresholds, data_hash=self.data_hash,
                 metrics=metrics or {},
-                extra={"weight": self.weight, "ngrams": list(NGRAMS), "analyzer": "char_wb", "prefix": self.prefix,
+                extra={"weights": self.weights, "ngrams": list(NGRAMS), "analyzer": "char_wb", "prefix": self.prefix,
                        "max_length": self.max_length, "c_embedding": self.c_embedding, "c_ngrams": self.c_ngrams,
                        "encoder_dir": str(self.encoder_dir.resolve()), "dev_metrics": dev_metrics or {}},
             ))
@@ -153,17 +200,23 @@ class LinearFrameModel:
         folder = Path(folder)
         meta = read_saved(folder, "linear", WEIGHTS_FILE)
         x = meta.extra
-        model = cls(float(x.get("c_embedding", 4.0)), float(x.get("c_ngrams", 8.0)),
+        model = cls(float(x.get("c_embedding") or 4.0), float(x.get("c_ngrams", 8.0)),
                     str(x.get("prefix", E5_QUERY_PREFIX)), int(x.get("max_length", 128)))
         tensors = load_file(str(folder / WEIGHTS_FILE))
-        model._heads = {view: (tensors[f"{view}.coef"], tensors[f"{view}.intercept"]) for view in ("embedding", "ngrams")}
+        model._heads = {view: (tensors[f"{view}.coef"], tensors[f"{view}.intercept"])
+                        for view in VIEWS if f"{view}.coef" in tensors}
         vocabulary = json.loads((folder / VOCABULARY_FILE).read_text(encoding="utf-8"))
         model._vectorizer = TfidfVectorizer(analyzer=str(x.get("analyzer", "char_wb")),
                                             ngram_range=tuple(x.get("ngrams", NGRAMS)), sublinear_tf=True,
                                             vocabulary=vocabulary)
         model._vectorizer.idf_ = tensors["idf"].astype(np.float64)
         model.labels, model.thresholds = list(meta.labels), dict(meta.thresholds)
-        model.weight, model.data_hash = float(x.get("weight", 0.5)), meta.data_hash
+        if "weights" in x:
+            model.weights = {str(k): float(v) for k, v in x["weights"].items()}
+        else:  # saved before context: the embedding head's share
+            weight = float(x.get("weight", 0.5))
+            model.weights = {"embedding": weight, "ngrams": 1 - weight}
+        model.data_hash = meta.data_hash
         model.encoder_dir = Path(encoder_dir) if encoder_dir else find_encoder(meta, folder, root)
         return model
 

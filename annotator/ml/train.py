@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from annotator.errors import AnnotatorError
+from annotator.ml.context import predict_scores
 from annotator.ml.examples import Example
 from annotator.ml.frames import FrameClassifier
 from annotator.ml.knn import KnnFrameModel
@@ -491,7 +492,7 @@ def evaluate_frames(model: Path | str | TrainResult | KnnFrameModel, examples: S
     very predictor that makes its suggestions, with its own labels and thresholds."""
     predictor = frame_predictor(model)
     labels = predictor.labels
-    probs = predictor.predict_matrix([ex.text for ex in examples])
+    probs = predict_scores(predictor, [ex.text for ex in examples], [ex.context for ex in examples])
     thresholds = [predictor.thresholds.get(lab, 0.5) for lab in labels]
     y_true = label_matrix((ex.frames for ex in examples), labels)
     return frame_scores_from_matrix(y_true, apply_thresholds(probs, thresholds), labels)

@@ -124,11 +124,25 @@ def use_embedding_cache(store: Store, model: Any) -> None:
         model.embedding_cache = store.embedding_cache(encoder_key(model.encoder_dir))
 
 
+def _frame_scores(store: Store, model: Any, segments: Sequence[Segment]) -> list[dict[str, float]]:
+    """``{label: score}`` per segment; a model that reads context gets each segment's speech."""
+    from annotator.ml.context import predict_scores, uses_context
+
+    contexts = None
+    if uses_context(model):
+        from annotator.services.context import segment_contexts
+
+        around = segment_contexts(store, (s.speech_id for s in segments))
+        contexts = [around.get(s.id) for s in segments]
+    matrix = predict_scores(model, [s.text for s in segments], contexts)
+    return [dict(zip(model.labels, map(float, row))) for row in matrix]
+
+
 def _run_frames(store: Store, model: Any, version: str, segments: Sequence[Segment]) -> None:
     thresholds = dict(getattr(model, "thresholds", {}) or {})
     with ActiveModels._lock:  # the loaded model is shared: its cache is this store's while it predicts
         use_embedding_cache(store, model)
-        scores = model.predict([s.text for s in segments])
+        scores = _frame_scores(store, model, segments)
         if hasattr(model, "embedding_cache"):
             model.embedding_cache = None
     with store.write():

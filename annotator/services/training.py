@@ -76,14 +76,19 @@ def gold_examples(store: Store, scheme: Scheme, annotators: Sequence[str] | None
     of ``annotators`` only, if given), with the scheme's labels. The same gold the export writes."""
     from annotator.store.gold import gold_labels
 
+    from annotator.services.context import segment_contexts
+
     out = []
     known_frames, known_spans = set(scheme.frame_ids), set(scheme.span_ids)
-    for g in gold_labels(store, annotators).examples:
+    gold = gold_labels(store, annotators).examples
+    contexts = segment_contexts(store, (g.speech_id for g in gold))
+    for g in gold:
         out.append(Example(
             id=str(g.segment_id), text=g.text, language=g.language,
             frames=[f for f in g.frames if f in known_frames],
             spans=[(s["start"], s["end"], s["label"]) for s in g.spans if s["label"] in known_spans],
             group=g.segment_uid.split(":", 1)[0],  # the speech's content hash: stable across projects
+            context=contexts.get(g.segment_id),
         ))
     return out
 
