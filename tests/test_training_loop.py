@@ -70,7 +70,9 @@ def test_train_registers_activates_and_suggest_uses_it(tmp_path, tiny_encoder_di
     out = tmp_path / "rep"
     result = runner.invoke(cli, ["report", "--db", str(db), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert (out / "report.html").read_text().count("data:image/png;base64,") == 2
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3  # F1 per label, the learning curve, the versions
+    assert all(f'alt="{name}"' in page for name in ("f1_per_label.png", "learning_curve.png", "versions.png"))
 
 
 def test_train_without_labels_is_a_clear_error(tmp_path, tiny_encoder_dir):

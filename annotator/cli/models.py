@@ -183,13 +183,19 @@ def next_cmd(db_path: Path, annotator_name: str, count: int, as_json: bool) -> N
 @db_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="Folder for report.html and the PNG plots.")
-def report(db_path: Path, out_dir: Path) -> None:
-    """Scores per label and across versions: printed, and as an HTML page with plots."""
+@click.option("--no-curves", is_flag=True, help="Leave out the learning curve and the cross-lingual transfer "
+              "(they train the quick frames model a few times more: seconds with the project's stored "
+              "embeddings, longer on a big project).")
+def report(db_path: Path, out_dir: Path, no_curves: bool) -> None:
+    """Scores per label and across versions, beside baselines, with a learning curve and the
+    cross-lingual transfer: printed, and as an HTML page with plots."""
+    from annotator.services.evaluation import evaluate_project_frames
     from annotator.services.report import text_report, write_report
 
     store = open_existing(db_path)
-    echo(text_report(store))
-    echo(f"\nwrote {write_report(store, out_dir)}")
+    evaluation = evaluate_project_frames(store, curves=not no_curves)
+    echo(text_report(store, evaluation))
+    echo(f"\nwrote {write_report(store, out_dir, evaluation)}")
 
 
 COMMANDS = [models, suggest, train, next_cmd, report]

@@ -286,40 +286,4 @@ def choice_line(outcomes: Sequence[TrainOutcome], chosen: TrainOutcome) -> str:
     return f"frames: chose {chosen.method} by dev micro-F1 ({'; '.join(parts)})"
 
 
-
-PER_LANGUAGE_MIN = 20  # test segments a language needs before its own figure is shown
-
-
-def compare_with_baselines(store: Store, scheme: Scheme) -> dict[str, Any]:
-    """The active frames version beside a majority and a TF-IDF + logistic regression baseline,
-    all on the project's own test split (overall, and per language with enough test segments)."""
-    from annotator.ml.baselines import MajorityFrames, TfidfFrames
-    from annotator.ml.train import evaluate_frames, frame_predictor
-
-    examples = gold_examples(store, scheme)
-    if not examples:
-        return {}
-    train, dev, test = split(store, examples)
-    rows: dict[str, Any] = {"majority": MajorityFrames().fit(train, scheme.frame_ids),
-                            "tfidf+logreg": TfidfFrames().fit(train, scheme.frame_ids, dev)}
-    active = store.active_models().get("frames")
-    path = next((m["path"] for m in store.registered_models() if m["version"] == active), None)
-    note = ""
-    if path:
-        try:
-            model = frame_predictor(Path(path))
-            from annotator.services.suggest import use_embedding_cache
-
-            use_embedding_cache(store, model)
-            rows[f"active: {active}"] = model
-        except Exception as exc:  # an active version that cannot load: the baselines still show
-            note = f"active version {active} not scored: {exc}"
-    languages = sorted({ex.language for ex in test})
-    by_language = {lang: [ex for ex in test if ex.language == lang] for lang in languages}
-    scored: dict[str, Any] = {}
-    for name, model in rows.items():
-        scored[name] = {"overall": evaluate_frames(model, test),
-                        "per_language": {lang: evaluate_frames(model, exs)["micro_f1"]
-                                         for lang, exs in by_language.items() if len(exs) >= PER_LANGUAGE_MIN}}
-    return {"n_test": len(test), "n_train": len(train), "languages": {k: len(v) for k, v in by_language.items()},
-            "rows": scored, "note": note}
+# The report's comparisons with baselines, learning curve and transfer: services.evaluation.

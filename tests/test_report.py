@@ -1,0 +1,195 @@
+"""`annotator report` is honest about the frames model: on the project's own test split it shows
+the active version beside the majority and TF-IDF baselines per label and per language (with
+the number of test items), a learning curve whose points are real test scores, and how well a
+language is served by the other languages' labels."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+import re
+
+import pytest
+from _ml_fixtures import tiny_encoder_dir  # noqa: F401
+from click.testing import CliRunner
+
+from annotator.cli import cli
+from annotator.ml.embeddings import embed_texts, encoder_key
+from annotator.ml.linear import LinearFrameModel
+from annotator.ml.train import evaluate_frames
+from annotator.schemes import get_scheme
+from annotator.services import evaluation
+from annotator.services.evaluation import evaluate_project_frames, nested_subsets
+from annotator.services.training import gold_examples, split, train_kind
+from annotator.store import AnnotationState, Store
+
+WORDS = {
+    "en": {"Economic": ["taxes", "budget", "wages", "jobs", "growth", "inflation"],
+           "Security_and_defense": ["army", "border", "soldiers", "missiles", "attack", "navy"],
+           "Health_and_safety": ["hospital", "nurses", "vaccine", "doctors", "illness", "clinic"]},
+    "de": {"Economic": ["Steuern", "Haushalt", "Löhne", "Arbeit", "Wachstum", "Inflation"],
+           "Security_and_defense": ["Armee", "Grenze", "Soldaten", "Raketen", "Angriff", "Marine"],
+           "Health_and_safety": ["Krankenhaus", "Pflege", "Impfstoff", "Ärzte", "Krankheit", "Klinik"]},
+}
+FILLER = {"en": ["we", "must", "the", "and", "today", "our", "people", "will"],
+          "de": ["wir", "müssen", "die", "und", "heute", "unser", "Volk", "werden"]}
+LABELS = list(WORDS["en"])
+
+
+def two_language_project(path, speeches: int = 20, per_speech: int = 3) -> Store:
+    """``speeches`` English and as many German speeches, every segment labelled with one frame,
+    most often the one its words carry."""
+    rng = random.Random(5)
+    store = Store.open(path)
+    for lang in ("en", "de"):
+        for s in range(speeches):
+            labels = [LABELS[(s + i) % 3] for i in range(per_speech)]
+            texts = []
+            for i, label in enumerate(labels):
+                words = rng.sample(WORDS[lang][label], 2) + rng.sample(FILLER[lang], 3) + [f"{lang}{s}x{i}"]
+                rng.shuffle(words)
+                texts.append(" ".join(words) + ".")
+            text = " ".join(texts)
+            segs, pos = [], 0
+            for t in texts:
+                start = text.index(t, pos)
+                segs.append({"start": start, "end": start + len(t), "text": t, "language": lang})
+                pos = start + len(t)
+            sid = store.add_speech({"content_hash": hashlib.sha256(text.encode()).hexdigest(), "text": text,
+                                    "language": lang, "title": f"{lang} {s}"}, segs)
+            for seg, label in zip(store.segments_of_speech(sid), labels):
+                if rng.random() < 0.3:  # a noisy labeller, so that no model scores 1.0
+                    label = rng.choice([lab for lab in LABELS if lab != label])
+                store.decide(seg.id, "ann", AnnotationState((label,), (), "corrected"))
+    return store
+
+
+@pytest.fixture
+def project(tmp_path, tiny_encoder_dir, monkeypatch):
+    """The two-language project with an active linear frames version. Every text is in the
+    embedding store first, so every model below reads the same stored vectors."""
+    monkeypatch.setattr(evaluation, "PER_LANGUAGE_MIN", 5)  # the fixture's languages have ~9 test segments
+    db = tmp_path / "p.db"
+    store = two_language_project(db)
+    examples = gold_examples(store, get_scheme())
+    embed_texts(tiny_encoder_dir, [ex.text for ex in examples], cache=store.embedding_cache(encoder_key(tiny_encoder_dir)))
+    outcome = train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method="linear")
+    assert store.active_models()["frames"] == outcome.version
+    return store, db, outcome
+
+
+def test_nested_subsets_grow_by_whole_speeches_with_a_fixed_seed():
+    from annotator.ml.examples import Example
+
+    train = [Example(f"{s}-{i}", f"text {s} {i}", "en", ["Economic"], [], f"speech-{s}")
+             for s in range(20) for i in range(1 + s % 3)]
+    subsets = nested_subsets(train)
+    assert subsets == nested_subsets(train)  # the same draw every time
+    sizes = [len(sub) for _, sub in subsets]
+    assert sizes == sorted(set(sizes)) and len(sizes) == 5
+    assert subsets[-1] == (1.0, train)
+    for (fraction, small), (_, big) in zip(subsets, subsets[1:]):
+        assert set(ex.id for ex in small) < set(ex.id for ex in big)
+        assert len(small) >= fraction * len(train)
+    for _, sub in subsets:  # a speech is in a subset whole or not at all
+        groups = {ex.group for ex in sub}
+        assert sorted(ex.id for ex in sub) == sorted(ex.id for ex in train if ex.group in groups)
+
+
+def test_per_label_and_per_language_rows_carry_the_number_of_test_items(project, tmp_path):
+    store, db, _ = project
+    train, _, test = split(store, gold_examples(store, get_scheme()))
+    result = CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(tmp_path / "r"), "--no-curves"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("  ")}
+    for label in get_scheme().frame_ids:  # every label, with its test and train items and three F1
+        cells = rows[label]
+        assert int(cells[1]) == sum(label in ex.frames for ex in test), cells
+        assert int(cells[2]) == sum(label in ex.frames for ex in train), cells
+        assert len(cells) == 8 and all(re.fullmatch(r"\d\.\d{3}|-", c) for c in cells[3:]), cells
+    ev = evaluate_project_frames(store, curves=False)
+    active = ev.active_row
+    economic = ev.rows[active]["overall"]["per_label"]["Economic"]
+    assert rows["Economic"][5] == f"{economic['f1']:.3f}"  # the active version's own score
+    assert rows["Economic"][7] == f"{ev.rows['tfidf+logreg']['overall']['per_label']['Economic']['f1']:.3f}"
+    n_row = next(line for line in out.splitlines() if line.strip().startswith("n test segments")).split()
+    n_de, n_en = (sum(ex.language == lang for ex in test) for lang in ("de", "en"))
+    assert n_row[3:] == [str(len(test)), str(n_de), str(n_en)]
+    header = next(line for line in out.splitlines() if "micro-F1 macro-F1" in line).split()
+    assert header[-2:] == ["de", "en"]
+    assert "learning curve" not in out and "cross-lingual" not in out  # --no-curves
+    assert re.search(r"frames evaluation computed in \d+\.\d s\)", out)
+
+
+def test_the_learning_curve_grows_and_its_full_point_is_the_model_train_makes(project):
+    store, _, outcome = project
+    train, dev, test = split(store, gold_examples(store, get_scheme()))
+    ev = evaluate_project_frames(store)
+    assert ev.curve_method == "linear"
+    counts = [p.n_train for p in ev.curve]
+    assert counts == sorted(set(counts)) and len(counts) >= 4 and counts[-1] == len(train) == ev.n_train
+    assert counts[0] < len(train) / 4
+    full = ev.curve[-1]
+    # the model `annotator train` made on all of train, scored on the same test split
+    assert full.model["micro_f1"] == pytest.approx(outcome.metrics["micro_f1"], abs=1e-9)
+    assert full.model["per_label"] == outcome.metrics["per_label"]
+    assert full.tfidf == ev.rows["tfidf+logreg"]["overall"]
+    # a smaller point is the model trained on that share alone, not a copy of the full one
+    share, subset = nested_subsets(train)[0]
+    assert ev.curve[0].fraction == share and ev.curve[0].n_train == len(subset)
+    encoder_dir = LinearFrameModel.load(outcome.folder).encoder_dir
+    small = LinearFrameModel()
+    small.embedding_cache = store.embedding_cache(encoder_key(encoder_dir))
+    small.fit(subset, encoder_dir, labels=get_scheme().frame_ids, dev=dev)
+    assert ev.curve[0].model == evaluate_frames(small, test)
+
+
+def test_cross_lingual_transfer_on_two_languages(project, tmp_path):
+    store, db, outcome = project
+    train, dev, test = split(store, gold_examples(store, get_scheme()))
+    ev = evaluate_project_frames(store)
+    assert [t.language for t in ev.transfer] == ["de", "en"]
+    encoder_dir = LinearFrameModel.load(outcome.folder).encoder_dir
+    cache = store.embedding_cache(encoder_key(encoder_dir))
+    for row in ev.transfer:
+        mine = [ex for ex in test if ex.language == row.language]
+        others = [ex for ex in train if ex.language != row.language]
+        assert row.n_test == len(mine) >= 5
+        assert (row.n_train_language, row.n_train_others) == (len(train) - len(others), len(others))
+        assert row.n_train_language > 0 and row.n_train_others > 0
+        # trained on every label: the version `train` made, on this language's test segments
+        assert row.with_all == pytest.approx(evaluate_frames(outcome.folder, mine)["micro_f1"], abs=1e-9)
+        without = LinearFrameModel()
+        without.embedding_cache = cache
+        without.fit(others, encoder_dir, labels=get_scheme().frame_ids,
+                    dev=[ex for ex in dev if ex.language != row.language])
+        assert row.without == pytest.approx(evaluate_frames(without, mine)["micro_f1"], abs=1e-9)
+        assert 0.0 <= row.majority <= 1.0
+    result = CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("cross-lingual transfer"))
+    table = {line.split()[0]: line.split() for line in lines[start + 2:start + 4]}
+    de = next(t for t in ev.transfer if t.language == "de")
+    assert table["de"][1:7] == [str(de.n_test), str(de.n_train_language), str(de.n_train_others),
+                                f"{de.with_all:.3f}", f"{de.without:.3f}", f"{de.without - de.with_all:+.3f}"]
+
+
+def test_the_html_page_has_the_learning_curve_plot_and_the_tables(project, tmp_path):
+    store, db, _ = project
+    out = tmp_path / "r"
+    result = CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"learning curve and transfer \d+\.\d s of it", result.output)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    images = dict(re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)">', page))
+    assert {"learning_curve.png", "f1_per_label.png", "versions.png"} <= set(images)
+    png = base64.b64decode(images["learning_curve.png"])
+    assert png.startswith(b"\x89PNG") and png == (out / "learning_curve.png").read_bytes()
+    for heading in ("Frames against baselines", "Frames per label", "Learning curve", "Cross-lingual transfer"):
+        assert f"<h2>{heading}" in page
+    curve_table = page[page.index("<h2>Learning curve"):page.index("<h2>Cross-lingual")]
+    assert curve_table.count("<tr>") == 1 + len(evaluate_project_frames(store).curve)
+    assert "<td>de</td>" in page and "<td>en</td>" in page
