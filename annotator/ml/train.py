@@ -467,6 +467,22 @@ def save_version(
 # ---------------------------------------------------------------- evaluation
 
 
+def fit_quick_frames(method: str, train: Sequence[Example], dev: Sequence[Example], encoder_dir: Path | str,
+                     labels: Sequence[str], cache: Any = None) -> KnnFrameModel | LinearFrameModel:
+    """A quick frames model (``knn`` or ``linear``) fitted on ``train`` and tuned on ``dev``, over
+    the embeddings in ``cache``: the one way training, the report's curves and the UI's
+    background retraining fit it."""
+    if method not in ("knn", "linear"):
+        raise AnnotatorError(f"{method!r} is not a quick frames method; use knn or linear")
+    model = KnnFrameModel() if method == "knn" else LinearFrameModel()
+    model.embedding_cache = cache
+    if isinstance(model, KnnFrameModel):
+        model.fit(train, encoder_dir, labels=labels)
+        model.tune_thresholds(dev)
+        return model
+    return model.fit(train, encoder_dir, labels=labels, dev=dev)
+
+
 def frame_predictor(model: Any) -> Any:
     """The predictor suggestion uses for a frames version (saved, or in memory before saving);
     any model that answers ``predict_matrix`` with ``labels`` and ``thresholds`` (a baseline)

@@ -108,23 +108,6 @@ def nested_subsets(train: Sequence[Example], fractions: Sequence[float] = CURVE_
     return out
 
 
-def _quick_model(method: str, encoder_dir: Path, cache: Any, train: Sequence[Example], dev: Sequence[Example],
-                 labels: Sequence[str]) -> Any:
-    """The quick frames model as ``annotator train`` fits it (same defaults, dev for thresholds)."""
-    from annotator.ml.knn import KnnFrameModel
-    from annotator.ml.linear import LinearFrameModel
-
-    if method == "knn":
-        model = KnnFrameModel()
-        model.embedding_cache = cache
-        model.fit(train, encoder_dir, labels=labels)
-        model.tune_thresholds(dev)
-        return model
-    model = LinearFrameModel()
-    model.embedding_cache = cache
-    return model.fit(train, encoder_dir, labels=labels, dev=dev)
-
-
 def _active(store: Store) -> tuple[str, dict[str, Any], Any, str]:
     """The active frames version: its name, meta, loaded predictor (or None) and why not loaded."""
     from annotator.ml.train import frame_predictor
@@ -213,7 +196,7 @@ def _curves(store: Store, ev: FramesEvaluation, meta: dict[str, Any], active_mod
             fractions: Sequence[float], seed: int) -> None:
     from annotator.ml.baselines import TfidfFrames
     from annotator.ml.embeddings import embed_texts, encoder_key
-    from annotator.ml.train import evaluate_frames
+    from annotator.ml.train import evaluate_frames, fit_quick_frames
 
     method = meta.get("method") if meta.get("method") in QUICK_METHODS else "linear"
     encoder_dir = _encoder_for_curves(meta, active_model)
@@ -224,7 +207,7 @@ def _curves(store: Store, ev: FramesEvaluation, meta: dict[str, Any], active_mod
     ev.curve_method = method
     full_model = None
     for fraction, subset in nested_subsets(train, fractions, seed):
-        model = _quick_model(method, encoder_dir, cache, subset, dev, ev.labels)
+        model = fit_quick_frames(method, subset, dev, encoder_dir, ev.labels, cache)
         tfidf = models[TFIDF] if len(subset) == len(train) else TfidfFrames().fit(subset, ev.labels, dev)
         ev.curve.append(CurvePoint(fraction=fraction, n_train=len(subset),
                                    n_speeches=len({ex.group or ex.id for ex in subset}),
@@ -232,14 +215,14 @@ def _curves(store: Store, ev: FramesEvaluation, meta: dict[str, Any], active_mod
         if len(subset) == len(train):
             full_model = model
     if full_model is None:
-        full_model = _quick_model(method, encoder_dir, cache, train, dev, ev.labels)
+        full_model = fit_quick_frames(method, train, dev, encoder_dir, ev.labels, cache)
     for lang in ev.shown_languages:
         exs = by_language[lang]
         others = [ex for ex in train if ex.language != lang]
         without = None
         if others:
-            model = _quick_model(method, encoder_dir, cache, others, [ex for ex in dev if ex.language != lang],
-                                 ev.labels)
+            model = fit_quick_frames(method, others, [ex for ex in dev if ex.language != lang], encoder_dir,
+                                     ev.labels, cache)
             without = evaluate_frames(model, exs)["micro_f1"]
         ev.transfer.append(TransferRow(
             language=lang, n_test=len(exs), n_train_language=len(train) - len(others), n_train_others=len(others),

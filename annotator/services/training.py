@@ -150,7 +150,6 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     import time
 
     from annotator.ml.encoder_setup import resolve_base
-    from annotator.ml.knn import KnnFrameModel
     from annotator.ml.train import save_version, train_frames, train_spans
     from annotator.services.models import register_and_activate
 
@@ -173,19 +172,12 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
 
     dev_metrics: dict[str, Any] = {}
     if kind == "frames" and method in ("knn", "linear"):
-        from annotator.ml.embeddings import encoder_key
-        from annotator.ml.linear import LinearFrameModel
-        from annotator.ml.train import evaluate_frames
+        from annotator.ml.train import evaluate_frames, fit_quick_frames
 
         # The quick models: over sentence embeddings the project keeps, so retraining costs
         # the encoder only for texts it has not seen.
-        model = KnnFrameModel() if method == "knn" else LinearFrameModel()
-        model.embedding_cache = store.embedding_cache(encoder_key(base_dir))
-        if isinstance(model, KnnFrameModel):
-            model.fit(train, base_dir, labels=scheme.frame_ids)
-            model.tune_thresholds(dev)
-        else:
-            model.fit(train, base_dir, labels=scheme.frame_ids, dev=dev)
+        model = fit_quick_frames(method, train, dev, base_dir, scheme.frame_ids,
+                                 cache=store.embedding_cache(encoder_key(base_dir)))
         metrics = evaluate_frames(model, test)
         dev_metrics = evaluate_frames(model, dev) if dev else {}
         model.data_hash = digest
