@@ -45,6 +45,8 @@ class KnnFrameModel:
     neighbours that carry it (0..1), comparable with a sigmoid score.
     """
 
+    TRAINING_FORMAT = 1  # raise when fit() changes: versions trained before are then not reused
+
     def __init__(self, k: int = 10, temperature: float = 0.05, prefix: str = E5_QUERY_PREFIX,
                  max_length: int = 128) -> None:
         if k < 1 or temperature <= 0:

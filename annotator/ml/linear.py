@@ -59,6 +59,7 @@ class LinearFrameModel:
     """Multi-label frame scores from logistic regression over embeddings, context and character n-grams."""
 
     uses_context = True  # predict_matrix takes ``contexts`` (ml.context.predict_scores)
+    TRAINING_FORMAT = 2  # raise when fit() changes: versions trained before are then not reused
 
     def __init__(self, c_embedding: float | None = None, c_ngrams: float = 8.0, prefix: str = E5_QUERY_PREFIX,
                  max_length: int = 128) -> None:
@@ -234,7 +235,7 @@ def _fit_heads(features: Any, y: np.ndarray, c: float) -> tuple[np.ndarray, np.n
         if positives == 0 or positives == y.shape[0]:
             intercept[j] = -20.0 if positives == 0 else 20.0
             continue
-        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
+        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, solver="liblinear")
         clf.fit(features, y[:, j])
         coef[j], intercept[j] = clf.coef_[0], clf.intercept_[0]
     return coef, intercept

@@ -467,6 +467,9 @@ def save_version(
 # ---------------------------------------------------------------- evaluation
 
 
+TRAINING_FORMAT = 1  # of the fine-tuned heads and tagger: raise when their training changes
+
+
 def fit_quick_frames(method: str, train: Sequence[Example], dev: Sequence[Example], encoder_dir: Path | str,
                      labels: Sequence[str], cache: Any = None) -> KnnFrameModel | LinearFrameModel:
     """A quick frames model (``knn`` or ``linear``) fitted on ``train`` and tuned on ``dev``, over

@@ -117,12 +117,23 @@ def training_recipe(kind: str, method: str, epochs: int, encoder: str, scheme: S
 
     recipe = {"kind": kind, "method": method, "epochs": epochs if method == "finetune" else None,
               "encoder": encoder, "scheme": scheme.hash, "data": digest,
-              "sides": [sorted(ex.id for ex in side) for side in sides], "format": RECIPE_FORMAT}
+              "sides": [sorted(ex.id for ex in side) for side in sides], "format": training_format(kind, method)}
     text = json.dumps(recipe, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-RECIPE_FORMAT = 1  # raise when a method's training changes, so old versions are not reused
+def training_format(kind: str, method: str) -> int:
+    """The version of a method's training code (``TRAINING_FORMAT`` beside each model): a version
+    trained by older code is never reused, it is retrained."""
+    from annotator.ml.knn import KnnFrameModel
+    from annotator.ml.linear import LinearFrameModel
+    from annotator.ml.train import TRAINING_FORMAT
+
+    if kind == "frames" and method == "knn":
+        return KnnFrameModel.TRAINING_FORMAT
+    if kind == "frames" and method == "linear":
+        return LinearFrameModel.TRAINING_FORMAT
+    return TRAINING_FORMAT
 
 
 def _reusable(store: Store, kind: str, recipe: str) -> dict[str, Any] | None:
