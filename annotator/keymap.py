@@ -63,7 +63,7 @@ ANNOTATE_KEYS: tuple[Key, ...] = (
     Key("c", "choose", "Take decision", "adjudicate.choose", mode="adjudicate",
         tooltip="Take one annotator's decision as the adjudicated one"),
     Key("ctrl+t", "retrain('frames')", "Retrain now", "retrain", mode="always", show=False,
-        tooltip="Train a new frames model (nearest neighbours) on the labels so far"),
+        tooltip="Train new frames models (the quick ones; the best on dev) on the labels so far"),
     Key("left", "span_left", "◀", "span.left", mode="span"),
     Key("right", "span_right", "▶", "span.right", mode="span"),
     Key("shift+left", "span_extend_left", "Extend ◀", "span.extend_left", mode="span", show=False),

@@ -225,8 +225,9 @@ async def test_retrain_now_activates_a_new_frames_version_and_resuggests(tmp_pat
         await retrain_and_wait(app, pilot)
         store = Store.open(path)
         first = store.active_models()["frames"]
-        assert first.endswith("-knn")
-        assert any(m.startswith(f"frames: {first} (knn) test micro_f1") for m in shown), shown
+        method = "knn" if first.endswith("-knn") else "linear"  # the quick one best on dev
+        assert first.endswith(f"-{method}")
+        assert any(m.startswith(f"frames: {first} ({method}) test micro_f1") for m in shown), shown
         current = screen_of(app).current_id
         assert store.run_info(current, first), "the segment in view was suggested with the new model"
         await pilot.press("j")
@@ -237,7 +238,7 @@ async def test_retrain_now_activates_a_new_frames_version_and_resuggests(tmp_pat
             await asyncio.sleep(0.05)
         await retrain_and_wait(app, pilot)
         second = store.active_models()["frames"]
-        assert second != first and second.endswith("-knn")
+        assert second != first and (second.endswith("-knn") or second.endswith("-linear"))
         headline = next(m for m in shown if m.startswith(f"frames: {second}"))
         assert f"(previous {first}: " in headline
         assert store.run_info(screen_of(app).current_id, second)

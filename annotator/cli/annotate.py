@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from annotator.cli.common import annotator_option, db_option, existing_db
+from annotator.services.session import RETRAIN_EVERY
 
 
 @click.command("annotate")
@@ -22,18 +23,23 @@ from annotator.cli.common import annotator_option, db_option, existing_db
 @click.option("--base", "train_base", default=None,
               help="Encoder that 'Retrain now' (ctrl+t) builds on: a folder or a saved version. "
                    "Default: the default encoder.")
+@click.option("--retrain-every", type=click.IntRange(min=0), default=RETRAIN_EVERY, show_default=True,
+              envvar="ANNOTATOR_RETRAIN_EVERY",
+              help="Retrain the quick frames models in the background after every N decisions, and refresh "
+                   "the suggestions ahead (0: only on ctrl+t). Also $ANNOTATOR_RETRAIN_EVERY.")
 def annotate(db_path: Path, annotator_name: str, scheme_name: str | None, suggest: bool, adjudicate: bool,
-             train_base: str | None) -> None:
+             train_base: str | None, retrain_every: int) -> None:
     """Annotate segments with the keyboard: a accept, x reject, space skip, ⌫ undo, ctrl+q quit.
 
-    Every decision is saved the moment it is made. d toggles adjudication mode, ctrl+t retrains
-    the frames model on the labels so far. A keymap file ($ANNOTATOR_KEYMAP, or keymap.toml in
+    Every decision is saved the moment it is made. d toggles adjudication mode; the frames
+    models retrain in the background every few decisions (--retrain-every), and ctrl+t retrains
+    them at once (the slow spans tagger: "Retrain frames and spans" in the palette, ctrl+p). A keymap file ($ANNOTATOR_KEYMAP, or keymap.toml in
     the project folder) moves keys: [keys] then lines such as accept = "enter".
     """
     from annotator.ui.app import make_app
 
     make_app(existing_db(db_path), annotator_name, scheme_name, suggest=suggest, adjudicate=adjudicate,
-             train_base=train_base).run()
+             train_base=train_base, retrain_every=retrain_every).run()
 
 
 COMMANDS = [annotate]

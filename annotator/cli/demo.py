@@ -52,9 +52,10 @@ def demo(db_path: Path, annotator_name: str, no_ui: bool, no_models: bool) -> No
     if no_ui or not sys.stdout.isatty():
         echo(f"ready: `annotator annotate --db {db_path}` opens the annotation UI")
         return
+    from annotator.services.session import RETRAIN_EVERY
     from annotator.ui.app import make_app
 
-    make_app(db_path, annotator_name).run()
+    make_app(db_path, annotator_name, retrain_every=RETRAIN_EVERY).run()
 
 
 COMMANDS = [demo]

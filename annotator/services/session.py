@@ -43,6 +43,7 @@ STATUS_ICONS = {
     "pending": "⧗",  # decided, not saved yet: the database is busy
 }
 SAVED, PENDING, UNCHANGED = "saved", "pending", "unchanged"  # what became of a decision
+RETRAIN_EVERY = 25  # the UI retrains the quick frames models after this many decisions (by default)
 DECIDED = ("accepted", "corrected")  # statuses whose stored labels are the working labels
 
 
@@ -155,6 +156,7 @@ class Session:
         self._speeches: dict[int, Speech] = {}
         self._rows: dict[int, ListRow] = {}
         self.attempted: set[int] = set()  # segments a suggestion run has looked at
+        self.decisions_made = 0  # decisions this session that changed something (saved or pending)
         self.progress = Progress(0, 0)
         if adjudicate:
             self.set_adjudicate(True)
@@ -334,6 +336,12 @@ class Session:
     def _decide(self, edit: Edit) -> str:
         """Save one edit now, or keep it pending (in order) while another process holds the
         write lock: ``SAVED``, ``PENDING`` or ``UNCHANGED``. Never raises ``DatabaseBusy``."""
+        outcome = self._save_or_keep(edit)
+        if outcome != UNCHANGED:
+            self.decisions_made += 1  # what background retraining counts (ui: every N decisions)
+        return outcome
+
+    def _save_or_keep(self, edit: Edit) -> str:
         if self.pending:
             self.pending.append(edit)  # behind the ones already waiting: order is kept
             self.forget([edit.segment_id])  # its row shows it pending
@@ -495,17 +503,23 @@ class Session:
 
 
 def retrain(store: Store, scheme: Scheme, kinds: Sequence[str] = ("frames",), base: str | None = None,
-            method: str = "knn", progress: ProgressCallback | None = None) -> list:
-    """Train new model versions on the project's gold labels and make them active (call from a
-    worker thread with its own store). Frames use ``method`` (nearest neighbours by default: seconds,
-    not minutes); spans are always fine-tuned. Returns the ``TrainOutcome`` of each kind."""
-    from annotator.services.training import train_kind
+            method: str = "auto", progress: ProgressCallback | None = None) -> list[str]:
+    """Train new model versions on the project's gold labels and make them active where they
+    score at least as well (call from a worker thread with its own store). Frames: the quick
+    models, the one best on dev (``method="auto"``: seconds, not minutes), or one ``method``;
+    spans are always fine-tuned (minutes). Returns one line per kind: what was trained, its test
+    score against the version before, and whether it is now active."""
+    from annotator.services.training import choice_line, train_frames_choosing, train_kind
 
-    outcomes = []
+    lines = []
     for kind in kinds:
-        kind_method = method if kind == "frames" else "finetune"
-        outcomes.append(train_kind(store, scheme, kind, base=base, method=kind_method, progress=progress))
-    return outcomes
+        if kind == "frames" and method == "auto":
+            outcomes, chosen = train_frames_choosing(store, scheme, base=base, progress=progress)
+            lines.append(chosen.headline() + "\n" + choice_line(outcomes, chosen))
+        else:
+            kind_method = method if kind == "frames" else "finetune"
+            lines.append(train_kind(store, scheme, kind, base=base, method=kind_method, progress=progress).headline())
+    return lines
 
 
 def compute_suggestions(store: Store, segment_ids: Sequence[int]) -> int:

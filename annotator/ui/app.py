@@ -11,8 +11,9 @@ that refresh the bindings when they change: the segment in view, span mode
 
 Adjudication mode (``d``, or ``annotator annotate --adjudicate``) lists the segments annotators
 disagree on, shows their decisions side by side, and stores the adjudicator's choice under
-``adjudicator:<user>``. ``ctrl+t`` retrains the frames model in a worker thread and then
-recomputes the suggestions in view with the new version.
+``adjudicator:<user>``. Every ``retrain_every`` decisions (and on ``ctrl+t``) the quick frames
+models retrain in a worker thread, and the suggestions in view and ahead are recomputed with
+the new version.
 """
 
 from __future__ import annotations
@@ -85,10 +86,11 @@ class SuggestionsStopped(Message):
 class TrainingDone(Message):
     """The training worker finished: one headline per trained kind, or the error it met."""
 
-    def __init__(self, headlines: list[str], error: str = "") -> None:
+    def __init__(self, headlines: list[str], error: str = "", background: bool = False) -> None:
         super().__init__()
         self.headlines = headlines
         self.error = error
+        self.background = background  # started by the decision count, not by a key
 
 
 class AnnotateScreen(Screen):
@@ -108,9 +110,11 @@ class AnnotateScreen(Screen):
                                            "BINDINGS": screen_bindings(label_keys(scheme))})
 
     def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None,
-                 keymap: dict[str, str] | None = None) -> None:
+                 keymap: dict[str, str] | None = None, retrain_every: int = 0) -> None:
         super().__init__()
         self.session = session
+        self.retrain_every = max(retrain_every, 0)  # background retraining after this many decisions (0: off)
+        self.trained_at = 0  # session.decisions_made when training last started
         self.moved_label_keys = shown_label_keys(keymap or {})  # label keys a keymap moved, as shown
         self.suggest = suggest and session.store.path is not None
         self.train_base = train_base  # encoder for "retrain now" (None: the default encoder)
@@ -225,6 +229,7 @@ class AnnotateScreen(Screen):
     def after_decision(self, advance: bool) -> None:
         self.segment_list.refresh()
         self.update_progress()
+        self.retrain_if_due()
         index = self.session.index_of(self.current_id) if self.current_id is not None else -1
         if advance and 0 <= index < len(self.session.ids) - 1:
             self.show_index(index + 1)
@@ -538,46 +543,61 @@ class AnnotateScreen(Screen):
         if self.training:
             self.say("a model is already being trained", severity="warning", timeout=3)
             return
-        self.training = True
-        self.query_one("#worker", TopBar).update(f" ⟳ training {kinds.replace(',', ' + ')} ")
         self.say(f"training {kinds.replace(',', ' and ')} on the labels so far…", timeout=3)
-        self.run_training([k.strip() for k in kinds.split(",") if k.strip()])
+        self.start_training(kinds)
+
+    def retrain_if_due(self) -> None:
+        """Every ``retrain_every`` decisions, the quick frames models retrain in the background."""
+        if (self.retrain_every and not self.training and self.session.store.path is not None
+                and self.session.decisions_made - self.trained_at >= self.retrain_every):
+            self.start_training("frames", background=True)
+
+    def start_training(self, kinds: str, background: bool = False) -> None:
+        self.training = True
+        self.trained_at = self.session.decisions_made
+        self.query_one("#worker", TopBar).update(f" ⟳ training {kinds.replace(',', ' + ')} ")
+        self.run_training([k.strip() for k in kinds.split(",") if k.strip()], background)
 
     def show_worker(self, text: str) -> None:
         self.query_one("#worker", TopBar).update(text)
 
     @work(thread=True, group="train", exit_on_error=False)
-    def run_training(self, kinds: list[str]) -> None:
+    def run_training(self, kinds: list[str], background: bool = False) -> None:
         store = self.session.store.reopen()
 
         def progress(what: str, step: int, total: int) -> None:
             self.app.call_from_thread(self.show_worker, f" ⟳ {what} {step}/{total} ")
 
         try:
-            outcomes = retrain(store, self.session.scheme, kinds, base=self.train_base, progress=progress)
+            headlines = retrain(store, self.session.scheme, kinds, base=self.train_base, progress=progress)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a notification, never a crash
             message = str(exc) if isinstance(exc, AnnotatorError) else f"{type(exc).__name__}: {exc}"
-            self.post_message(TrainingDone([], message or type(exc).__name__))
+            self.post_message(TrainingDone([], message or type(exc).__name__, background))
             return
         finally:
             store.close()
-        self.post_message(TrainingDone([o.headline() for o in outcomes]))
+        self.post_message(TrainingDone(headlines, background=background))
 
     @on(TrainingDone)
     def training_done(self, message: TrainingDone) -> None:
         self.training = False
         self.query_one("#worker", TopBar).update("")
         if message.error:
-            self.say(f"retraining failed: {message.error}", severity="error", timeout=10)
+            when = f"background retraining (every {self.retrain_every} decisions)" if message.background else "retraining"
+            self.say(f"{when} failed: {message.error}", severity="warning" if message.background else "error",
+                     timeout=10)
             return
-        self.say("\n".join(message.headlines), title="new model active", timeout=15)
-        # The new version has no suggestions yet: recompute those in view, the rest on demand.
+        # The new version has no suggestions yet: recompute those in view and ahead, the rest on demand.
         self.session.attempted.clear()
         self.session.forget()
         self.segment_list.refresh()
         self.refresh_detail()
-        if self.suggest:
-            self.start_suggestions(self.visible_ids())
+        ahead = self.visible_ids() if self.suggest else []
+        if ahead:
+            self.start_suggestions(ahead)
+        note = f"; suggestions for {len(ahead)} segments in view and ahead refreshed" if ahead else ""
+        title = "background retraining" if message.background else "retrained"
+        self.say("\n".join(message.headlines) + note, title=title, timeout=15)
 
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
@@ -609,9 +629,10 @@ class AnnotatorApp(App):
     """
 
     def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None,
-                 keymap: dict[str, str] | None = None) -> None:
+                 keymap: dict[str, str] | None = None, retrain_every: int = 0) -> None:
         super().__init__()
         self.session = session
+        self.retrain_every = retrain_every
         self.suggest = suggest
         self.train_base = train_base
         self.quit_anyway = False  # ctrl+q pressed once with decisions still unsaved
@@ -621,7 +642,7 @@ class AnnotatorApp(App):
 
     def on_mount(self) -> None:
         screen = AnnotateScreen.for_scheme(self.session.scheme)
-        self.push_screen(screen(self.session, self.suggest, self.train_base, self.keymap))
+        self.push_screen(screen(self.session, self.suggest, self.train_base, self.keymap, self.retrain_every))
 
     def on_unmount(self) -> None:
         self.session.store.close()
@@ -664,11 +685,12 @@ class AnnotatorApp(App):
 
 def make_app(store_path: str | Path | None, annotator: str, scheme: str | Scheme | None = None,
              suggest: bool = True, store: Store | None = None, adjudicate: bool = False,
-             train_base: str | None = None) -> AnnotatorApp:
+             train_base: str | None = None, retrain_every: int = 0) -> AnnotatorApp:
     """The one app factory, for the CLI and the tests (``store`` overrides ``store_path``).
 
     ``adjudicate`` starts in adjudication mode; ``train_base`` is the encoder "retrain now" uses
-    (a folder or a saved version; None: the default encoder). The user's keymap file, if any
+    (a folder or a saved version; None: the default encoder); ``retrain_every`` N retrains the
+    quick frames models in the background after every N decisions (0: only on ctrl+t). The user's keymap file, if any
     (``ANNOTATOR_KEYMAP``, or ``keymap.toml`` in the project folder), is checked here, before
     anything opens: a bad entry is one ``AnnotatorError`` naming the file and the entry.
     """
@@ -676,4 +698,4 @@ def make_app(store_path: str | Path | None, annotator: str, scheme: str | Scheme
     keymap = user_keymap(scheme_obj, AnnotatorApp)
     store = store or Store.open(store_path)  # type: ignore[arg-type]
     return AnnotatorApp(Session(store, annotator, scheme_obj, adjudicate=adjudicate), suggest=suggest,
-                        train_base=train_base, keymap=keymap)
+                        train_base=train_base, keymap=keymap, retrain_every=retrain_every)

@@ -1,0 +1,58 @@
+"""Background retraining: after every N decisions the quick frames models retrain in a worker,
+the new version becomes active, and the suggestions in view and ahead are recomputed with it."""
+
+from __future__ import annotations
+
+from _ml_fixtures import tiny_encoder_dir  # noqa: F401
+from test_ui_team import SIZE, labelled_db, record_notifications, screen_of
+
+from annotator.store import Store
+from annotator.ui.app import make_app
+
+
+async def settle(app, pilot) -> None:
+    for _ in range(3):  # training, then the suggestions it starts
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def test_every_n_decisions_the_frames_models_retrain_and_suggestions_ahead_refresh(tmp_path, tiny_encoder_dir):
+    path = tmp_path / "b.db"
+    labelled_db(path).close()
+    app = make_app(path, "ann", "framing", suggest=True, train_base=str(tiny_encoder_dir), retrain_every=3)
+    shown = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        store = Store.open(path)
+        await pilot.press("1", "1")  # two decisions (Economic on, off): not yet
+        await settle(app, pilot)
+        assert "frames" not in store.active_models() and not screen_of(app).training
+        await pilot.press("3")  # the third
+        await settle(app, pilot)
+        first = store.active_models().get("frames")
+        assert first and (first.endswith("-knn") or first.endswith("-linear")), store.active_models()
+        note = next(m for m in shown if m.startswith(f"frames: {first}"))
+        assert "test micro_f1" in note and "chose" in note and "refreshed" in note, note
+        screen = screen_of(app)
+        ahead = screen.visible_ids()
+        assert len(ahead) > 1 and all(store.run_info(i, first) for i in ahead), "suggested with the new version"
+        # three more decisions: new labels, so a new version, and the suggestions follow it
+        await pilot.press("3", "3", "1")
+        await settle(app, pilot)
+        second = store.active_models()["frames"]
+        assert second != first
+        assert store.run_info(screen_of(app).current_id, second)
+        assert sum(m.startswith("frames: ") for m in shown) == 2
+        store.close()
+
+
+async def test_retrain_every_zero_never_retrains_by_itself(tmp_path, tiny_encoder_dir):
+    path = tmp_path / "z.db"
+    labelled_db(path).close()
+    app = make_app(path, "ann", "framing", suggest=False, train_base=str(tiny_encoder_dir), retrain_every=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*["1"] * 6)
+        await settle(app, pilot)
+        assert not screen_of(app).training
+    store = Store.open(path)
+    assert "frames" not in store.active_models()
+    store.close()
