@@ -30,6 +30,9 @@ THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 0.05 .. 0.95
 # ---------------------------------------------------------------- frames
 
 
+PER_LANGUAGE_MIN = 20  # test segments a language needs before its own figure is shown
+
+
 def label_matrix(label_sets: Iterable[Iterable[str]], labels: Sequence[str]) -> np.ndarray:
     """Indicator matrix (examples x labels); labels outside the scheme are ignored."""
     index = {lab: i for i, lab in enumerate(labels)}

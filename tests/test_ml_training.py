@@ -22,7 +22,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from annotator.ml.examples import Example, data_hash  # noqa: E402
 from annotator.splits import split_training_examples as split_by_group  # noqa: E402
 from annotator.ml.knn import KnnFrameModel  # noqa: E402
-from _ml_fixtures import assert_shared_like_new_files  # noqa: E402
+from _ml_fixtures import assert_shared_like_new_files, tiny_spans_dir  # noqa: E402,F401
 from annotator.ml.registry import read_meta  # noqa: E402
 from annotator.ml.train import (  # noqa: E402
     bio_tags,
@@ -315,3 +315,37 @@ def test_freeze_embeddings_keeps_word_embeddings(encoder_dir: Path, frame_splits
     assert frozen.model.get_input_embeddings().weight.detach().equal(original[key])
     assert not learning.model.get_input_embeddings().weight.detach().equal(original[key])
     assert frozen.params["freeze_embeddings"] is True and learning.params["freeze_embeddings"] is False
+
+
+def test_a_span_threshold_tuned_on_dev_leaves_out_the_low_scoring_spans(tmp_path: Path) -> None:
+    """The threshold is the one that maximises partial F1 on dev, and the shared predictor
+    applies it: the low-scoring span on a segment without a slogan is no longer suggested."""
+    from annotator.ml.spans import Span
+    from annotator.ml.train import tune_span_thresholds
+
+    gold = [[(0, 5, "Slogan")], [], [(3, 9, "Slogan")], []]
+    found = [[Span(0, 5, "Slogan", 0.9, "")], [Span(0, 4, "Slogan", 0.42, "")],
+             [Span(3, 9, "Slogan", 0.8, "")], [Span(2, 6, "Slogan", 0.5, "")]]
+    thresholds = tune_span_thresholds(gold, found)
+    assert 0.5 < thresholds["Slogan"] <= 0.8  # the false positives (0.42, 0.5) fall below it
+    assert tune_span_thresholds([[(0, 5, "Slogan")]], [[Span(0, 5, "Slogan", 0.3, "")]])["Slogan"] == 0.3
+
+
+def test_the_tagger_applies_its_version_thresholds(tiny_spans_dir: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from annotator.ml.spans import SpanTagger
+
+    folder = tmp_path / "v"
+    shutil.copytree(tiny_spans_dir, folder)
+    texts = ["We must build a moderately prosperous society in all respects.", "The budget is balanced."] * 4
+    everything = SpanTagger(folder).predict(texts)
+    scores = sorted(sp.score for row in everything for sp in row)
+    assert scores, "the tiny tagger finds spans"
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["thresholds"] = {"Slogan": scores[len(scores) // 2] + 1e-6}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    kept = SpanTagger(folder).predict(texts)
+    assert 0 < sum(map(len, kept)) < sum(map(len, everything))
+    assert all(sp.score >= meta["thresholds"]["Slogan"] for row in kept for sp in row)

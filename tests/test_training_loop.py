@@ -46,6 +46,9 @@ def test_train_registers_activates_and_suggest_uses_it(tmp_path, tiny_encoder_di
     assert result.exit_code == 0, result.output
     assert "frames: frames-" in result.output and "test micro_f1" in result.output
     assert "spans: spans-" in result.output
+    # spans scored on every test segment, those without a slogan too, with precision and recall
+    assert re.search(r"partial P [\d.]+ R [\d.]+, exact P [\d.]+ R [\d.]+: \d+ spans suggested for \d+ true ones "
+                     r"in \d+ test segments \(\d+ without a slogan\)", result.output), result.output
     store = Store.open(db)
     active = store.active_models()
     assert set(active) == {"frames", "spans"}

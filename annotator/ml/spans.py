@@ -158,14 +158,19 @@ class SpanTagger:
             )
         self.label_names = model_labels(self.model.config, self.meta)
         self.max_length = max_length or trained_max_length(self.meta)
+        # A span is suggested only if its score reaches its label's threshold, tuned on dev at
+        # training time (versions saved before have none: every span the tags give).
+        self.thresholds: dict[str, float] = dict(getattr(self.meta, "thresholds", None) or {})
 
     @classmethod
-    def in_memory(cls, model: Any, tokenizer: Any, tags: Sequence[str], max_length: int) -> "SpanTagger":
+    def in_memory(cls, model: Any, tokenizer: Any, tags: Sequence[str], max_length: int,
+                  thresholds: dict[str, float] | None = None) -> "SpanTagger":
         """The predictor over a tagger being trained (not saved yet); ``tags`` are its BIO tags."""
         self = cls.__new__(cls)
         self.folder, self.meta = None, None
         self.model, self.tokenizer = model, tokenizer
         self.label_names, self.max_length = list(tags), max_length
+        self.thresholds = dict(thresholds or {})
         return self
 
     @property
@@ -173,12 +178,16 @@ class SpanTagger:
         """The span labels this tagger can find (from its B-/I- tags)."""
         return {t.split("-", 1)[1] for t in self.label_names if "-" in t}
 
-    def predict(self, texts: Sequence[str], batch_size: int = 16) -> list[list[Span]]:
-        """The spans found in each text, in input order, each sorted by start."""
+    def predict(self, texts: Sequence[str], batch_size: int = 16, thresholded: bool = True) -> list[list[Span]]:
+        """The spans found in each text, in input order, each sorted by start; those scoring
+        under their label's threshold are left out (unless ``thresholded`` is False)."""
         if not texts:
             return []
         self.model.eval()
-        return map_batched(list(texts), batch_size, self._predict_batch)
+        found = map_batched(list(texts), batch_size, self._predict_batch)
+        if not thresholded or not self.thresholds:
+            return found
+        return [[sp for sp in row if sp.score >= self.thresholds.get(sp.label, 0.0)] for row in found]
 
     def predict_tuples(self, texts: Sequence[str], batch_size: int = 16) -> list[list[tuple[int, int, str]]]:
         return [[(s.start, s.end, s.label) for s in row] for row in self.predict(texts, batch_size)]

@@ -407,12 +407,35 @@ def train_spans(
 
     history, best = _run_loop(model, len(ids), batch, evaluate if dev_texts else None, loop, pick_device(device),
                               loss_fn=weighted_loss)
+    thresholds = tune_span_thresholds(dev_gold, predictor.predict(dev_texts, thresholded=False)) if dev_texts else {}
+    predictor.thresholds = thresholds
     dev_metrics = span_scores(dev_gold, predictor.predict_tuples(dev_texts)) if dev_texts else {}
     return TrainResult(
-        kind="spans", model=model, tokenizer=tokenizer, labels=list(span_labels), dev_metrics=dev_metrics,
+        kind="spans", model=model, tokenizer=tokenizer, labels=list(span_labels), thresholds=thresholds,
+        dev_metrics=dev_metrics,
         history=history, best_epoch=best, base=str(base_dir), max_length=max_length,
         params={**_params(loop, examples_train, examples_dev), "tags": tags, "n_windows": len(ids)},
     )
+
+
+SPAN_THRESHOLD_GRID = tuple(round(0.30 + 0.05 * i, 2) for i in range(14))  # 0.30 … 0.95
+
+
+def tune_span_thresholds(gold: Sequence[Sequence[tuple[int, int, str]]], found: Sequence[Sequence[Any]]) -> dict[str, float]:
+    """Per span label, the score threshold that maximises partial-overlap F1 on dev (ties: the
+    higher threshold, fewer spans to reject). ``found`` are the tagger's unthresholded spans."""
+    labels = sorted({s[2] for doc in gold for s in doc} | {sp.label for doc in found for sp in doc})
+    out: dict[str, float] = {}
+    for label in labels:
+        gold_l = [[s for s in doc if s[2] == label] for doc in gold]
+        best = (-1.0, 0.0)
+        for t in (0.0, *SPAN_THRESHOLD_GRID):
+            pred = [[(sp.start, sp.end, sp.label) for sp in doc if sp.label == label and sp.score >= t] for doc in found]
+            f1 = span_scores(gold_l, pred)["partial_f1"]
+            if f1 >= best[0] - 1e-9:  # the grid ascends: on a tie the higher threshold wins
+                best = (max(f1, best[0]), t)
+        out[label] = best[1]
+    return out
 
 
 # ---------------------------------------------------------------- saving
@@ -467,7 +490,7 @@ def save_version(
 # ---------------------------------------------------------------- evaluation
 
 
-TRAINING_FORMAT = 1  # of the fine-tuned heads and tagger: raise when their training changes
+TRAINING_FORMAT = 2  # of the fine-tuned heads and tagger: raise when their training changes
 
 
 def fit_quick_frames(method: str, train: Sequence[Example], dev: Sequence[Example], encoder_dir: Path | str,
@@ -502,7 +525,8 @@ def frame_predictor(model: Any) -> Any:
 def span_predictor(model: Path | str | TrainResult) -> SpanTagger:
     """The predictor suggestion uses for a spans version (saved, or in memory before saving)."""
     if isinstance(model, TrainResult):
-        return SpanTagger.in_memory(model.model, model.tokenizer, bio_tags(model.labels), model.max_length)
+        return SpanTagger.in_memory(model.model, model.tokenizer, bio_tags(model.labels), model.max_length,
+                                    model.thresholds)
     return load_predictor("spans", model)
 
 
@@ -523,4 +547,13 @@ def evaluate_spans(model: Path | str | TrainResult, examples: Sequence[Example])
     pred = tagger.predict_tuples([ex.text for ex in examples])
     known = tagger.span_labels
     gold = [[s for s in ex.spans if s[2] in known] for ex in examples]
-    return span_scores(gold, pred)
+    scores = span_scores(gold, pred)
+    # every decided segment counts, those without a slogan too: a span suggested there is a false positive
+    scores["n_without_spans"] = sum(1 for g in gold if not g)
+    scores["per_language"] = {}
+    for lang in sorted({ex.language for ex in examples}):
+        rows = [i for i, ex in enumerate(examples) if ex.language == lang]
+        found = span_scores([gold[i] for i in rows], [pred[i] for i in rows])
+        found.pop("per_label", None)
+        scores["per_language"][lang] = found
+    return scores

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from annotator.metrics import PER_LANGUAGE_MIN  # test segments a language needs for its own figure
 from annotator.ml.examples import Example
 from annotator.schemes import Scheme
 from annotator.store import Store
 
-PER_LANGUAGE_MIN = 20  # test segments a language needs before its own figure is shown
 CURVE_FRACTIONS = (0.1, 0.25, 0.5, 0.75, 1.0)  # shares of the train split's segments
 CURVE_SEED = 11  # the order in which speeches join the growing subsets
 QUICK_METHODS = ("knn", "linear")

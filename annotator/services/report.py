@@ -51,6 +51,10 @@ def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True)
             else:
                 lines.append(f" {mark} {m['version']:<40} span F1 partial {metrics.get('partial_f1', 0):.3f}  "
                              f"exact {metrics.get('exact_f1', 0):.3f}")
+                if "partial_precision" in metrics:
+                    from annotator.services.training import span_detail
+
+                    lines.append(f"     {span_detail(metrics)}")
     if evaluation is not None:
         lines.extend(evaluation_lines(evaluation))
     else:

@@ -63,7 +63,26 @@ class TrainOutcome:
                      f"(`annotator models use {self.version}` switches anyway)")
         elif self.activated:
             line += "; now active"
+        if self.kind == "spans" and "partial_precision" in self.metrics:
+            line += "\n  " + span_detail(self.metrics)
         return line
+
+
+def span_detail(metrics: dict[str, Any]) -> str:
+    """Precision and recall, partial and exact, with the counts, and per language (languages
+    with at least ``PER_LANGUAGE_MIN`` test segments)."""
+    from annotator.metrics import PER_LANGUAGE_MIN
+
+    m = metrics
+    line = (f"partial P {_metric(m, 'partial_precision'):.3f} R {_metric(m, 'partial_recall'):.3f}, "
+            f"exact P {_metric(m, 'exact_precision'):.3f} R {_metric(m, 'exact_recall'):.3f}: "
+            f"{m.get('n_pred', 0)} spans suggested for {m.get('n_gold', 0)} true ones in {m.get('n_docs', 0)} test "
+            f"segments ({m.get('n_without_spans', 0)} without a slogan)")
+    langs = [(lang, s) for lang, s in (m.get("per_language") or {}).items() if s.get("n_docs", 0) >= PER_LANGUAGE_MIN]
+    if langs:
+        line += "; " + ", ".join(f"{lang} partial P {_metric(s, 'partial_precision'):.2f} R "
+                                 f"{_metric(s, 'partial_recall'):.2f} F1 {_metric(s, 'partial_f1'):.2f}" for lang, s in langs)
+    return line
 
 
 def _metric(metrics: dict[str, Any], key: str) -> float:
