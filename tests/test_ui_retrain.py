@@ -3,6 +3,8 @@ the new version becomes active, and the suggestions in view and ahead are recomp
 
 from __future__ import annotations
 
+import re
+
 from _ml_fixtures import tiny_encoder_dir  # noqa: F401
 from test_ui_team import SIZE, labelled_db, record_notifications, screen_of
 
@@ -30,8 +32,10 @@ async def test_every_n_decisions_the_frames_models_retrain_and_suggestions_ahead
         await settle(app, pilot)
         first = store.active_models().get("frames")
         assert first and (first.endswith("-knn") or first.endswith("-linear")), store.active_models()
-        note = next(m for m in shown if m.startswith(f"frames: {first}"))
-        assert "test micro_f1" in note and "chose" in note and "refreshed" in note, note
+        note = next(m for m in shown if m.startswith("frames retrained"))
+        method = first.rsplit("-", 1)[1]
+        assert re.fullmatch(rf"frames retrained \({method}\): test micro-F1 [\d.]+; \d+ suggestions in view and "
+                            r"ahead refreshed", note), note  # one line: nothing to compare with the first time
         screen = screen_of(app)
         ahead = screen.visible_ids()
         assert len(ahead) > 1 and all(store.run_info(i, first) for i in ahead), "suggested with the new version"
@@ -41,7 +45,8 @@ async def test_every_n_decisions_the_frames_models_retrain_and_suggestions_ahead
         second = store.active_models()["frames"]
         assert second != first
         assert store.run_info(screen_of(app).current_id, second)
-        assert sum(m.startswith("frames: ") for m in shown) == 2
+        notes = [m for m in shown if m.startswith("frames retrained")]
+        assert len(notes) == 2 and re.match(r"frames retrained \(\w+\): test micro-F1 [\d.]+, was [\d.]+", notes[1])
         store.close()
 
 

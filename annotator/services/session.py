@@ -503,23 +503,24 @@ class Session:
 
 
 def retrain(store: Store, scheme: Scheme, kinds: Sequence[str] = ("frames",), base: str | None = None,
-            method: str = "auto", progress: ProgressCallback | None = None) -> list[str]:
+            method: str = "auto", progress: ProgressCallback | None = None) -> list[tuple[str, str]]:
     """Train new model versions on the project's gold labels and make them active where they
     score at least as well (call from a worker thread with its own store). Frames: the quick
     models, the one best on dev (``method="auto"``: seconds, not minutes), or one ``method``;
-    spans are always fine-tuned (minutes). Returns one line per kind: what was trained, its test
-    score against the version before, and whether it is now active."""
+    spans are always fine-tuned (minutes). Returns per kind a one-line note (the new score
+    against the previous version's) and the full account (each candidate, sizes, time)."""
     from annotator.services.training import choice_line, train_frames_choosing, train_kind
 
-    lines = []
+    told = []
     for kind in kinds:
         if kind == "frames" and method == "auto":
             outcomes, chosen = train_frames_choosing(store, scheme, base=base, progress=progress)
-            lines.append(chosen.headline() + "\n" + choice_line(outcomes, chosen))
+            told.append((chosen.note(), chosen.headline() + "\n" + choice_line(outcomes, chosen)))
         else:
             kind_method = method if kind == "frames" else "finetune"
-            lines.append(train_kind(store, scheme, kind, base=base, method=kind_method, progress=progress).headline())
-    return lines
+            outcome = train_kind(store, scheme, kind, base=base, method=kind_method, progress=progress)
+            told.append((outcome.note(), outcome.headline()))
+    return told
 
 
 def compute_suggestions(store: Store, segment_ids: Sequence[int]) -> int:

@@ -44,6 +44,18 @@ class TrainOutcome:
             return True
         return _metric(self.metrics, self.key) >= _metric(self.previous_metrics, self.key)
 
+    def note(self) -> str:
+        """One line: the new score against the previous version's, and what became of it."""
+        key = self.key
+        line = f"{self.kind} retrained ({self.method}): test {key.replace('_f1', '-F1')} {_metric(self.metrics, key):.3f}"
+        if self.previous_version:
+            line += f", was {_metric(self.previous_metrics, key):.3f}"
+        if self.reused:
+            line += " (labels unchanged: same version)"
+        elif self.kept_previous:
+            line += f"; kept {self.previous_version}, which scores higher"
+        return line
+
     def headline(self) -> str:
         key = self.key
         new = _metric(self.metrics, key)

@@ -569,7 +569,9 @@ class AnnotateScreen(Screen):
             self.app.call_from_thread(self.show_worker, f" ⟳ {what} {step}/{total} ")
 
         try:
-            headlines = retrain(store, self.session.scheme, kinds, base=self.train_base, progress=progress)
+            told = retrain(store, self.session.scheme, kinds, base=self.train_base, progress=progress)
+            # in the background, one line each; on request, the whole account
+            headlines = [note if background else account for note, account in told]
         except Exception as exc:  # noqa: BLE001 - every failure becomes a notification, never a crash
             message = str(exc) if isinstance(exc, AnnotatorError) else f"{type(exc).__name__}: {exc}"
             self.post_message(TrainingDone([], message or type(exc).__name__, background))
@@ -595,8 +597,8 @@ class AnnotateScreen(Screen):
         ahead = self.visible_ids() if self.suggest else []
         if ahead:
             self.start_suggestions(ahead)
-        note = f"; suggestions for {len(ahead)} segments in view and ahead refreshed" if ahead else ""
-        title = "background retraining" if message.background else "retrained"
+        note = f"; {len(ahead)} suggestions in view and ahead refreshed" if ahead else ""
+        title = f"background retraining (every {self.retrain_every} decisions)" if message.background else "retrained"
         self.say("\n".join(message.headlines) + note, title=title, timeout=15)
 
     @on(Worker.StateChanged)
