@@ -94,7 +94,7 @@ def test_a_worse_version_is_saved_but_not_activated(tmp_path, tiny_encoder_dir, 
     first = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method="knn")
     assert first.activated and store.active_models()["frames"] == first.version
     # the active version, scored on the same test speeches, beats anything new
-    monkeypatch.setattr(training, "evaluate_version", lambda folder, kind, test: {"micro_f1": 1.01})
+    monkeypatch.setattr(training, "evaluate_version", lambda folder, kind, test, store=None: {"micro_f1": 1.01})
     second = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method="knn",
                                  reuse=False)
     assert not second.activated and second.kept_previous
@@ -152,3 +152,17 @@ def test_train_chooses_the_quick_frames_model_by_dev_and_the_report_shows_the_ba
     assert "frames against baselines" in report.output
     rows = {line.split()[0]: line for line in report.output.splitlines() if line.startswith("  ")}
     assert "majority" in rows and "tfidf+logreg" in rows and "active:" in rows
+
+
+def test_a_saved_version_scores_later_what_it_scored_when_trained(tmp_path, tiny_encoder_dir):
+    """The comparison with the active version is like with like: evaluated again from its
+    folder (stored embeddings, float16), a version gets the very scores it was trained with."""
+    from annotator.schemes import get_scheme
+    from annotator.services import training
+
+    store = labelled_project(tmp_path / "p.db")
+    for method in ("linear", "knn"):
+        outcome = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method=method)
+        _, _, test = training.split(store, training.gold_examples(store, get_scheme()))
+        again = training.evaluate_version(outcome.folder, "frames", test, store)
+        assert again["per_label"] == outcome.metrics["per_label"] and again["micro_f1"] == outcome.metrics["micro_f1"]

@@ -63,6 +63,9 @@ def embed_texts(encoder_dir: Path | str, texts: Sequence[str], prefix: str = E5_
     todo = sorted({k: t for k, t in zip(keys, texts) if k not in known}.items())
     if todo:
         vectors = _run_encoder(encoder_dir, [t for _, t in todo], prefix, max_length, batch_size)
+        # at the store's precision (float16): a text gives the same vector fresh or from the
+        # store, so a version scores the same when trained and when evaluated again later
+        vectors = vectors.astype(np.float16).astype(np.float32)
         fresh = {k: v for (k, _), v in zip(todo, vectors)}
         known.update(fresh)
         if cache is not None:

@@ -176,10 +176,19 @@ def _reusable(store: Store, kind: str, recipe: str) -> dict[str, Any] | None:
     return None
 
 
-def evaluate_version(folder: Path, kind: str, test: list[Example]) -> dict[str, Any]:
-    from annotator.ml.train import evaluate_frames, evaluate_spans
+def evaluate_version(folder: Path, kind: str, test: list[Example], store: Store | None = None) -> dict[str, Any]:
+    """A saved version's test scores, through the predictor suggestion uses (reading the
+    project's stored embeddings, as suggestion does)."""
+    from annotator.ml.train import evaluate_frames, evaluate_spans, frame_predictor
 
-    return evaluate_frames(folder, test) if kind == "frames" else evaluate_spans(folder, test)
+    if kind != "frames":
+        return evaluate_spans(folder, test)
+    predictor = frame_predictor(folder)
+    if store is not None:
+        from annotator.services.suggest import use_embedding_cache
+
+        use_embedding_cache(store, predictor)
+    return evaluate_frames(predictor, test)
 
 
 def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None, method: str = "finetune",
@@ -265,7 +274,7 @@ def _active_on_test(store: Store, kind: str, test: list[Example], unless: str = 
         prev_folder = next((Path(m["path"]) for m in store.registered_models() if m["version"] == previous), None)
         if prev_folder is not None and prev_folder.is_dir():
             try:
-                previous_metrics = evaluate_version(prev_folder, kind, test)
+                previous_metrics = evaluate_version(prev_folder, kind, test, store)
             except Exception as exc:  # a broken old version must not cost the new one
                 previous_metrics = {"error": f"could not evaluate: {exc}"}
     return ("" if previous == unless else previous), previous_metrics
