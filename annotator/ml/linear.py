@@ -58,7 +58,6 @@ def _weight_grid(views: Sequence[str]) -> list[dict[str, float]]:
 class LinearFrameModel:
     """Multi-label frame scores from logistic regression over embeddings, context and character n-grams."""
 
-    uses_context = True  # predict_matrix takes ``contexts`` (ml.context.predict_scores)
     TRAINING_FORMAT = 2  # raise when fit() changes: versions trained before are then not reused
 
     def __init__(self, c_embedding: float | None = None, c_ngrams: float = 8.0, prefix: str = E5_QUERY_PREFIX,
@@ -73,6 +72,12 @@ class LinearFrameModel:
         self.data_hash = ""
         self._heads: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # view -> (coef labels x features, intercept)
         self._vectorizer: Any = None
+
+    @property
+    def uses_context(self) -> bool:
+        """Whether predict_matrix wants ``contexts`` (ml.context.predict_scores): only where dev
+        gave the context view a weight, so that no one fetches speeches for nothing."""
+        return bool(self.weights.get("context"))
 
     # ------------------------------------------------------------------ training
     def fit(self, examples: Sequence[Example], encoder_dir: Path | str, labels: Sequence[str] | None = None,
@@ -140,12 +145,17 @@ class LinearFrameModel:
             raise AnnotatorError("the linear frames model has no encoder: call fit() or load() first")
         return embed_texts(self.encoder_dir, texts, self.prefix, self.max_length, cache=self.embedding_cache)
 
-    def _views(self, texts: Sequence[str],
-               contexts: Sequence[SegmentContext | None] | None = None) -> dict[str, np.ndarray]:
-        own = self._embed(texts)
-        views = {"embedding": _predict_heads(self._heads["embedding"], own),
-                 "ngrams": _predict_heads(self._heads["ngrams"], self._vectorizer.transform(list(texts)))}
-        if "context" in self._heads:  # versions saved before context was a view have none
+    def _views(self, texts: Sequence[str], contexts: Sequence[SegmentContext | None] | None = None,
+               only: set[str] | None = None) -> dict[str, np.ndarray]:
+        """Each view's probabilities (``only`` those views, if given: a view weighted 0 costs nothing)."""
+        wanted = set(self._heads) if only is None else only & set(self._heads)
+        own = self._embed(texts) if wanted & {"embedding", "context"} else None
+        views = {}
+        if "embedding" in wanted:
+            views["embedding"] = _predict_heads(self._heads["embedding"], own)
+        if "ngrams" in wanted:
+            views["ngrams"] = _predict_heads(self._heads["ngrams"], self._vectorizer.transform(list(texts)))
+        if "context" in wanted:  # versions saved before context was a view have none
             views["context"] = _predict_heads(self._heads["context"],
                                               context_vectors(self._embed, texts, contexts, own))
         return views
@@ -156,9 +166,11 @@ class LinearFrameModel:
         text, or None) place each segment in its speech."""
         if not len(texts):
             return np.zeros((0, len(self.labels)), np.float32)
-        views = self._views(texts, contexts)
-        return sum(w * views[v] for v, w in self.weights.items() if w).astype(np.float32) \
-            if any(self.weights.values()) else np.zeros((len(texts), len(self.labels)), np.float32)
+        weights = {v: w for v, w in self.weights.items() if w}
+        if not weights:
+            return np.zeros((len(texts), len(self.labels)), np.float32)
+        views = self._views(texts, contexts, only=set(weights))
+        return sum(w * views[v] for v, w in weights.items()).astype(np.float32)
 
     def predict(self, texts: Sequence[str],
                 contexts: Sequence[SegmentContext | None] | None = None) -> list[dict[str, float]]:
