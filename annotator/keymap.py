@@ -57,6 +57,8 @@ ANNOTATE_KEYS: tuple[Key, ...] = (
     Key("g", "jump", "Go to", "jump", show=False, tooltip="Jump to a segment id"),
     Key("slash", "search", "Search", "search"),
     Key("f", "filters", "Filter", "filters"),
+    Key("m", "more_like_this", "More like this", "more_like_this",
+        tooltip="List the segments most similar in meaning to this one, nearest first (f, Clear: back)"),
     Key("question_mark,f1", "toggle_guidelines", "Guide", "guidelines", mode="always"),
     Key("d", "toggle_adjudicate", "Adjudicate", "adjudicate", show=False,
         tooltip="Show only the segments annotators disagree on, and settle them"),

@@ -151,6 +151,8 @@ class Session:
         self.queue_size = len(store.assignments(annotator))
         self.filter = self.default_filter()
         self.low_confidence = False
+        self.similar_to: int | None = None  # the list shows the segments most like this one
+        self.similarity: dict[int, float] = {}  # their cosine similarity to it
         self.ids: list[int] = []
         self._position: dict[int, int] = {}
         self._speeches: dict[int, Speech] = {}
@@ -195,6 +197,7 @@ class Session:
         """Select the segments the list shows (ids only: cheap for 100k segments)."""
         self.filter = replace(flt, annotator=self.annotator)
         self.low_confidence = low_confidence
+        self.similar_to, self.similarity = None, {}
         ids = self.store.segment_ids(self.filter)
         if self.adjudicate:
             from annotator.team.assign import disagreements
@@ -210,6 +213,17 @@ class Session:
         self.ids = ids
         self._position = {sid: i for i, sid in enumerate(ids)}
         return ids
+
+    def show_similar(self, segment_id: int, ranked: Sequence[tuple[int, float]]) -> list[int]:
+        """The list becomes the segments like ``segment_id``, nearest first (``ranked``: from
+        ``annotator.services.similar.similar_segments``); in adjudication mode, those among the
+        disagreements. Any filter (``apply_filter``) returns to a filtered list."""
+        ranked = [(i, score) for i, score in ranked if not self.adjudicate or i in self.disputed]
+        self.similar_to = segment_id
+        self.similarity = dict(ranked)
+        self.ids = [i for i, _ in ranked]
+        self._position = {sid: i for i, sid in enumerate(self.ids)}
+        return self.ids
 
     def index_of(self, segment_id: int) -> int:
         return self._position.get(segment_id, -1)

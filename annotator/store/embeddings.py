@@ -29,6 +29,18 @@ class EmbeddingCache:
                 out[key] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
         return out
 
+    def all(self) -> tuple[list[str], np.ndarray]:
+        """Every vector of this encoder: the keys, and a (keys x dim) float16 matrix in their order
+        (one scan, kept at the store's precision: 100k vectors of 768 are 150 MB, not 300)."""
+        keys: list[str] = []
+        rows: list[np.ndarray] = []
+        for key, blob in self.store.db.execute(
+                "SELECT text_key, vector FROM text_embeddings WHERE encoder = ?", [self.encoder]):
+            keys.append(key)
+            rows.append(np.frombuffer(blob, dtype=np.float16))
+        dim = rows[0].shape[0] if rows else 0
+        return keys, (np.stack(rows) if rows else np.zeros((0, dim), np.float16))
+
     def put(self, vectors: Mapping[str, np.ndarray]) -> None:
         with self.store.write():
             self.store.db.conn.executemany(

@@ -61,7 +61,8 @@ SPAN_ACTIONS = ACTIONS_IN["span"]
 ADJUDICATE_ACTIONS = ACTIONS_IN["adjudicate"]
 ALWAYS = ACTIONS_IN["always"]
 # Actions on the segment in view: shown but disabled while there is none.
-ON_SEGMENT = {"accept", "reject", "skip", "toggle_frame", "span_mode", "choose"}
+ON_SEGMENT = {"accept", "reject", "skip", "toggle_frame", "span_mode", "choose", "more_like_this"}
+SIMILAR_K = 50  # segments "more like this one" lists
 
 
 class SuggestionsReady(Message):
@@ -91,6 +92,16 @@ class TrainingDone(Message):
         self.headlines = headlines
         self.error = error
         self.background = background  # started by the decision count, not by a key
+
+
+class SimilarReady(Message):
+    """The similarity worker ranked the segments like ``segment_id`` (or met ``error``)."""
+
+    def __init__(self, segment_id: int, ranked: list[tuple[int, float]], error: str = "") -> None:
+        super().__init__()
+        self.segment_id = segment_id
+        self.ranked = ranked
+        self.error = error
 
 
 class AnnotateScreen(Screen):
@@ -600,6 +611,46 @@ class AnnotateScreen(Screen):
         note = f"; {len(ahead)} suggestions in view and ahead refreshed" if ahead else ""
         title = f"background retraining (every {self.retrain_every} decisions)" if message.background else "retrained"
         self.say("\n".join(message.headlines) + note, title=title, timeout=15)
+
+    # ------------------------------------------------------ more like this one
+    def action_more_like_this(self) -> None:
+        if self.current_id is None:
+            return
+        if self.session.store.path is None:
+            self.say("similar segments need a project database file", severity="error", timeout=4)
+            return
+        self.show_worker(f" ⟳ segments like {self.current_id} ")
+        self.find_similar(self.current_id)
+
+    @work(thread=True, group="similar", exclusive=True, exit_on_error=False)
+    def find_similar(self, segment_id: int) -> None:
+        from annotator.services.similar import similar_segments
+
+        store = self.session.store.reopen()  # the worker's own connection
+
+        def progress(what: str, done: int, total: int) -> None:
+            self.app.call_from_thread(self.show_worker, f" ⟳ {what} {done}/{total} ")
+
+        try:
+            ranked = similar_segments(store, segment_id, k=SIMILAR_K, progress=progress)
+        except Exception as exc:  # noqa: BLE001 - reported, never a crash
+            message = str(exc) if isinstance(exc, AnnotatorError) else f"{type(exc).__name__}: {exc}"
+            self.post_message(SimilarReady(segment_id, [], message or type(exc).__name__))
+            return
+        finally:
+            store.close()
+        self.post_message(SimilarReady(segment_id, ranked))
+
+    @on(SimilarReady)
+    def similar_ready(self, message: SimilarReady) -> None:
+        self.show_worker("")
+        if message.error:
+            self.say(f"no similar segments: {message.error}", severity="error", timeout=8)
+            return
+        self.session.show_similar(message.segment_id, message.ranked)
+        self.list_changed()
+        if self.session.ids:
+            self.say("nearest first; f then Clear shows the whole list again", timeout=4)
 
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:

@@ -287,6 +287,8 @@ def header_text(session: Session) -> Text:
                                      ("frame", flt.label)) if v not in ("", None)]
     if session.low_confidence:
         parts.append("least sure first")
+    if session.similar_to is not None:  # a list of its own: the filters above are not in force
+        parts = [f"like segment {session.similar_to} ({len(session.ids)})"]
     head = f"annotator · {session.user}"
     if session.adjudicate:
         n = len(session.disputed)
