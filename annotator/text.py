@@ -85,6 +85,27 @@ def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def _edge_mark(text: str, i: int, at_end: bool) -> bool:
+    """Whitespace or punctuation that a marked phrase does not begin or end with (quotes,
+    brackets, commas, 、。“”); a full stop after a capital stays ("the U.S.")."""
+    ch = text[i]
+    if ch.isspace():
+        return True
+    if not unicodedata.category(ch).startswith("P"):
+        return False
+    return not (at_end and ch == "." and i > 0 and text[i - 1].isupper())
+
+
+def trimmed_phrase(text: str, start: int, end: int) -> tuple[int, int]:
+    """``start, end`` moved inwards past whitespace and punctuation at either edge: a slogan is
+    marked without the quotation marks around it."""
+    while start < end and _edge_mark(text, start, at_end=False):
+        start += 1
+    while end > start and _edge_mark(text, end - 1, at_end=True):
+        end -= 1
+    return start, end
+
+
 # ---------------------------------------------------------------------------- bidi display
 _RTL_RE = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 

@@ -1,5 +1,6 @@
-"""Background retraining: after every N decisions the quick frames models retrain in a worker,
-the new version becomes active, and the suggestions in view and ahead are recomputed with it."""
+"""Background retraining: after every N decisions the quick frames and slogan models retrain in a
+worker, the new versions become active, and the suggestions in view and ahead are recomputed
+with them."""
 
 from __future__ import annotations
 
@@ -34,11 +35,15 @@ async def test_every_n_decisions_the_frames_models_retrain_and_suggestions_ahead
         assert first and (first.endswith("-knn") or first.endswith("-linear")), store.active_models()
         note = next(m for m in shown if m.startswith("frames retrained"))
         method = first.rsplit("-", 1)[1]
-        assert re.fullmatch(rf"frames retrained \({method}\): test micro-F1 [\d.]+; \d+ suggestions in view and "
-                            r"ahead refreshed", note), note  # one line: nothing to compare with the first time
+        assert re.fullmatch(rf"frames retrained \({method}\): test micro-F1 [\d.]+; spans retrained \(linear\): "
+                            r"test partial-F1 [\d.]+; \d+ suggestions in view and ahead refreshed", note), note
+        # one line: nothing to compare with the first time
+        spans = store.active_models().get("spans")
+        assert spans and spans.endswith("-linear"), "the quick slogan tagger retrains too"
         screen = screen_of(app)
         ahead = screen.visible_ids()
-        assert len(ahead) > 1 and all(store.run_info(i, first) for i in ahead), "suggested with the new version"
+        assert len(ahead) > 1 and all(store.run_info(i, first) and store.has_run(i, spans) for i in ahead), \
+            "suggested with the new versions"
         # three more decisions: new labels, so a new version, and the suggestions follow it
         await pilot.press("3", "3", "1")
         await settle(app, pilot)

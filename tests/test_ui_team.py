@@ -266,7 +266,7 @@ async def test_palette_offers_team_and_training_actions(team_db):
     app = make_app(team_db, "carla", "framing", suggest=False)
     async with app.run_test(size=SIZE) as pilot:
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        assert {"Adjudicate", "Retrain now", "Retrain frames and spans"} <= titles
+        assert {"Adjudicate", "Retrain now", "Fine-tune frames and spans models (slow)"} <= titles
         assert "Take decision" not in titles  # only in adjudication mode
         await pilot.press("d")
         titles = {c.title for c in app.get_system_commands(app.screen)}

@@ -110,7 +110,9 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
 @click.option("--method", type=click.Choice(["auto", "linear", "knn", "finetune"]), default="auto", show_default=True,
               help="For frames: logistic regression over embeddings and character n-grams (seconds), "
                    "nearest neighbours over embeddings, a fine-tuned classification head (slow), or auto: "
-                   "the two quick ones, keeping whichever scores higher on dev.")
+                   "the two quick ones, keeping whichever scores higher on dev. For spans: finetune "
+                   "fine-tunes the tagger (minutes); otherwise the quick tagger over token states and "
+                   "known formulations (seconds).")
 @click.option("--epochs", type=int, default=6, show_default=True)
 @click.option("--scheme", default=None, help="Label scheme (default: framing).")
 @click.option("--no-activate", is_flag=True, help="Save the new versions without making them active.")
@@ -143,7 +145,7 @@ def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, 
     elif kind in ("frames", "all"):
         runs.append(("frames", method))
     if kind in ("spans", "all"):
-        runs.append(("spans", "finetune"))
+        runs.append(("spans", method))
     for k, m in runs:
         with Bars(unit="step") as bars:
             outcome = train_kind(store, sch, k, base=base, method=m, epochs=epochs, progress=bars.update,
@@ -190,12 +192,14 @@ def report(db_path: Path, out_dir: Path, no_curves: bool) -> None:
     """Scores per label and across versions, beside baselines, with a learning curve and the
     cross-lingual transfer: printed, and as an HTML page with plots."""
     from annotator.services.evaluation import evaluate_project_frames
+    from annotator.services.span_evaluation import evaluate_project_spans
     from annotator.services.report import text_report, write_report
 
     store = open_existing(db_path)
     evaluation = evaluate_project_frames(store, curves=not no_curves)
-    echo(text_report(store, evaluation))
-    echo(f"\nwrote {write_report(store, out_dir, evaluation)}")
+    spans = evaluate_project_spans(store)
+    echo(text_report(store, evaluation, spans))
+    echo(f"\nwrote {write_report(store, out_dir, evaluation, spans)}")
 
 
 COMMANDS = [models, suggest, train, next_cmd, report]

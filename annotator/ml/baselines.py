@@ -1,8 +1,10 @@
-"""What a frames model must beat to be worth suggesting: a majority baseline and a TF-IDF +
-logistic regression baseline (scikit-learn), trained and scored on the same split as the model.
+"""What a model must beat to be worth suggesting, trained and scored on the same split as the model.
 
-Both answer ``predict_matrix(texts)`` and carry ``labels`` and ``thresholds`` like the real
-models, so ``annotator.ml.train.evaluate_frames`` scores them the same way.
+Frames: a majority baseline and a TF-IDF + logistic regression baseline (scikit-learn); both
+answer ``predict_matrix(texts)`` and carry ``labels`` and ``thresholds`` like the real models, so
+``annotator.ml.train.evaluate_frames`` scores them the same way. Slogan spans: the known
+formulations alone, and every short quotation; both answer ``predict_tuples(texts)`` with
+``span_labels`` like the taggers, for ``evaluate_spans``.
 """
 
 from __future__ import annotations
@@ -76,3 +78,70 @@ class TfidfFrames:
         cols = [np.full(len(texts), head, np.float32) if isinstance(head, float) else head.predict_proba(x)[:, 1]
                 for head in self.heads]
         return np.stack(cols, axis=1).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------- spans
+class KnownFormulationSpans:
+    """Slogans are the known formulations and nothing else: the glossary's phrases and those
+    annotators marked in the train and dev speeches, wherever they occur (``ml.known``)."""
+
+    name = "known formulations"
+
+    def fit(self, train: Sequence[Example], span_labels: Sequence[str], glossary: Sequence[str] = (),
+            dev: Sequence[Example] = (), glossary_label: str = "Slogan") -> "KnownFormulationSpans":
+        from annotator.ml.known import KnownFormulations
+
+        self.labels = list(span_labels)
+        label = glossary_label if glossary_label in self.labels else (self.labels or [glossary_label])[0]
+        marked = [(ex.text[s:e], lab, ex.group or ex.id) for ex in [*train, *dev] for s, e, lab in ex.spans
+                  if lab in self.labels]
+        self.known = KnownFormulations.build(glossary, label, marked)
+        return self
+
+    @property
+    def span_labels(self) -> set[str]:
+        return set(self.labels)
+
+    def predict_tuples(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
+        return [self.known.matches(text) for text in texts]
+
+
+# opening → closing quotation marks, as written in the demo's languages
+QUOTES = {"“": "”", '"': '"', "«": "»", "„": "“", "「": "」", "『": "』", "‘": "’", "‹": "›", "»": "«"}
+QUOTED_MAX_WORDS, QUOTED_MAX_CHARS_UNSPACED = 8, 20
+
+
+class QuotationSpans:
+    """Every short quoted phrase is a slogan (up to 8 words, or 20 characters in Chinese and
+    Japanese): what a reader marks first, and a baseline that a tagger must beat."""
+
+    name = "short quotations"
+
+    def __init__(self, label: str = "Slogan") -> None:
+        self.labels = [label]
+
+    @property
+    def span_labels(self) -> set[str]:
+        return set(self.labels)
+
+    def predict_tuples(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
+        from annotator.text import is_unspaced, trimmed_phrase
+
+        out = []
+        for text in texts:
+            found, i = [], 0
+            while i < len(text):
+                close = QUOTES.get(text[i])
+                end = text.find(close, i + 1) if close else -1
+                if end == -1:
+                    i += 1
+                    continue
+                start, stop = trimmed_phrase(text, i + 1, end)
+                inner = text[start:stop]
+                unspaced = any(is_unspaced(ch) for ch in inner)
+                if inner and (len(inner) <= QUOTED_MAX_CHARS_UNSPACED if unspaced
+                              else len(inner.split()) <= QUOTED_MAX_WORDS):
+                    found.append((start, stop, self.labels[0]))
+                i = end + 1
+            out.append(found)
+        return out

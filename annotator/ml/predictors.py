@@ -12,7 +12,7 @@ from annotator.errors import AnnotatorError
 
 def load_predictor(kind: str, folder: str | Path) -> Any:
     """``frames``: a nearest-neighbour model or a fine-tuned classifier, whichever the version
-    is; ``spans``: the tagger; ``translation``: the seq2seq translator."""
+    is; ``spans``: the quick tagger over token states or the fine-tuned one; ``translation``: the seq2seq translator."""
     if kind == "frames":
         from annotator.ml.registry import version_method
 
@@ -29,6 +29,12 @@ def load_predictor(kind: str, folder: str | Path) -> Any:
 
         return FrameClassifier(folder)
     if kind == "spans":
+        from annotator.ml.registry import version_method
+
+        if version_method(folder) == "linear":
+            from annotator.ml.span_linear import LinearSpanTagger
+
+            return LinearSpanTagger.load(folder)
         from annotator.ml.spans import SpanTagger
 
         return SpanTagger(folder)

@@ -4,7 +4,8 @@ Spans are in Python code-point offsets into the segment text (start inclusive, e
 the same convention as stored annotations. Token predictions are mapped back through the fast
 tokenizer's ``offset_mapping``, so this works for scripts without spaces (Chinese) as well as for
 French or Russian. Sentencepiece tokenizers often give a word-initial token an offset that starts
-at the preceding space; spans are trimmed of surrounding whitespace.
+at the preceding space; spans are trimmed of surrounding whitespace and punctuation (a slogan is
+marked without its quotation marks).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from annotator.errors import AnnotatorError
 from annotator.ml.batching import inference_context, map_batched
 from annotator.ml.frames import model_labels, read_meta_if_any, trained_max_length
 from annotator.ml.loading import load_model, load_tokenizer, resolve_checkpoint
-from annotator.text import is_unspaced, trimmed
+from annotator.text import is_unspaced, trimmed_phrase
 
 IGNORE_INDEX = -100  # the label id PyTorch's cross-entropy skips (special tokens, padding)
 OUTSIDE = "O"
@@ -77,7 +78,7 @@ def spans_from_token_labels(
 
     def close() -> None:
         if current is not None:
-            start, end = snap_to_words(text, *trimmed(text, current[0], current[1]))
+            start, end = snap_to_words(text, *trimmed_phrase(text, current[0], current[1]))
             if start < end and any(c.isalnum() for c in text[start:end]):
                 score = sum(current[3]) / len(current[3])
                 prev = found[-1] if found else None

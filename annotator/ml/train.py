@@ -33,6 +33,7 @@ from annotator.metrics import (
 )
 from annotator.ml.registry import ModelMeta, building, new_version_name, version_dir, write_meta
 from annotator.ml.predictors import load_predictor
+from annotator.ml.span_linear import LinearSpanTagger
 from annotator.ml.spans import SpanTagger
 from annotator.progress import StepProgress
 
@@ -522,8 +523,11 @@ def frame_predictor(model: Any) -> Any:
     return load_predictor("frames", model)
 
 
-def span_predictor(model: Path | str | TrainResult) -> SpanTagger:
-    """The predictor suggestion uses for a spans version (saved, or in memory before saving)."""
+def span_predictor(model: Path | str | TrainResult | LinearSpanTagger) -> SpanTagger | LinearSpanTagger:
+    """The predictor suggestion uses for a spans version (saved, or in memory before saving); any
+    model that answers ``predict_tuples`` with ``span_labels`` (a baseline) is scored as it is."""
+    if isinstance(model, LinearSpanTagger) or (hasattr(model, "predict_tuples") and hasattr(model, "span_labels")):
+        return model
     if isinstance(model, TrainResult):
         return SpanTagger.in_memory(model.model, model.tokenizer, bio_tags(model.labels), model.max_length,
                                     model.thresholds)

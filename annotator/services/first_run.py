@@ -7,6 +7,8 @@
    labels (annotator ``seed``). Frames use nearest neighbours over the encoder's embeddings by
    default: on the held-out part of the seed labels it scored better than a briefly fine-tuned
    head (figures in README.md); ``--compare`` trains both again and keeps the better one.
+   Slogan spans use the quick tagger over the encoder's token states and the known
+   formulations (``ml.span_linear``): seconds, where fine-tuning took minutes.
 """
 
 from __future__ import annotations
@@ -17,9 +19,6 @@ from annotator.corpora.glossary import load_seed_glossary
 from annotator.progress import Progress
 from annotator.schemes import get_scheme
 from annotator.store import Store
-
-SPAN_EPOCHS = 8
-
 
 def setup_models(store: Store, base: str | None = None, compare: bool = False, scheme_name: str | None = None,
                  echo: Callable[[str], None] = print, seed_annotator: str = "seed",
@@ -59,7 +58,7 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
                 yield outcome.headline()
             yield choice_line(outcomes, chosen)
     if "spans" not in active:
-        echo(f"spans: fine-tuning a slogan tagger on the seed labels ({SPAN_EPOCHS} epochs, a few minutes on a CPU) …")
-        outcome = train_kind(store, scheme, "spans", base=base, epochs=SPAN_EPOCHS, examples=examples,
+        echo("spans: fitting the slogan tagger (token states and known formulations) on the seed labels …")
+        outcome = train_kind(store, scheme, "spans", base=base, method="linear", examples=examples,
                              progress=progress)
         yield outcome.headline()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.services.evaluation import MAJORITY, TFIDF, FramesEvaluation, evaluate_project_frames
+from annotator.services.span_evaluation import SpansEvaluation, evaluate_project_spans
 from annotator.store import Store
 
 
@@ -30,11 +31,14 @@ def _train_size(meta: dict[str, Any]) -> int:
     return int(training.get("n_train") or training.get("train") or 0)
 
 
-def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True) -> str:
+def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True,
+                spans: SpansEvaluation | None | bool = True) -> str:
     """The report as text. ``evaluation``: a computed ``FramesEvaluation`` (or None where the
     project has none), True to compute it here, False to leave the learning curve and the
-    transfer out of it."""
+    transfer out of it; ``spans``: a computed ``SpansEvaluation``, True to compute it here,
+    None or False to leave the spans baselines out."""
     evaluation = _evaluation(store, evaluation)
+    spans = evaluate_project_spans(store) if spans is True else spans or None
     lines: list[str] = []
     active = store.active_models()
     for kind in ("frames", "spans"):
@@ -64,6 +68,8 @@ def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True)
             lines.append(f"{'label':<46} {'P':>6} {'R':>6} {'F1':>6} {'n':>4}")
             for label, s in frames.get("per_label", {}).items():
                 lines.append(f"{label:<46} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f} {s['support']:4d}")
+    if spans is not None:
+        lines.extend(span_baseline_lines(spans))
     return "\n".join(lines) if lines else "no evaluated model versions yet: run `annotator train`"
 
 
@@ -124,6 +130,45 @@ def label_lines(ev: FramesEvaluation) -> list[str]:
         line += f" {_f(_label_f1(ev, MAJORITY, label))} {_f(_label_f1(ev, TFIDF, label))}"
         lines.append(line)
     return lines
+
+
+def span_baseline_lines(ev: SpansEvaluation) -> list[str]:
+    """The active slogan tagger beside the known-formulation and quotation baselines."""
+    langs = ev.shown_languages
+    lines = ["", f"slogan spans against baselines (the project's test split: {ev.n_test} segments, "
+                 f"{ev.n_without} of them without a slogan, each one counted; trained on {ev.n_train}):",
+             f"  {'':<48} {'partial':>7} {'P':>6} {'R':>6} {'exact':>6} {'spans':>6}"
+             + "".join(f" {lang:>6}" for lang in langs)]
+    for name, s in ev.rows.items():
+        per_language = s.get("per_language", {})
+        lines.append(f"  {name:<48} {s['partial_f1']:7.3f} {s['partial_precision']:6.3f} {s['partial_recall']:6.3f} "
+                     f"{s['exact_f1']:6.3f} {s['n_pred']:6d}"
+                     + "".join(f" {_f(per_language.get(lang, {}).get('partial_f1'))}" for lang in langs))
+    n_gold = next(iter(ev.rows.values()))["n_gold"] if ev.rows else 0
+    lines.append(f"  (partial: partial-overlap F1, with its precision and recall; exact: exact-match F1; spans: how "
+                 f"many were suggested, for {n_gold} true ones; per language: partial F1 where a language has at "
+                 f"least {ev.per_language_min} test segments)")
+    if ev.note:
+        lines.append(f"  {ev.note}")
+    return lines
+
+
+def spans_html(ev: SpansEvaluation) -> list[str]:
+    langs = ev.shown_languages
+    n_gold = next(iter(ev.rows.values()))["n_gold"] if ev.rows else 0
+    out = [f"<h2>Slogan spans against baselines</h2><p>The project's test split: {ev.n_test} segments, "
+           f"{ev.n_without} of them without a slogan (a span suggested there counts against precision); "
+           f"{n_gold} true spans; trained on {ev.n_train}. Known formulations: the glossary and the slogans "
+           "marked in the train and dev speeches, wherever they occur.</p>",
+           _table(["", "partial F1", "partial P", "partial R", "exact F1", "exact P", "exact R", "spans",
+                   *[f"{lang} partial F1" for lang in langs]],
+                  [[name, s["partial_f1"], s["partial_precision"], s["partial_recall"], s["exact_f1"],
+                    s["exact_precision"], s["exact_recall"], s["n_pred"],
+                    *[s.get("per_language", {}).get(lang, {}).get("partial_f1") for lang in langs]]
+                   for name, s in ev.rows.items()])]
+    if ev.note:
+        out.append(f"<p>{html.escape(ev.note)}</p>")
+    return out
 
 
 def curve_lines(ev: FramesEvaluation) -> list[str]:
@@ -308,18 +353,22 @@ def evaluation_html(ev: FramesEvaluation, images: dict[str, bytes]) -> list[str]
     return out
 
 
-def write_report(store: Store, out_dir: Path, evaluation: FramesEvaluation | None | bool = True) -> Path:
+def write_report(store: Store, out_dir: Path, evaluation: FramesEvaluation | None | bool = True,
+                 spans: SpansEvaluation | None | bool = True) -> Path:
     """Write ``report.html`` (with the plots inline) and the PNGs into ``out_dir``."""
     evaluation = _evaluation(store, evaluation)
+    spans = evaluate_project_spans(store) if spans is True else spans or None
     out_dir.mkdir(parents=True, exist_ok=True)
     images = plots(store, evaluation)
     for name, data in images.items():
         (out_dir / name).write_bytes(data)
-    body = [f"<h1>annotator report</h1><pre>{html.escape(text_report(store, evaluation))}</pre>"]
+    body = [f"<h1>annotator report</h1><pre>{html.escape(text_report(store, evaluation, spans))}</pre>"]
     shown = set()
     if evaluation is not None:
         body += evaluation_html(evaluation, images)
         shown = {"f1_per_label.png", "learning_curve.png"}
+    if spans is not None:
+        body += spans_html(spans)
     for name, data in images.items():
         if name not in shown:
             body.append(f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(data).decode()}">')

@@ -516,13 +516,14 @@ class Session:
         return bool(self.store.segments([segment_id]))
 
 
-def retrain(store: Store, scheme: Scheme, kinds: Sequence[str] = ("frames",), base: str | None = None,
+def retrain(store: Store, scheme: Scheme, kinds: Sequence[str] = ("frames", "spans"), base: str | None = None,
             method: str = "auto", progress: ProgressCallback | None = None) -> list[tuple[str, str]]:
     """Train new model versions on the project's gold labels and make them active where they
     score at least as well (call from a worker thread with its own store). Frames: the quick
     models, the one best on dev (``method="auto"``: seconds, not minutes), or one ``method``;
-    spans are always fine-tuned (minutes). Returns per kind a one-line note (the new score
-    against the previous version's) and the full account (each candidate, sizes, time)."""
+    spans: the quick tagger, or the fine-tuned one with ``method="finetune"`` (minutes).
+    Returns per kind a one-line note (the new score against the previous version's) and the
+    full account (each candidate, sizes, time)."""
     from annotator.services.training import choice_line, train_frames_choosing, train_kind
 
     told = []
@@ -531,8 +532,7 @@ def retrain(store: Store, scheme: Scheme, kinds: Sequence[str] = ("frames",), ba
             outcomes, chosen = train_frames_choosing(store, scheme, base=base, progress=progress)
             told.append((chosen.note(), chosen.headline() + "\n" + choice_line(outcomes, chosen)))
         else:
-            kind_method = method if kind == "frames" else "finetune"
-            outcome = train_kind(store, scheme, kind, base=base, method=kind_method, progress=progress)
+            outcome = train_kind(store, scheme, kind, base=base, method=method, progress=progress)
             told.append((outcome.note(), outcome.headline()))
     return told
 

@@ -140,8 +140,9 @@ def split(store: Store, examples: list[Example]) -> tuple[list[Example], list[Ex
 
 
 def training_recipe(kind: str, method: str, epochs: int, encoder: str, scheme: Scheme, digest: str,
-                    sides: Sequence[Sequence[Example]]) -> str:
-    """What a version is trained from: the labels, the split, the method and the base encoder.
+                    sides: Sequence[Sequence[Example]], glossary: Sequence[str] = ()) -> str:
+    """What a version is trained from: the labels, the split, the method and the base encoder
+    (and for the quick slogan tagger, the glossary it knows).
     Two trainings with the same recipe would give the same version, so the second reuses the first."""
     import hashlib
     import json
@@ -149,6 +150,8 @@ def training_recipe(kind: str, method: str, epochs: int, encoder: str, scheme: S
     recipe = {"kind": kind, "method": method, "epochs": epochs if method == "finetune" else None,
               "encoder": encoder, "scheme": scheme.hash, "data": digest,
               "sides": [sorted(ex.id for ex in side) for side in sides], "format": training_format(kind, method)}
+    if glossary:
+        recipe["glossary"] = sorted(glossary)
     text = json.dumps(recipe, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -164,7 +167,16 @@ def training_format(kind: str, method: str) -> int:
         return KnnFrameModel.TRAINING_FORMAT
     if kind == "frames" and method == "linear":
         return LinearFrameModel.TRAINING_FORMAT
+    if kind == "spans" and method == "linear":
+        from annotator.ml.span_linear import LinearSpanTagger
+
+        return LinearSpanTagger.TRAINING_FORMAT
     return TRAINING_FORMAT
+
+
+def spans_method(method: str) -> str:
+    """Slogan spans are fine-tuned only when asked (minutes); otherwise the quick tagger (seconds)."""
+    return "finetune" if method == "finetune" else "linear"
 
 
 def _reusable(store: Store, kind: str, recipe: str) -> dict[str, Any] | None:
@@ -191,13 +203,15 @@ def evaluate_version(folder: Path, kind: str, test: list[Example], store: Store 
     return evaluate_frames(predictor, test)
 
 
-def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None, method: str = "finetune",
+def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None, method: str = "auto",
                epochs: int = 6, progress: Progress | None = None, activate: bool = True, force: bool = False,
                examples: list[Example] | None = None, reuse: bool = True) -> TrainOutcome:
     """Train one model kind on the project's gold labels and register the new version.
 
-    With ``reuse`` (the default), a version already trained by the same recipe (labels, split,
-    method, base encoder) is returned instead of training and writing a copy of it."""
+    ``method`` ``auto`` is the quick one of the kind (frames: ``linear``; spans: the quick
+    tagger); ``finetune`` fine-tunes the encoder (minutes). With ``reuse`` (the default), a
+    version already trained by the same recipe (labels, split, method, base encoder) is
+    returned instead of training and writing a copy of it."""
     import time
 
     from annotator.ml.encoder_setup import resolve_base
@@ -205,6 +219,10 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     from annotator.services.models import register_and_activate
 
     started = time.perf_counter()
+    if kind == "spans":
+        method = spans_method(method)
+    elif method == "auto":
+        method = "linear"
     store.register_scheme(scheme.name, scheme.hash, scheme.source, scheme.toml_text)
     examples = examples if examples is not None else gold_examples(store, scheme)
     examples_used = examples
@@ -213,7 +231,9 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     digest = data_hash(examples_used)
     from annotator.ml.embeddings import encoder_key
 
-    recipe = training_recipe(kind, method, epochs, encoder_key(base_dir), scheme, digest, (train, dev, test))
+    glossary = [g.source_text for g in store.glossary()] if (kind, method) == ("spans", "linear") else []
+    recipe = training_recipe(kind, method, epochs, encoder_key(base_dir), scheme, digest, (train, dev, test),
+                             glossary)
     if reuse and (existing := _reusable(store, kind, recipe)) is not None:
         return _reused_outcome(store, existing, (train, dev, test), activate, force, started)
 
@@ -239,6 +259,14 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
 
         metrics = evaluate_frames(result, test)
         folder = save_version(result, "frames", scheme.name, scheme.hash, digest, metrics, base=str(base_dir))
+    elif kind == "spans" and method == "linear":
+        from annotator.ml.span_linear import LinearSpanTagger
+        from annotator.ml.train import evaluate_spans
+
+        tagger = LinearSpanTagger().fit(train, base_dir, tuple(scheme.span_ids), dev, glossary=glossary)
+        metrics = evaluate_spans(tagger, test)
+        dev_metrics = tagger.dev_metrics
+        folder = tagger.save(scheme=scheme.name, scheme_hash=scheme.hash, metrics=metrics, dev_metrics=dev_metrics)
     elif kind == "spans":
         result = train_spans(train, dev, base_dir, tuple(scheme.span_ids), epochs=epochs, progress=report)
         from annotator.ml.train import evaluate_spans

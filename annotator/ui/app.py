@@ -12,7 +12,7 @@ that refresh the bindings when they change: the segment in view, span mode
 Adjudication mode (``d``, or ``annotator annotate --adjudicate``) lists the segments annotators
 disagree on, shows their decisions side by side, and stores the adjudicator's choice under
 ``adjudicator:<user>``. Every ``retrain_every`` decisions (and on ``ctrl+t``) the quick frames
-models retrain in a worker thread, and the suggestions in view and ahead are recomputed with
+and slogan models retrain in a worker thread, and the suggestions in view and ahead are recomputed with
 the new version.
 """
 
@@ -63,6 +63,7 @@ ALWAYS = ACTIONS_IN["always"]
 # Actions on the segment in view: shown but disabled while there is none.
 ON_SEGMENT = {"accept", "reject", "skip", "toggle_frame", "span_mode", "choose", "more_like_this"}
 SIMILAR_K = 50  # segments "more like this one" lists
+QUICK_KINDS = "frames,spans"  # what ctrl+t and background retraining train: the quick models (seconds)
 
 
 class SuggestionsReady(Message):
@@ -547,40 +548,41 @@ class AnnotateScreen(Screen):
         return list(dict.fromkeys([*([self.current_id] if self.current_id is not None else []), *ahead, *shown]))
 
     # ---------------------------------------------------------------- retrain
-    def action_retrain(self, kinds: str = "frames") -> None:
+    def action_retrain(self, kinds: str = QUICK_KINDS, method: str = "auto") -> None:
         if self.session.store.path is None:
             self.say("retraining needs a project database file", severity="error", timeout=4)
             return
         if self.training:
             self.say("a model is already being trained", severity="warning", timeout=3)
             return
-        self.say(f"training {kinds.replace(',', ' and ')} on the labels so far…", timeout=3)
-        self.start_training(kinds)
+        slow = " (fine-tuning: minutes)" if method == "finetune" else ""
+        self.say(f"training {kinds.replace(',', ' and ')} on the labels so far{slow}…", timeout=3)
+        self.start_training(kinds, method=method)
 
     def retrain_if_due(self) -> None:
-        """Every ``retrain_every`` decisions, the quick frames models retrain in the background."""
+        """Every ``retrain_every`` decisions, the quick frames and spans models retrain in the background."""
         if (self.retrain_every and not self.training and self.session.store.path is not None
                 and self.session.decisions_made - self.trained_at >= self.retrain_every):
-            self.start_training("frames", background=True)
+            self.start_training(QUICK_KINDS, background=True)
 
-    def start_training(self, kinds: str, background: bool = False) -> None:
+    def start_training(self, kinds: str, background: bool = False, method: str = "auto") -> None:
         self.training = True
         self.trained_at = self.session.decisions_made
         self.query_one("#worker", TopBar).update(f" ⟳ training {kinds.replace(',', ' + ')} ")
-        self.run_training([k.strip() for k in kinds.split(",") if k.strip()], background)
+        self.run_training([k.strip() for k in kinds.split(",") if k.strip()], background, method)
 
     def show_worker(self, text: str) -> None:
         self.query_one("#worker", TopBar).update(text)
 
     @work(thread=True, group="train", exit_on_error=False)
-    def run_training(self, kinds: list[str], background: bool = False) -> None:
+    def run_training(self, kinds: list[str], background: bool = False, method: str = "auto") -> None:
         store = self.session.store.reopen()
 
         def progress(what: str, step: int, total: int) -> None:
             self.app.call_from_thread(self.show_worker, f" ⟳ {what} {step}/{total} ")
 
         try:
-            told = retrain(store, self.session.scheme, kinds, base=self.train_base, progress=progress)
+            told = retrain(store, self.session.scheme, kinds, base=self.train_base, method=method, progress=progress)
             # in the background, one line each; on request, the whole account
             headlines = [note if background else account for note, account in told]
         except Exception as exc:  # noqa: BLE001 - every failure becomes a notification, never a crash
@@ -610,7 +612,8 @@ class AnnotateScreen(Screen):
             self.start_suggestions(ahead)
         note = f"; {len(ahead)} suggestions in view and ahead refreshed" if ahead else ""
         title = f"background retraining (every {self.retrain_every} decisions)" if message.background else "retrained"
-        self.say("\n".join(message.headlines) + note, title=title, timeout=15)
+        joiner = "; " if message.background else "\n"  # in the background, one line for every kind
+        self.say(joiner.join(message.headlines) + note, title=title, timeout=15)
 
     # ------------------------------------------------------ more like this one
     def action_more_like_this(self) -> None:
@@ -731,9 +734,11 @@ class AnnotatorApp(App):
                 markup_literal(binding.description), f"{help_text} (key: {markup_literal(key)})",
                 lambda action=binding.action, node=active.node: self.run_action(action, node))
         if isinstance(screen, AnnotateScreen) and not screen.span_mode:
-            # Spans are fine-tuned (minutes, not seconds): offered here, on no key.
-            yield SystemCommand("Retrain frames and spans", "Train new frames and spans models on the labels so far",
-                                lambda: screen.action_retrain("frames,spans"))
+            # Fine-tuning takes minutes, not seconds: offered here, on no key.
+            yield SystemCommand("Fine-tune frames and spans models (slow)",
+                                "Fine-tune the encoder's frames head and slogan tagger on the labels so far "
+                                "(minutes); each becomes active if it scores at least as well",
+                                lambda: screen.action_retrain("frames,spans", "finetune"))
 
 
 def make_app(store_path: str | Path | None, annotator: str, scheme: str | Scheme | None = None,

@@ -273,7 +273,7 @@ def guidelines_text(scheme: Scheme, keys: Mapping[str, str] | None = None) -> Te
         "a saves the labels as they stand (accepted if unchanged).\n"
         "Span mode: ←/→ move, shift+←/→ extend, enter add or resize, delete remove, escape leave.\n"
         "d adjudication mode (disagreements only; c takes one annotator's decision) · "
-        "ctrl+t retrain the frames models now (they also retrain every few decisions) · ctrl+p all commands.\n"
+        "ctrl+t retrain the frames and slogan models now (they also retrain every few decisions) · ctrl+p all commands.\n"
         "Ctrl+q quits (q toggles a frame).", "dim")
     return text
 

@@ -1,0 +1,80 @@
+"""The slogan-span evaluation behind ``annotator report``, on the project's one test split.
+
+The active spans version beside two baselines, every one scored by ``ml.train.evaluate_spans``
+on every decided test segment (those without a slogan too, where any suggestion is a false
+positive): the known formulations alone (the glossary and the slogans annotators marked in the
+train and dev speeches, wherever they occur) and every short quotation. Precision and recall,
+partial-overlap and exact, with the counts, overall and per language.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from annotator.metrics import PER_LANGUAGE_MIN
+from annotator.schemes import Scheme
+from annotator.store import Store
+
+KNOWN, QUOTATIONS = "known formulations", "short quotations"
+
+
+@dataclass
+class SpansEvaluation:
+    n_train: int
+    n_dev: int
+    n_test: int
+    n_without: int  # test segments without a slogan
+    languages: dict[str, int]  # test segments per language
+    rows: dict[str, dict[str, Any]]  # name -> evaluate_spans scores
+    note: str = ""
+    seconds: float = 0.0
+    per_language_min: int = PER_LANGUAGE_MIN
+    span_labels: list[str] = field(default_factory=list)
+
+    @property
+    def shown_languages(self) -> list[str]:
+        return [lang for lang, n in self.languages.items() if n >= self.per_language_min]
+
+
+def evaluate_project_spans(store: Store, scheme: Scheme | None = None) -> SpansEvaluation | None:
+    """The active tagger and the span baselines on the test split; None where the project has
+    no gold labels or its scheme no span labels."""
+    from annotator.ml.baselines import KnownFormulationSpans, QuotationSpans
+    from annotator.ml.train import evaluate_spans, span_predictor
+    from annotator.schemes import get_scheme
+    from annotator.services.training import gold_examples, split
+
+    started = time.perf_counter()
+    scheme = scheme or get_scheme()
+    labels = list(scheme.span_ids)
+    if not labels:
+        return None
+    examples = gold_examples(store, scheme)
+    if not examples:
+        return None
+    try:
+        train, dev, test = split(store, examples)
+    except Exception:  # too few labelled speeches to hold out a test split
+        return None
+    rows: dict[str, dict[str, Any]] = {}
+    note = ""
+    active = store.active_models().get("spans") or ""
+    entry = next((m for m in store.registered_models() if m["version"] == active), None)
+    if active and entry is not None:
+        try:
+            rows[f"active: {active} ({entry['meta'].get('method', '')})"] = evaluate_spans(
+                span_predictor(Path(entry["path"])), test)
+        except Exception as exc:  # an active version that cannot load: the baselines still show
+            note = f"active version {active} not scored: {exc}"
+    glossary = [g.source_text for g in store.glossary()]
+    rows[KNOWN] = evaluate_spans(KnownFormulationSpans().fit(train, labels, glossary, dev), test)
+    rows[QUOTATIONS] = evaluate_spans(QuotationSpans(labels[0]), test)
+    return SpansEvaluation(
+        n_train=len(train), n_dev=len(dev), n_test=len(test),
+        n_without=sum(1 for ex in test if not [s for s in ex.spans if s[2] in labels]),
+        languages=dict(Counter(ex.language for ex in test).most_common()), rows=rows, note=note,
+        seconds=time.perf_counter() - started, span_labels=labels)
