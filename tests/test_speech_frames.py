@@ -123,3 +123,21 @@ def test_train_on_the_command_line_reports_the_speech_candidates(tmp_path, tiny_
     result = runner.invoke(cli, ["suggest", "--db", str(db), "--no-translate"])
     assert result.exit_code == 0, result.output
     assert "40 speeches scored" in result.output
+
+
+def test_the_report_shows_both_ways_beside_majority_on_the_test_speeches(project, tmp_path):
+    from annotator.services.report import text_report, write_report
+    from annotator.services.speech_training import report_speech_frames
+
+    speeches = report_speech_frames(project)
+    text = text_report(project, False, speeches)
+    n_test = speeches.sizes["test"]
+    assert f"frames for whole speeches (the project's test speeches with speech labels: {n_test}," in text
+    section = text.split("frames for whole speeches")[1].splitlines()
+    rows = {line.split(":")[0].strip(): line.split()[-2:] for line in section if line.startswith("  ") and ":" in line}
+    assert set(rows) == {"aggregate", "speech model"}
+    majority = next(line for line in section if line.strip().startswith("majority")).split()[-2:]
+    assert float(rows["speech model"][0]) > float(majority[0])
+    assert any(line.split()[-1] == str(n_test) for line in section if "n test speeches" in line)
+    page = write_report(project, tmp_path / "report", False, speeches).read_text(encoding="utf-8")
+    assert "<h2>Frames for whole speeches</h2>" in page

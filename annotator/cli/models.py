@@ -208,14 +208,17 @@ def next_cmd(db_path: Path, annotator_name: str, count: int, as_json: bool) -> N
               "embeddings, longer on a big project).")
 def report(db_path: Path, out_dir: Path, no_curves: bool) -> None:
     """Scores per label and across versions, beside baselines, with a learning curve and the
-    cross-lingual transfer: printed, and as an HTML page with plots."""
+    cross-lingual transfer, and frames for whole speeches beside majority: printed, and as an
+    HTML page with plots."""
     from annotator.services.evaluation import evaluate_project_frames
     from annotator.services.report import text_report, write_report
+    from annotator.services.speech_training import report_speech_frames
 
     store = open_existing(db_path)
     evaluation = evaluate_project_frames(store, curves=not no_curves)
-    echo(text_report(store, evaluation))
-    echo(f"\nwrote {write_report(store, out_dir, evaluation)}")
+    speeches = report_speech_frames(store)
+    echo(text_report(store, evaluation, speeches))
+    echo(f"\nwrote {write_report(store, out_dir, evaluation, speeches)}")
 
 
 COMMANDS = [models, suggest, train, next_cmd, report]

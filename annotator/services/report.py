@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.services.evaluation import MAJORITY, TFIDF, FramesEvaluation, evaluate_project_frames
+from annotator.services.speech_training import SpeechFramesResult
 from annotator.store import Store
 
 
@@ -30,10 +31,12 @@ def _train_size(meta: dict[str, Any]) -> int:
     return int(training.get("n_train") or training.get("train") or 0)
 
 
-def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True) -> str:
+def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True,
+                speeches: SpeechFramesResult | None = None) -> str:
     """The report as text. ``evaluation``: a computed ``FramesEvaluation`` (or None where the
     project has none), True to compute it here, False to leave the learning curve and the
-    transfer out of it."""
+    transfer out of it; ``speeches``: the speech-level figures
+    (``services.speech_training.report_speech_frames``), if any."""
     evaluation = _evaluation(store, evaluation)
     lines: list[str] = []
     active = store.active_models()
@@ -64,7 +67,32 @@ def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True)
             lines.append(f"{'label':<46} {'P':>6} {'R':>6} {'F1':>6} {'n':>4}")
             for label, s in frames.get("per_label", {}).items():
                 lines.append(f"{label:<46} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f} {s['support']:4d}")
+    if speeches is not None:
+        lines.extend(speech_lines(speeches))
     return "\n".join(lines) if lines else "no evaluated model versions yet: run `annotator train`"
+
+
+def speech_rows(result: SpeechFramesResult) -> list[tuple[str, dict]]:
+    """(name, test scores) of each way, then the majority baseline."""
+    names = {"aggregate": "aggregate", "linear": "speech model"}
+    return [(f"{names.get(c.method, c.method)}: {c.description}", c.metrics) for c in result.candidates] + \
+        [(MAJORITY, result.majority)]
+
+
+def speech_lines(result: SpeechFramesResult) -> list[str]:
+    """Frames for whole speeches: each way's micro/macro F1 on the test speeches beside majority."""
+    n = result.sizes.get("test", 0)
+    lines = ["", f"frames for whole speeches (the project's test speeches with speech labels: {n}, "
+                 f"trained on {result.sizes.get('train', 0)}, tuned on {result.sizes.get('dev', 0)}):"]
+    if result.majority:
+        rows = speech_rows(result)
+        width = max(len(name) for name, _ in rows)
+        lines.append(f"  {'':<{width}} {'micro-F1':>8} {'macro-F1':>8}")
+        for name, metrics in rows:
+            lines.append(f"  {name:<{width}} {metrics.get('micro_f1', 0.0):8.3f} {metrics.get('macro_f1', 0.0):8.3f}")
+        lines.append(f"  {'n test speeches':<{width}} {n:8d}")
+    lines += [f"  {note}" for note in result.notes]
+    return lines
 
 
 def _evaluation(store: Store, evaluation: FramesEvaluation | None | bool) -> FramesEvaluation | None:
@@ -308,18 +336,33 @@ def evaluation_html(ev: FramesEvaluation, images: dict[str, bytes]) -> list[str]
     return out
 
 
-def write_report(store: Store, out_dir: Path, evaluation: FramesEvaluation | None | bool = True) -> Path:
+def speech_html(result: SpeechFramesResult) -> list[str]:
+    n = result.sizes.get("test", 0)
+    out = [f"<h2>Frames for whole speeches</h2><p>The project's test speeches with speech labels: {n} "
+           f"(trained on {result.sizes.get('train', 0)}, tuned on {result.sizes.get('dev', 0)}).</p>"]
+    if result.majority:
+        out.append(_table(["", "micro-F1", "macro-F1"],
+                          [[name, m.get("micro_f1", 0.0), m.get("macro_f1", 0.0)] for name, m in speech_rows(result)]
+                          + [["n test speeches", n, ""]]))
+    out += [f"<p>{html.escape(note)}</p>" for note in result.notes]
+    return out
+
+
+def write_report(store: Store, out_dir: Path, evaluation: FramesEvaluation | None | bool = True,
+                 speeches: SpeechFramesResult | None = None) -> Path:
     """Write ``report.html`` (with the plots inline) and the PNGs into ``out_dir``."""
     evaluation = _evaluation(store, evaluation)
     out_dir.mkdir(parents=True, exist_ok=True)
     images = plots(store, evaluation)
     for name, data in images.items():
         (out_dir / name).write_bytes(data)
-    body = [f"<h1>annotator report</h1><pre>{html.escape(text_report(store, evaluation))}</pre>"]
+    body = [f"<h1>annotator report</h1><pre>{html.escape(text_report(store, evaluation, speeches))}</pre>"]
     shown = set()
     if evaluation is not None:
         body += evaluation_html(evaluation, images)
         shown = {"f1_per_label.png", "learning_curve.png"}
+    if speeches is not None:
+        body += speech_html(speeches)
     for name, data in images.items():
         if name not in shown:
             body.append(f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(data).decode()}">')

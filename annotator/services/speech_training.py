@@ -129,8 +129,10 @@ def speech_frames_result(store: Store, scheme: Scheme, base: str | None = None, 
         result.notes.append("no active segment frames model to aggregate: run `annotator train` on segment labels")
     encoder_dir = None
     if len(train) >= MIN_TRAIN_SPEECHES:
-        encoder_dir = resolve_base(base)
-        plans.append(("linear", encoder_key(encoder_dir), "speech embedding: mean of its segments'"))
+        # the segment models' encoder, whose embeddings the project keeps
+        own = getattr(segment[2], "encoder_dir", None) if segment is not None else None
+        encoder_dir = resolve_base(base) if base or own is None else Path(own)
+        plans.append(("linear", encoder_key(encoder_dir), "logistic regression over the mean segment embedding"))
     else:
         result.notes.append(f"{len(train)} train speeches with speech labels: the speech model of its own needs "
                             f"{MIN_TRAIN_SPEECHES}")
@@ -213,3 +215,24 @@ def _previous_on_test(store: Store, version: str, scheme: Scheme) -> dict[str, A
         return evaluate_speech_frames(predictor, test)
     except Exception as exc:  # a broken old version must not cost the new one
         return {"error": f"could not evaluate: {exc}"}
+
+
+def report_speech_frames(store: Store) -> SpeechFramesResult | None:
+    """The report's speech-level figures: both ways fitted as ``annotator train`` fits them (not
+    saved) and scored on the test speeches beside majority; None without speech labels. The
+    scheme is the active frames version's; a failure is one note, never the report's end."""
+    from annotator.schemes import get_scheme
+
+    active = store.active_models()
+    meta = next((m["meta"] for m in store.registered_models() if m["version"] == active.get("frames")), {})
+    try:
+        scheme = get_scheme(meta.get("scheme") or None)
+    except Exception:
+        scheme = get_scheme()
+    try:
+        result = speech_frames_result(store, scheme)
+    except Exception as exc:  # no encoder on this machine, a broken version: the rest still shows
+        return SpeechFramesResult(sizes={}, candidates=[], majority={}, notes=[f"not computed: {exc}"])
+    if result is not None and active.get(KIND):
+        result.notes.append(f"active speech frames version: {active[KIND]}")
+    return result
