@@ -287,7 +287,6 @@ class ExportReport:
     split: dict[str, Any]
     ties: int
     notes: list[str] = field(default_factory=list)
-
     speech_level: dict[str, Any] = field(default_factory=dict)  # speech_records.speech_summary
 
     def line(self) -> str:

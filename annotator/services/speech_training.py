@@ -45,6 +45,7 @@ class SpeechFramesResult:
     activated: bool = False
     previous_version: str = ""
     previous_metrics: dict[str, Any] = field(default_factory=dict)
+    test: list[SpeechDoc] = field(default_factory=list, repr=False)  # the test speeches scored
 
     def lines(self) -> list[str]:
         """What ``annotator train`` prints: each candidate's dev and test scores beside majority."""
@@ -118,7 +119,7 @@ def speech_frames_result(store: Store, scheme: Scheme, base: str | None = None, 
     train, dev, test = split_speech_docs(store, docs)
     labels = list(scheme.frame_ids)
     result = SpeechFramesResult(sizes={"train": len(train), "dev": len(dev), "test": len(test)}, candidates=[],
-                                majority=evaluate_speech_frames(MajorityFrames().fit(train, labels), test))
+                                majority=evaluate_speech_frames(MajorityFrames().fit(train, labels), test), test=test)
     if not test:
         result.notes.append("no test speech yet: label more speeches as a whole (`v` in the annotation screen)")
     segment = _active_segment_model(store)
@@ -191,7 +192,7 @@ def train_speech_frames(store: Store, scheme: Scheme, base: str | None = None, a
     previous = store.active_models().get(KIND, "")
     if previous and previous != result.chosen.version:
         result.previous_version = previous
-        result.previous_metrics = _previous_on_test(store, previous, scheme)
+        result.previous_metrics = _previous_on_test(store, previous, result.test)
     better = (not result.previous_version or "error" in result.previous_metrics
               or _metric(result.chosen.metrics) >= _metric(result.previous_metrics))
     result.activated = activate and (force or better)
@@ -200,8 +201,8 @@ def train_speech_frames(store: Store, scheme: Scheme, base: str | None = None, a
     return result
 
 
-def _previous_on_test(store: Store, version: str, scheme: Scheme) -> dict[str, Any]:
-    """The active speech frames version's scores on the current test speeches."""
+def _previous_on_test(store: Store, version: str, test: list[SpeechDoc]) -> dict[str, Any]:
+    """The active speech frames version's scores on the same test speeches."""
     from annotator.ml.predictors import load_predictor
     from annotator.services.suggest import use_embedding_cache
 
@@ -211,7 +212,6 @@ def _previous_on_test(store: Store, version: str, scheme: Scheme) -> dict[str, A
     try:
         predictor = load_predictor(KIND, Path(entry["path"]))
         use_embedding_cache(store, predictor)
-        _, _, test = split_speech_docs(store, gold_speech_docs(store, scheme))
         return evaluate_speech_frames(predictor, test)
     except Exception as exc:  # a broken old version must not cost the new one
         return {"error": f"could not evaluate: {exc}"}
