@@ -142,6 +142,8 @@ def speech_frames_result(store: Store, scheme: Scheme, base: str | None = None, 
         existing = reusable_version(store, KIND, recipe) if save and reuse else None
         if existing is not None:
             meta = existing["meta"]
+            if method == "aggregate":
+                description = f"mean of the top {(meta.get('extra') or {}).get('k')} segment scores of {source}"
             result.candidates.append(SpeechCandidate(
                 method, description, None, dict((meta.get("extra") or {}).get("dev_metrics") or {}),
                 dict(meta.get("metrics") or {}), existing["version"], reused=True))

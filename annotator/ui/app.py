@@ -136,6 +136,7 @@ class AnnotateScreen(Screen):
         self.in_flight: dict[int, int] = {}  # segment -> the run that is computing it
         self.suggest_lock = threading.Lock()  # one suggestion run computes at a time
         self.suggest_error = ""  # the last failure told to the annotator
+        self.speech_screen = SpeechScreen.for_scheme(session.scheme)  # the speech view's class, with the frame keys
         self.spans = SpanEditor(session, id="original")
         self.adjudication = Adjudication(session, id="votes")
 
@@ -431,8 +432,7 @@ class AnnotateScreen(Screen):
 
         speech_id = self.session.store.segment(self.current_id).speech_id
         decisions = SpeechDecisions(self.session.store, self.session.annotator, self.session.scheme, self.session.wait)
-        screen = SpeechScreen.for_scheme(self.session.scheme)
-        self.app.push_screen(screen(decisions, speech_id, suggest=self.suggest, keys=self.moved_label_keys))
+        self.app.push_screen(self.speech_screen(decisions, speech_id, suggest=self.suggest, keys=self.moved_label_keys))
 
     def action_toggle_guidelines(self) -> None:
         panel = self.query_one("#guidelines")
