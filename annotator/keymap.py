@@ -1,6 +1,6 @@
 """The annotation screen's keys, in one table: the UI builds its bindings from it, and label
 schemes are checked against it, so that a scheme can never give a label a key an action
-already takes (in any mode: annotating, span mode, adjudication).
+already takes (in any mode: annotating, span mode, adjudication, the speech view).
 
 Keys are Textual key names ("a", "U", "slash", "question_mark", "ctrl+r"); a label's key in a
 scheme is a character, turned into a key name by :func:`key_name` the way Textual names the
@@ -38,7 +38,7 @@ class Key:
     action: str
     description: str
     id: str
-    mode: str = "annotate"  # where it acts: annotate | span | adjudicate | always
+    mode: str = "annotate"  # where it acts: annotate | span | adjudicate | always | speech (the speech view)
     show: bool = True
     key_display: str | None = None
     tooltip: str = ""
@@ -59,6 +59,9 @@ ANNOTATE_KEYS: tuple[Key, ...] = (
     Key("f", "filters", "Filter", "filters"),
     Key("m", "more_like_this", "More like this", "more_like_this",
         tooltip="List the segments most similar in meaning to this one, nearest first (f, Clear: back)"),
+    Key("v", "speech_view", "Speech", "speech_view",
+        tooltip="The whole speech: its text, the frames suggested for it with scores and thresholds, "
+                "and its own frames (the frame keys toggle them; esc returns)"),
     Key("question_mark,f1", "toggle_guidelines", "Guide", "guidelines", mode="always"),
     Key("d", "toggle_adjudicate", "Adjudicate", "adjudicate", show=False,
         tooltip="Show only the segments annotators disagree on, and settle them"),
@@ -73,10 +76,22 @@ ANNOTATE_KEYS: tuple[Key, ...] = (
     Key("enter", "span_commit", "Add/resize span", "span.commit", mode="span"),
     Key("delete", "span_delete", "Delete span", "span.delete", mode="span"),
     Key("escape", "span_leave", "Done", "span.leave", mode="span", tooltip="Leave span mode"),
+    Key("escape", "close", "Back", "speech.close", mode="speech", tooltip="Back to the segments"),
 )
 
 ACTIONS_IN = {mode: {k.action.split("(")[0] for k in ANNOTATE_KEYS if k.mode == mode}
-              for mode in ("annotate", "span", "adjudicate", "always")}
+              for mode in ("annotate", "span", "adjudicate", "always", "speech")}
+
+# The speech view (``v``) answers these keys of the table besides its own (mode "speech") and
+# the scheme's frame keys: one id, one key, wherever it acts — a keymap moves it everywhere.
+SPEECH_VIEW_IDS = ("accept", "reject", "undo", "redo")
+
+
+def screen_keys(speech_view: bool = False) -> tuple[Key, ...]:
+    """The table's keys of the annotation screen, or of the speech view."""
+    if speech_view:
+        return tuple(k for k in ANNOTATE_KEYS if k.mode == "speech" or k.id in SPEECH_VIEW_IDS)
+    return tuple(k for k in ANNOTATE_KEYS if k.mode != "speech")
 
 
 def key_name(character: str) -> str:
@@ -105,7 +120,8 @@ def _typed_by() -> dict[str, str]:
 
 
 def reserved_characters() -> dict[str, str]:
-    """Every character some action of the annotation screen takes, with that action's name."""
+    """Every character some action of the annotation screen (or its speech view) takes, with
+    that action's name."""
     taken: dict[str, str] = {}
     for key in ANNOTATE_KEYS:
         for name in key.keys.split(","):

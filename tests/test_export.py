@@ -324,7 +324,7 @@ def test_failed_export_leaves_no_temp_file_and_keeps_the_old_one(project, tmp_pa
     first = export_gold(store, "jsonl", base_dir=tmp_path)
     before = first.path.read_bytes()
 
-    def broken(records, path):
+    def broken(records, path, speeches=()):
         path.write_text('{"half": ', encoding="utf-8")
         raise OSError("disk full")
 

@@ -51,7 +51,7 @@ def status(db_path: Path, as_json: bool) -> None:
     prov = ", ".join(f"{k} {v}" for k, v in counts["translations_by_provenance"].items())
     echo(f"translated   {counts['translated']} segments ({prov or 'none yet'})")
     echo(f"suggested    {counts['suggested']} segments")
-    echo(f"annotated    {counts['annotated']} segments")
+    echo(f"annotated    {counts['annotated']} segments, {counts['speeches_annotated']} whole speeches")
     for name, per in sorted(counts["annotators"].items()):
         echo(f"  {name:<12} " + ", ".join(f"{k} {v}" for k, v in sorted(per.items())))
     echo(f"glossary     {counts['glossary']} formulations")

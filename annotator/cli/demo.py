@@ -41,6 +41,7 @@ def demo(db_path: Path, annotator_name: str, no_ui: bool, no_models: bool) -> No
     echo(f"{counts['speeches']} speeches, {counts['segments']} segments in {db_path}; languages: "
                + ", ".join(f"{k} {v}" for k, v in counts["languages"].items()))
     if not no_models:
+        from annotator.services import speech_suggest
         from annotator.services.first_run import setup_models
         from annotator.services.suggest import suggest_all
 
@@ -49,6 +50,8 @@ def demo(db_path: Path, annotator_name: str, no_ui: bool, no_models: bool) -> No
                 echo(line)
         with Bars(unit="seg") as bars:
             echo(suggest_all(store, progress=bars.update).summary())
+        with Bars(unit="speech") as bars:
+            echo(speech_suggest.summary(*speech_suggest.suggest_speeches(store, progress=bars.update)))
     if no_ui or not sys.stdout.isatty():
         echo(f"ready: `annotator annotate --db {db_path}` opens the annotation UI")
         return

@@ -92,8 +92,10 @@ def models_use(version: str, db_path: Path) -> None:
 @click.option("--limit", type=int, default=None, help="At most this many segments per model.")
 @click.option("--no-translate", is_flag=True, help="Do not fill missing translations.")
 def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: bool) -> None:
-    """Fill machine suggestions (frames, slogan spans, glossary, translations) for segments."""
+    """Fill machine suggestions (frames, slogan spans, glossary, translations) for segments, and
+    frames for whole speeches."""
     from annotator.progress import Bars
+    from annotator.services import speech_suggest
     from annotator.services.suggest import suggest_all
 
     store = open_existing(db_path)
@@ -101,11 +103,15 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
         report = suggest_all(store, only_missing=only_missing, limit=limit, progress=bars.update,
                              translate=not no_translate)
     echo(report.summary())
+    with Bars(unit="speech") as bars:
+        echo(speech_suggest.summary(*speech_suggest.suggest_speeches(
+            store, limit=limit, progress=bars.update, only_missing=only_missing)))
 
 
 @click.command()
 @db_option
-@click.option("--kind", type=click.Choice(["frames", "spans", "all"]), default="all", show_default=True)
+@click.option("--kind", type=click.Choice(["frames", "spans", "speeches", "all"]), default="all", show_default=True,
+              help="speeches: frames for whole speeches (from speech labels; after the segment frames model).")
 @click.option("--base", default=None, help="Base encoder (default: the project's default encoder).")
 @click.option("--method", type=click.Choice(["auto", "linear", "knn", "finetune"]), default="auto", show_default=True,
               help="For frames: logistic regression over embeddings and character n-grams (seconds), "
@@ -123,6 +129,11 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
 def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, scheme: str | None,
           no_activate: bool, force_activate: bool, fresh: bool) -> None:
     """Train new model versions on the project's gold labels; print test scores against the previous ones.
+
+    Frames for whole speeches (from speech labels) are trained after the segment models: an
+    aggregate of the segment frames model tuned on dev speeches and, with enough labelled
+    speeches, a model of their own; the one better on dev becomes active, each shown with its
+    test scores beside a majority baseline.
 
     A new version becomes active only if it scores at least as well as the active one on the
     same test speeches (so suggestions never get worse behind your back). Where the labels,
@@ -151,6 +162,15 @@ def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, 
             outcome = train_kind(store, sch, k, base=base, method=m, epochs=epochs, progress=bars.update,
                                  activate=not no_activate, force=force_activate, reuse=not fresh)
         echo(outcome.headline())
+    if kind in ("speeches", "all"):
+        from annotator.services.speech_training import train_speech_frames
+
+        speeches = train_speech_frames(store, sch, base=base, activate=not no_activate, force=force_activate,
+                                       reuse=not fresh)
+        for line in speeches.lines() if speeches else [
+                "speech frames: no speech labels yet (`v` in the annotation screen, or `import-labels` with "
+                "speech records); speech suggestions aggregate the segment frames model's scores as they are"]:
+            echo(line)
     echo("run `annotator suggest` to replace the suggestions with the new versions'")
 
 
@@ -190,16 +210,19 @@ def next_cmd(db_path: Path, annotator_name: str, count: int, as_json: bool) -> N
               "embeddings, longer on a big project).")
 def report(db_path: Path, out_dir: Path, no_curves: bool) -> None:
     """Scores per label and across versions, beside baselines, with a learning curve and the
-    cross-lingual transfer: printed, and as an HTML page with plots."""
+    cross-lingual transfer, and frames for whole speeches beside majority: printed, and as an
+    HTML page with plots."""
     from annotator.services.evaluation import evaluate_project_frames
     from annotator.services.span_evaluation import evaluate_project_spans
     from annotator.services.report import text_report, write_report
+    from annotator.services.speech_training import report_speech_frames
 
     store = open_existing(db_path)
     evaluation = evaluate_project_frames(store, curves=not no_curves)
     spans = evaluate_project_spans(store)
-    echo(text_report(store, evaluation, spans))
-    echo(f"\nwrote {write_report(store, out_dir, evaluation, spans)}")
+    speeches = report_speech_frames(store)
+    echo(text_report(store, evaluation, spans, speeches))
+    echo(f"\nwrote {write_report(store, out_dir, evaluation, spans, speeches)}")
 
 
 COMMANDS = [models, suggest, train, next_cmd, report]

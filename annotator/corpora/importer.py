@@ -9,7 +9,6 @@ keyed by the hash of their text).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -22,6 +21,7 @@ from annotator.corpora.readers import RawSpeech, expand_paths, read_file
 from annotator.corpora.segment import Piece, segment_text
 from annotator.errors import InputError
 from annotator.store import Store
+from annotator.store.speeches import content_hash
 from annotator.progress import Progress
 
 PARALLEL_THRESHOLD = 400  # speeches; below this a process pool costs more than it saves
@@ -55,10 +55,6 @@ class ImportReport:
         if self.translations_added:
             text += f", {self.translations_added} corpus translations"
         return text + (f" ({langs})" if langs else "")
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def align_by_length(pieces: Sequence[Piece], translation: str) -> dict[int, str]:

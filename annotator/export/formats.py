@@ -1,7 +1,10 @@
 """The export formats, each with a reader so that an export can be checked by reading it back.
 
 * ``jsonl``: one segment per line (id, speech, language, text, translation, frames, spans with
-  character offsets and text, split, and where the labels came from).
+  character offsets and text, split, and where the labels came from), then one line per speech
+  with frames for it as a whole; each line says its ``level`` (see
+  :mod:`annotator.export.speech_records`, which also puts the speech-level records of the
+  ``parquet`` and ``hf`` exports beside the segments').
 * ``csv``: frames only, one 0/1 column per label beside id, text and split.
 * ``conll``: spans only, BIO tags per token (token TAB tag), ``# id = …`` / ``# text = …`` lines
   before each segment and a blank line after. Tokens are whitespace-separated words in spaced
@@ -28,7 +31,8 @@ from typing import Any
 from annotator import __version__
 from annotator.errors import AnnotatorError
 from annotator.export.files import DEFAULT_BASE_DIR, atomic_file, atomic_folder, resolve_out
-from annotator.store.gold import GoldExample, GoldSet, gold_labels
+from annotator.export import speech_records
+from annotator.store.gold import GoldExample, GoldSet, gold_labels, speech_gold_labels
 from annotator.export.splits import DEFAULT_FRACTIONS, DEFAULT_SEED, SPLIT_NAMES, project_split, split_examples
 from annotator.schemes import Scheme, get_scheme
 from annotator.store import Store
@@ -58,20 +62,26 @@ def export_record(ex: GoldExample, split: str) -> dict[str, Any]:
 # -------------------------------------------------------------------- jsonl
 
 
-def write_jsonl(records: Sequence[dict[str, Any]], path: Path) -> None:
+def write_jsonl(records: Sequence[dict[str, Any]], path: Path, speeches: Sequence[dict[str, Any]] = ()) -> None:
+    """Segment records, then the speech-level ones (``speech_records.speech_record``)."""
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
         for r in records:
-            row = {**{k: v for k, v in r.items() if k not in ("speech_id", "speech_title")},
+            row = {"level": "segment", **{k: v for k, v in r.items() if k not in ("speech_id", "speech_title")},
                    "speech": {"id": r["speech_id"], "title": r["speech_title"]}}
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        for r in speeches:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The segment records (``speech_records.read_speech_export`` reads the speech-level ones)."""
     out = []
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
                 row = json.loads(line)
+                if row.pop("level", "segment") != "segment":
+                    continue
                 speech = row.pop("speech", {}) or {}
                 out.append({**row, "speech_id": speech.get("id"), "speech_title": speech.get("title", "")})
     return out
@@ -277,13 +287,18 @@ class ExportReport:
     split: dict[str, Any]
     ties: int
     notes: list[str] = field(default_factory=list)
+    speech_level: dict[str, Any] = field(default_factory=dict)  # speech_records.speech_summary
 
     def line(self) -> str:
         sizes = self.split["sizes"]
         text = (f"wrote {self.path}: {self.summary['segments']} segments from {self.summary['speeches']} speeches "
-                f"(train {sizes['train']} / dev {sizes['dev']} / test {sizes['test']}), {self.ties} ties; "
-                f"metadata {self.metadata_path.name}")
-        return "; ".join([text, *self.notes])
+                f"(train {sizes['train']} / dev {sizes['dev']} / test {sizes['test']}), {self.ties} ties")
+        if self.speech_level.get("speeches"):
+            s = self.speech_level["sizes"]
+            where = f" in {self.speech_level['file']}" if self.speech_level.get("file") else ""
+            text += (f"; frames for {self.speech_level['speeches']} whole speeches{where} (train {s['train']} / "
+                     f"dev {s['dev']} / test {s['test']})")
+        return "; ".join([text + f"; metadata {self.metadata_path.name}", *self.notes])
 
 
 def metadata_path_for(dest: Path, fmt: str) -> Path:
@@ -306,12 +321,14 @@ def build_metadata(gold: GoldSet, split: dict[str, Any], scheme: Scheme, fmt: st
     }
 
 
-def _write_data(records: list[dict[str, Any]], fmt: str, tmp: Path, dest: Path, scheme: Scheme) -> dict[str, Any]:
-    """Write one format to ``tmp`` (renamed to ``dest`` later); returns facts for the metadata."""
+def _write_data(records: list[dict[str, Any]], fmt: str, tmp: Path, dest: Path, scheme: Scheme,
+                speeches: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """Write one format to ``tmp`` (renamed to ``dest`` later); returns facts for the metadata.
+    ``speeches``: the speech-level records, for the formats that keep them in the same file."""
     from annotator.export import interop
 
     if fmt == "jsonl":
-        write_jsonl(records, tmp)
+        write_jsonl(records, tmp, speeches)
     elif fmt == "csv":
         labels = frame_columns(records, scheme)
         write_csv(records, tmp, labels)
@@ -348,33 +365,54 @@ def export_gold(store: Store, fmt: str, out: str | Path | None = None, base_dir:
     scheme = scheme or get_scheme()
     dest = resolve_out(out, DEFAULT_NAMES[fmt], base_dir)
     gold = gold_labels(store, annotators, target_lang=target_lang)
-    if not gold.examples:
+    speech_gold = speech_gold_labels(store, annotators)
+    if not gold.examples and not speech_gold:
         who = f" by {', '.join(annotators)}" if annotators else ""
-        raise AnnotatorError(f"no labelled segments{who} to export; annotate some first (`annotator annotate`)")
-    if seed == DEFAULT_SEED and all(abs(a - b) < 1e-9 for a, b in zip(fractions, DEFAULT_FRACTIONS)):
+        raise AnnotatorError(f"no labelled segments or speeches{who} to export; annotate some first "
+                             "(`annotator annotate`)")
+    project = seed == DEFAULT_SEED and all(abs(a - b) < 1e-9 for a, b in zip(fractions, DEFAULT_FRACTIONS))
+    if project:
         split = project_split(store, gold.examples)  # the test set the tool itself tests on
     else:
         split = split_examples(gold.examples, fractions, seed)  # asked for another split: this export's own
     records = [export_record(ex, split.by_segment[ex.segment_id]) for ex in gold.examples]
+    sides = speech_records.speech_sides(store, speech_gold, project, fractions, seed, split.sides)
+    speeches = [speech_records.speech_record(g, sides[g.speech_key]) for g in speech_gold]
+    speech_level = speech_records.speech_summary(speeches, speech_gold)
+    apart = speech_records.speeches_file(dest, fmt)
+    if apart is not None and speeches:
+        speech_level["file"] = apart.name
     meta_path = metadata_path_for(dest, fmt)
     if fmt == "hf":
         with atomic_folder(dest) as tmp:
             extra = _write_data(records, fmt, tmp, dest, scheme)
-            meta = build_metadata(gold, split.summary, scheme, fmt, dest, annotators, extra)
+            if speeches:
+                speech_records.write_hf(speeches, speech_records.speeches_file(tmp, fmt))
+            meta = build_metadata(gold, split.summary, scheme, fmt, dest, annotators,
+                                  {**extra, "speech_level": speech_level})
             (tmp / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
     else:
         with atomic_file(dest) as tmp:
-            extra = _write_data(records, fmt, tmp, dest, scheme)
+            extra = _write_data(records, fmt, tmp, dest, scheme, speeches)
+        if fmt == "parquet" and apart is not None:
+            if speeches:
+                with atomic_file(apart) as speech_tmp:
+                    speech_records.write_parquet(speeches, speech_tmp)
+            else:
+                apart.unlink(missing_ok=True)  # an earlier export's: it would describe other labels
         # The data first: a run killed in between leaves a complete file with older metadata,
         # never metadata that describes a file that is not there.
-        meta = build_metadata(gold, split.summary, scheme, fmt, dest, annotators, extra)
+        meta = build_metadata(gold, split.summary, scheme, fmt, dest, annotators, {**extra, "speech_level": speech_level})
         with atomic_file(meta_path) as meta_tmp:
             meta_tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
     notes = []
     dropped = extra.get("conll", {}).get("overlapping_spans_left_out", 0)
     if dropped:
         notes.append(f"{dropped} overlapping spans left out (BIO cannot hold overlaps)")
-    return ExportReport(dest, meta_path, fmt, gold.summary(), split.summary, len(gold.ties), notes)
+    if speeches and fmt not in ("jsonl", "parquet", "hf"):
+        notes.append(f"frames for {len(speeches)} whole speeches not in this format (jsonl, parquet and hf carry them)")
+        speech_level = {}
+    return ExportReport(dest, meta_path, fmt, gold.summary(), split.summary, len(gold.ties), notes, speech_level)
 
 
 def read_export(path: Path, fmt: str) -> list[dict[str, Any]]:

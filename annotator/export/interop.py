@@ -10,7 +10,9 @@ Label Studio (a JSON array of tasks, or JSON lines): ``{"data": {"text", ...}, "
 ``labels`` (``value.start/end/text/labels``) and ``choices`` (``value.choices``).
 
 Reading gives :class:`LabelRecord` objects; :func:`import_labels` attaches them to the existing
-segments with the same text (or the same segment uid, when the file carries one), all or nothing.
+segments with the same text (or the same segment uid, when the file carries one), and the
+speech-level ones (frames for a whole speech, :mod:`annotator.export.speech_labels`) to their
+speech, all or nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from annotator.errors import AnnotatorError, InputError
+from annotator.export.speech_labels import SpeechIndex, is_speech_record, says_speech_level
 from annotator.schemes import Scheme
 from annotator.store import AnnotationState, SpanLabel, Store
 
@@ -43,6 +46,7 @@ class LabelRecord:
     status: str = "accepted"
     annotator: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    level: str = "segment"  # or "speech": frames for a whole speech (``text``: its full text, or "")
 
     def as_record(self) -> dict[str, Any]:
         """The shape :mod:`annotator.export.formats` readers return (for round-trip checks)."""
@@ -223,9 +227,14 @@ def read_labelstudio(path: Path) -> list[LabelRecord]:
 
 
 def read_own_jsonl(path: Path) -> list[LabelRecord]:
-    """Our own JSONL export, so labels can travel between projects without a merge."""
+    """Our own JSONL export, so labels can travel between projects without a merge; and
+    document-level data sets, one speech's frames per record (``speech_labels``)."""
     out = []
     for n, row in _json_items(path):
+        if isinstance(row, dict) and is_speech_record(row):
+            text = row.get("text") if isinstance(row.get("text"), str) else ""
+            out.append(LabelRecord(n, text, list(row.get("frames") or []), [], "accepted", "", row, level="speech"))
+            continue
         text = _text(path, n, row, "text")
         spans = [_span(path, n, text, s.get("start"), s.get("end"), s.get("label"), s.get("text"))
                  for s in row.get("spans") or []]
@@ -249,11 +258,15 @@ class LabelImportReport:
     segments: int
     annotators: list[str]
     by_status: dict[str, int]
+    speech_decisions: int = 0  # on whole speeches
+    speeches: int = 0
 
     def line(self) -> str:
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.by_status.items()))
-        return (f"imported {self.decisions} decisions on {self.segments} segments "
-                f"by {', '.join(self.annotators)} ({statuses})")
+        what = f"{self.decisions} decisions on {self.segments} segments"
+        if self.speech_decisions:
+            what += f" and {self.speech_decisions} on {self.speeches} whole speeches"
+        return f"imported {what} by {', '.join(self.annotators)} ({statuses})"
 
 
 def _state(record: LabelRecord) -> AnnotationState:
@@ -277,19 +290,44 @@ def _check_labels(path: Path, record: LabelRecord, scheme: Scheme) -> list[str]:
     return problems
 
 
-def match_segments(store: Store, records: Sequence[LabelRecord], path: Path) -> tuple[list[list[int]], list[str]]:
-    """For each record the segment ids it belongs to (uid first, else exact text), and problems."""
-    by_text: dict[str, list[int]] = {}
-    by_uid: dict[str, tuple[int, str]] = {}
-    for seg in store.iter_segments():
-        by_text.setdefault(seg.text, []).append(seg.id)
-        by_uid[seg.uid] = (seg.id, seg.text)
+class SegmentIndex:
+    """The project's segments by uid and by exact text (one pass over them)."""
+
+    def __init__(self, store: Store) -> None:
+        self.by_text: dict[str, list[int]] = {}
+        self.by_uid: dict[str, tuple[int, str]] = {}
+        for seg in store.iter_segments():
+            self.by_text.setdefault(seg.text, []).append(seg.id)
+            self.by_uid[seg.uid] = (seg.id, seg.text)
+
+    def ids(self, record: LabelRecord) -> list[int]:
+        """The segments a record labels: its uid's if the text agrees, else every one with its text."""
+        hit = self.by_uid.get(str(record.meta.get("uid") or ""))
+        return [hit[0]] if hit and hit[1] == record.text else self.by_text.get(record.text, [])
+
+
+def match_records(store: Store, records: Sequence[LabelRecord], path: Path) -> tuple[list[list[int]], list[str]]:
+    """For each record the ids it labels — segments, or for a speech-level record its one
+    speech (``record.level`` says which; a record whose text is no segment's but a whole
+    speech's, without spans, becomes speech-level) — and the problems, ``file:line: what``."""
+    segments, speeches = SegmentIndex(store), SpeechIndex(store)
     matches, problems = [], []
     for r in records:
-        hit = by_uid.get(str(r.meta.get("uid") or ""))
-        ids = [hit[0]] if hit and hit[1] == r.text else by_text.get(r.text, [])
+        ids = [] if r.level == "speech" else segments.ids(r)
+        whole = speeches.with_text(r.text) if r.text and not ids else None
+        if r.level != "speech" and (says_speech_level(r.meta) or (whole is not None and not r.spans)):
+            r.level = "speech"  # e.g. a document-level data set: its texts are whole speeches
+        if r.level == "speech":
+            speech_id, problem = speeches.resolve(r.meta, r.text)
+            if r.spans or r.meta.get("spans"):
+                problem = problem or "frames for a whole speech have no spans; put spans on segment records"
+            if problem:
+                problems.append(f"{path}:{r.line}: {problem}")
+            matches.append([speech_id] if speech_id is not None and not problem else [])
+            continue
         if not ids:
-            problems.append(f"{path}:{r.line}: no segment with this text")
+            problems.append(f"{path}:{r.line}: " + ("this text is a whole speech's: frames only, spans go on "
+                                                   "segment records" if whole is not None else "no segment with this text"))
         matches.append(ids)
     return matches, problems
 
@@ -307,23 +345,25 @@ def import_labels(store: Store, path: str | Path, fmt: str, scheme: Scheme, anno
     records = read_labels(path, fmt)
     if not records:
         raise InputError(path, "no annotated tasks in this file")
-    matches, problems = match_segments(store, records, path)
+    matches, problems = match_records(store, records, path)
     for r in records:
         problems.extend(_check_labels(path, r, scheme))
     if problems:
         raise ImportProblems(problems)
     by_status: dict[str, int] = {}
     names: set[str] = set()
-    segments: set[int] = set()
-    decisions = 0
+    labelled: dict[str, set[int]] = {"segment": set(), "speech": set()}
+    decisions = {"segment": 0, "speech": 0}
     with store.write():
         for record, ids in zip(records, matches):
             name = annotator or record.annotator or default_annotator
             state = _state(record)
-            for segment_id in ids:
-                store.decide(segment_id, name, state)
-                decisions += 1
-                segments.add(segment_id)
+            decide = store.decide_speech if record.level == "speech" else store.decide
+            for item in ids:
+                decide(item, name, state)
+                decisions[record.level] += 1
+                labelled[record.level].add(item)
             names.add(name)
             by_status[state.status] = by_status.get(state.status, 0) + len(ids)
-    return LabelImportReport(decisions, len(segments), sorted(names), by_status)
+    return LabelImportReport(decisions["segment"], len(labelled["segment"]), sorted(names), by_status,
+                             decisions["speech"], len(labelled["speech"]))

@@ -98,13 +98,13 @@ class LinearFrameModel:
         own = self._embed(texts)
         around = context_vectors(self._embed, texts, [ex.context for ex in examples], own)
         self.thresholds = {lab: 0.5 for lab in self.labels}
-        self._heads = {"ngrams": _fit_heads(ngrams, y, self.c_ngrams)}
+        self._heads = {"ngrams": fit_heads(ngrams, y, self.c_ngrams)}
         chosen_c = self.c_embedding
         if chosen_c is None:
             chosen_c = self._choose_c(own, y, dev) if dev else C_GRID[len(C_GRID) // 2]
         self.c_embedding = chosen_c
-        self._heads["embedding"] = _fit_heads(own, y, chosen_c)
-        self._heads["context"] = _fit_heads(around, y, chosen_c)
+        self._heads["embedding"] = fit_heads(own, y, chosen_c)
+        self._heads["context"] = fit_heads(around, y, chosen_c)
         self.data_hash = data_hash(examples)
         if dev:
             self.tune(dev)
@@ -116,7 +116,7 @@ class LinearFrameModel:
         dev_y = label_matrix((ex.frames for ex in dev), self.labels)
         best = (-1.0, C_GRID[0])
         for c in C_GRID:
-            probs = _predict_heads(_fit_heads(own, y, c), dev_own)
+            probs = predict_heads(fit_heads(own, y, c), dev_own)
             score = frame_scores_from_matrix(dev_y, apply_thresholds(probs, tune_thresholds(probs, dev_y)),
                                              self.labels)["micro_f1"]
             if score > best[0] + 1e-9:
@@ -152,11 +152,11 @@ class LinearFrameModel:
         own = self._embed(texts) if wanted & {"embedding", "context"} else None
         views = {}
         if "embedding" in wanted:
-            views["embedding"] = _predict_heads(self._heads["embedding"], own)
+            views["embedding"] = predict_heads(self._heads["embedding"], own)
         if "ngrams" in wanted:
-            views["ngrams"] = _predict_heads(self._heads["ngrams"], self._vectorizer.transform(list(texts)))
+            views["ngrams"] = predict_heads(self._heads["ngrams"], self._vectorizer.transform(list(texts)))
         if "context" in wanted:  # versions saved before context was a view have none
-            views["context"] = _predict_heads(self._heads["context"],
+            views["context"] = predict_heads(self._heads["context"],
                                               context_vectors(self._embed, texts, contexts, own))
         return views
 
@@ -234,7 +234,7 @@ class LinearFrameModel:
         return model
 
 
-def _fit_heads(features: Any, y: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
+def fit_heads(features: Any, y: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
     """One class-weighted logistic regression per label; a label no example carries (or every
     one does) gets a constant head."""
     from sklearn.linear_model import LogisticRegression
@@ -253,7 +253,7 @@ def _fit_heads(features: Any, y: np.ndarray, c: float) -> tuple[np.ndarray, np.n
     return coef, intercept
 
 
-def _predict_heads(head: tuple[np.ndarray, np.ndarray], features: Any) -> np.ndarray:
+def predict_heads(head: tuple[np.ndarray, np.ndarray], features: Any) -> np.ndarray:
     coef, intercept = head
     logits = np.asarray(features @ coef.T) + intercept
     return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))

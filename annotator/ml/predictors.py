@@ -12,7 +12,9 @@ from annotator.errors import AnnotatorError
 
 def load_predictor(kind: str, folder: str | Path) -> Any:
     """``frames``: a nearest-neighbour model or a fine-tuned classifier, whichever the version
-    is; ``spans``: the quick tagger over token states or the fine-tuned one; ``translation``: the seq2seq translator."""
+    is; ``spans``: the quick tagger over token states or the fine-tuned one; ``translation``: the
+    seq2seq translator; ``speech_frames``: a whole speech's frames, aggregated from a segment
+    frames version or from its own model."""
     if kind == "frames":
         from annotator.ml.registry import version_method
 
@@ -38,6 +40,16 @@ def load_predictor(kind: str, folder: str | Path) -> Any:
         from annotator.ml.spans import SpanTagger
 
         return SpanTagger(folder)
+    if kind == "speech_frames":
+        from annotator.ml.registry import version_method
+
+        if version_method(folder) == "aggregate":
+            from annotator.ml.speech_frames import AggregateSpeechFrames, segment_folder_of
+
+            return AggregateSpeechFrames.load(folder, load_predictor("frames", segment_folder_of(folder)))
+        from annotator.ml.speech_linear import LinearSpeechFrames
+
+        return LinearSpeechFrames.load(folder)
     if kind == "translation":
         from annotator.ml.translate import Translator
 

@@ -7,7 +7,8 @@ Layout (see ``models/README.md``)::
         model.safetensors    weights (never pickles)
         config.json, tokenizer files …
 
-``kind`` is one of ``encoder`` (the base encoder), ``frames``, ``spans``, ``translation``.
+``kind`` is one of ``encoder`` (the base encoder), ``frames``, ``spans``, ``translation``,
+``speech_frames`` (frames for a speech as a whole).
 The version name is ``<kind>-<UTC timestamp>`` unless given. Which version is *active* per kind
 is recorded in the database (``store``), not here.
 """
@@ -27,7 +28,7 @@ from typing import Any
 from annotator.errors import AnnotatorError, ModelNotFoundError, UnsafeModelError
 from annotator.paths import models_dir, share_like_new_files
 
-KINDS = ("encoder", "frames", "spans", "translation")
+KINDS = ("encoder", "frames", "spans", "translation", "speech_frames")
 META = "meta.json"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
@@ -182,6 +183,15 @@ def encoder_reference(encoder_dir: Path, root: Path | None) -> str:
         return path.relative_to(base).as_posix()
     except ValueError:
         return str(path)
+
+
+def find_reference(reference: str, root: Path | None) -> Path | None:
+    """The folder a reference written by :func:`encoder_reference` names (under ``models/``
+    first, then as a path), or None where it is not on this machine."""
+    for path in ((root or models_dir()) / reference, Path(reference)):
+        if reference and path.is_dir():
+            return path
+    return None
 
 
 def find_encoder(meta: ModelMeta, folder: Path, root: Path | None) -> Path:

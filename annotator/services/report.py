@@ -19,6 +19,7 @@ from typing import Any
 
 from annotator.services.evaluation import MAJORITY, TFIDF, FramesEvaluation, evaluate_project_frames
 from annotator.services.span_evaluation import SpansEvaluation, evaluate_project_spans
+from annotator.services.speech_training import SpeechFramesResult
 from annotator.store import Store
 
 
@@ -32,11 +33,12 @@ def _train_size(meta: dict[str, Any]) -> int:
 
 
 def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True,
-                spans: SpansEvaluation | None | bool = True) -> str:
+                spans: SpansEvaluation | None | bool = True, speeches: SpeechFramesResult | None = None) -> str:
     """The report as text. ``evaluation``: a computed ``FramesEvaluation`` (or None where the
     project has none), True to compute it here, False to leave the learning curve and the
     transfer out of it; ``spans``: a computed ``SpansEvaluation``, True to compute it here,
-    None or False to leave the spans baselines out."""
+    None or False to leave the spans baselines out; ``speeches``: the speech-level figures
+    (``services.speech_training.report_speech_frames``), if any."""
     evaluation = _evaluation(store, evaluation)
     spans = evaluate_project_spans(store) if spans is True else spans or None
     lines: list[str] = []
@@ -70,7 +72,32 @@ def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True,
                 lines.append(f"{label:<46} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f} {s['support']:4d}")
     if spans is not None:
         lines.extend(span_baseline_lines(spans))
+    if speeches is not None:
+        lines.extend(speech_lines(speeches))
     return "\n".join(lines) if lines else "no evaluated model versions yet: run `annotator train`"
+
+
+def speech_rows(result: SpeechFramesResult) -> list[tuple[str, dict]]:
+    """(name, test scores) of each way, then the majority baseline."""
+    names = {"aggregate": "aggregate", "linear": "speech model"}
+    return [(f"{names.get(c.method, c.method)}: {c.description}", c.metrics) for c in result.candidates] + \
+        [(MAJORITY, result.majority)]
+
+
+def speech_lines(result: SpeechFramesResult) -> list[str]:
+    """Frames for whole speeches: each way's micro/macro F1 on the test speeches beside majority."""
+    n = result.sizes.get("test", 0)
+    lines = ["", f"frames for whole speeches (the project's test speeches with speech labels: {n}, "
+                 f"trained on {result.sizes.get('train', 0)}, tuned on {result.sizes.get('dev', 0)}):"]
+    if result.majority:
+        rows = speech_rows(result)
+        width = max(len(name) for name, _ in rows)
+        lines.append(f"  {'':<{width}} {'micro-F1':>8} {'macro-F1':>8}")
+        for name, metrics in rows:
+            lines.append(f"  {name:<{width}} {metrics.get('micro_f1', 0.0):8.3f} {metrics.get('macro_f1', 0.0):8.3f}")
+        lines.append(f"  {'n test speeches':<{width}} {n:8d}")
+    lines += [f"  {note}" for note in result.notes]
+    return lines
 
 
 def _evaluation(store: Store, evaluation: FramesEvaluation | None | bool) -> FramesEvaluation | None:
@@ -353,8 +380,20 @@ def evaluation_html(ev: FramesEvaluation, images: dict[str, bytes]) -> list[str]
     return out
 
 
+def speech_html(result: SpeechFramesResult) -> list[str]:
+    n = result.sizes.get("test", 0)
+    out = [f"<h2>Frames for whole speeches</h2><p>The project's test speeches with speech labels: {n} "
+           f"(trained on {result.sizes.get('train', 0)}, tuned on {result.sizes.get('dev', 0)}).</p>"]
+    if result.majority:
+        out.append(_table(["", "micro-F1", "macro-F1"],
+                          [[name, m.get("micro_f1", 0.0), m.get("macro_f1", 0.0)] for name, m in speech_rows(result)]
+                          + [["n test speeches", n, ""]]))
+    out += [f"<p>{html.escape(note)}</p>" for note in result.notes]
+    return out
+
+
 def write_report(store: Store, out_dir: Path, evaluation: FramesEvaluation | None | bool = True,
-                 spans: SpansEvaluation | None | bool = True) -> Path:
+                 spans: SpansEvaluation | None | bool = True, speeches: SpeechFramesResult | None = None) -> Path:
     """Write ``report.html`` (with the plots inline) and the PNGs into ``out_dir``."""
     evaluation = _evaluation(store, evaluation)
     spans = evaluate_project_spans(store) if spans is True else spans or None
@@ -362,13 +401,15 @@ def write_report(store: Store, out_dir: Path, evaluation: FramesEvaluation | Non
     images = plots(store, evaluation)
     for name, data in images.items():
         (out_dir / name).write_bytes(data)
-    body = [f"<h1>annotator report</h1><pre>{html.escape(text_report(store, evaluation, spans))}</pre>"]
+    body = [f"<h1>annotator report</h1><pre>{html.escape(text_report(store, evaluation, spans, speeches))}</pre>"]
     shown = set()
     if evaluation is not None:
         body += evaluation_html(evaluation, images)
         shown = {"f1_per_label.png", "learning_curve.png"}
     if spans is not None:
         body += spans_html(spans)
+    if speeches is not None:
+        body += speech_html(speeches)
     for name, data in images.items():
         if name not in shown:
             body.append(f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(data).decode()}">')

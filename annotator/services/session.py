@@ -101,7 +101,7 @@ class Edit:
     """One key press's change to a decision. It is applied to the decision as stored at the
     moment of writing (inside the write transaction), never to a copy read earlier."""
 
-    segment_id: int
+    segment_id: int  # (for a decision on a whole speech, ``services.speech_session``: the speech's id)
     action: str  # accept | rejected | skipped | toggle | span | unspan | adopt
     label: str = ""
     start: int = 0  # span: start; unspan: the offset whose span goes
@@ -130,6 +130,41 @@ class Progress:
     def rate_per_hour(self, now: float | None = None) -> float:
         elapsed = max((now or time.monotonic()) - self.started, 1.0)
         return self.decisions * 3600.0 / elapsed
+
+
+def next_state(edit: Edit, current: AnnotationState | None, suggested: AnnotationState,
+               frame_order: Callable[[str], int]) -> AnnotationState | None:
+    """What ``edit`` makes of the decision ``current`` (``None``: nothing to change), given
+    what the models suggest: the rules of every decision, on a segment or on a whole speech
+    (whose edits touch frames only). ``frame_order`` sorts the frames as the scheme lists them."""
+    working = current if current is not None and current.status in DECIDED else suggested
+
+    def same_as_suggested(state: AnnotationState) -> bool:
+        return set(state.frames) == set(suggested.frames) and set(state.spans) == set(suggested.spans)
+
+    if edit.action == "accept":
+        return replace(working, status="accepted" if same_as_suggested(working) else "corrected")
+    if edit.action in ("rejected", "skipped"):
+        return AnnotationState((), (), edit.action)
+    if edit.action == "toggle":
+        frames = set(working.frames) ^ {edit.label}
+        return AnnotationState(tuple(sorted(frames, key=frame_order)), working.spans, "corrected")
+    if edit.action == "span":
+        kept = tuple(sp for sp in working.spans if sp.end <= edit.start or sp.start >= edit.end)
+        spans = tuple(sorted((*kept, SpanLabel(edit.start, edit.end, edit.label)), key=lambda sp: (sp.start, sp.end)))
+        return AnnotationState(working.frames, spans, "corrected")
+    if edit.action == "unspan":
+        kept = tuple(sp for sp in working.spans if not (sp.start <= edit.start < sp.end))
+        if len(kept) == len(working.spans):
+            return None
+        return AnnotationState(working.frames, kept, "corrected")
+    if edit.action == "adopt":
+        taken = edit.state
+        assert taken is not None
+        if taken.status == "rejected":
+            return AnnotationState((), (), "rejected")
+        return AnnotationState(taken.frames, taken.spans, "accepted" if same_as_suggested(taken) else "corrected")
+    raise ValueError(f"unknown edit {edit.action!r}")
 
 
 class Session:
@@ -401,35 +436,7 @@ class Session:
 
     def _next_state(self, edit: Edit, current: AnnotationState | None) -> AnnotationState | None:
         """What ``edit`` makes of the decision ``current`` (``None``: nothing to change)."""
-        suggested = self.suggested_state(edit.segment_id)
-        working = current if current is not None and current.status in DECIDED else suggested
-
-        def same_as_suggested(state: AnnotationState) -> bool:
-            return set(state.frames) == set(suggested.frames) and set(state.spans) == set(suggested.spans)
-
-        if edit.action == "accept":
-            return replace(working, status="accepted" if same_as_suggested(working) else "corrected")
-        if edit.action in ("rejected", "skipped"):
-            return AnnotationState((), (), edit.action)
-        if edit.action == "toggle":
-            frames = set(working.frames) ^ {edit.label}
-            return AnnotationState(tuple(sorted(frames, key=self._frame_order)), working.spans, "corrected")
-        if edit.action == "span":
-            kept = tuple(sp for sp in working.spans if sp.end <= edit.start or sp.start >= edit.end)
-            spans = tuple(sorted((*kept, SpanLabel(edit.start, edit.end, edit.label)), key=lambda sp: (sp.start, sp.end)))
-            return AnnotationState(working.frames, spans, "corrected")
-        if edit.action == "unspan":
-            kept = tuple(sp for sp in working.spans if not (sp.start <= edit.start < sp.end))
-            if len(kept) == len(working.spans):
-                return None
-            return AnnotationState(working.frames, kept, "corrected")
-        if edit.action == "adopt":
-            taken = edit.state
-            assert taken is not None
-            if taken.status == "rejected":
-                return AnnotationState((), (), "rejected")
-            return AnnotationState(taken.frames, taken.spans, "accepted" if same_as_suggested(taken) else "corrected")
-        raise ValueError(f"unknown edit {edit.action!r}")
+        return next_state(edit, current, self.suggested_state(edit.segment_id), self._frame_order)
 
     def pending_on(self, segment_id: int) -> list[Edit]:
         return [e for e in self.pending if e.segment_id == segment_id]

@@ -179,7 +179,7 @@ def spans_method(method: str) -> str:
     return "finetune" if method == "finetune" else "linear"
 
 
-def _reusable(store: Store, kind: str, recipe: str) -> dict[str, Any] | None:
+def reusable_version(store: Store, kind: str, recipe: str) -> dict[str, Any] | None:
     """The newest registered version with this recipe whose folder is still there."""
     for m in reversed(store.registered_models()):
         extra = m["meta"].get("extra") or {}
@@ -234,7 +234,7 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     glossary = [g.source_text for g in store.glossary()] if (kind, method) == ("spans", "linear") else []
     recipe = training_recipe(kind, method, epochs, encoder_key(base_dir), scheme, digest, (train, dev, test),
                              glossary)
-    if reuse and (existing := _reusable(store, kind, recipe)) is not None:
+    if reuse and (existing := reusable_version(store, kind, recipe)) is not None:
         return _reused_outcome(store, existing, (train, dev, test), activate, force, started)
 
     def report(step: int, total: int, info: dict | None = None) -> None:

@@ -27,6 +27,7 @@ class Counts(StorePart):
                 f"SELECT COUNT(DISTINCT segment_id) FROM suggestion_runs WHERE model_version IN ({marks(versions)})",
                 versions),
             "annotated": count("SELECT COUNT(DISTINCT segment_id) FROM annotations"),
+            "speeches_annotated": count("SELECT COUNT(DISTINCT speech_id) FROM speech_annotations"),
             "glossary": count("SELECT COUNT(*) FROM glossary"),
         }
         out["languages"] = by(

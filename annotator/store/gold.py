@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from annotator.store.records import Annotation, AnnotationState
+from annotator.store.records import Annotation, AnnotationState, SpeechAnnotation
+from annotator.store.speeches import speech_key
 from annotator.store.store import Store
 
 Span = tuple[int, int, str]
@@ -129,8 +130,9 @@ def labels_of(state: AnnotationState) -> tuple[set[str], set[Span]]:
     return set(state.frames), {(s.start, s.end, s.label) for s in state.spans}
 
 
-def combine(decisions: Mapping[str, Annotation]) -> Combined | None:
-    """The gold labels of one segment from its annotators' decisions (None: nothing usable)."""
+def combine(decisions: Mapping[str, Annotation | SpeechAnnotation]) -> Combined | None:
+    """The gold labels of one segment (or of one whole speech) from its annotators' decisions
+    (None: nothing usable)."""
     usable = {name: a for name, a in decisions.items() if a.state.status != "skipped"}
     adjudicated = [a for name, a in usable.items() if is_adjudicator(name)]
     if adjudicated:
@@ -194,3 +196,45 @@ def gold_labels(store: Store, annotators: Sequence[str] | None = None, target_la
             source=combined.source, tie=bool(combined.ties),
         ))
     return gold
+
+
+# ------------------------------------------------------------------ whole speeches
+
+
+@dataclass
+class SpeechGold:
+    """The gold frames of a whole speech, by the same rules as a segment's (adjudicator first,
+    then the single annotator, then the majority; ties listed, skipped decisions no gold)."""
+
+    speech_id: int
+    speech_key: str  # stable across projects: the start of its content hash (the split keeps its side by it)
+    title: str
+    language: str
+    frames: list[str]
+    annotators: list[str]
+    source: str  # "adjudicated" | "single" | "majority"
+    tie: bool = False
+    ties: list[str] = field(default_factory=list)
+
+
+def speech_gold_labels(store: Store, annotators: Sequence[str] | None = None) -> list[SpeechGold]:
+    """Gold frames for every speech with a usable decision on it as a whole, by speech id
+    (``annotators`` as for :func:`gold_labels`)."""
+    wanted = set(annotators) if annotators else None
+    by_speech: dict[int, dict[str, SpeechAnnotation]] = {}
+    for ann in store.iter_speech_annotations():
+        if wanted is None or ann.annotator in wanted:
+            by_speech.setdefault(ann.speech_id, {})[ann.annotator] = ann
+    speeches = {sp.id: sp for sp in store.speeches() if sp.id in by_speech}
+    out = []
+    for speech_id in sorted(by_speech):
+        combined = combine(by_speech[speech_id])
+        if combined is None or speech_id not in speeches:
+            continue
+        sp = speeches[speech_id]
+        out.append(SpeechGold(
+            speech_id=speech_id, speech_key=speech_key(sp.content_hash), title=sp.title, language=sp.language,
+            frames=combined.frames,
+            annotators=sorted(n for n, a in by_speech[speech_id].items() if a.state.status != "skipped"),
+            source=combined.source, tie=bool(combined.ties), ties=combined.ties))
+    return out

@@ -108,6 +108,33 @@ class Annotation:
 
 
 @dataclass(frozen=True)
+class SpeechAnnotation:
+    """An annotator's decision on a whole speech: its frames and a status (``state.spans`` is empty)."""
+
+    speech_id: int
+    annotator: str
+    state: AnnotationState
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class SpeechScore:
+    """One label's score for a whole speech from one model version, and the threshold it was
+    judged by (the label is suggested when the score reaches it)."""
+
+    speech_id: int
+    model_version: str
+    label: str
+    score: float
+    threshold: float
+
+    @property
+    def suggested(self) -> bool:
+        return self.score >= self.threshold
+
+
+@dataclass(frozen=True)
 class GlossaryEntry:
     source_text: str
     language: str
@@ -122,13 +149,18 @@ def state_from_row(row: dict[str, Any]) -> AnnotationState:
     """The decision an ``annotations`` row holds (ours, or another project's in a merge)."""
     return AnnotationState(
         frames=tuple(json.loads(row["frames"])),
-        spans=tuple(SpanLabel.from_dict(s) for s in json.loads(row["spans"])),
+        spans=tuple(SpanLabel.from_dict(s) for s in json.loads(row.get("spans") or "[]")),  # a speech's: none
         status=row["status"],
     )
 
 
 def annotation_from_row(row: dict[str, Any]) -> Annotation:
     return Annotation(row["segment_id"], row["annotator"], state_from_row(row), row["created_at"], row["updated_at"])
+
+
+def speech_annotation_from_row(row: dict[str, Any]) -> SpeechAnnotation:
+    return SpeechAnnotation(row["speech_id"], row["annotator"], state_from_row(row), row["created_at"],
+                            row["updated_at"])
 
 
 def speech_from_row(row: dict[str, Any]) -> Speech:

@@ -370,6 +370,64 @@ def m009_text_embeddings(db: Database) -> None:
         "PRIMARY KEY (encoder, text_key)) WITHOUT ROWID")
 
 
+@migrations()
+def m010_speech_frames(db: Database) -> None:
+    """Frames for a speech as a whole: each annotator's decision on a speech (frames and a
+    status, no spans), with its own append-only history and undo stack, kept exactly as the
+    segments' decisions are (``store.decision_log``); and what models suggest for a speech,
+    every label's score with the threshold it was judged by, per model version."""
+    db.executescript(
+        """
+        CREATE TABLE speech_annotations (
+            speech_id INTEGER NOT NULL REFERENCES speeches(id) ON DELETE CASCADE,
+            annotator TEXT NOT NULL,
+            frames TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL CHECK (status IN ('accepted', 'corrected', 'rejected', 'skipped')),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (speech_id, annotator)
+        );
+        CREATE INDEX speech_annotations_annotator ON speech_annotations(annotator, status);
+        CREATE TABLE speech_annotation_history (
+            id INTEGER PRIMARY KEY,
+            uid TEXT NOT NULL UNIQUE,
+            speech_id INTEGER NOT NULL REFERENCES speeches(id) ON DELETE CASCADE,
+            annotator TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('decide', 'undo', 'redo', 'merge')),
+            ref_uid TEXT,
+            state TEXT,
+            before TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX speech_history_annotator ON speech_annotation_history(annotator, id);
+        CREATE INDEX speech_history_speech ON speech_annotation_history(speech_id);
+        CREATE TRIGGER speech_annotation_history_append_only_update BEFORE UPDATE ON speech_annotation_history
+            BEGIN SELECT RAISE(ABORT, 'speech_annotation_history is append-only'); END;
+        CREATE TRIGGER speech_annotation_history_append_only_delete BEFORE DELETE ON speech_annotation_history
+            WHEN (SELECT COUNT(*) FROM speeches WHERE id = OLD.speech_id) > 0
+            BEGIN SELECT RAISE(ABORT, 'speech_annotation_history is append-only'); END;
+        CREATE TABLE speech_undo_stack (
+            annotator TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            history_uid TEXT NOT NULL REFERENCES speech_annotation_history(uid) ON DELETE CASCADE,
+            undone INTEGER NOT NULL DEFAULT 0 CHECK (undone IN (0, 1)),
+            PRIMARY KEY (annotator, position)
+        );
+        CREATE INDEX speech_undo_stack_top ON speech_undo_stack(annotator, undone, position);
+        CREATE TABLE speech_suggestions (
+            speech_id INTEGER NOT NULL REFERENCES speeches(id) ON DELETE CASCADE,
+            model_version TEXT NOT NULL,
+            label TEXT NOT NULL,
+            score REAL NOT NULL,
+            threshold REAL NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (speech_id, model_version, label)
+        );
+        CREATE INDEX speech_suggestions_version ON speech_suggestions(model_version, speech_id);
+        """
+    )
+
+
 def schema_steps() -> list[str]:
     """The names of every schema step, in order (all of them pending for an empty database)."""
     with Database(memory=True) as empty:

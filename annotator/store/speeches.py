@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 from annotator.errors import AnnotatorError
 from annotator.store.base import StorePart, first, scalar, utcnow
 from annotator.store.records import Speech, speech_from_row
+
+KEY_LENGTH = 16  # of a speech's key: the start of its content hash
+
+
+def content_hash(text: str) -> str:
+    """A speech's content hash: sha256 of its text (what identifies it across projects)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def speech_key(content_hash: str) -> str:
+    """The stable id of a speech across projects: the start of its content hash. Its segments'
+    uids start with it, and the train/dev/test split keeps each speech's side under it."""
+    return content_hash[:KEY_LENGTH]
+
 
 # Every column but the text, which can be long.
 SPEECH_FIELDS = "id, title, speaker, date, venue, language, source, licence, external_id, content_hash"
@@ -33,7 +48,7 @@ class Speeches(StorePart):
                 "language", "source", "licence", "text")}
             row["imported_at"] = utcnow()
             speech_id = self.db["speeches"].insert(row).last_pk
-            prefix = speech["content_hash"][:16]
+            prefix = speech_key(speech["content_hash"])
             lang = speech.get("language") or ""
             self.db.conn.executemany(
                 'INSERT INTO segments (uid, speech_id, position, start, "end", text, language) '

@@ -15,6 +15,8 @@ suggestions.py      model suggestions and runs
 models.py           registered and active models
 glossary.py         the glossary
 annotations.py      decisions, their history, undo and redo
+speech_annotations.py  decisions on whole speeches (frames), their history, undo and redo
+speech_suggestions.py  what models suggest for whole speeches (every label's score)
 assignments.py      work queues
 counts.py           ``annotator status``
 schemes.py          label schemes
@@ -45,6 +47,8 @@ from annotator.store.models import GLOSSARY_VERSION, Models
 from annotator.store.schemes import Schemes
 from annotator.store.search import Search, SegmentFilter
 from annotator.store.segments import Segments
+from annotator.store.speech_annotations import SpeechAnnotations
+from annotator.store.speech_suggestions import SpeechSuggestions
 from annotator.store.speeches import Speeches
 from annotator.store.splits import SplitSides
 from annotator.store.suggestions import Suggestions
@@ -56,7 +60,7 @@ __all__ = ["GLOSSARY_VERSION", "SegmentFilter", "Store", "utcnow"]
 
 
 class Store(Speeches, Segments, Search, Translations, Suggestions, Models, Glossary, Annotations, Assignments,
-            Counts, Schemes, SplitSides, Embeddings):
+            Counts, Schemes, SplitSides, Embeddings, SpeechAnnotations, SpeechSuggestions):
     def __init__(self, db: Database, path: Path | None = None) -> None:
         self.db = db
         self.path = path

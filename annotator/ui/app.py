@@ -9,7 +9,8 @@ that refresh the bindings when they change: the segment in view, span mode
 (``annotator.ui.adjudication.Adjudication``). Decisions go through
 ``annotator.services.session`` and are committed before the screen shows them.
 
-Adjudication mode (``d``, or ``annotator annotate --adjudicate``) lists the segments annotators
+The speech view (``v``, ``annotator.ui.speech_view``) shows the whole speech of the segment in
+view with its own frames. Adjudication mode (``d``, or ``annotator annotate --adjudicate``) lists the segments annotators
 disagree on, shows their decisions side by side, and stores the adjudicator's choice under
 ``adjudicator:<user>``. Every ``retrain_every`` decisions (and on ``ctrl+t``) the quick frames
 and slogan models retrain in a worker thread, and the suggestions in view and ahead are recomputed with
@@ -35,7 +36,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from annotator.errors import AnnotatorError, DatabaseBusy
 from annotator.schemes import Scheme, get_scheme
-from annotator.keymap import ACTIONS_IN, ANNOTATE_KEYS, label_keys
+from annotator.keymap import ACTIONS_IN, label_keys, screen_keys
 from annotator.services.session import PENDING, Session, compute_suggestions, retrain
 from annotator.text import markup_literal, visible_text
 from annotator.store import Store
@@ -43,6 +44,7 @@ from annotator.ui.adjudication import Adjudication
 from annotator.ui.bindings import screen_bindings, shown_label_keys, user_keymap
 from annotator.ui.screens import FilterChoice, FilterScreen, PromptScreen
 from annotator.ui.spans import SpanEditor
+from annotator.ui.speech_view import SpeechScreen
 from annotator.ui.widgets import (
     SegmentList,
     TopBar,
@@ -61,7 +63,7 @@ SPAN_ACTIONS = ACTIONS_IN["span"]
 ADJUDICATE_ACTIONS = ACTIONS_IN["adjudicate"]
 ALWAYS = ACTIONS_IN["always"]
 # Actions on the segment in view: shown but disabled while there is none.
-ON_SEGMENT = {"accept", "reject", "skip", "toggle_frame", "span_mode", "choose", "more_like_this"}
+ON_SEGMENT = {"accept", "reject", "skip", "toggle_frame", "span_mode", "choose", "more_like_this", "speech_view"}
 SIMILAR_K = 50  # segments "more like this one" lists
 QUICK_KINDS = "frames,spans"  # what ctrl+t and background retraining train: the quick models (seconds)
 
@@ -109,7 +111,7 @@ class AnnotateScreen(Screen):
     """The annotation screen for one session. Use ``AnnotateScreen.for_scheme(scheme)``: the
     class whose bindings include the scheme's label keys."""
 
-    BINDINGS = screen_bindings(ANNOTATE_KEYS)
+    BINDINGS = screen_bindings(screen_keys())
 
     current_id: reactive[int | None] = reactive(None, bindings=True, repaint=False, init=False)
     """The segment in view (``None``: the list is empty); changing it leaves span mode."""
@@ -135,6 +137,7 @@ class AnnotateScreen(Screen):
         self.in_flight: dict[int, int] = {}  # segment -> the run that is computing it
         self.suggest_lock = threading.Lock()  # one suggestion run computes at a time
         self.suggest_error = ""  # the last failure told to the annotator
+        self.speech_screen = SpeechScreen.for_scheme(session.scheme)  # the speech view's class, with the frame keys
         self.spans = SpanEditor(session, id="original")
         self.adjudication = Adjudication(session, id="votes")
 
@@ -421,6 +424,16 @@ class AnnotateScreen(Screen):
             self.show_busy()
         if self.current_id == message.segment_id:
             self.after_decision(advance=True)
+
+    def action_speech_view(self) -> None:
+        """The whole speech of the segment in view, with its own frames (esc returns)."""
+        if self.current_id is None:
+            return
+        from annotator.services.speech_session import SpeechDecisions
+
+        speech_id = self.session.store.segment(self.current_id).speech_id
+        decisions = SpeechDecisions(self.session.store, self.session.annotator, self.session.scheme, self.session.wait)
+        self.app.push_screen(self.speech_screen(decisions, speech_id, suggest=self.suggest, keys=self.moved_label_keys))
 
     def action_toggle_guidelines(self) -> None:
         panel = self.query_one("#guidelines")

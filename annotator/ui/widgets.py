@@ -272,6 +272,7 @@ def guidelines_text(scheme: Scheme, keys: Mapping[str, str] | None = None) -> Te
         "Toggling a frame or editing a span is saved at once (status corrected); "
         "a saves the labels as they stand (accepted if unchanged).\n"
         "Span mode: ←/→ move, shift+←/→ extend, enter add or resize, delete remove, escape leave.\n"
+        "v the whole speech: its suggested frames and its own (the frame keys, a, x, undo there too; escape returns).\n"
         "d adjudication mode (disagreements only; c takes one annotator's decision) · "
         "ctrl+t retrain the frames and slogan models now (they also retrain every few decisions) · ctrl+p all commands.\n"
         "Ctrl+q quits (q toggles a frame).", "dim")
