@@ -39,3 +39,14 @@ def store():
 @pytest.fixture
 def db_path(tmp_path) -> Path:
     return tmp_path / "project.db"
+
+
+@pytest.fixture(autouse=True)
+def _engine_as_configured(monkeypatch):
+    """A test that chooses the inference engine (``set_engine``) chooses it for itself only."""
+    from annotator.ml import engine
+
+    monkeypatch.setattr(engine, "_setting", None)
+    monkeypatch.setattr(engine, "_reporter", None)
+    yield
+    engine.notes()  # what one test's fallbacks said is not the next one's

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from annotator.cli import cli
 from annotator.ml.embeddings import embed_texts, encoder_key
 from annotator.ml.linear import LinearFrameModel
-from annotator.ml.train import evaluate_frames
+from annotator.ml.train import evaluate_frames, fit_quick_frames
 from annotator.schemes import get_scheme
 from annotator.services import evaluation
 from annotator.services.evaluation import evaluate_project_frames, nested_subsets
@@ -140,9 +140,8 @@ def test_the_learning_curve_grows_and_its_full_point_is_the_model_train_makes(pr
     share, subset = nested_subsets(train)[0]
     assert ev.curve[0].fraction == share and ev.curve[0].n_train == len(subset)
     encoder_dir = LinearFrameModel.load(outcome.folder).encoder_dir
-    small = LinearFrameModel()
-    small.embedding_cache = store.embedding_cache(encoder_key(encoder_dir))
-    small.fit(subset, encoder_dir, labels=get_scheme().frame_ids, dev=dev)
+    small = fit_quick_frames("linear", subset, dev, encoder_dir, get_scheme().frame_ids,
+                             cache=store.embedding_cache(encoder_key(encoder_dir)))
     assert ev.curve[0].model == evaluate_frames(small, test)
 
 
@@ -161,10 +160,8 @@ def test_cross_lingual_transfer_on_two_languages(project, tmp_path):
         assert row.n_train_language > 0 and row.n_train_others > 0
         # trained on every label: the version `train` made, on this language's test segments
         assert row.with_all == pytest.approx(evaluate_frames(outcome.folder, mine)["micro_f1"], abs=1e-9)
-        without = LinearFrameModel()
-        without.embedding_cache = cache
-        without.fit(others, encoder_dir, labels=get_scheme().frame_ids,
-                    dev=[ex for ex in dev if ex.language != row.language])
+        without = fit_quick_frames("linear", others, [ex for ex in dev if ex.language != row.language],
+                                   encoder_dir, get_scheme().frame_ids, cache=cache)
         assert row.without == pytest.approx(evaluate_frames(without, mine)["micro_f1"], abs=1e-9)
         assert 0.0 <= row.majority <= 1.0
     result = CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(tmp_path / "r")])

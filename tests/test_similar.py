@@ -14,6 +14,7 @@ from test_ui_team import SIZE, record_notifications, screen_of
 import annotator.ml.embeddings as embeddings
 from annotator.errors import ModelNotFoundError
 from annotator.ml.embeddings import encoder_key, text_key
+from annotator.ml.engine import runner_name
 from annotator.ml.registry import ModelMeta, write_meta
 from annotator.services.similar import similar_segments
 from annotator.store import Store
@@ -66,8 +67,9 @@ def project(tmp_path: Path, encoder: Path, texts: list[str]) -> tuple[Path, list
 
 def keep_vectors(path: Path, encoder: Path, vectors: dict[str, np.ndarray]) -> None:
     store = Store.open(path)
+    engine = runner_name(encoder)  # the vectors of the engine that embeds here (PyTorch or int8)
     store.embedding_cache(encoder_key(encoder)).put(
-        {text_key(t, PREFIX, MAX_LENGTH): v for t, v in vectors.items()})
+        {text_key(t, PREFIX, MAX_LENGTH, engine): v for t, v in vectors.items()})
     store.close()
 
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
-from annotator.cli.common import annotator_option, db_option, existing_db
+from annotator.cli.common import annotator_option, db_option, engine_option, existing_db
 from annotator.services.session import RETRAIN_EVERY
 
 
 @click.command("annotate")
 @db_option
+@engine_option
 @annotator_option
 @click.option("--scheme", "scheme_name", default=None,
               help="Label scheme: a name (see the schemes folder) or a .toml file. Default: framing.")

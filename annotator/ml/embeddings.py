@@ -9,7 +9,6 @@ models and suggesting again cost no encoder time for texts seen before.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,40 +28,38 @@ class EmbeddingCache(Protocol):
 
 
 def encoder_key(encoder_dir: Path | str) -> str:
-    """A short id of an encoder's weights (folder name, config and weight file size), so that
-    vectors of another encoder, or of retrained weights, are never mixed in."""
-    return _encoder_key(str(Path(encoder_dir).resolve()))
+    """A short id of an encoder's weights, so that vectors of another encoder, or of retrained
+    weights, are never mixed in (``ml.loading.weights_key``)."""
+    from annotator.ml.loading import weights_key
+
+    return weights_key(encoder_dir)
 
 
-@functools.lru_cache(maxsize=16)
-def _encoder_key(resolved: str) -> str:  # asked on every suggestion chunk: read the folder once
-    folder = Path(resolved)
-    digest = hashlib.sha256(folder.resolve().name.encode())
-    for name in ("config.json",):
-        if (folder / name).is_file():
-            digest.update((folder / name).read_bytes())
-    weights = folder / "model.safetensors"
-    if weights.is_file():
-        digest.update(str(weights.stat().st_size).encode())
-    return f"{folder.resolve().name}:{digest.hexdigest()[:12]}"
-
-
-def text_key(text: str, prefix: str, max_length: int) -> str:
-    return hashlib.sha1(f"{max_length}\x00{prefix}{text}".encode("utf-8")).hexdigest()
+def text_key(text: str, prefix: str, max_length: int, engine: str = "torch") -> str:
+    """A text's key in the store, for one way of embedding it: vectors from PyTorch and from
+    the int8 engine (``ml.engine``) are kept apart (PyTorch's keep the key they always had)."""
+    tail = "" if engine == "torch" else f"\x00{engine}"
+    return hashlib.sha1(f"{max_length}\x00{prefix}{text}{tail}".encode("utf-8")).hexdigest()
 
 
 def embed_texts(encoder_dir: Path | str, texts: Sequence[str], prefix: str = E5_QUERY_PREFIX,
-                max_length: int = 128, batch_size: int = 16, cache: EmbeddingCache | None = None) -> np.ndarray:
-    """Mean-pooled, L2-normalised embeddings (texts x hidden) from an encoder folder; texts the
-    cache holds are not run through the encoder again, and the new ones are added to it.
+                max_length: int = 128, batch_size: int = 16, cache: EmbeddingCache | None = None,
+                engine: str | None = None) -> np.ndarray:
+    """Mean-pooled, L2-normalised embeddings (texts x hidden) from an encoder folder, through the
+    inference engine (``ml.engine``: ``engine``, or the process's); texts the cache holds are not
+    run through the encoder again, and the new ones are added to it (under keys of the engine
+    that computed them, so that the engines' vectors are never mixed).
 
-    Texts go through in length-sorted batches (little padding) under ``inference_context``.
+    Texts go through in length-sorted batches (little padding).
     """
-    keys = [text_key(t, prefix, max_length) for t in texts]
+    from annotator.ml.engine import encoder_runner
+
+    runner = encoder_runner(encoder_dir, None, engine, texts=texts)
+    keys = [text_key(t, prefix, max_length, runner.name) for t in texts]
     known: dict[str, np.ndarray] = dict(cache.get(sorted(set(keys)))) if cache is not None and texts else {}
     todo = sorted({k: t for k, t in zip(keys, texts) if k not in known}.items())
     if todo:
-        vectors = _run_encoder(encoder_dir, [t for _, t in todo], prefix, max_length, batch_size)
+        vectors = _run_encoder(encoder_dir, [t for _, t in todo], prefix, max_length, batch_size, runner)
         # at the store's precision (float16): a text gives the same vector fresh or from the
         # store, so a version scores the same when trained and when evaluated again later
         vectors = vectors.astype(np.float16).astype(np.float32)
@@ -71,32 +68,21 @@ def embed_texts(encoder_dir: Path | str, texts: Sequence[str], prefix: str = E5_
         if cache is not None:
             cache.put(fresh)
     if not texts:
-        return _run_encoder(encoder_dir, [], prefix, max_length, batch_size)
+        return np.zeros((0, _hidden_size(encoder_dir)), np.float32)
     return np.stack([known[k] for k in keys]).astype(np.float32)
 
 
+def _hidden_size(encoder_dir: Path | str) -> int:
+    import json
+
+    config = json.loads((Path(encoder_dir) / "config.json").read_text(encoding="utf-8"))
+    return int(config.get("hidden_size") or config.get("d_model") or 0)
+
+
 def _run_encoder(encoder_dir: Path | str, texts: Sequence[str], prefix: str, max_length: int,
-                 batch_size: int) -> np.ndarray:
-    import torch
-    from transformers import AutoModel
+                 batch_size: int, runner: object | None = None) -> np.ndarray:
+    from annotator.ml.engine import encoder_runner, pooled
+    from annotator.ml.loading import load_tokenizer
 
-    from annotator.ml.batching import inference_context, map_batched
-    from annotator.ml.loading import load_model, load_tokenizer
-
-    model = load_model(encoder_dir, AutoModel)
-    tokenizer = load_tokenizer(encoder_dir)
-    device = next(model.parameters()).device
-    hidden_size = int(model.config.hidden_size)
-    if not len(texts):
-        return np.zeros((0, hidden_size), np.float32)
-
-    def run(batch: list[str]) -> list[np.ndarray]:
-        enc = tokenizer([prefix + t for t in batch], padding=True, truncation=True, max_length=max_length,
-                        return_tensors="pt").to(device)
-        with inference_context(device.type):
-            hidden = model(**enc).last_hidden_state.float()
-        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return list(torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy())
-
-    return np.stack(map_batched(list(texts), batch_size, run)).astype(np.float32)
+    runner = runner or encoder_runner(encoder_dir, texts=texts)
+    return pooled(runner, load_tokenizer(encoder_dir), texts, prefix, max_length, batch_size)

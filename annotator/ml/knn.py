@@ -60,6 +60,7 @@ class KnnFrameModel:
         self.ids: list[str] = []
         self.data_hash = ""
         self.embedding_cache: EmbeddingCache | None = None  # set by whoever holds the project
+        self.engine: str | None = None  # the inference engine (None: the process's; "torch" pins PyTorch)
 
     def fit(self, examples: Sequence[Example], encoder_dir: Path | str,
             labels: Sequence[str] | None = None) -> "KnnFrameModel":
@@ -78,7 +79,8 @@ class KnnFrameModel:
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         if self.encoder_dir is None:
             raise AnnotatorError("the nearest-neighbour model has no encoder: call fit() or load() first")
-        return embed_texts(self.encoder_dir, texts, self.prefix, self.max_length, cache=self.embedding_cache)
+        return embed_texts(self.encoder_dir, texts, self.prefix, self.max_length, cache=self.embedding_cache,
+                           engine=self.engine)
 
     def predict_matrix(self, texts: Sequence[str]) -> np.ndarray:
         """Scores as an array (texts x labels), in ``self.labels`` order."""

@@ -69,6 +69,7 @@ class LinearFrameModel:
         self.weights: dict[str, float] = {"embedding": 0.5, "ngrams": 0.5}
         self.encoder_dir: Path | None = None
         self.embedding_cache: EmbeddingCache | None = None  # set by whoever holds the project
+        self.engine: str | None = None  # the inference engine (None: the process's; "torch" pins PyTorch)
         self.data_hash = ""
         self._heads: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # view -> (coef labels x features, intercept)
         self._vectorizer: Any = None
@@ -143,7 +144,8 @@ class LinearFrameModel:
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         if self.encoder_dir is None:
             raise AnnotatorError("the linear frames model has no encoder: call fit() or load() first")
-        return embed_texts(self.encoder_dir, texts, self.prefix, self.max_length, cache=self.embedding_cache)
+        return embed_texts(self.encoder_dir, texts, self.prefix, self.max_length, cache=self.embedding_cache,
+                           engine=self.engine)
 
     def _views(self, texts: Sequence[str], contexts: Sequence[SegmentContext | None] | None = None,
                only: set[str] | None = None) -> dict[str, np.ndarray]:

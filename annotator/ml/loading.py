@@ -9,6 +9,8 @@ UI asks for one segment at a time and reloading a model per call would cost seco
 
 from __future__ import annotations
 
+import functools
+
 import re
 import threading
 import warnings
@@ -143,3 +145,22 @@ def clear_cache() -> None:
     with _lock:
         _models.clear()
         _tokenizers.clear()
+
+
+def weights_key(folder: Path | str) -> str:
+    """A short id of a model folder's weights (folder name, config and weight file size)."""
+    return _weights_key(str(Path(folder).resolve()))
+
+
+@functools.lru_cache(maxsize=16)
+def _weights_key(resolved: str) -> str:  # asked on every suggestion chunk: read the folder once
+    import hashlib
+
+    folder = Path(resolved)
+    digest = hashlib.sha256(folder.name.encode())
+    if (folder / "config.json").is_file():
+        digest.update((folder / "config.json").read_bytes())
+    weights = folder / "model.safetensors"
+    if weights.is_file():
+        digest.update(str(weights.stat().st_size).encode())
+    return f"{folder.name}:{digest.hexdigest()[:12]}"

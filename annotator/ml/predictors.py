@@ -22,11 +22,11 @@ def load_predictor(kind: str, folder: str | Path) -> Any:
         if method == "knn":
             from annotator.ml.knn import KnnFrameModel
 
-            return KnnFrameModel.load(folder)
+            return _gated(KnnFrameModel.load(folder), "frames", folder)
         if method == "linear":
             from annotator.ml.linear import LinearFrameModel
 
-            return LinearFrameModel.load(folder)
+            return _gated(LinearFrameModel.load(folder), "frames", folder)
         from annotator.ml.frames import FrameClassifier
 
         return FrameClassifier(folder)
@@ -36,7 +36,7 @@ def load_predictor(kind: str, folder: str | Path) -> Any:
         if version_method(folder) == "linear":
             from annotator.ml.span_linear import LinearSpanTagger
 
-            return LinearSpanTagger.load(folder)
+            return _gated(LinearSpanTagger.load(folder), "spans", folder)
         from annotator.ml.spans import SpanTagger
 
         return SpanTagger(folder)
@@ -55,3 +55,12 @@ def load_predictor(kind: str, folder: str | Path) -> Any:
 
         return Translator(folder)
     raise AnnotatorError(f"unknown model kind {kind!r}")
+
+
+def _gated(model: Any, kind: str, folder: str | Path) -> Any:
+    """A quick version runs its encoder in the inference engine only where the engine leaves
+    its decisions as they are (``ml.engine.gate_version``)."""
+    from annotator.ml.engine import gate_version
+
+    gate_version(model, kind, Path(folder))
+    return model

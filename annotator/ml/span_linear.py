@@ -71,6 +71,7 @@ class LinearSpanTagger:
         self.encoder_dir: Path | None = None
         self.c: float = DEFAULTS["c"]
         self.class_weight: str | None = None
+        self.engine: str | None = None  # the inference engine (None: the process's; "torch" pins PyTorch)
         self.data_hash = ""
         self.dev_metrics: dict[str, Any] = {}  # with the train speeches' formulations only, as tuned
         self._coef = np.zeros((0, 0), np.float32)
@@ -84,7 +85,7 @@ class LinearSpanTagger:
     def _states(self, texts: Sequence[str]) -> list[TokenStates]:
         if self.encoder_dir is None or self.layers is None:
             raise AnnotatorError("the slogan tagger has no encoder: call fit() or load() first")
-        return token_states(self.encoder_dir, texts, self.layers, self.max_length)
+        return token_states(self.encoder_dir, texts, self.layers, self.max_length, engine=self.engine)
 
     def _features(self, text: str, tokens: TokenStates, leave_out_group: str | None = None) -> np.ndarray:
         h = tokens.states

@@ -47,6 +47,7 @@ class LinearSpeechFrames:
         self.thresholds: dict[str, float] = {}
         self.encoder_dir: Path | None = None
         self.embedding_cache: EmbeddingCache | None = None  # set by whoever holds the project
+        self.engine: str | None = None  # the inference engine (None: the process's; "torch" pins PyTorch)
         self._head: tuple[np.ndarray, np.ndarray] | None = None
 
     def features(self, docs: Sequence[SpeechDoc]) -> np.ndarray:
@@ -55,7 +56,8 @@ class LinearSpeechFrames:
         if self.encoder_dir is None:
             raise AnnotatorError("the speech frames model has no encoder: call fit() or load() first")
         texts = list(dict.fromkeys(t for d in docs for t in d.segments))
-        vectors = embed_texts(self.encoder_dir, texts, self.prefix, self.max_length, cache=self.embedding_cache)
+        vectors = embed_texts(self.encoder_dir, texts, self.prefix, self.max_length, cache=self.embedding_cache,
+                              engine=self.engine)
         index = {t: i for i, t in enumerate(texts)}
         out = np.zeros((len(docs), vectors.shape[1]), np.float32)
         for row, d in enumerate(docs):

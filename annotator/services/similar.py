@@ -59,7 +59,10 @@ def similar_segments(store: Store, segment_id: int, k: int = 50, progress: Progr
         raise InputError(f"no segment with id {segment_id}")
     encoder = encoder or active_encoder(store)
     segments = list(store.iter_segments())
-    keys = [text_key(s.text, encoder.prefix, encoder.max_length) for s in segments]
+    from annotator.ml.engine import runner_name
+
+    engine = runner_name(encoder.folder)
+    keys = [text_key(s.text, encoder.prefix, encoder.max_length, engine) for s in segments]
     cache = store.embedding_cache(encoder.key)
     known_keys, matrix = cache.all()
     row_of = {key: i for i, key in enumerate(known_keys)}

@@ -231,6 +231,8 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     digest = data_hash(examples_used)
     from annotator.ml.embeddings import encoder_key
 
+    _prepare_engine(base_dir, kind, method, [ex.text for ex in examples_used])
+
     glossary = [g.source_text for g in store.glossary()] if (kind, method) == ("spans", "linear") else []
     recipe = training_recipe(kind, method, epochs, encoder_key(base_dir), scheme, digest, (train, dev, test),
                              glossary)
@@ -242,6 +244,7 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
             progress(f"train:{kind}", step, total)
 
     dev_metrics: dict[str, Any] = {}
+    engine_check: dict[str, Any] | None = None
     if kind == "frames" and method in ("knn", "linear"):
         from annotator.ml.train import evaluate_frames, fit_quick_frames
 
@@ -249,6 +252,7 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
         # the encoder only for texts it has not seen.
         model = fit_quick_frames(method, train, dev, base_dir, scheme.frame_ids,
                                  cache=store.embedding_cache(encoder_key(base_dir)))
+        engine_check = _engine_check(model, "frames", dev, train)  # before scoring: it may pin PyTorch
         metrics = evaluate_frames(model, test)
         dev_metrics = evaluate_frames(model, dev) if dev else {}
         model.data_hash = digest
@@ -260,10 +264,10 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
         metrics = evaluate_frames(result, test)
         folder = save_version(result, "frames", scheme.name, scheme.hash, digest, metrics, base=str(base_dir))
     elif kind == "spans" and method == "linear":
-        from annotator.ml.span_linear import LinearSpanTagger
-        from annotator.ml.train import evaluate_spans
+        from annotator.ml.train import evaluate_spans, fit_quick_spans
 
-        tagger = LinearSpanTagger().fit(train, base_dir, tuple(scheme.span_ids), dev, glossary=glossary)
+        tagger = fit_quick_spans(train, dev, base_dir, tuple(scheme.span_ids), glossary)
+        engine_check = _engine_check(tagger, "spans", dev, train)  # before scoring: it may pin PyTorch
         metrics = evaluate_spans(tagger, test)
         dev_metrics = tagger.dev_metrics
         folder = tagger.save(scheme=scheme.name, scheme_hash=scheme.hash, metrics=metrics, dev_metrics=dev_metrics)
@@ -277,7 +281,8 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
         raise AnnotatorError(f"unknown model kind {kind!r}; use frames or spans")
     from annotator.ml.registry import add_meta_extra
 
-    add_meta_extra(folder, recipe=recipe, dev_metrics=dev_metrics)
+    add_meta_extra(folder, recipe=recipe, dev_metrics=dev_metrics,
+                   **({"engine": engine_check} if engine_check is not None else {}))
 
     previous, previous_metrics = _active_on_test(store, kind, test)
     outcome = TrainOutcome(kind=kind, version="", method=method, folder=folder, metrics=metrics,
@@ -292,6 +297,41 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     outcome.version, outcome.method = meta.version, meta.method
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _prepare_engine(base_dir: Path, kind: str, method: str, texts: Sequence[str]) -> None:
+    """Convert the encoder a quick model predicts through (once), checked on the project's own
+    labelled texts rather than the probe sentences."""
+    from annotator.ml.engine import encoder_runner
+
+    if method not in ("knn", "linear"):
+        return
+    if kind == "spans":
+        from annotator.ml.token_states import default_layer
+
+        encoder_runner(base_dir, default_layer(base_dir), texts=texts)
+    else:
+        encoder_runner(base_dir, None, texts=texts)
+
+
+CHECK_TEXTS = 256  # texts the engine check runs on: the dev texts, then train texts up to this many
+
+
+def _engine_check(model: Any, kind: str, dev: Sequence[Example], train: Sequence[Example]) -> dict[str, Any] | None:
+    """How far the inference engine moves a quick version's decisions on its dev texts (and train
+    texts, up to ``CHECK_TEXTS``, for a figure that means something). A version it moves too far
+    is pinned to PyTorch here, before it is scored, so that its test scores are those of the
+    engine its suggestions will come from; its ``meta.json`` keeps the check."""
+    from annotator.ml.engine import check_version
+
+    examples = [*dev, *train][:CHECK_TEXTS]
+    # each segment on its own: its context would cost the encoder its whole speech, twice
+    fidelity = check_version(model, kind, [ex.text for ex in examples])
+    if fidelity is None:
+        return None
+    if not fidelity.passed:
+        model.engine = "torch"
+    return fidelity.to_json()
 
 
 def _active_on_test(store: Store, kind: str, test: list[Example], unless: str = "") -> tuple[str, dict[str, Any]]:
