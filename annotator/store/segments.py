@@ -34,7 +34,7 @@ class Segments(StorePart):
             "SELECT * FROM segments WHERE speech_id = ? ORDER BY position", [speech_id])]
 
     def segments_per_language(self, per_language: int, except_language: str = "",
-                              min_chars: int = 20, max_chars: int = 300) -> list[Segment]:
+                              min_chars: int = 8, max_chars: int = 300) -> list[Segment]:
         """The first ``per_language`` segments of each language (not ``except_language``) of
         ``min_chars``..``max_chars`` characters: a small sample of real texts in every language."""
         rows = self.db.query(
