@@ -189,6 +189,11 @@ class Translator:
                 return targets[0]
         return "en"
 
+    def language_setup(self, src_lang: str, tgt_lang: str) -> tuple[str, str | None, int | None]:
+        """What the model is told about a pair of languages: (text prefix, tokenizer src_lang,
+        forced BOS id); texts with the same setup can share a batch."""
+        return self._language_setup(src_lang, tgt_lang)
+
     def _language_setup(self, src_lang: str, tgt_lang: str) -> tuple[str, str | None, int | None]:
         """(text prefix, tokenizer src_lang, forced BOS id) for this family."""
         tok = self.tokenizer

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from annotator.errors import AnnotatorError
 from annotator.ml import engine
+from annotator.ml.loading import forget_models
 from annotator.ml.registry import META, building, check_safetensors
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 MIN_SIMILARITY = 0.8  # mean character similarity (difflib ratio) of int8 to PyTorch's greedy output
 CHECK_TEXTS = 16  # texts the check translates both ways
-CHECK_MAX_NEW_TOKENS = 128  # enough for a sentence; bounds the check on a model that never stops
+CHECK_MAX_NEW_TOKENS = 64  # a sentence's worth; bounds the check on a model that never stops
 
 # The fixed probe texts for a check without the caller's texts: short sentences of the kind the
 # tool translates (political speech), in the languages of the demo corpus and the UN's.
@@ -281,12 +282,13 @@ def run_check(translator: "Translator", loaded: Ct2Seq2Seq, texts: Sequence[tupl
     source = "project" if texts else "probes"
     if texts and not pairs:  # none of the caller's texts in a language this model takes
         pairs, source = choose_texts(translator, list(PROBES), target), "probes"
-    by_lang: dict[str, list[str]] = {}
+    # Texts the model is told about alike go in one call (a Marian model: all of them).
+    groups: dict[Any, tuple[str, list[str]]] = {}
     for lang, text in pairs:
-        by_lang.setdefault(lang, []).append(text)
+        groups.setdefault(translator.language_setup(lang, target), (lang, []))[1].append(text)
     reference: list[str] = []
     candidate: list[str] = []
-    for lang, group in by_lang.items():
+    for lang, group in groups.values():
         common = dict(src_lang=lang, tgt_lang=target, max_new_tokens=CHECK_MAX_NEW_TOKENS, num_beams=1)
         reference += translator.translate_with(None, group, **common)
         candidate += translator.translate_with(loaded, group, **common)
@@ -354,6 +356,7 @@ def select(translator: "Translator", setting: str) -> Ct2Seq2Seq | None:
     elif converted_now:
         engine.note(f"{key}:converted", f"{name}: converted to CTranslate2 {engine.COMPUTE_TYPE} on first use "
                                         f"({outcome(record)})")
+        forget_models(folder)  # the check's PyTorch model: not needed while the engine translates
     try:
         return load_engine(final)
     except Exception as exc:  # noqa: BLE001 - a damaged model.bin: PyTorch, and say so
