@@ -189,15 +189,15 @@ def make_tiny_spans_model(folder: Path, labels: Sequence[str] = SPAN_LABELS, see
     return _save(model, folder, meta)
 
 
-def _seq2seq_dims(init_std: float = 0.02) -> dict:
+def _seq2seq_dims(init_std: float = 0.02, **dims: int) -> dict:
     return dict(
         d_model=HIDDEN, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
         decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=600,
         init_std=init_std,
-    )
+    ) | dims
 
 
-def _marian(folder: Path, target_tokens: Sequence[str], init_std: float):
+def _marian(folder: Path, target_tokens: Sequence[str], init_std: float, dims: dict):
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
     import sentencepiece as spm
 
@@ -216,12 +216,12 @@ def _marian(folder: Path, target_tokens: Sequence[str], init_std: float):
         )
     config = MarianConfig(
         vocab_size=len(vocab), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.pad_token_id, **_seq2seq_dims(init_std),
+        decoder_start_token_id=tokenizer.pad_token_id, **_seq2seq_dims(init_std, **dims),
     )
     return tokenizer, MarianMTModel(config)
 
 
-def _m2m100(folder: Path, init_std: float):
+def _m2m100(folder: Path, init_std: float, dims: dict):
     from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
     import sentencepiece as spm
 
@@ -237,19 +237,21 @@ def _m2m100(folder: Path, init_std: float):
     vocab_size = max(tokenizer.lang_code_to_id.values()) + 1 + tokenizer.num_madeup_words
     config = M2M100Config(
         vocab_size=vocab_size, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.bos_token_id, decoder_start_token_id=tokenizer.eos_token_id, **_seq2seq_dims(init_std),
+        bos_token_id=tokenizer.bos_token_id, decoder_start_token_id=tokenizer.eos_token_id, **_seq2seq_dims(init_std, **dims),
     )
     return tokenizer, M2M100ForConditionalGeneration(config)
 
 
 def make_tiny_translation_model(
-    folder: Path, family: str = "marian", target_tokens: Sequence[str] = (), seed: int = 0, init_std: float = 0.02
+    folder: Path, family: str = "marian", target_tokens: Sequence[str] = (), seed: int = 0, init_std: float = 0.02,
+    dims: dict | None = None,
 ) -> Path:
     """A 1-layer seq2seq model (kind ``translation``): ``family`` is ``marian`` or ``m2m100``.
 
     ``target_tokens`` (Marian only, e.g. ``[">>fr<<", ">>de<<"]``) makes it a multi-target model.
     At the default ``init_std`` the random model says nearly the same whatever the input; at 0.5
-    its output depends on the input (what a test comparing two engines needs).
+    its output depends on the input (what a test comparing two engines needs). ``dims``
+    overrides the sizes (``d_model``, ``encoder_layers``, …; the benchmark builds larger ones).
     """
     import torch
 
@@ -258,9 +260,9 @@ def make_tiny_translation_model(
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     if family == "marian":
-        tokenizer, model = _marian(folder, target_tokens, init_std)
+        tokenizer, model = _marian(folder, target_tokens, init_std, dims or {})
     elif family == "m2m100":
-        tokenizer, model = _m2m100(folder, init_std)
+        tokenizer, model = _m2m100(folder, init_std, dims or {})
     else:
         raise ValueError(f"unknown family {family!r}")
     tokenizer.save_pretrained(folder)
