@@ -242,11 +242,26 @@ def _m2m100(folder: Path, init_std: float, dims: dict):
     return tokenizer, M2M100ForConditionalGeneration(config)
 
 
+def _mbart50(folder: Path, init_std: float, dims: dict):
+    from transformers import MBart50Tokenizer, MBartConfig, MBartForConditionalGeneration
+
+    # As for XLM-R: the file under its canonical name, so that the real vocabulary is converted.
+    (folder / "sentencepiece.bpe.model").write_bytes(sentencepiece_model_bytes())
+    tokenizer = MBart50Tokenizer.from_pretrained(folder, bos_token="<s>")
+    config = MBartConfig(
+        vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
+        forced_eos_token_id=tokenizer.eos_token_id, tokenizer_class="MBart50Tokenizer",
+        **_seq2seq_dims(init_std, **dims),
+    )
+    return tokenizer, MBartForConditionalGeneration(config)
+
+
 def make_tiny_translation_model(
     folder: Path, family: str = "marian", target_tokens: Sequence[str] = (), seed: int = 0, init_std: float = 0.02,
     dims: dict | None = None,
 ) -> Path:
-    """A 1-layer seq2seq model (kind ``translation``): ``family`` is ``marian`` or ``m2m100``.
+    """A 1-layer seq2seq model (kind ``translation``): ``family`` is ``marian``, ``m2m100`` or ``mbart50``.
 
     ``target_tokens`` (Marian only, e.g. ``[">>fr<<", ">>de<<"]``) makes it a multi-target model.
     At the default ``init_std`` the random model says nearly the same whatever the input; at 0.5
@@ -263,6 +278,8 @@ def make_tiny_translation_model(
         tokenizer, model = _marian(folder, target_tokens, init_std, dims or {})
     elif family == "m2m100":
         tokenizer, model = _m2m100(folder, init_std, dims or {})
+    elif family == "mbart50":
+        tokenizer, model = _mbart50(folder, init_std, dims or {})
     else:
         raise ValueError(f"unknown family {family!r}")
     tokenizer.save_pretrained(folder)

@@ -202,12 +202,21 @@ def _converter(folder: Path) -> Any:
 
     class Converter(TransformersConverter):
         def load_model(self, model_class: Any, name: str, **kwargs: Any) -> Any:
-            return model_class.from_pretrained(name, local_files_only=True, use_safetensors=True, **kwargs)
+            model = model_class.from_pretrained(name, local_files_only=True, use_safetensors=True, **kwargs)
+            # CTranslate2 reads BART's norm placement from the config, where transformers 5 only
+            # keeps it if the checkpoint's config.json says it: the architecture's own, then.
+            prenorm = _PRE_NORM.get(getattr(model.config, "model_type", ""))
+            if prenorm is not None and not hasattr(model.config, "normalize_before"):
+                model.config.normalize_before = prenorm
+            return model
 
         def load_tokenizer(self, tokenizer_class: Any, name: str, **kwargs: Any) -> Any:
             return _WholeVocabulary(tokenizer_class.from_pretrained(name, local_files_only=True, **kwargs))
 
     return Converter(str(folder))
+
+
+_PRE_NORM = {"bart": False, "mbart": True, "pegasus": True}  # layer norm before each block?
 
 
 class _WholeVocabulary:
