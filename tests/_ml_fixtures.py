@@ -257,11 +257,26 @@ def _mbart50(folder: Path, init_std: float, dims: dict):
     return tokenizer, MBartForConditionalGeneration(config)
 
 
+def _nllb(folder: Path, init_std: float, dims: dict):
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
+    from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
+
+    (folder / "sentencepiece.bpe.model").write_bytes(sentencepiece_model_bytes())
+    tokenizer = NllbTokenizer.from_pretrained(folder, additional_special_tokens=list(FAIRSEQ_LANGUAGE_CODES))
+    config = M2M100Config(  # NLLB-200 is an M2M100 model with its own tokenizer and codes (zho_Hans)
+        vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
+        **_seq2seq_dims(init_std, **dims),
+    )
+    return tokenizer, M2M100ForConditionalGeneration(config)
+
+
 def make_tiny_translation_model(
     folder: Path, family: str = "marian", target_tokens: Sequence[str] = (), seed: int = 0, init_std: float = 0.02,
     dims: dict | None = None,
 ) -> Path:
-    """A 1-layer seq2seq model (kind ``translation``): ``family`` is ``marian``, ``m2m100`` or ``mbart50``.
+    """A 1-layer seq2seq model (kind ``translation``): ``family`` is ``marian``, ``m2m100``, ``nllb``
+    or ``mbart50``.
 
     ``target_tokens`` (Marian only, e.g. ``[">>fr<<", ">>de<<"]``) makes it a multi-target model.
     At the default ``init_std`` the random model says nearly the same whatever the input; at 0.5
@@ -278,6 +293,8 @@ def make_tiny_translation_model(
         tokenizer, model = _marian(folder, target_tokens, init_std, dims or {})
     elif family == "m2m100":
         tokenizer, model = _m2m100(folder, init_std, dims or {})
+    elif family == "nllb":
+        tokenizer, model = _nllb(folder, init_std, dims or {})
     elif family == "mbart50":
         tokenizer, model = _mbart50(folder, init_std, dims or {})
     else:

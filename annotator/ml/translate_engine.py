@@ -103,9 +103,11 @@ class TranslationCheck:
 
     def failures(self) -> list[str]:
         why = []
+        if not self.texts:
+            why.append("no text in a language the model takes to check it on")
         if self.empty:
             why.append(f"{self.empty} of {self.texts} translations empty where PyTorch's are not")
-        if self.texts and self.similarity_mean < MIN_SIMILARITY:
+        if self.similarity_mean < MIN_SIMILARITY:
             why.append(f"mean similarity to PyTorch {self.similarity_mean:.3f} < {MIN_SIMILARITY}")
         return why
 
