@@ -17,6 +17,7 @@ from _ml_fixtures import (  # noqa: F401  (session fixtures are used by name)
 from click.testing import CliRunner
 
 from annotator.cli import cli
+from annotator.errors import UnsafeModelError
 from annotator.ml import engine, translate_engine
 from annotator.ml.registry import ModelMeta, write_meta
 from annotator.ml.translate import Translator
@@ -151,6 +152,15 @@ def test_a_folder_that_is_no_saved_version_is_not_written_to(tiny_marian_dir: Pa
     assert Translator(folder).engine == "torch"
     assert not (folder / "engine").exists()
     assert "not a saved model version" in engine.notes()[0]
+
+
+def test_pickled_weights_are_refused_before_any_conversion(tiny_marian_dir: Path, tmp_path: Path) -> None:
+    folder = version_copy(tiny_marian_dir, tmp_path)
+    (folder / "model.safetensors").unlink()
+    (folder / "pytorch_model.bin").write_bytes(b"never unpickled, never converted")
+    with pytest.raises(UnsafeModelError, match="pytorch_model.bin"):
+        Translator(folder)
+    assert not (folder / "engine").exists()
 
 
 def test_an_architecture_ctranslate2_cannot_convert_falls_back(tiny_marian_dir: Path, tmp_path: Path) -> None:

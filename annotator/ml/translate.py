@@ -32,6 +32,8 @@ from annotator.ml import engine as engines
 from annotator.ml import translate_engine
 from annotator.ml.batching import map_batched
 from annotator.ml.loading import load_model, load_tokenizer, quiet_transformers, resolve_checkpoint
+from annotator.ml.registry import check_safetensors
+from annotator.progress import Say
 
 # ISO 639-1 → NLLB-200 (FLORES-200) codes; covers the demo corpus and the common EU/UN languages.
 NLLB_CODES: dict[str, str] = {
@@ -99,12 +101,13 @@ class Translator:
 
     def __init__(self, name_or_path: str | Path, max_input_tokens: int = 512, engine: str | None = None) -> None:
         self.folder = resolve_checkpoint(name_or_path)
+        check_safetensors(self.folder)  # pickled weights are refused before anything reads the folder
         self.tokenizer = load_tokenizer(self.folder)
         self.config = _load_config(self.folder)
         self.model_type = str(getattr(self.config, "model_type", ""))
         self.family = detect_family(self.model_type, self.tokenizer)
         self.max_input_tokens = max_input_tokens
-        self._forced_eos = _forced_eos_token(self.folder, self.config)
+        self._forced_eos, self._ct2_options = _generation_settings(self.folder, self.config)
         setting = engine or engines.engine_setting()
         if setting not in engines.ENGINES:
             raise AnnotatorError(f"unknown engine {setting!r}; use one of {', '.join(engines.ENGINES)}")
@@ -292,7 +295,7 @@ class Translator:
         sources = [self.tokenizer.convert_ids_to_tokens(row) for row in ids]
         target = self.tokenizer.convert_ids_to_tokens(forced_bos) if forced_bos is not None else None
         rows = []
-        for tokens in backend.generate(sources, target, beam_size, max_new_tokens):
+        for tokens in backend.generate(sources, target, beam_size, max_new_tokens, **self._ct2_options):
             if self._forced_eos is not None and len(tokens) >= max_new_tokens:
                 tokens = tokens[: max_new_tokens - 1]  # where generate() would put the forced end token
             rows.append([i for i in self.tokenizer.convert_tokens_to_ids(tokens) if i != forced_bos])
@@ -309,19 +312,25 @@ def _load_config(folder: Path) -> Any:
         raise ModelNotFoundError(f"{folder}: no usable config.json ({str(exc).splitlines()[0]})") from None
 
 
-def _forced_eos_token(folder: Path, config: Any) -> int | None:
-    """The end token ``generate`` forces at the length limit (Marian, mBART), if any."""
+def _generation_settings(folder: Path, config: Any) -> tuple[int | None, dict[str, Any]]:
+    """What the checkpoint tells ``generate`` that the engine must do alike: the end token it
+    forces at the length limit (Marian, mBART), if any, and its repetition settings."""
     from transformers import GenerationConfig
 
     try:
         generation = GenerationConfig.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError):
         generation = GenerationConfig.from_model_config(config)
-    return getattr(generation, "forced_eos_token_id", None)
+    options: dict[str, Any] = {}
+    if (getattr(generation, "repetition_penalty", None) or 1.0) != 1.0:
+        options["repetition_penalty"] = float(generation.repetition_penalty)
+    if getattr(generation, "no_repeat_ngram_size", None):
+        options["no_repeat_ngram_size"] = int(generation.no_repeat_ngram_size)
+    return getattr(generation, "forced_eos_token_id", None), options
 
 
 def prepare_engine(folder: str | Path, texts: Sequence[tuple[str, str]] | None = None,
-                   say: translate_engine.Say | None = None) -> str:
+                   say: Say | None = None) -> str:
     """Convert a translation version for the engine now (``annotator models use``), checked on
     ``texts`` (``(language, text)`` pairs, the project's), unless the engine is set to torch,
     CTranslate2 is missing or it is converted already. One line on the outcome."""

@@ -29,7 +29,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,6 +39,7 @@ from annotator.errors import AnnotatorError
 from annotator.ml import engine
 from annotator.ml.loading import forget_models
 from annotator.ml.registry import META, building, check_safetensors
+from annotator.progress import Say
 
 if TYPE_CHECKING:
     from annotator.ml.translate import Translator
@@ -165,15 +166,17 @@ class Ct2Seq2Seq:
             str(self.path), device="cpu", compute_type=engine.COMPUTE_TYPE, intra_threads=engine.threads())
 
     def generate(self, sources: list[list[str]], target_prefix: str | None, beam_size: int,
-                 max_new_tokens: int) -> list[list[str]]:
+                 max_new_tokens: int, **options: Any) -> list[list[str]]:
         """The best hypothesis's tokens for each source, the target prefix included.
-        ``max_new_tokens`` counts the prefix, as ``generate``'s does the forced language code."""
+        ``max_new_tokens`` counts the prefix, as ``generate``'s does the forced language code;
+        ``options``: more of ``translate_batch``'s (``repetition_penalty``, …)."""
         results = self.model.translate_batch(
             sources,
             target_prefix=[[target_prefix]] * len(sources) if target_prefix else None,
             beam_size=beam_size,
             max_decoding_length=max_new_tokens,
             max_input_length=0,  # the tokenizer has truncated already, as for PyTorch
+            **options,
         )
         return [r.hypotheses[0] for r in results]
 
@@ -238,9 +241,6 @@ class _WholeVocabulary:
         if ids != list(range(len(ids))):
             raise AnnotatorError("the tokenizer's vocabulary has gaps in its ids; CTranslate2 needs one id per token")
         return vocab
-
-
-Say = Callable[[str], None]
 
 
 def convert(translator: "Translator", texts: Sequence[tuple[str, str]] | None = None,
@@ -384,7 +384,8 @@ def outcome(record: dict[str, Any]) -> str:
     took = f"converted in {record.get('conversion_seconds', 0):.2g} s"
     if record.get("passed"):
         return f"{check.summary()}, {took}; used for translation"
-    return f"{check.summary()}, {took}; falls short ({'; '.join(record.get('failures', []))}), so PyTorch translates"
+    return (f"{check.summary()}, {took}; falls short ({'; '.join(record.get('failures', []))}), so PyTorch "
+            "translates unless ANNOTATOR_ENGINE=ct2")
 
 
 def _one_line(exc: BaseException) -> str:
