@@ -189,14 +189,15 @@ def make_tiny_spans_model(folder: Path, labels: Sequence[str] = SPAN_LABELS, see
     return _save(model, folder, meta)
 
 
-def _seq2seq_dims() -> dict:
+def _seq2seq_dims(init_std: float = 0.02, **dims: int) -> dict:
     return dict(
         d_model=HIDDEN, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
         decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=600,
-    )
+        init_std=init_std,
+    ) | dims
 
 
-def _marian(folder: Path, target_tokens: Sequence[str]):
+def _marian(folder: Path, target_tokens: Sequence[str], init_std: float, dims: dict):
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
     import sentencepiece as spm
 
@@ -215,12 +216,12 @@ def _marian(folder: Path, target_tokens: Sequence[str]):
         )
     config = MarianConfig(
         vocab_size=len(vocab), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.pad_token_id, **_seq2seq_dims(),
+        decoder_start_token_id=tokenizer.pad_token_id, **_seq2seq_dims(init_std, **dims),
     )
     return tokenizer, MarianMTModel(config)
 
 
-def _m2m100(folder: Path):
+def _m2m100(folder: Path, init_std: float, dims: dict):
     from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
     import sentencepiece as spm
 
@@ -236,17 +237,51 @@ def _m2m100(folder: Path):
     vocab_size = max(tokenizer.lang_code_to_id.values()) + 1 + tokenizer.num_madeup_words
     config = M2M100Config(
         vocab_size=vocab_size, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.bos_token_id, decoder_start_token_id=tokenizer.eos_token_id, **_seq2seq_dims(),
+        bos_token_id=tokenizer.bos_token_id, decoder_start_token_id=tokenizer.eos_token_id, **_seq2seq_dims(init_std, **dims),
+    )
+    return tokenizer, M2M100ForConditionalGeneration(config)
+
+
+def _mbart50(folder: Path, init_std: float, dims: dict):
+    from transformers import MBart50Tokenizer, MBartConfig, MBartForConditionalGeneration
+
+    # As for XLM-R: the file under its canonical name, so that the real vocabulary is converted.
+    (folder / "sentencepiece.bpe.model").write_bytes(sentencepiece_model_bytes())
+    tokenizer = MBart50Tokenizer.from_pretrained(folder, bos_token="<s>")
+    config = MBartConfig(
+        vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
+        forced_eos_token_id=tokenizer.eos_token_id, tokenizer_class="MBart50Tokenizer",
+        **_seq2seq_dims(init_std, **dims),
+    )
+    return tokenizer, MBartForConditionalGeneration(config)
+
+
+def _nllb(folder: Path, init_std: float, dims: dict):
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
+    from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
+
+    (folder / "sentencepiece.bpe.model").write_bytes(sentencepiece_model_bytes())
+    tokenizer = NllbTokenizer.from_pretrained(folder, additional_special_tokens=list(FAIRSEQ_LANGUAGE_CODES))
+    config = M2M100Config(  # NLLB-200 is an M2M100 model with its own tokenizer and codes (zho_Hans)
+        vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
+        **_seq2seq_dims(init_std, **dims),
     )
     return tokenizer, M2M100ForConditionalGeneration(config)
 
 
 def make_tiny_translation_model(
-    folder: Path, family: str = "marian", target_tokens: Sequence[str] = (), seed: int = 0
+    folder: Path, family: str = "marian", target_tokens: Sequence[str] = (), seed: int = 0, init_std: float = 0.02,
+    dims: dict | None = None,
 ) -> Path:
-    """A 1-layer seq2seq model (kind ``translation``): ``family`` is ``marian`` or ``m2m100``.
+    """A 1-layer seq2seq model (kind ``translation``): ``family`` is ``marian``, ``m2m100``, ``nllb``
+    or ``mbart50``.
 
     ``target_tokens`` (Marian only, e.g. ``[">>fr<<", ">>de<<"]``) makes it a multi-target model.
+    At the default ``init_std`` the random model says nearly the same whatever the input; at 0.5
+    its output depends on the input (what a test comparing two engines needs). ``dims``
+    overrides the sizes (``d_model``, ``encoder_layers``, …; the benchmark builds larger ones).
     """
     import torch
 
@@ -255,9 +290,13 @@ def make_tiny_translation_model(
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     if family == "marian":
-        tokenizer, model = _marian(folder, target_tokens)
+        tokenizer, model = _marian(folder, target_tokens, init_std, dims or {})
     elif family == "m2m100":
-        tokenizer, model = _m2m100(folder)
+        tokenizer, model = _m2m100(folder, init_std, dims or {})
+    elif family == "nllb":
+        tokenizer, model = _nllb(folder, init_std, dims or {})
+    elif family == "mbart50":
+        tokenizer, model = _mbart50(folder, init_std, dims or {})
     else:
         raise ValueError(f"unknown family {family!r}")
     tokenizer.save_pretrained(folder)

@@ -82,10 +82,13 @@ def models_show(version: str) -> None:
 def models_use(version: str, db_path: Path) -> None:
     """Make a saved version the active one of its kind (its suggestions are shown from now on)."""
     from annotator.ml.registry import find_version
-    from annotator.services.models import register_and_activate
+    from annotator.services.models import prepare_translation_engine, register_and_activate
 
     folder, _ = find_version(version)
-    meta = register_and_activate(open_existing(db_path), folder)
+    store = open_existing(db_path)
+    meta = register_and_activate(store, folder)
+    if meta.kind == "translation":  # CTranslate2 int8 unless ANNOTATOR_ENGINE=torch (converted once)
+        echo(prepare_translation_engine(store, folder, say=echo))
     echo(f"active {meta.kind} model: {meta.version}; run `annotator suggest` to fill its suggestions")
 
 
@@ -99,6 +102,7 @@ def models_use(version: str, db_path: Path) -> None:
 def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: bool) -> None:
     """Fill machine suggestions (frames, slogan spans, glossary, translations) for segments, and
     frames for whole speeches."""
+    from annotator.ml import engine
     from annotator.progress import Bars
     from annotator.services import speech_suggest
     from annotator.services.suggest import suggest_all
@@ -108,6 +112,8 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
         report = suggest_all(store, only_missing=only_missing, limit=limit, progress=bars.update,
                              translate=not no_translate)
     echo(report.summary())
+    for line in engine.notes():  # what ran on PyTorch rather than the engine, and why
+        echo(line)
     with Bars(unit="speech") as bars:
         echo(speech_suggest.summary(*speech_suggest.suggest_speeches(
             store, limit=limit, progress=bars.update, only_missing=only_missing)))

@@ -140,6 +140,14 @@ def load_model(name_or_path: str | Path, auto_cls: Any, **kwargs: Any) -> Any:
         return _models[key]
 
 
+def forget_models(name_or_path: str | Path) -> None:
+    """Drop the cached models of one folder (its weights now run elsewhere: the engine)."""
+    key = str(resolve_checkpoint(name_or_path))
+    with _lock:
+        for old in [k for k in _models if k[0] == key]:
+            del _models[old]
+
+
 def clear_cache() -> None:
     """Forget every cached model and tokenizer (tests; freeing memory after a retrain)."""
     with _lock:

@@ -11,6 +11,12 @@ Families differ in how they are told the languages:
 - anything else: the text as is.
 
 The family is detected from the tokenizer class and ``config.model_type``.
+
+Two engines run the model (:mod:`annotator.ml.engine`): CTranslate2 int8 where the process's
+setting allows it and the version's conversion passed its check (:mod:`translate_engine`:
+converted on first use, or by ``annotator models use``), greedy unless beams are asked for;
+PyTorch otherwise, with the model's own generation settings, as before. Both take the same
+tokens and language codes and decode the same way.
 """
 
 from __future__ import annotations
@@ -21,9 +27,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from annotator.errors import AnnotatorError
+from annotator.errors import AnnotatorError, ModelNotFoundError
+from annotator.ml import engine as engines
+from annotator.ml import translate_engine
 from annotator.ml.batching import map_batched
-from annotator.ml.loading import load_model, load_tokenizer, resolve_checkpoint
+from annotator.ml.loading import load_model, load_tokenizer, quiet_transformers, resolve_checkpoint
+from annotator.ml.registry import check_safetensors
+from annotator.progress import Say
 
 # ISO 639-1 → NLLB-200 (FLORES-200) codes; covers the demo corpus and the common EU/UN languages.
 NLLB_CODES: dict[str, str] = {
@@ -84,16 +94,36 @@ def _vocab_token(tokenizer: Any, candidates: Sequence[str]) -> str | None:
 
 
 class Translator:
-    """Translate segments with a local seq2seq checkpoint (folder or cached hub id)."""
+    """Translate segments with a local seq2seq checkpoint (folder or cached hub id).
 
-    def __init__(self, name_or_path: str | Path, max_input_tokens: int = 512) -> None:
+    ``engine``: ``auto``, ``ct2`` or ``torch``; by default the process's setting
+    (:func:`annotator.ml.engine.engine_setting`). ``self.engine`` says which one runs."""
+
+    def __init__(self, name_or_path: str | Path, max_input_tokens: int = 512, engine: str | None = None) -> None:
+        self.folder = resolve_checkpoint(name_or_path)
+        check_safetensors(self.folder)  # pickled weights are refused before anything reads the folder
+        self.tokenizer = load_tokenizer(self.folder)
+        self.config = _load_config(self.folder)
+        self.model_type = str(getattr(self.config, "model_type", ""))
+        self.family = detect_family(self.model_type, self.tokenizer)
+        self.max_input_tokens = max_input_tokens
+        self._forced_eos, self._ct2_options = _generation_settings(self.folder, self.config)
+        setting = engine or engines.engine_setting()
+        if setting not in engines.ENGINES:
+            raise AnnotatorError(f"unknown engine {setting!r}; use one of {', '.join(engines.ENGINES)}")
+        if setting == "torch" and engine is None:
+            engines.note(f"translation:{self.folder}", f"translation model {self.folder.name}: PyTorch, as the engine is set to torch")
+        self.ct2 = translate_engine.select(self, setting) if setting != "torch" else None
+        self.engine = "ct2" if self.ct2 is not None else "torch"
+        if self.ct2 is None:
+            _ = self.model  # load now, as before: a bad folder fails here, not at the first segment
+
+    @property
+    def model(self) -> Any:
+        """The PyTorch model (loaded on first use; the CTranslate2 path never needs it)."""
         from transformers import AutoModelForSeq2SeqLM
 
-        self.folder = resolve_checkpoint(name_or_path)
-        self.model = load_model(self.folder, AutoModelForSeq2SeqLM)
-        self.tokenizer = load_tokenizer(self.folder)
-        self.family = detect_family(getattr(self.model.config, "model_type", ""), self.tokenizer)
-        self.max_input_tokens = max_input_tokens
+        return load_model(self.folder, AutoModelForSeq2SeqLM)
 
     def translate(
         self,
@@ -104,11 +134,28 @@ class Translator:
         max_new_tokens: int = 256,
         num_beams: int | None = None,
     ) -> list[str]:
-        """One translation per text, in input order; blank texts give ``""``."""
+        """One translation per text, in input order; blank texts give ``""``. Through
+        CTranslate2 decoding is greedy unless ``num_beams`` is given; through PyTorch the
+        model's own generation settings apply."""
+        return self.translate_with(self.ct2, texts, src_lang, tgt_lang, batch_size, max_new_tokens, num_beams)
+
+    def translate_with(
+        self,
+        backend: translate_engine.Ct2Seq2Seq | None,
+        texts: Sequence[str],
+        src_lang: str,
+        tgt_lang: str = "en",
+        batch_size: int = 8,
+        max_new_tokens: int = 256,
+        num_beams: int | None = None,
+    ) -> list[str]:
+        """:meth:`translate` through ``backend`` (a converted model), or PyTorch for None."""
         prefix, src_code, forced_bos = self._language_setup(src_lang, tgt_lang)
         extra = {"num_beams": num_beams} if num_beams else {}
 
         def run(batch: list[str]) -> list[str]:
+            if backend is not None:
+                return self._generate_ct2(backend, batch, prefix, src_code, forced_bos, max_new_tokens, num_beams or 1)
             return self._generate(batch, prefix, src_code, forced_bos, max_new_tokens, extra)
 
         todo = [i for i, t in enumerate(texts) if t.strip()]
@@ -117,6 +164,38 @@ class Translator:
         for i, text in zip(todo, done):
             out[i] = text
         return out
+
+    def accepts(self, lang: str, tgt_lang: str, strict: bool = True) -> bool:
+        """Whether this model translates ``lang`` into ``tgt_lang`` (a different language). A
+        Marian model that names its source language takes only that one when ``strict``."""
+        if base_lang(lang) == base_lang(tgt_lang):
+            return False
+        try:
+            self._language_setup(lang, tgt_lang)
+        except AnnotatorError:
+            return False
+        source = str(getattr(self.tokenizer, "source_lang", "") or "")
+        if strict and self.family == "marian" and re.fullmatch(r"[a-z]{2,3}", source):
+            try:
+                third = nllb_code(lang)[:3]
+            except AnnotatorError:
+                third = ""
+            return source in (base_lang(lang), third)
+        return True
+
+    def probe_target(self) -> str:
+        """The target language to check a conversion with: English where the model has it,
+        else a multi-target Marian model's first target."""
+        if self.family == "marian":
+            targets = sorted(t[2:-2] for t in self.tokenizer.get_vocab() if _MARIAN_TARGET.match(t))
+            if targets and _vocab_token(self.tokenizer, [">>en<<", ">>eng<<"]) is None:
+                return targets[0]
+        return "en"
+
+    def language_setup(self, src_lang: str, tgt_lang: str) -> tuple[str, str | None, int | None]:
+        """What the model is told about a pair of languages: (text prefix, tokenizer src_lang,
+        forced BOS id); texts with the same setup can share a batch."""
+        return self._language_setup(src_lang, tgt_lang)
 
     def _language_setup(self, src_lang: str, tgt_lang: str) -> tuple[str, str | None, int | None]:
         """(text prefix, tokenizer src_lang, forced BOS id) for this family."""
@@ -197,3 +276,75 @@ class Translator:
         # Some tokenizers do not count language codes as special: drop the forced one ourselves.
         rows = [[i for i in row if i != forced_bos] for row in generated]
         return [t.strip() for t in self.tokenizer.batch_decode(rows, skip_special_tokens=True)]
+
+    def _generate_ct2(
+        self,
+        backend: translate_engine.Ct2Seq2Seq,
+        batch: list[str],
+        prefix: str,
+        src_code: str | None,
+        forced_bos: int | None,
+        max_new_tokens: int,
+        beam_size: int,
+    ) -> list[str]:
+        with _lock:
+            if src_code is not None:
+                self.tokenizer.src_lang = src_code
+            ids = self.tokenizer([prefix + t for t in batch], truncation=True,
+                                 max_length=self.max_input_tokens)["input_ids"]
+        sources = [self.tokenizer.convert_ids_to_tokens(row) for row in ids]
+        target = self.tokenizer.convert_ids_to_tokens(forced_bos) if forced_bos is not None else None
+        rows = []
+        for tokens in backend.generate(sources, target, beam_size, max_new_tokens, **self._ct2_options):
+            if self._forced_eos is not None and len(tokens) >= max_new_tokens:
+                tokens = tokens[: max_new_tokens - 1]  # where generate() would put the forced end token
+            rows.append([i for i in self.tokenizer.convert_tokens_to_ids(tokens) if i != forced_bos])
+        return [t.strip() for t in self.tokenizer.batch_decode(rows, skip_special_tokens=True)]
+
+
+def _load_config(folder: Path) -> Any:
+    from transformers import AutoConfig
+
+    quiet_transformers()
+    try:
+        return AutoConfig.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"{folder}: no usable config.json ({str(exc).splitlines()[0]})") from None
+
+
+def _generation_settings(folder: Path, config: Any) -> tuple[int | None, dict[str, Any]]:
+    """What the checkpoint tells ``generate`` that the engine must do alike: the end token it
+    forces at the length limit (Marian, mBART), if any, and its repetition settings."""
+    from transformers import GenerationConfig
+
+    try:
+        generation = GenerationConfig.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError):
+        generation = GenerationConfig.from_model_config(config)
+    options: dict[str, Any] = {}
+    if (getattr(generation, "repetition_penalty", None) or 1.0) != 1.0:
+        options["repetition_penalty"] = float(generation.repetition_penalty)
+    if getattr(generation, "no_repeat_ngram_size", None):
+        options["no_repeat_ngram_size"] = int(generation.no_repeat_ngram_size)
+    return getattr(generation, "forced_eos_token_id", None), options
+
+
+def prepare_engine(folder: str | Path, texts: Sequence[tuple[str, str]] | None = None,
+                   say: Say | None = None) -> str:
+    """Convert a translation version for the engine now (``annotator models use``), checked on
+    ``texts`` (``(language, text)`` pairs, the project's), unless the engine is set to torch,
+    CTranslate2 is missing or it is converted already. One line on the outcome."""
+    if engines.engine_setting() == "torch":
+        return "translation engine: PyTorch (the engine is set to torch); not converted"
+    missing = engines.ct2_missing()
+    if missing:
+        return f"translation engine: PyTorch, as {missing}"
+    folder = resolve_checkpoint(folder)
+    record = engines.read_engine_json(translate_engine.engine_dir(folder))
+    if record is not None:
+        return f"translation engine: converted already ({translate_engine.outcome(record)})"
+    try:
+        record = translate_engine.convert(Translator(folder, engine="torch"), texts, say)
+    except (OSError, AnnotatorError) as exc:  # a read-only folder, another process converting it
+        return f"translation engine: PyTorch for now, as converting failed ({' '.join(str(exc).split())[:200]})"
+    return f"translation engine: CTranslate2 {engines.COMPUTE_TYPE}, {translate_engine.outcome(record)}"

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from annotator.ml import registry
+from annotator.progress import Say
 from annotator.store import Store
 
 
@@ -27,3 +28,12 @@ def registry_sync(store: Store) -> int:
             store.register_model(meta.version, meta.kind, str(folder), asdict(meta))
             added += 1
     return added
+
+
+def prepare_translation_engine(store: Store, folder: Path, say: Say | None = None, target: str = "en") -> str:
+    """Convert a translation version for the inference engine now, checked against PyTorch on
+    a few of the project's own segments (four per language); one line on the outcome."""
+    from annotator.ml.translate import prepare_engine
+
+    texts = [(s.language, s.text) for s in store.segments_per_language(4, except_language=target)]
+    return prepare_engine(folder, texts or None, say)

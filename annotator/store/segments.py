@@ -33,6 +33,16 @@ class Segments(StorePart):
         return [segment_from_row(r) for r in self.db.query(
             "SELECT * FROM segments WHERE speech_id = ? ORDER BY position", [speech_id])]
 
+    def segments_per_language(self, per_language: int, except_language: str = "",
+                              min_chars: int = 8, max_chars: int = 300) -> list[Segment]:
+        """The first ``per_language`` segments of each language (not ``except_language``) of
+        ``min_chars``..``max_chars`` characters: a small sample of real texts in every language."""
+        rows = self.db.query(
+            "SELECT * FROM (SELECT s.*, ROW_NUMBER() OVER (PARTITION BY language ORDER BY id) AS nth "
+            "FROM segments s WHERE language != '' AND language != ? AND length(text) BETWEEN ? AND ?) "
+            "WHERE nth <= ? ORDER BY language, id", [except_language, min_chars, max_chars, per_language])
+        return [segment_from_row(r) for r in rows]
+
     def iter_segments(self, batch: int = 1000) -> Iterator[Segment]:
         last = 0
         while True:
