@@ -46,7 +46,9 @@ def _engine_as_configured(monkeypatch):
     """A test that chooses the inference engine (``set_engine``) chooses it for itself only."""
     from annotator.ml import engine
 
+    monkeypatch.delenv("ANNOTATOR_ENGINE", raising=False)
     monkeypatch.setattr(engine, "_setting", None)
+    engine.notes()
     monkeypatch.setattr(engine, "_reporter", None)
     yield
     engine.notes()  # what one test's fallbacks said is not the next one's

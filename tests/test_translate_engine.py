@@ -27,16 +27,6 @@ from annotator.store import Store
 TEXTS = multilingual_sentences()[::23][:10]  # Chinese, French, Russian, Arabic, English
 
 
-@pytest.fixture(autouse=True)
-def _engine_setting(monkeypatch: pytest.MonkeyPatch):
-    """Each test starts from the default engine (auto) with no notes, and leaks neither."""
-    monkeypatch.delenv("ANNOTATOR_ENGINE", raising=False)
-    monkeypatch.setattr(engine, "_setting", None)
-    engine.notes()
-    yield
-    engine.notes()
-
-
 @pytest.fixture
 def quick_check(monkeypatch: pytest.MonkeyPatch) -> None:
     """A shorter conversion check where the test is not about the check itself."""

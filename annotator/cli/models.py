@@ -102,7 +102,6 @@ def models_use(version: str, db_path: Path) -> None:
 def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: bool) -> None:
     """Fill machine suggestions (frames, slogan spans, glossary, translations) for segments, and
     frames for whole speeches."""
-    from annotator.ml import engine
     from annotator.progress import Bars
     from annotator.services import speech_suggest
     from annotator.services.suggest import suggest_all
@@ -112,8 +111,6 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
         report = suggest_all(store, only_missing=only_missing, limit=limit, progress=bars.update,
                              translate=not no_translate)
     echo(report.summary())
-    for line in engine.notes():  # what ran on PyTorch rather than the engine, and why
-        echo(line)
     with Bars(unit="speech") as bars:
         echo(speech_suggest.summary(*speech_suggest.suggest_speeches(
             store, limit=limit, progress=bars.update, only_missing=only_missing)))
