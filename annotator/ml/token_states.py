@@ -92,7 +92,7 @@ def _run(encoder_dir: Path | str, runner: Any, texts: list[str], max_length: int
                                       [tuple(offsets[t]) for t in keep]))
         return result
 
-    return map_batched(texts, batch_size, run)
+    return map_batched(texts, getattr(runner, "batch_size", batch_size), run, workers=getattr(runner, "parallel", 1))
 
 
 def clear_memory() -> None:
