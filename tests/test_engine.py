@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from _ml_fixtures import tiny_encoder_dir  # noqa: F401
+from _ml_fixtures import tiny_encoder_dir, tiny_frames_dir  # noqa: F401
 from test_span_linear import slogan_project
 
 from annotator.ml import engine
@@ -127,3 +127,12 @@ def test_cosines_and_span_agreement():
     assert engine.cosines(a, a * 3) == pytest.approx([1.0, 1.0])
     assert engine.span_agreement([[(0, 3, "S")], []], [[(0, 3, "S"), (5, 7, "S")], []]) == pytest.approx(2 / 3)
     assert engine.span_agreement([[]], [[]]) == 1.0
+
+
+def test_a_fine_tuned_version_says_it_runs_in_pytorch(tiny_frames_dir):
+    load_predictor("frames", tiny_frames_dir)
+    assert engine.notes() == [f"engine: PyTorch for {tiny_frames_dir.name}, a fine-tuned version "
+                              "(the int8 engine runs the quick models)"]
+    engine.set_engine("torch")
+    load_predictor("frames", tiny_frames_dir)
+    assert engine.notes() == []

@@ -29,7 +29,7 @@ def load_predictor(kind: str, folder: str | Path) -> Any:
             return _gated(LinearFrameModel.load(folder), "frames", folder)
         from annotator.ml.frames import FrameClassifier
 
-        return FrameClassifier(folder)
+        return _in_pytorch(FrameClassifier(folder), folder)
     if kind == "spans":
         from annotator.ml.registry import version_method
 
@@ -39,7 +39,7 @@ def load_predictor(kind: str, folder: str | Path) -> Any:
             return _gated(LinearSpanTagger.load(folder), "spans", folder)
         from annotator.ml.spans import SpanTagger
 
-        return SpanTagger(folder)
+        return _in_pytorch(SpanTagger(folder), folder)
     if kind == "speech_frames":
         from annotator.ml.registry import version_method
 
@@ -63,4 +63,14 @@ def _gated(model: Any, kind: str, folder: str | Path) -> Any:
     from annotator.ml.engine import gate_version
 
     gate_version(model, kind, Path(folder))
+    return model
+
+
+def _in_pytorch(model: Any, folder: str | Path) -> Any:
+    """A fine-tuned version runs in PyTorch (the engine runs the quick models): say so, once."""
+    from annotator.ml.engine import engine_setting, note
+
+    if engine_setting() != "torch":
+        note(f"finetuned:{folder}", f"engine: PyTorch for {Path(folder).name}, a fine-tuned version "
+                                    "(the int8 engine runs the quick models)")
     return model

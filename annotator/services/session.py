@@ -544,6 +544,14 @@ def retrain(store: Store, scheme: Scheme, kinds: Sequence[str] = ("frames", "spa
     return told
 
 
+def engine_notes() -> list[str]:
+    """What the inference engine has to say since it was last asked: each model that runs in
+    PyTorch rather than int8, and why (``ml.engine``)."""
+    from annotator.ml.engine import notes
+
+    return notes()
+
+
 def compute_suggestions(store: Store, segment_ids: Sequence[int]) -> int:
     """Run the active models over these segments (call from a worker thread with its own store).
 

@@ -37,7 +37,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from annotator.errors import AnnotatorError, DatabaseBusy
 from annotator.schemes import Scheme, get_scheme
 from annotator.keymap import ACTIONS_IN, label_keys, screen_keys
-from annotator.services.session import PENDING, Session, compute_suggestions, retrain
+from annotator.services.session import PENDING, Session, compute_suggestions, engine_notes, retrain
 from annotator.text import markup_literal, visible_text
 from annotator.store import Store
 from annotator.ui.adjudication import Adjudication
@@ -517,6 +517,8 @@ class AnnotateScreen(Screen):
                 compute_suggestions(store, chunk)
                 done += len(chunk)
                 self.post_message(SuggestionsReady(chunk, run))
+                for line in engine_notes():  # a model that runs in PyTorch rather than the engine, once
+                    self.app.call_from_thread(self.say, line, timeout=8)
         except Exception as exc:  # noqa: BLE001 - a failed run is reported, never a crash
             message = str(exc) if isinstance(exc, AnnotatorError) else f"{type(exc).__name__}: {exc}"
             self.post_message(SuggestionsStopped(segment_ids[done:], run, message or type(exc).__name__))
