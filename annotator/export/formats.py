@@ -1,7 +1,8 @@
 """The export formats, each with a reader so that an export can be checked by reading it back.
 
-* ``jsonl``: one segment per line (id, speech, language, text, translation, frames, spans with
-  character offsets and text, split, and where the labels came from), then one line per speech
+* ``jsonl``: one segment per line (id, speech, language, text, translation with its
+  provenance, the word gloss apart, frames, spans with character offsets and text, split, and
+  where the labels came from), then one line per speech
   with frames for it as a whole; each line says its ``level`` (see
   :mod:`annotator.export.speech_records`, which also puts the speech-level records of the
   ``parquet`` and ``hf`` exports beside the segments').
@@ -54,6 +55,8 @@ def export_record(ex: GoldExample, split: str) -> dict[str, Any]:
     return {
         "id": ex.segment_id, "uid": ex.segment_uid, "speech_id": ex.speech_id, "speech_title": ex.speech_title,
         "language": ex.language, "text": ex.text, "translation": ex.translation,
+        "translation_provenance": ex.translation_provenance, "translation_origin": ex.translation_origin,
+        "gloss": ex.gloss,
         "frames": list(ex.frames), "spans": [dict(s) for s in ex.spans], "split": split,
         "source": ex.source, "annotators": list(ex.annotators), "tie": ex.tie,
     }
@@ -232,6 +235,7 @@ def arrow_schema():
     return pa.schema([
         ("id", pa.int64()), ("uid", pa.string()), ("speech_id", pa.int64()), ("speech_title", pa.string()),
         ("language", pa.string()), ("text", pa.string()), ("translation", pa.string()),
+        ("translation_provenance", pa.string()), ("translation_origin", pa.string()), ("gloss", pa.string()),
         ("frames", pa.list_(pa.string())), ("spans", pa.list_(span)), ("split", pa.string()),
         ("source", pa.string()), ("annotators", pa.list_(pa.string())), ("tie", pa.bool_()),
     ])

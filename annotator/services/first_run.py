@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from annotator.corpora.glossary import load_seed_glossary
 from annotator.progress import Progress
 from annotator.schemes import get_scheme
+from annotator.services.glossary import ensure_seed
 from annotator.store import Store
 
 
@@ -35,9 +35,9 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
                                          progress=echo)
         yield f"base encoder: {encoder}"
     yield from prepare_engine(store, base)
-    added = load_seed_glossary(store)
-    if added:
-        yield f"glossary: {added} official formulations added"
+    seeded = ensure_seed(store)
+    if seeded.added or seeded.updated:
+        yield f"glossary: {seeded.line('official formulations')}"
     active = store.active_models()
     examples = gold_examples(store, scheme, [seed_annotator])
     if not examples:

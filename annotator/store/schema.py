@@ -428,6 +428,13 @@ def m010_speech_frames(db: Database) -> None:
     )
 
 
+@migrations()
+def m011_glossary_variants(db: Database) -> None:
+    """Other renderings of a glossary entry (``;``-separated), matched in English text beside
+    its official one: "cyber great power" links to 网络强国 as "cyberpower" does."""
+    db.execute("ALTER TABLE glossary ADD COLUMN variants TEXT NOT NULL DEFAULT ''")
+
+
 def schema_steps() -> list[str]:
     """The names of every schema step, in order (all of them pending for an empty database)."""
     with Database(memory=True) as empty:

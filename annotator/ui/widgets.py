@@ -247,11 +247,21 @@ def translation_text(view: SegmentView) -> Text:
 
 
 def glossary_text(view: SegmentView) -> Text:
+    """The glossary's formulations in the segment: "网络强国 → cyberpower"; in English text,
+    "cyber great power ← 网络强国 (official: cyberpower)"."""
     text = Text(end="")
     for hit in view.glossary:
         text.append(display_line(visible_text(hit.source_text)), "bold")
-        text.append(" → ")
-        text.append(display_line(visible_text(hit.rendering)))
+        if hit.formulation:
+            text.append(" ← ")
+            text.append(display_line(visible_text(hit.formulation)), "bold")
+            if hit.rendering.casefold() != hit.source_text.casefold():
+                text.append(" (official: ", "dim")
+                text.append(display_line(visible_text(hit.rendering)), "dim")
+                text.append(")", "dim")
+        else:
+            text.append(" → ")
+            text.append(display_line(visible_text(hit.rendering)))
         text.append("\n")
     text.rstrip()
     return text

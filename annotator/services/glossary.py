@@ -1,0 +1,227 @@
+"""The project's glossary of known formulations, kept in step with the segments.
+
+* **Matching** (:func:`glossary_matches`): a formulation is found in a segment by its phrase
+  (网络强国), and in text of another language — English articles — by its official rendering or
+  one of its variants ("cyberpower", "cyber great power"): whole words, any case, a leading
+  article optional. Each match is a suggested slogan span that names the formulation and its
+  official rendering.
+* **Changes reach every project and every segment**: the shipped seed glossary is brought into
+  each project when it is used (:func:`ensure_seed`: new entries added, entries the seed still
+  owns updated, entries someone changed left alone), and whatever changes the glossary — the
+  seed, ``annotator glossary import`` (:func:`import_glossary`), an entry added in the
+  annotation screen (:func:`add_entry`) — matches the glossary again in the segments where a
+  changed phrase or rendering occurs, and glosses their Chinese again with the phrase whole.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from annotator.corpora.glossary import FORMER_SEED_SOURCES, LANGUAGE_CODE, read_glossary, read_seed_glossary
+from annotator.errors import InputError
+from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Segment, Store, Suggestion
+
+MIN_RENDERING = 6  # shorter renderings ("GDP") would match far too much English
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+# --------------------------------------------------------------------------- matching
+@dataclass(frozen=True)
+class _Rendering:
+    entry: GlossaryEntry
+    text: str  # the rendering or variant as written
+    key: str  # its longest word, lower case: a cheap first test before the pattern
+    pattern: re.Pattern[str]
+
+
+def _rendering_pattern(rendering: str) -> re.Pattern[str] | None:
+    """Whole words, any case, the leading article optional, any spacing; a hyphen may be a
+    space and an apostrophe a curly one ("the Party's" finds "party’s")."""
+    core = _ARTICLE.sub("", rendering.strip())
+    if len(core) < MIN_RENDERING:
+        return None
+    parts = []
+    for ch in core:
+        if ch.isspace():
+            if parts and parts[-1] != r"\s+":
+                parts.append(r"\s+")
+        elif ch in "-‐‑":
+            parts.append(r"[-‐‑\s]")
+        elif ch in "'’":
+            parts.append("['’]")
+        else:
+            parts.append(re.escape(ch))
+    return re.compile(r"(?<![\w-])" + "".join(parts) + r"(?![\w-])", re.IGNORECASE)
+
+
+@lru_cache(maxsize=8)
+def _renderings(entries: tuple[GlossaryEntry, ...]) -> tuple[_Rendering, ...]:
+    found = []
+    for entry in entries:
+        for text in entry.renderings:
+            pattern = _rendering_pattern(text)
+            if pattern is not None:
+                words = re.findall(r"\w+", _ARTICLE.sub("", text).lower())
+                found.append(_Rendering(entry, text, max(words, key=len) if words else "", pattern))
+    return tuple(found)
+
+
+def glossary_matches(text: str, entries: Sequence[GlossaryEntry], language: str | None = None) -> list[Suggestion]:
+    """Known formulations in ``text`` (a segment in ``language``), longest first and never
+    overlapping: each entry's phrase, and in a segment not in the entry's own language its
+    renderings (see the module's docstring). A match's ``extra`` names the ``formulation``,
+    its ``language`` and official ``rendering``, and what was ``matched``."""
+    candidates: list[tuple[int, int, GlossaryEntry, str]] = []
+    for entry in entries:
+        needle = entry.source_text
+        start = text.find(needle) if needle else -1
+        while start != -1:
+            candidates.append((start, start + len(needle), entry, "phrase"))
+            start = text.find(needle, start + len(needle))
+    if _LATIN.search(text):
+        lowered = text.lower()
+        for r in _renderings(tuple(entries)):
+            if (language and language == r.entry.language) or r.key not in lowered:
+                continue
+            kind = "rendering" if r.text == r.entry.rendering else "variant"
+            candidates.extend((m.start(), m.end(), r.entry, kind) for m in r.pattern.finditer(text))
+    taken: list[tuple[int, int]] = []
+    found: list[Suggestion] = []
+    for start, end, entry, kind in sorted(candidates, key=lambda c: (-(c[1] - c[0]), c[0])):
+        if all(end <= a or start >= b for a, b in taken):
+            taken.append((start, end))
+            found.append(Suggestion(0, GLOSSARY_VERSION, "span", "Slogan", 1.0, start, end, {
+                "rendering": entry.rendering, "source": "glossary", "note": entry.note,
+                "formulation": entry.source_text, "language": entry.language, "matched": kind}))
+    return sorted(found, key=lambda s: s.start or 0)
+
+
+def run_glossary(store: Store, entries: Sequence[GlossaryEntry], segments: Sequence[Segment]) -> None:
+    """Store the glossary's matches in these segments (in place of earlier ones)."""
+    with store.write():
+        for seg in segments:
+            store.replace_suggestions(seg.id, GLOSSARY_VERSION, glossary_matches(seg.text, entries, seg.language))
+
+
+def known_renderings(store: Store, language: str = "zh") -> dict[str, str]:
+    """The glossary's phrases in ``language`` with their official renderings (what the Chinese
+    glosses keep whole)."""
+    return {e.source_text: e.rendering for e in store.glossary(language)}
+
+
+# ---------------------------------------------------------------------------- changes
+@dataclass
+class GlossaryChange:
+    added: int = 0
+    updated: int = 0
+    segments: int = 0  # segments whose glossary matches were found again
+
+    def line(self, what: str = "formulations") -> str:
+        text = f"{self.added} new {what}, {self.updated} updated"
+        if self.segments:
+            text += f"; matched again in {self.segments} segment{'s' if self.segments != 1 else ''}"
+        return text
+
+
+def _save(store: Store, entries: Sequence[GlossaryEntry]) -> GlossaryChange:
+    """Add or update ``entries`` and match them again where they occur."""
+    before = {(e.source_text, e.language): e for e in store.glossary()}
+    changed = [e for e in entries if before.get((e.source_text, e.language)) != e]
+    store.add_glossary(changed)
+    change = GlossaryChange(added=sum((e.source_text, e.language) not in before for e in changed))
+    change.updated = len(changed) - change.added
+    old = [before[e.source_text, e.language] for e in changed if (e.source_text, e.language) in before]
+    change.segments = rematch(store, [*changed, *old])
+    return change
+
+
+def ensure_seed(store: Store) -> GlossaryChange:
+    """Bring the shipped glossary into the project (see the module's docstring)."""
+    seed = read_seed_glossary()
+    before = {(e.source_text, e.language) for e in store.glossary()}
+    changed = store.add_seed_glossary(seed, FORMER_SEED_SOURCES | {e.source for e in seed})
+    change = GlossaryChange(added=sum((e.source_text, e.language) not in before for e in changed))
+    change.updated = len(changed) - change.added
+    # where nothing is matched yet (a new project), `suggest` matches every segment anyway
+    if store.suggestion_counts().get(GLOSSARY_VERSION):
+        change.segments = rematch(store, changed)
+    return change
+
+
+def import_glossary(store: Store, path: Path, language: str = "zh") -> GlossaryChange:
+    """A TSV or CSV glossary file, all or nothing (``corpora.glossary.read_glossary``)."""
+    return _save(store, read_glossary(path, language))
+
+
+def add_entry(store: Store, phrase: str, language: str, rendering: str, note: str = "", source: str = "",
+              annotator: str = "", variants: str = "") -> GlossaryChange:
+    """One entry, saved at once (an entry for the same phrase and language is replaced);
+    ``source`` defaults to who added it."""
+    phrase, rendering, language = phrase.strip(), rendering.strip(), language.strip()
+    if not phrase:
+        raise InputError("glossary", "the phrase is empty")
+    if not rendering:
+        raise InputError("glossary", f"no rendering for {phrase!r}: type the official English rendering")
+    if not LANGUAGE_CODE.match(language):
+        raise InputError("glossary", f"{language!r} is not a language code (such as zh, en, ru)")
+    entry = GlossaryEntry(phrase, language, rendering, note.strip(),
+                          source.strip() or (f"added by {annotator}" if annotator else "added by hand"),
+                          variants.strip())
+    return _save(store, [entry])
+
+
+def rematch(store: Store, changed: Sequence[GlossaryEntry]) -> int:
+    """Match the whole glossary again in the segments where a changed entry's phrase, rendering
+    or variant occurs, and gloss again those of their Chinese glosses; returns how many."""
+    if not changed:
+        return 0
+    entries = store.glossary()
+    phrases = [e.source_text for e in changed]
+    renderings = [_ARTICLE.sub("", r) for e in changed for r in e.renderings]
+    segments = {s.id: s for s in store.segments_containing(phrases)}
+    segments.update((s.id, s) for s in store.segments_containing(renderings, ignore_case=True))
+    todo = [segments[i] for i in sorted(segments)]
+    run_glossary(store, entries, todo)
+    glossed = {s.id for s in store.segments_with_translation("gloss")}
+    again = [s for s in todo if s.id in glossed]
+    if again:
+        regloss(store, again)
+    return len(todo)
+
+
+def regloss(store: Store, segments: Sequence[Segment], target: str = "en") -> None:
+    """Gloss these segments' Chinese again (the glossary's phrases kept whole), in place of
+    their earlier glosses."""
+    from annotator.ml.gloss import GLOSSER, gloss
+
+    known = known_renderings(store)
+    with store.write():
+        for seg in segments:
+            store.replace_translation(seg.id, target, gloss(seg.text, known).line, "gloss", GLOSSER)
+
+
+# ----------------------------------------------------------------------------- search
+def _folded(text: str) -> str:
+    """Lower case without accents: "Séance" and "seance" are one word to a search."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def search_glossary(entries: Sequence[GlossaryEntry], query: str) -> list[GlossaryEntry]:
+    """The entries in which every word of ``query`` occurs (any order, any case, accents
+    ignored), in phrase, language, rendering, variants, note or source; phrase order otherwise."""
+    words = _folded(query).split()
+    if not words:
+        return list(entries)
+    found = []
+    for e in entries:
+        haystack = _folded(" ".join((e.source_text, e.language, e.rendering, e.variants, e.note, e.source)))
+        if all(w in haystack for w in words):
+            found.append(e)
+    return found
