@@ -8,6 +8,7 @@ import click
 
 from annotator.cli.common import annotator_option, db_option, echo, engine_option, existing_db
 from annotator.services.session import RETRAIN_EVERY
+from annotator.store import Store
 
 
 @click.command("annotate")
@@ -39,28 +40,25 @@ def annotate(db_path: Path, annotator_name: str, scheme_name: str | None, sugges
     """
     from annotator.ui.app import make_app
 
+    app = make_app(existing_db(db_path), annotator_name, scheme_name, suggest=suggest, adjudicate=adjudicate,
+                   train_base=train_base, retrain_every=retrain_every)  # checks the keymap before anything
     if suggest:
-        _ensure_seed_glossary(existing_db(db_path))
-    make_app(existing_db(db_path), annotator_name, scheme_name, suggest=suggest, adjudicate=adjudicate,
-             train_base=train_base, retrain_every=retrain_every).run()
+        _ensure_seed_glossary(app.session.store)
+    app.run()
 
 
-def _ensure_seed_glossary(db_path: Path) -> None:
+def _ensure_seed_glossary(store: Store) -> None:
     """The shipped glossary's new formulations, before the screen opens (a busy database
     leaves that for the next time)."""
     from annotator.errors import DatabaseBusy
     from annotator.services.glossary import ensure_seed
-    from annotator.store import Store
 
-    store = Store.open(db_path)
     try:
         change = ensure_seed(store)
-        if change.added or change.updated:
-            echo(f"glossary: {change.line('official formulations from the seed glossary')}")
     except DatabaseBusy:
-        pass
-    finally:
-        store.close()
+        return
+    if change.added or change.updated:
+        echo(f"glossary: {change.line('official formulations from the seed glossary')}")
 
 
 COMMANDS = [annotate]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -121,6 +121,7 @@ class GlossaryChange:
     added: int = 0
     updated: int = 0
     segments: int = 0  # segments whose glossary matches were found again
+    glosses: list[int] = field(default_factory=list)  # segments whose Chinese gloss is to be made again
 
     def line(self, what: str = "formulations") -> str:
         text = f"{self.added} new {what}, {self.updated} updated"
@@ -130,39 +131,48 @@ class GlossaryChange:
 
 
 def _save(store: Store, entries: Sequence[GlossaryEntry]) -> GlossaryChange:
-    """Add or update ``entries`` and match them again where they occur."""
-    before = {(e.source_text, e.language): e for e in store.glossary()}
-    changed = [e for e in entries if before.get((e.source_text, e.language)) != e]
-    store.add_glossary(changed)
-    change = GlossaryChange(added=sum((e.source_text, e.language) not in before for e in changed))
+    """Add or update ``entries`` and match them again where they occur (one transaction)."""
+    with store.write():
+        before = {(e.source_text, e.language): e for e in store.glossary()}
+        changed = [e for e in entries if before.get((e.source_text, e.language)) != e]
+        store.add_glossary(changed)
+        old = [before[e.source_text, e.language] for e in changed if (e.source_text, e.language) in before]
+        change = _rematch(store, [*changed, *old])
+    change.added = sum((e.source_text, e.language) not in before for e in changed)
     change.updated = len(changed) - change.added
-    old = [before[e.source_text, e.language] for e in changed if (e.source_text, e.language) in before]
-    change.segments = rematch(store, [*changed, *old])
     return change
 
 
 def ensure_seed(store: Store) -> GlossaryChange:
     """Bring the shipped glossary into the project (see the module's docstring)."""
     seed = read_seed_glossary()
-    before = {(e.source_text, e.language) for e in store.glossary()}
-    changed = store.add_seed_glossary(seed, FORMER_SEED_SOURCES | {e.source for e in seed})
-    change = GlossaryChange(added=sum((e.source_text, e.language) not in before for e in changed))
+    with store.write():
+        before = {(e.source_text, e.language) for e in store.glossary()}
+        changed = store.add_seed_glossary(seed, FORMER_SEED_SOURCES | {e.source for e in seed})
+        # where nothing is matched yet (a new project), `suggest` matches every segment anyway
+        matched = bool(store.suggestion_counts().get(GLOSSARY_VERSION))
+        change = _rematch(store, changed) if matched else GlossaryChange()
+    change.added = sum((e.source_text, e.language) not in before for e in changed)
     change.updated = len(changed) - change.added
-    # where nothing is matched yet (a new project), `suggest` matches every segment anyway
-    if store.suggestion_counts().get(GLOSSARY_VERSION):
-        change.segments = rematch(store, changed)
+    regloss(store, change.glosses)
     return change
 
 
 def import_glossary(store: Store, path: Path, language: str = "zh") -> GlossaryChange:
     """A TSV or CSV glossary file, all or nothing (``corpora.glossary.read_glossary``)."""
-    return _save(store, read_glossary(path, language))
+    change = _save(store, read_glossary(path, language))
+    regloss(store, change.glosses)
+    return change
 
 
 def add_entry(store: Store, phrase: str, language: str, rendering: str, note: str = "", source: str = "",
-              annotator: str = "", variants: str = "") -> GlossaryChange:
-    """One entry, saved at once (an entry for the same phrase and language is replaced);
-    ``source`` defaults to who added it."""
+              annotator: str = "", variants: str = "", wait: float | None = None,
+              gloss_now: bool = True) -> GlossaryChange:
+    """One entry, saved at once with its matches in one transaction (an entry for the same
+    phrase and language is replaced); ``source`` defaults to who added it; ``wait``: seconds to
+    wait for a busy database before :class:`~annotator.errors.DatabaseBusy`. The Chinese glosses
+    that contain the phrase are made again too, unless ``gloss_now`` is off: then the caller
+    does it (:func:`regloss` on ``change.glosses``; the screen, in the background)."""
     phrase, rendering, language = phrase.strip(), rendering.strip(), language.strip()
     if not phrase:
         raise InputError("glossary", "the phrase is empty")
@@ -173,14 +183,25 @@ def add_entry(store: Store, phrase: str, language: str, rendering: str, note: st
     entry = GlossaryEntry(phrase, language, rendering, note.strip(),
                           source.strip() or (f"added by {annotator}" if annotator else "added by hand"),
                           variants.strip())
-    return _save(store, [entry])
+    with store.write(wait=wait):
+        change = _save(store, [entry])
+    if gloss_now:
+        regloss(store, change.glosses)
+    return change
 
 
-def rematch(store: Store, changed: Sequence[GlossaryEntry]) -> int:
+def listing(store: Store, query: str = "") -> list[GlossaryEntry]:
+    """The glossary as the glossary view lists it: in the order entries were added, those with
+    every word of ``query``."""
+    return search_glossary(store.glossary_listing(), query)
+
+
+def _rematch(store: Store, changed: Sequence[GlossaryEntry]) -> GlossaryChange:
     """Match the whole glossary again in the segments where a changed entry's phrase, rendering
-    or variant occurs, and gloss again those of their Chinese glosses; returns how many."""
+    or variant occurs; the change says how many, and which of them have a Chinese gloss to be
+    made again (inside the caller's transaction: the glosser takes seconds to load)."""
     if not changed:
-        return 0
+        return GlossaryChange()
     entries = store.glossary()
     phrases = [e.source_text for e in changed]
     renderings = [_ARTICLE.sub("", r) for e in changed for r in e.renderings]
@@ -189,21 +210,22 @@ def rematch(store: Store, changed: Sequence[GlossaryEntry]) -> int:
     todo = [segments[i] for i in sorted(segments)]
     run_glossary(store, entries, todo)
     glossed = {s.id for s in store.segments_with_translation("gloss")}
-    again = [s for s in todo if s.id in glossed]
-    if again:
-        regloss(store, again)
-    return len(todo)
+    return GlossaryChange(segments=len(todo), glosses=[s.id for s in todo if s.id in glossed])
 
 
-def regloss(store: Store, segments: Sequence[Segment], target: str = "en") -> None:
+def regloss(store: Store, segments: Sequence[Segment] | Sequence[int], target: str = "en") -> None:
     """Gloss these segments' Chinese again (the glossary's phrases kept whole), in place of
     their earlier glosses."""
+    if not segments:
+        return
     from annotator.ml.gloss import GLOSSER, gloss
 
+    todo = store.segments(list(segments)) if isinstance(segments[0], int) else segments
     known = known_renderings(store)
+    lines = [(seg.id, gloss(seg.text, known).line) for seg in todo]  # (the glosser loads outside the transaction)
     with store.write():
-        for seg in segments:
-            store.replace_translation(seg.id, target, gloss(seg.text, known).line, "gloss", GLOSSER)
+        for segment_id, line in lines:
+            store.replace_translation(segment_id, target, line, "gloss", GLOSSER)
 
 
 # ----------------------------------------------------------------------------- search

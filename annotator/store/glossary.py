@@ -52,6 +52,10 @@ class Glossary(StorePart):
             params.append(language)
         return [GlossaryEntry(**r) for r in self.db.query(sql + " ORDER BY length(source_text) DESC", params)]
 
+    def glossary_listing(self) -> list[GlossaryEntry]:
+        """Every entry in the order it was added (the seed's, then the project's own)."""
+        return [GlossaryEntry(**r) for r in self.db.query(f"SELECT {GLOSSARY_FIELDS} FROM glossary ORDER BY id")]
+
     def glossary_entry(self, source_text: str, language: str) -> GlossaryEntry | None:
         row = first(self.db, f"SELECT {GLOSSARY_FIELDS} FROM glossary WHERE source_text = ? AND language = ?",
                     [source_text, language])

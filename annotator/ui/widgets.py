@@ -283,6 +283,8 @@ def guidelines_text(scheme: Scheme, keys: Mapping[str, str] | None = None) -> Te
         "a saves the labels as they stand (accepted if unchanged).\n"
         "Span mode: ←/→ move, shift+←/→ extend, enter add or resize, delete remove, escape leave.\n"
         "v the whole speech: its suggested frames and its own (the frame keys, a, x, undo there too; escape returns).\n"
+        "G the glossary of official formulations: / searches, + adds the span you are marking (also in span mode) "
+        "with its official rendering; escape returns.\n"
         "d adjudication mode (disagreements only; c takes one annotator's decision) · "
         "ctrl+t retrain the frames and slogan models now (they also retrain every few decisions) · ctrl+p all commands.\n"
         "Ctrl+q quits (q toggles a frame).", "dim")
