@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlite_utils import Database
 
 from annotator.cli import cli
-from annotator.corpora.glossary import GlossaryProblems, read_glossary, read_seed_glossary
+from annotator.corpora.glossary import SEED_GLOSSARY, GlossaryProblems, read_glossary, read_seed_glossary
 from annotator.services.glossary import (
     add_entry,
     ensure_seed,
@@ -55,8 +55,10 @@ def test_the_seed_reaches_a_project_made_before_it_grew(store):
     """An existing project with the older 78-entry seed (its own edit of one entry among them)
     and glossary suggestions already stored: `suggest` brings the new formulations in, finds
     them in the segments at once, and leaves the project's own edit alone."""
-    old_seed = [GlossaryEntry(e.source_text, e.language, e.rendering, e.note, "zh_en_political_terms.tsv")
-                for e in read_seed_glossary() if e.source_text not in CYBER]
+    # as the earlier reader loaded the seed: quotes stripped at the ends only (一带一路"倡议)
+    rows = [line.split("\t") for line in SEED_GLOSSARY.read_text(encoding="utf-8").splitlines()[1:]]
+    old_seed = [GlossaryEntry(row[0].strip("\"'“”「」『』"), "zh", row[1], row[2], "zh_en_political_terms.tsv")
+                for row in rows if row[0] not in CYBER]
     store.add_glossary(old_seed)
     store.add_glossary([GlossaryEntry("文化自信", "zh", "cultural self-confidence", "our house style", "anna")])
     zh = add_speech(store, ZH, "zh")[0]
@@ -65,15 +67,23 @@ def test_the_seed_reaches_a_project_made_before_it_grew(store):
     assert "网络强国" not in glossary_spans(store, zh)
 
     report = suggest_all(store, translate=False)
-    # the five are new; the seed's other entries get their sources; the project's own edit stays
-    assert ("glossary: 5 new official formulations from the seed glossary, 77 updated; "
+    # the five are new, and five quoted phrases in the form the text has (“一带一路”倡议, in place
+    # of 一带一路"倡议); the seed's other entries get their sources; the project's own edit stays
+    assert ("glossary: 10 new official formulations from the seed glossary, 72 updated, 5 removed; "
             "matched again in 2 segments") in report.skipped
+    assert store.glossary_entry('一带一路"倡议', "zh") is None
     spans = glossary_spans(store, zh)
     assert {"党管互联网", "网络安全屏障", "网络强国"} <= set(spans)
     assert spans["网络强国"]["rendering"] == "cyberpower"
     assert glossary_spans(store, en)["Cyber Great Power"]["formulation"] == "网络强国"
     assert store.glossary_entry("文化自信", "zh").rendering == "cultural self-confidence"  # the project's own
     assert ensure_seed(store).added == 0  # once
+
+
+def test_quoted_seed_phrases_are_found_as_chinese_text_writes_them() -> None:
+    text = "推动共建“一带一路”倡议，统筹推进“五位一体”总体布局，坚定“四个自信”。"
+    found = {text[m.start:m.end] for m in glossary_matches(text, read_seed_glossary(), "zh")}
+    assert {"“一带一路”倡议", "“五位一体”总体布局", "四个自信"} <= found
 
 
 def test_a_database_from_before_variants_keeps_its_glossary(tmp_path):

@@ -57,7 +57,7 @@ def _ensure_seed_glossary(store: Store) -> None:
         change = ensure_seed(store)
     except DatabaseBusy:
         return
-    if change.added or change.updated:
+    if change.added or change.updated or change.removed:
         echo(f"glossary: {change.line('official formulations from the seed glossary')}")
 
 

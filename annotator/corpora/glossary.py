@@ -21,6 +21,7 @@ from annotator.corpora.readers import read_text_file
 from annotator.errors import AnnotatorError, InputError, shown
 from annotator.paths import PACKAGE_DATA
 from annotator.store import GlossaryEntry
+from annotator.text import HAN_CHAR
 
 SEED_GLOSSARY = PACKAGE_DATA / "glossary" / "zh_en_political_terms.tsv"
 # What earlier versions of the tool wrote in ``source`` for the seed's entries: an entry that
@@ -49,6 +50,19 @@ class GlossaryProblems(AnnotatorError):
         self.problems = problems
         more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
         super().__init__(f"{problems[0]}{more}; nothing was imported")
+
+
+def clean_phrase(raw: str) -> str:
+    """A phrase as it stands in the text: in Chinese, straight quotes around a part become the
+    curly ones Chinese text uses (the seed's ``"一带一路"倡议`` is ``“一带一路”倡议`` in a report), and
+    quotes around the whole phrase go (``"两个确立"`` is 两个确立)."""
+    phrase = raw.strip()
+    if HAN_CHAR.search(phrase):
+        phrase = re.sub(r'"([^"]*)"', r"“\1”", phrase)
+    while len(phrase) > 2 and phrase[0] in QUOTES and phrase[-1] in QUOTES and \
+            not any(ch in QUOTES for ch in phrase[1:-1]):
+        phrase = phrase[1:-1].strip()
+    return phrase
 
 
 def _header(cells: list[str]) -> dict[str, int] | None:
@@ -106,7 +120,7 @@ def read_glossary(path: Path, language: str = "zh") -> list[GlossaryEntry]:
     seen: dict[tuple[str, str], int] = {}
     for number, cells in rows:
         value = {f: cells[i].strip() if i < len(cells) else "" for f, i in columns.items()}
-        phrase = value.get("phrase", "").strip(QUOTES).strip()
+        phrase = clean_phrase(value.get("phrase", ""))
         lang = value.get("language") or language
         where = f"{shown(path)}:{number}"
         if len(cells) > max(columns.values()) + 1 and any(c.strip() for c in cells[max(columns.values()) + 1:]):

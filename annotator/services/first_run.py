@@ -36,7 +36,7 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
         yield f"base encoder: {encoder}"
     yield from prepare_engine(store, base)
     seeded = ensure_seed(store)
-    if seeded.added or seeded.updated:
+    if seeded.added or seeded.updated or seeded.removed:
         yield f"glossary: {seeded.line('official formulations')}"
     active = store.active_models()
     examples = gold_examples(store, scheme, [seed_annotator])

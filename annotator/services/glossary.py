@@ -120,11 +120,14 @@ def known_renderings(store: Store, language: str = "zh") -> dict[str, str]:
 class GlossaryChange:
     added: int = 0
     updated: int = 0
+    removed: int = 0  # (the seed's entries that it no longer has)
     segments: int = 0  # segments whose glossary matches were found again
     glosses: list[int] = field(default_factory=list)  # segments whose Chinese gloss is to be made again
 
     def line(self, what: str = "formulations") -> str:
         text = f"{self.added} new {what}, {self.updated} updated"
+        if self.removed:
+            text += f", {self.removed} removed"
         if self.segments:
             text += f"; matched again in {self.segments} segment{'s' if self.segments != 1 else ''}"
         return text
@@ -148,12 +151,13 @@ def ensure_seed(store: Store) -> GlossaryChange:
     seed = read_seed_glossary()
     with store.write():
         before = {(e.source_text, e.language) for e in store.glossary()}
-        changed = store.add_seed_glossary(seed, FORMER_SEED_SOURCES | {e.source for e in seed})
+        changed, removed = store.add_seed_glossary(seed, FORMER_SEED_SOURCES | {e.source for e in seed})
         # where nothing is matched yet (a new project), `suggest` matches every segment anyway
         matched = bool(store.suggestion_counts().get(GLOSSARY_VERSION))
-        change = _rematch(store, changed) if matched else GlossaryChange()
+        change = _rematch(store, [*changed, *removed]) if matched else GlossaryChange()
     change.added = sum((e.source_text, e.language) not in before for e in changed)
     change.updated = len(changed) - change.added
+    change.removed = len(removed)
     regloss(store, change.glosses)
     return change
 

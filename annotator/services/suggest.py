@@ -189,7 +189,7 @@ def suggest_all(store: Store, only_missing: bool = True, limit: int | None = Non
     """Run every active model (and the glossary) over the segments that lack its suggestions."""
     report = SuggestReport()
     seeded = ensure_seed(store)  # the shipped glossary reaches projects made before it grew
-    if seeded.added or seeded.updated:
+    if seeded.added or seeded.updated or seeded.removed:
         report.skipped.append(f"glossary: {seeded.line('official formulations from the seed glossary')}")
     models = ActiveModels(store)
     entries = store.glossary()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from annotator.store.base import StorePart, first, scalar
+from annotator.store.base import StorePart, first, marks, scalar
 from annotator.store.records import GlossaryEntry, Segment, segment_from_row
 
 GLOSSARY_FIELDS = "source_text, language, rendering, note, source, variants"
@@ -28,13 +28,22 @@ class Glossary(StorePart):
             "note = excluded.note, source = excluded.source, variants = excluded.variants",
             [e.source_text, e.language, e.rendering, e.note, e.source, e.variants])
 
-    def add_seed_glossary(self, entries: Iterable[GlossaryEntry], seed_sources: Collection[str]) -> list[GlossaryEntry]:
+    def add_seed_glossary(self, entries: Iterable[GlossaryEntry], seed_sources: Collection[str]
+                          ) -> tuple[list[GlossaryEntry], list[GlossaryEntry]]:
         """The shipped glossary, into a project that may have an older copy of it: entries the
-        project lacks are added, and entries the seed still owns (whose ``source`` is one the
-        seed gives, or gave: ``seed_sources``) are brought up to date; an entry someone changed
-        (imported or added by hand) stays as it is. Returns the entries added or changed."""
+        project lacks are added, entries the seed still owns (whose ``source`` is one the seed
+        gives, or gave: ``seed_sources``) are brought up to date, and those of them the seed no
+        longer has are removed; an entry someone changed (imported or added by hand) stays as it
+        is. Returns the entries added or changed, and those removed."""
+        entries = list(entries)
         changed = []
         with self.write():
+            keys = {(e.source_text, e.language) for e in entries}
+            removed = [GlossaryEntry(**r) for r in self.db.query(
+                f"SELECT {GLOSSARY_FIELDS} FROM glossary WHERE source IN ({marks(list(seed_sources))})",
+                list(seed_sources)) if (r["source_text"], r["language"]) not in keys]
+            for e in removed:
+                self.db.execute("DELETE FROM glossary WHERE source_text = ? AND language = ?", [e.source_text, e.language])
             for e in entries:
                 row = first(self.db, f"SELECT {GLOSSARY_FIELDS} FROM glossary WHERE source_text = ? AND language = ?",
                             [e.source_text, e.language])
@@ -42,7 +51,7 @@ class Glossary(StorePart):
                     continue
                 self._upsert(e)
                 changed.append(e)
-        return changed
+        return changed, removed
 
     def glossary(self, language: str | None = None) -> list[GlossaryEntry]:
         sql = f"SELECT {GLOSSARY_FIELDS} FROM glossary"
