@@ -142,7 +142,8 @@ def test_import_is_all_or_nothing_with_file_and_line(store, tmp_path):
 def test_cli_glossary_import_reaches_the_segments_and_lists(db_path, tmp_path):
     store = Store.open(db_path)
     zh = add_speech(store, ZH, "zh")[0]
-    suggest_all(store, translate=False)  # the seed is in; the segments have their matches
+    ensure_seed(store)  # as `models setup` does
+    suggest_all(store, translate=False)  # the segments have their matches
     store.close()
     terms = tmp_path / "terms.tsv"
     terms.write_text("phrase\trendering\tsource\n国家网络安全屏障\tthe national cybersecurity barrier\tmy notes\n",
@@ -199,6 +200,7 @@ def test_the_screen_shows_which_formulation_an_english_rendering_stands_for(stor
 # ---------------------------------------------------------------------------- adding
 def test_an_entry_added_by_hand_is_saved_and_matched_at_once(store):
     zh = add_speech(store, "推进网信事业高质量发展。", "zh")[0]
+    ensure_seed(store)
     suggest_all(store, translate=False)
     change = add_entry(store, "高质量发展", "zh", "high-quality growth", annotator="anna")
     assert (change.added, change.updated, change.segments) == (0, 1, 1)

