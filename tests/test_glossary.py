@@ -104,7 +104,7 @@ def test_a_database_from_before_variants_keeps_its_glossary(tmp_path):
 def test_import_reads_named_columns_in_any_order_csv_and_tsv(store, tmp_path):
     tsv = tmp_path / "terms.tsv"
     tsv.write_text("rendering\tphrase\tsource\tlanguage\tnote\n"
-                   "cyberpower\t网络强国\tChina Daily\tzh\tofficial\n"
+                   "cyberpower\t网络强国\tChina Daily\tZH\tofficial\n"  # a code in any case
                    "the Russian world\tрусский мир\t\tru\t\n", encoding="utf-8")
     csv_file = tmp_path / "terms.csv"
     csv_file.write_text('phrase,rendering,note,variants\n"中国梦","the Chinese Dream","a note, with a comma",'

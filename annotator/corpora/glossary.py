@@ -121,8 +121,8 @@ def read_glossary(path: Path, language: str = "zh") -> list[GlossaryEntry]:
     for number, cells in rows:
         value = {f: cells[i].strip() if i < len(cells) else "" for f, i in columns.items()}
         phrase = clean_phrase(value.get("phrase", ""))
-        lang = value.get("language") or language
-        lang = "-".join([lang.split("-")[0].lower(), *lang.split("-")[1:]])  # "ZH" is zh
+        given = value.get("language") or language
+        lang = "-".join([given.split("-")[0].lower(), *given.split("-")[1:]])  # "ZH" is zh
         where = f"{shown(path)}:{number}"
         if len(cells) > max(columns.values()) + 1 and any(c.strip() for c in cells[max(columns.values()) + 1:]):
             problems.append(f"{where}: {len(cells)} columns, more than the {max(columns.values()) + 1} the file names")
@@ -130,7 +130,7 @@ def read_glossary(path: Path, language: str = "zh") -> list[GlossaryEntry]:
             what = "phrase" if not phrase else "rendering"
             problems.append(f"{where}: no {what}; each line needs at least a phrase and its rendering")
         elif not LANGUAGE_CODE.match(lang):
-            problems.append(f"{where}: the language {shown(lang)} is not a language code (such as zh, en, ru)")
+            problems.append(f"{where}: the language {shown(given)} is not a language code (such as zh, en, ru)")
         elif (phrase, lang) in seen:
             problems.append(f"{where}: {shown(phrase)} ({lang}) is also on line {seen[phrase, lang]}")
         else:
