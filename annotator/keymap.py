@@ -38,7 +38,8 @@ class Key:
     action: str
     description: str
     id: str
-    mode: str = "annotate"  # where it acts: annotate | span | adjudicate | always | speech (the speech view) | glossary
+    # where it acts: annotate | span | adjudicate | always | speech (the speech view) | glossary (its view)
+    mode: str = "annotate"
     show: bool = True
     key_display: str | None = None
     tooltip: str = ""

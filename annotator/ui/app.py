@@ -11,9 +11,9 @@ that refresh the bindings when they change: the segment in view, span mode
 
 The speech view (``v``, ``annotator.ui.speech_view``) shows the whole speech of the segment in
 view with its own frames; the glossary view (``G``, ``annotator.ui.glossary_view``) lists the
-glossary and adds the span being marked to it. Adjudication mode (``d``, or ``annotator annotate --adjudicate``) lists the segments annotators
-disagree on, shows their decisions side by side, and stores the adjudicator's choice under
-``adjudicator:<user>``. Every ``retrain_every`` decisions (and on ``ctrl+t``) the quick frames
+glossary and adds the span being marked to it. Adjudication mode (``d``, or ``annotator
+annotate --adjudicate``) lists the segments annotators disagree on, shows their decisions side
+by side, and stores the adjudicator's choice under ``adjudicator:<user>``. Every ``retrain_every`` decisions (and on ``ctrl+t``) the quick frames
 and slogan models retrain in a worker thread, and the suggestions in view and ahead are recomputed with
 the new version.
 """
