@@ -267,7 +267,7 @@ def test_a_version_that_cannot_load_keeps_its_recorded_score_and_the_plot_counts
                                       "--versions", "2"])
     assert result.exit_code == 0, result.output
     assert first.version not in result.output.split("frames against baselines")[0]
-    assert ("not shown: 1 older version that was active once (`annotator report --versions 3` scores them too)"
+    assert ("not shown: 1 older version that was active once (`annotator report --versions 3` scores it too)"
             in result.output)
 
 

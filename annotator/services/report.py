@@ -83,8 +83,10 @@ def version_lines(group: KindVersions) -> list[str]:
     if not group.rows:
         return ["", f"{KIND_NAMES[group.kind]} versions: none was ever active"] + [
             f"    not shown: {left}" for left in group.left_out()]
-    lines = ["", f"{KIND_NAMES[group.kind]} versions, each scored now on {group.test_set()}; only those that were "
-                 "active at some time, oldest first; * active:"]
+    scored_on = (f"each scored now on {group.test_set()}" if group.n_test
+                 else f"not scored now ({group.note or 'no current test split'})")
+    lines = ["", f"{KIND_NAMES[group.kind]} versions, {scored_on}; only those that were active at some time, "
+                 "oldest first; * active:"]
     width = max(len(row.version) for row in group.rows)
     first = group.keys[0]
     for row in group.rows:
@@ -92,7 +94,8 @@ def version_lines(group: KindVersions) -> list[str]:
         own = f"its own test split{f' of {n}' if n is not None else ''}"
         head = f"  {'*' if row.active else ' '} {row.version:<{width}}  {row.method:<9} {_score_cells(group, row.scores)}"
         if row.recorded:
-            lines.append(f"{head}   RECORDED when trained, on {own} (not scored now: {row.why})")
+            lines.append(f"{head}   RECORDED when trained, on {own}"
+                         + (f" (not scored now: {row.why})" if group.n_test else ""))
         else:
             lines.append(f"{head}   (when trained: {_f(row.recorded_scores.get(first), 5)} on {own})")
     for left in group.left_out():
@@ -338,7 +341,6 @@ def label_figure(ev: FramesEvaluation):
     import numpy as np
 
     plt = _pyplot()
-
     names = [n for n in (ev.active_row, TFIDF, MAJORITY) if n]
     counts = [ev.label_counts["test"][lab] for lab in ev.labels]
     ys = np.arange(len(ev.labels))
@@ -400,14 +402,16 @@ def versions_figure(groups: list[KindVersions]):
         for key, style in zip(group.keys, ("-", "--")):
             scored = [(x, row.scores.get(key)) for x, row in zip(xs, group.rows)
                       if not row.recorded and isinstance(row.scores.get(key), (int, float))]
-            line, = ax.plot([x for x, _ in scored], [y for _, y in scored], marker="o", linestyle=style,
-                            label=SCORE_NAMES[key])
             recorded = [(x, row.scores.get(key)) for x, row in zip(xs, group.rows)
                         if row.recorded and isinstance(row.scores.get(key), (int, float))]
+            color = f"C{group.keys.index(key)}"
+            if scored:
+                ax.plot([x for x, _ in scored], [y for _, y in scored], marker="o", linestyle=style, color=color,
+                        label=SCORE_NAMES[key])
             if recorded:
                 ax.plot([x for x, _ in recorded], [y for _, y in recorded], marker="o", linestyle="none",
-                        markerfacecolor="none", color=line.get_color(),
-                        label=f"{SCORE_NAMES[key]} recorded when trained (its own test split; not loadable now)")
+                        markerfacecolor="none", color=color,
+                        label=f"{SCORE_NAMES[key]} recorded when trained (on its own test split)")
         first = group.keys[0]
         for x, row in zip(xs, group.rows):
             if row.active and isinstance(row.scores.get(first), (int, float)):
@@ -419,12 +423,14 @@ def versions_figure(groups: list[KindVersions]):
         ax.set_ylim(0, 1)
         ax.set_yticks([i / 5 for i in range(6)])
         ax.grid(axis="y", alpha=0.3)
-        title = f"{KIND_NAMES[group.kind]}: on {group.test_set()}"
-        if group.older or group.never_active:
-            title += f" ({group.older + group.never_active} versions not shown)"
+        title = (f"{KIND_NAMES[group.kind]}: on {group.test_set()}" if group.n_test
+                 else f"{KIND_NAMES[group.kind]}: as recorded when trained (no current test split)")
+        hidden = group.older + group.never_active
+        if hidden:
+            title += f" ({hidden} version{'s' if hidden != 1 else ''} not shown)"
         ax.set_title(_plain(title), fontsize="medium")
         ax.set_ylabel("score")
-        ax.legend(fontsize="x-small", loc="lower right")
+        ax.legend(fontsize="x-small")
     axes[-1, 0].set_xlabel("the versions that were active at some time, in the order they were trained")
     fig.tight_layout()
     return fig

@@ -76,8 +76,10 @@ class KindVersions:
         """What is not shown, and how to see it."""
         out = []
         if self.older:
-            out.append(f"{self.older} older version{'s that were' if self.older != 1 else ' that was'} active once "
-                       f"(`annotator report --versions {self.newest + self.older}` scores them too)")
+            many = self.older != 1
+            out.append(f"{self.older} older version{'s that were' if many else ' that was'} active once "
+                       f"(`annotator report --versions {self.newest + self.older}` scores {'them' if many else 'it'} "
+                       "too)")
         if self.never_active:
             out.append(f"{self.never_active} version{'s' if self.never_active != 1 else ''} trained and never "
                        "made active (`annotator models list` shows every version)")
