@@ -29,6 +29,11 @@ class Models(StorePart):
     def active_models(self) -> dict[str, str]:
         return {r["kind"]: r["version"] for r in self.db.query("SELECT kind, version FROM active_models")}
 
+    def model_meta(self, version: str) -> dict[str, Any]:
+        """A registered version's meta (its labels, per-label thresholds, scores); empty if unknown."""
+        meta = scalar(self.db, "SELECT meta FROM models WHERE version = ?", [version])
+        return json.loads(meta) if meta else {}
+
     def registered_models(self) -> list[dict[str, Any]]:
         rows = list(self.db.query("SELECT version, kind, path, meta, registered_at FROM models ORDER BY registered_at"))
         for r in rows:
