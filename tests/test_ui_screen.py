@@ -205,7 +205,7 @@ def test_a_long_neighbour_is_cut_to_two_lines_where_a_line_breaks():
 
 
 # ------------------------------------------------------------------------------- escape
-@pytest.mark.parametrize("key", ["slash", "f", "g", "v"])
+@pytest.mark.parametrize("key", ["slash", "f", "g", "v", "ctrl+p"])
 async def test_escape_closes_every_overlay(db, key):
     app = make_app(db, "ann", "framing", suggest=False)
     async with app.run_test(size=(120, 36)) as pilot:
