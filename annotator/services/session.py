@@ -49,7 +49,7 @@ SAVED, PENDING, UNCHANGED = "saved", "pending", "unchanged"  # what became of a 
 NEW_LABEL, NOT_KEPT = "new label", "low"
 NO_SCORE_REASONS = {
     NEW_LABEL: "the model was trained before this label existed",
-    NOT_KEPT: "below the 5 best scores, which a run of an older version kept (suggest again for every score)",
+    NOT_KEPT: "below the 5 best scores, the only ones earlier suggestion runs kept",
 }
 DEFAULT_THRESHOLD = 0.5  # a label's threshold where a version names none (as suggestion applies it)
 RETRAIN_EVERY = 25  # the UI retrains the quick frames models after this many decisions (by default)
@@ -121,7 +121,6 @@ class SegmentView:
     others: tuple[Vote, ...] = ()  # the other annotators' decisions (a colleague's, the seed labels)
     before: Segment | None = None  # the segments before and after it in its speech
     after: Segment | None = None
-    frames_version: str = ""  # the active frames version whose scores are shown ("": none)
     scores_note: str = ""  # why no label has a score, when none has
 
 
@@ -405,7 +404,7 @@ class Session:
             suggested_spans=suggested.spans, translation=self.store.best_translation(segment_id),
             glossary=gloss, margin=margin, has_suggestions=bool(items),
             pending=bool(self.pending_on(segment_id)), others=others,
-            before=before, after=after, frames_version=scoring.version, scores_note=scoring.note,
+            before=before, after=after, scores_note=scoring.note,
         )
 
     def _frame_scoring(self, segment_id: int, items: Sequence[Suggestion]) -> FrameScoring:

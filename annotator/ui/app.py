@@ -728,7 +728,6 @@ class AnnotatorApp(App):
     #list { width: 32%; min-width: 24; max-width: 48; border-right: vkey $panel; }
     #detail { width: 1fr; padding: 0 1; }
     #meta { color: $text-muted; margin-bottom: 1; }
-    #before { margin-top: 0; }
     #original { border-left: outer $accent 60%; padding-left: 0; }
     #after { margin-bottom: 1; }
     #others { padding: 0 1; margin-bottom: 1; }
