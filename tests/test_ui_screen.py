@@ -8,18 +8,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.geometry import Offset
 from textual.selection import Selection
-from textual import events
 
-from _ui_fixtures import FRAMES_VERSION, build_project, saved, speech_record, ui_db  # noqa: F401 (ui_db: the db fixture)
+from _ui_fixtures import (  # noqa: F401 (ui_db: the db fixture)
+    FRAMES_VERSION, build_project, saved, speech_record, ui_db)
 from annotator.schemes import get_scheme
 from annotator.services.session import NEW_LABEL, NOT_KEPT, OTHERS, STATUS_ICONS, Session
 from annotator.store import AnnotationState, SpanLabel, Store
 from annotator.ui.app import AnnotateScreen, make_app
 from annotator.ui.widgets import SCROLL_MARGIN, SegmentList
 
-HEBREW = "ראשית אני רוצה להודות לכל חברי הכנסת שהשתתפו בדיון החשוב הזה על עתיד המדינה והכלכלה שלנו."
+HEBREW = ("ראשית אני רוצה להודות לכל חברי הכנסת שהשתתפו בדיון החשוב הזה "
+          "על עתיד המדינה והכלכלה שלנו.")
 
 
 def screen_of(app) -> AnnotateScreen:
@@ -31,7 +33,8 @@ def screen_of(app) -> AnnotateScreen:
 def long_project(path: Path, n: int = 120) -> list[int]:
     """One English speech of ``n`` numbered sentences, then a long Hebrew one."""
     store = Store.open(path)
-    store.add_speech(*speech_record("en", "Long debate", [f"Sentence number {i} of the long debate." for i in range(n)]))
+    sentences = [f"Sentence number {i} of the long debate." for i in range(n)]
+    store.add_speech(*speech_record("en", "Long debate", sentences))
     store.add_speech(*speech_record("he", "נאום ארוך", [HEBREW]))
     ids = store.segment_ids()
     store.close()
@@ -150,7 +153,8 @@ def test_a_segment_others_decided_says_who_and_what(tmp_path):
     assert session.rows(0, 2)[0].status == OTHERS and session.rows(0, 2)[1].status == "untouched"
     view = session.view(first)
     assert view.status == OTHERS
-    assert [(v.annotator, v.frames, v.span_texts) for v in view.others] == [("seed", ("Security_and_defense",), ("build",))]
+    assert [(v.annotator, v.frames, v.span_texts) for v in view.others] == \
+        [("seed", ("Security_and_defense",), ("build",))]
     rows = {row.label.id: row for row in view.frames}
     assert rows["Security_and_defense"].chosen_by == ("seed",) and rows["Economic"].chosen_by == ()
     assert set(session.working_state(first).frames) == {"Economic", "Quality_of_life"}  # yours start from the model's

@@ -325,7 +325,7 @@ def _checklist_tail(row: FrameRow, accent: Style) -> Text:
         tail.append(f" – {row.note}", "dim italic")
     if row.chosen_by:
         tail.append(f" {STATUS_ICONS[OTHERS]} ", "bold")
-        tail.append(visible_text(truncate_cells(", ".join(row.chosen_by), 16, "…")), "bold")
+        tail.append(truncate_cells(visible_text(", ".join(row.chosen_by)), 16, "…"), "bold")
     return tail
 
 
@@ -383,7 +383,8 @@ def meta_line(view: SegmentView, width: int = 0) -> Text:
     status = view.status
     if status == OTHERS and view.others:
         more = len(view.others) - 1
-        status = f"labelled by {truncate_cells(view.others[0].annotator, 16, '…')}" + (f" +{more}" if more else "")
+        status = f"labelled by {truncate_cells(visible_text(view.others[0].annotator), 16, '…')}"
+        status += f" +{more}" if more else ""
     text.append(f"{STATUS_ICONS.get(view.status, '?')} {visible_text(status)}", "bold")
     if view.pending:
         text.append(f" {STATUS_ICONS['pending']} not saved yet", "bold reverse")
@@ -458,7 +459,8 @@ def guidelines_text(scheme: Scheme, keys: Mapping[str, str] | None = None) -> Te
         "v the whole speech: its text, its suggested frames and its own (the frame keys, a, x, undo there too; "
         "escape returns).\n"
         "d adjudication mode (disagreements only; c takes one annotator's decision) · "
-        "ctrl+t retrain the frames and slogan models now (they also retrain every few decisions) · ctrl+p all commands.\n"
+        "ctrl+t retrain the frames and slogan models now (they also retrain every few decisions) · "
+        "ctrl+p all commands.\n"
         "Escape closes this guide, and any window (search, filters, go to, the speech view).\n"
         "Ctrl+q quits (q toggles a frame).", "dim")
     return text
