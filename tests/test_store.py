@@ -158,11 +158,40 @@ def test_search_words_accents_prefixes_and_chinese_substrings(store):
     store.add_speech({"content_hash": "e" * 64, "text": zh, "language": "zh"},
                      [{"start": 0, "end": len(zh), "text": zh}])
     assert store.search("prasidentin") == [1]  # accents ignored
-    assert store.search("Sitzung ist eroff") == [2]  # words in order, the last as a prefix
-    assert store.search("ist Sitzung") == []  # not in that order
+    assert store.search("Sitzung ist eroff") == [2]  # every word, the last as a prefix
+    assert store.search("ist Sitzung") == [2]  # in any order
+    assert store.search("Sitzung eroff") == [2]  # with words left out between them
+    assert store.search("Sitzung geschlossen") == []  # but every word
     assert store.search("网络强") == [3]  # substring inside a run of Chinese (trigram index)
     assert store.search("强国") == [3]  # two characters: scanned
     assert store.search("!") == [1]  # punctuation only: no word to match, scanned
+
+
+def test_search_matches_every_word_in_any_order_and_ranks_by_relevance(store):
+    """"seance lev" finds "La séance est levée." (it once needed the words in a row), and the
+    segments where the words weigh most come first, whatever their order in the corpus."""
+    texts = ["Monsieur le président, la parole est à M. Dupont.",
+             "La séance est levée.",
+             "Nous reprenons la séance après une suspension de la séance pour parler du budget de la nation.",
+             "La séance est levée à midi; la séance reprendra demain."]
+    text = " ".join(texts)
+    segments, pos = [], 0
+    for t in texts:
+        segments.append({"start": pos, "end": pos + len(t), "text": t})
+        pos += len(t) + 1
+    store.add_speech({"content_hash": "f" * 64, "text": text, "language": "fr"}, segments)
+    store.add_translation(1, "en", "Mr President, the sitting is closed (seance levee) says the note.", "model", "mt")
+    assert store.search("seance est lev") == [2, 4]  # the translation of 1 has no "est"
+    assert store.search("seance lev") == [2, 4, 1]  # the words need not be next to each other
+    assert store.search("levee seanc") == [2, 4, 1]  # nor in order
+    assert store.search("lev seance") == []  # only the last word is a prefix
+    assert store.search("seance") == [4, 2, 3, 1]  # twice in a short segment, once in a short one, twice in a long one
+    assert store.search("seance lev")[-1] == 1  # a hit in a translation after the originals
+    assert store.segment_ids(SegmentFilter(query="seance lev")) == [2, 4, 1]  # the list keeps that order
+    assert store.search("seance budget") == [3]
+    assert store.search("seance — lev") == [2, 4, 1]  # a word without letters is no word
+    assert store.search('seance "est" lev*') == [2, 4]  # FTS syntax is text
+    assert store.search('seance OR lev') == []  # OR is a word to find, not an operator
 
 
 def store_before(path, step: str) -> tuple[Store, Database]:

@@ -64,6 +64,11 @@ def test_suggest_all_stores_model_and_glossary_suggestions(store, tiny_frames_di
             assert 0 <= s.start < s.end <= len(seg.text)  # offsets inside the segment
         info = store.run_info(seg.id, active["frames"])
         assert len(info["top"]) == 5
+        # every label's score, in the version's label order (the screen shows each beside its threshold)
+        labels = store.model_meta(active["frames"])["labels"]
+        by_label = dict(zip(labels, info["scores"]))
+        assert len(info["scores"]) == len(labels)
+        assert all(abs(by_label[label] - score) < 1e-3 for label, score in info["top"])
     # Resumable: a second run has nothing left to do.
     again = suggest_all(store)
     assert again.segments == {}

@@ -99,13 +99,17 @@ class ActiveModels:
 
 
 def frame_suggestions(scores: dict[str, float], thresholds: dict[str, float]) -> tuple[list[Suggestion], float, dict]:
-    """Above-threshold frames, the run's uncertainty (mean binary entropy) and its top scores."""
+    """Above-threshold frames, the run's uncertainty (mean binary entropy) and its scores: the
+    top ones with their thresholds, and every label's score in the model's label order
+    (``scores``, the order of the version's ``labels``; three decimals, so that it stays small),
+    which the annotation screen shows beside each label's threshold."""
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     chosen = [Suggestion(0, "", "frame", label, float(score))
               for label, score in ranked if score >= thresholds.get(label, 0.5)]
     uncertainty = sum(binary_entropy(p) for p in scores.values()) / max(len(scores), 1)
     info = {"top": [[label, round(float(score), 4)] for label, score in ranked[:TOP_K]],
-            "thresholds": {label: thresholds.get(label, 0.5) for label, _ in ranked[:TOP_K]}}
+            "thresholds": {label: thresholds.get(label, 0.5) for label, _ in ranked[:TOP_K]},
+            "scores": [round(float(score), 3) for score in scores.values()]}
     return chosen, uncertainty, info
 
 

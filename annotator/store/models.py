@@ -37,6 +37,11 @@ class Models(StorePart):
         return {r["version"]: r["first"] for r in self.db.query(
             "SELECT version, MIN(activated_at) AS first FROM model_activations GROUP BY version")}
 
+    def model_meta(self, version: str) -> dict[str, Any]:
+        """A registered version's meta (its labels, per-label thresholds, scores); empty if unknown."""
+        meta = scalar(self.db, "SELECT meta FROM models WHERE version = ?", [version])
+        return json.loads(meta) if meta else {}
+
     def registered_models(self) -> list[dict[str, Any]]:
         rows = list(self.db.query("SELECT version, kind, path, meta, registered_at FROM models ORDER BY registered_at"))
         for r in rows:

@@ -33,6 +33,15 @@ class Segments(StorePart):
         return [segment_from_row(r) for r in self.db.query(
             "SELECT * FROM segments WHERE speech_id = ? ORDER BY position", [speech_id])]
 
+    def neighbours(self, segment_id: int) -> tuple[Segment | None, Segment | None]:
+        """The segments just before and just after this one in its speech (``None`` at either end)."""
+        seg = self.segment(segment_id)
+        before = first(self.db, "SELECT * FROM segments WHERE speech_id = ? AND position < ? "
+                                "ORDER BY position DESC LIMIT 1", [seg.speech_id, seg.position])
+        after = first(self.db, "SELECT * FROM segments WHERE speech_id = ? AND position > ? "
+                               "ORDER BY position LIMIT 1", [seg.speech_id, seg.position])
+        return (segment_from_row(before) if before else None), (segment_from_row(after) if after else None)
+
     def segments_per_language(self, per_language: int, except_language: str = "",
                               min_chars: int = 8, max_chars: int = 300) -> list[Segment]:
         """The first ``per_language`` segments of each language (not ``except_language``) of

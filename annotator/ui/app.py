@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
@@ -46,13 +46,15 @@ from annotator.ui.screens import FilterChoice, FilterScreen, PromptScreen
 from annotator.ui.spans import SpanEditor
 from annotator.ui.speech_view import SpeechScreen
 from annotator.ui.widgets import (
+    ContextText,
+    FrameChecklist,
+    MetaLine,
     SegmentList,
     TopBar,
-    frame_checklist,
     glossary_text,
     guidelines_text,
     header_text,
-    meta_line,
+    others_text,
     say,
     translation_text,
 )
@@ -115,6 +117,8 @@ class AnnotateScreen(Screen):
 
     current_id: reactive[int | None] = reactive(None, bindings=True, repaint=False, init=False)
     """The segment in view (``None``: the list is empty); changing it leaves span mode."""
+    guide_open: reactive[bool] = reactive(False, bindings=True, init=False)
+    """The guidelines panel (``?``) is shown: escape closes it."""
 
     @classmethod
     def for_scheme(cls, scheme: Scheme) -> type[AnnotateScreen]:
@@ -156,12 +160,15 @@ class AnnotateScreen(Screen):
         with Horizontal(id="main"):
             yield SegmentList(self.session, id="list")
             with VerticalScroll(id="detail", can_focus=False):
-                yield Static(id="meta")
+                yield MetaLine(id="meta")
+                yield ContextText(keep="end", id="before")  # the speech around the segment, dimmed
                 yield self.spans
+                yield ContextText(keep="start", id="after")
                 yield self.adjudication
                 yield Static(id="translation")
                 yield Static(id="glossary")
-                yield Static(id="frames")
+                yield Static(id="others")
+                yield FrameChecklist(id="frames")
             with VerticalScroll(id="guidelines", can_focus=False):
                 yield Static(guidelines_text(self.session.scheme, self.moved_label_keys))
         yield Footer()
@@ -212,17 +219,19 @@ class AnnotateScreen(Screen):
             return
         view = self.session.view(self.current_id)
         accent = self.spans.get_component_rich_style("segment-text--span")
-        meta = meta_line(view)
-        if self.spans.active:
-            meta.append(f"  ·  SPANS: {visible_text(self.spans.label)}", "bold reverse")
-        self.query_one("#meta", Static).update(meta)
+        mode = Text(f"  ·  SPANS: {visible_text(self.spans.label)}", "bold reverse") if self.spans.active else None
+        self.query_one(MetaLine).show(view, mode)
+        self.query_one("#before", ContextText).show(view.before.text if view.before else "")
         self.spans.show(view.segment.text, view.spans)
+        self.query_one("#after", ContextText).show(view.after.text if view.after else "")
         self.query_one("#translation", Static).update(translation_text(view))
         gloss = self.query_one("#glossary", Static)
         gloss.update(glossary_text(view))
         gloss.display = bool(view.glossary)
-        checklist = frame_checklist(view, self.session.scheme, accent, self.moved_label_keys)
-        self.query_one("#frames", Static).update(checklist)
+        others = self.query_one("#others", Static)
+        others.update(others_text(view, self.session.scheme))
+        others.display = bool(view.others) and not self.session.adjudicate  # adjudication shows them side by side
+        self.query_one(FrameChecklist).show(view, self.session.scheme, accent, self.moved_label_keys)
         self.adjudication.show(self.current_id, accent)
 
     def show_empty(self) -> None:
@@ -230,11 +239,14 @@ class AnnotateScreen(Screen):
         self.segment_list.reset()
         empty = ("No disagreement left to settle: d leaves adjudication mode." if self.session.adjudicate
                  else "No segment matches: / searches, f changes the filters.")
-        self.query_one("#meta", Static).update(empty)
+        self.query_one(MetaLine).say(empty)
         self.spans.show("", ())
+        for context in self.query(ContextText):
+            context.show("")
         self.adjudication.clear()
-        for name in ("#translation", "#glossary", "#frames"):
+        for name in ("#translation", "#glossary", "#others"):
             self.query_one(name, Static).update("")
+        self.query_one(FrameChecklist).clear()
 
     def update_progress(self) -> None:
         p = self.session.progress
@@ -257,6 +269,8 @@ class AnnotateScreen(Screen):
         nothing else then but undo, redo, the guide and retraining), ``c`` only in adjudication
         mode, and the actions on a segment shown disabled while there is none. Each state this
         reads is a reactive that refreshes the bindings when it changes."""
+        if action == "close_guidelines":
+            return self.guide_open  # escape closes the guide first, then leaves span mode
         if action in SPAN_ACTIONS:
             return self.spans.active
         if action in ADJUDICATE_ACTIONS and not self.adjudication.active:
@@ -436,10 +450,15 @@ class AnnotateScreen(Screen):
         self.app.push_screen(self.speech_screen(decisions, speech_id, suggest=self.suggest, keys=self.moved_label_keys))
 
     def action_toggle_guidelines(self) -> None:
-        panel = self.query_one("#guidelines")
-        panel.display = not panel.display
+        self.guide_open = not self.guide_open
+
+    def action_close_guidelines(self) -> None:
+        self.guide_open = False
+
+    def watch_guide_open(self, shown: bool) -> None:
+        self.query_one("#guidelines").display = shown
         # In a narrow terminal the guide takes the list's place rather than squeezing the text.
-        self.segment_list.display = not (panel.display and self.size.width < 120)
+        self.segment_list.display = not (shown and self.size.width < 120)
 
     @on(SegmentList.Clicked)
     def clicked(self, event: SegmentList.Clicked) -> None:
@@ -474,6 +493,24 @@ class AnnotateScreen(Screen):
         outcome = self.spans.delete()
         if outcome is not None:
             self._decided(outcome, advance=False)
+
+    @on(events.TextSelected)
+    def text_selected(self) -> None:
+        """A drag over the segment's text with the mouse adds a span over the words it touches
+        (the span label of span mode, else the scheme's first), as in web annotation tools."""
+        selection = self.spans.text_selection
+        if selection is None or self.current_id is None:
+            return
+        if selection.start is None and selection.end is None:
+            return  # a double click selects the whole widget: copying, not marking
+        self.clear_selection()
+        span = self.spans.span_at(selection)
+        if span is None:
+            return
+        if not self.session.scheme.spans:
+            self.say("this scheme has no span label", severity="warning", timeout=3)
+            return
+        self._decided(self.spans.add(self.current_id, *span), advance=False)
 
     # ------------------------------------------------------------ suggestions
     def request_suggestions(self, index: int) -> None:
@@ -691,7 +728,9 @@ class AnnotatorApp(App):
     #list { width: 32%; min-width: 24; max-width: 48; border-right: vkey $panel; }
     #detail { width: 1fr; padding: 0 1; }
     #meta { color: $text-muted; margin-bottom: 1; }
-    #original { margin-bottom: 1; }
+    #original { border-left: outer $accent 60%; padding-left: 0; }
+    #after { margin-bottom: 1; }
+    #others { padding: 0 1; margin-bottom: 1; }
     #translation { color: $text-muted; padding: 0 1; margin-bottom: 1; }
     #glossary { padding: 0 1; margin-bottom: 1; }
     #votes { padding: 0 1; margin-bottom: 1; display: none; }
