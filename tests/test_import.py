@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from annotator.cli import cli
 from annotator.corpora.importer import import_paths
-from annotator.corpora.segment import segment_text
+from annotator.corpora.segment import Piece, _move_opening_quotes, opening_quote_at_end, segment_text
 from annotator.errors import InputError
 from annotator.store import Store
 
@@ -47,14 +47,47 @@ def test_hard_wrapped_english_lines_stay_one_sentence():
         "It is my last."]
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(list("ab 。！？；.!?\n\"”“中国😀é\u0301ا") + ["Mr.", "U.S.", "3.", "\n\n"]),
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(list("ab 。！？；.!?\n\"”“«»„‘’'「」中国😀é\u0301ا") + ["Mr.", "U.S.", "3.", "\n\n", ' "', ". «"]),
                 max_size=60).map("".join),
-       st.sampled_from(["en", "zh", "de", "ar", "fr"]))
+       st.sampled_from(["en", "zh", "de", "ar", "fr", "ru"]))
 def test_offsets_always_map_back(text, lang):
-    for piece in segment_text(text, lang):
+    pieces = segment_text(text, lang)
+    for piece, after in zip(pieces, [*pieces[1:], None]):
         assert text[piece.start:piece.end] == piece.text
         assert piece.text and piece.text == piece.text.strip()
+        if after is not None:
+            assert piece.end <= after.start
+            # an opening quotation mark goes with the sentence it opens (unless a blank line parts them)
+            assert not opening_quote_at_end(piece.text) or "\n\n" in text[piece.end:after.start].replace(" ", "")
+
+
+@pytest.mark.parametrize("lang, text, expected", [
+    # hard-wrapped news: the line ends with the opening mark of a quoted slogan
+    ("ru", 'Это вызов всей цивилизации. "\nНикогда снова" не должно стать пустыми словами.',
+     ["Это вызов всей цивилизации.", '"\nНикогда снова" не должно стать пустыми словами.']),
+    ("en", 'It was a crime against civilisation. “\nNever again” is what we owe them. We will remember.',
+     ["It was a crime against civilisation.", "“\nNever again” is what we owe them.", "We will remember."]),
+    ("en", 'It ended with "\nNever again" as a motto.', ['It ended with "\nNever again" as a motto.']),
+    ("fr", "Nous disons : « \nPlus jamais ça » aujourd'hui. Fin.", ["Nous disons : « \nPlus jamais ça » aujourd'hui.", "Fin."]),
+    ("zh", "我们说。「\n永不再来」是口号。", ["我们说。", "「\n永不再来」是口号。"]),
+    # closing marks stay where they are: after the full stop, and French « … » with its space
+    ("en", 'He said "We will win."\nThe U.N. agreed.', ['He said "We will win."', "The U.N. agreed."]),
+    ("fr", "Il a dit : « Jamais ! »\nPuis il est parti.", ["Il a dit : « Jamais ! »", "Puis il est parti."]),
+    ("de", "Wir sagen: „Nie wieder!“\nSo war es.", ["Wir sagen: „Nie wieder!“", "So war es."]),
+])
+def test_an_opening_quote_starts_the_sentence_it_opens(lang, text, expected):
+    assert [p.text for p in segment_text(text, lang)] == expected
+
+
+def test_an_opening_quote_left_by_the_splitter_moves_to_the_next_sentence():
+    text = 'First sentence. " Second one" ends. Third.'
+    cuts = [(0, 17), (18, 35), (36, 42)]  # as a splitter might return them: 'First sentence. "', …
+    pieces = [Piece(a, b, text[a:b]) for a, b in cuts]
+    assert [p.text for p in pieces] == ['First sentence. "', 'Second one" ends.', "Third."]
+    moved = _move_opening_quotes(text, pieces)
+    assert [p.text for p in moved] == ["First sentence.", '" Second one" ends.', "Third."]
+    assert all(text[p.start:p.end] == p.text for p in moved)
 
 
 def write(path: Path, content: str | bytes) -> Path:
