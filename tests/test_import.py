@@ -280,3 +280,28 @@ def test_a_speech_that_switches_language_gets_segment_languages(tmp_path, store)
     assert store.speeches()[0].language == "zh"
     assert [lang for lang, _ in langs].count("en") == 1
     assert langs[0][0] == "zh" and langs[-1][0] == "zh"
+
+
+def test_a_plain_english_sentence_keeps_its_speechs_language(tmp_path, store):
+    # lingua's fast mode gives this headline to Latin at 0.98; the speech's language stands
+    news = ("A popular public school Bible class in West Virginia faces legal challenge\n\n"
+            "The lawsuit was filed on Tuesday by two parents and a civil liberties group, who say that "
+            "the weekly class, taught during school hours, promotes one religion over others.")
+    import_paths(store, [write(tmp_path / "news.txt", news)])
+    assert [seg.language for seg in store.segments_of_speech(1)] == ["en", "en"]
+
+
+def test_a_quoted_passage_in_another_language_is_still_marked(tmp_path, store):
+    # After President Macron's address of 1 June 2017 on the Paris climate agreement: French,
+    # then the passage he said in English.
+    speech = ("Ce soir, les États-Unis ont annoncé leur décision de quitter l'accord de Paris sur le climat. "
+              "J'ai pris acte de cette décision et je la regrette, car c'est une erreur pour les États-Unis "
+              "comme pour notre planète. La France ne renoncera pas au combat. "
+              "To all scientists, engineers, entrepreneurs, responsible citizens who were disappointed by the "
+              "decision of the President of the United States, I want to say that they will find in France a "
+              "second homeland. "
+              "Je vous le dis avec force ce soir : nous ne renégocierons pas un accord moins ambitieux.")
+    import_paths(store, [write(tmp_path / "adresse.txt", speech)])
+    assert store.speeches()[0].language == "fr"
+    langs = [seg.language for seg in store.segments_of_speech(1)]
+    assert langs == ["fr", "fr", "fr", "en", "fr"]
