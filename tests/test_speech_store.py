@@ -102,7 +102,7 @@ def test_the_speech_frames_step_brings_a_previous_database_forward(tmp_path):
     db.close()
 
     store = Store.open(path)
-    assert applied_steps(store.db) == SCHEMA_STEPS and SCHEMA_STEPS[-1] == "m010_speech_frames"
+    assert applied_steps(store.db) == SCHEMA_STEPS and "m010_speech_frames" in SCHEMA_STEPS
     assert store.annotation(1, "ann").state == ECONOMIC and store.undo("ann") == 1  # old decisions kept
     store.decide_speech(speech, "ann", ECONOMIC)
     assert store.speech_annotation(speech, "ann").state == ECONOMIC
