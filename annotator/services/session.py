@@ -94,6 +94,8 @@ class SegmentView:
     margin: float | None  # how far the best frame score is ahead of the next one
     has_suggestions: bool
     pending: bool = False  # a decision on it waits for a busy database
+    # Where there is no translation: why ("no translation source for bg: …"), or "" (not yet).
+    translation_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -355,6 +357,7 @@ class Session:
         )
         top = sorted(scores.values(), reverse=True)
         margin = (top[0] - top[1]) if len(top) >= 2 else (top[0] if top else None)
+        translation = self.store.best_translation(segment_id)
         gloss = tuple(
             GlossHit(s.start, s.end, seg.text[s.start:s.end], str(s.extra.get("rendering", "")))
             for s in items
@@ -363,10 +366,30 @@ class Session:
         return SegmentView(
             segment=seg, speech=self.speech(seg.speech_id), index=self.index_of(segment_id),
             total=len(self.ids), status=self.status(segment_id), frames=frames, spans=working.spans,
-            suggested_spans=suggested.spans, translation=self.store.best_translation(segment_id),
+            suggested_spans=suggested.spans, translation=translation,
             glossary=gloss, margin=margin, has_suggestions=bool(items),
             pending=bool(self.pending_on(segment_id)),
+            translation_note="" if translation is not None else self._missing_translation(seg),
         )
+
+    def _missing_translation(self, seg: Segment) -> str:
+        """Why a segment has no translation, when no source can give one: neither the corpus,
+        nor an identical segment already translated, nor a translation model (glosses stand in
+        for Chinese and Japanese)."""
+        from annotator.services.suggest import NO_SOURCE_HINT, translation_sources
+
+        if not seg.language or seg.language == "en":
+            return ""
+        versions = self.store.active_models()
+        model = versions.get("translation", "")
+        lang = visible_text(seg.language)
+        if self.store.untranslatable_with(seg.id) == translation_sources(versions):
+            if model:
+                return f"no translation source for {lang}: the translation model {visible_text(model)} gives none"
+            return f"no translation source for {lang}: {NO_SOURCE_HINT}"
+        if model or seg.language in ("zh", "ja") or self.store.translation_memory(seg.text) is not None:
+            return ""  # `annotator suggest` will fill it
+        return f"no translation source for {lang}: {NO_SOURCE_HINT}"
 
     def _frame_scores(self, segment_id: int, items: Sequence[Suggestion]) -> dict[str, float]:
         """Scores for frames: the stored suggestions plus the run's top scores below threshold."""
