@@ -125,6 +125,22 @@ def test_suggest_aligns_them_by_meaning_once_the_encoder_exists(tmp_path, store,
     assert "aligned sentence by sentence" not in suggest_all(store).summary()
 
 
+def test_a_merge_brings_the_alignment_and_the_whole_speech_translation(tmp_path, tiny_encoder_dir):
+    from annotator.team.merge import merge_databases
+
+    theirs = Store.open(tmp_path / "theirs.db")
+    import_paths(theirs, [write_parlamint(tmp_path / "it")])
+    corpus_translations.align_corpus_translations(theirs, tiny_encoder_dir)
+    expected = corpus_rows(theirs)
+    theirs.close()
+    ours = Store.open(tmp_path / "ours.db")
+    merge_databases(ours, [tmp_path / "theirs.db"])
+    assert corpus_rows(ours) == expected and expected[0][2] == "1-1"
+    [speech] = ours.speech_translations()
+    assert speech.text == TRANSLATION and speech.aligned_by.startswith("encoder:")
+    ours.close()
+
+
 def test_the_screen_shows_how_a_corpus_translation_was_aligned(store):
     from annotator.store import Translation
     from annotator.ui.widgets import alignment_note

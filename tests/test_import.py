@@ -137,6 +137,22 @@ def test_parlamint_pairs_bring_english(tmp_path, store):
     assert store.speech(1).licence.startswith("CC BY 4.0")
 
 
+def test_parlamint_utterance_whose_id_differs_in_the_english_file_is_paired_by_its_place(tmp_path, store):
+    # as in the demo's ParlaMint-ES-CT sample: the English file numbers the 2nd utterance 72
+    folder = tmp_path / "ParlaMint-ES-CT"
+    write(folder / "ParlaMint-ES-CT_2018-05-12-0901.txt",
+          "ParlaMint-ES-CT_2018-05-12-0901.1.0\tBon dia a tothom.\n"
+          "ParlaMint-ES-CT_2018-05-12-0901.2.0\tSenyor president.\n"
+          "ParlaMint-ES-CT_2018-05-12-0901.70.0\tS'aixeca la sessió.\n")
+    write(folder / "ParlaMint-ES-CT-en_2018-05-12-0901.txt",
+          "ParlaMint-ES-CT_2018-05-12-0901.1.0\tGood morning, everyone.\n"
+          "ParlaMint-ES-CT_2018-05-12-0901.72.0\tMr President.\n"
+          "ParlaMint-ES-CT_2018-05-12-0901.70.0\tThe session is adjourned.\n")
+    import_paths(store, [tmp_path])
+    english = [store.best_translation(seg.id).text for sp in store.speeches() for seg in store.segments_of_speech(sp.id)]
+    assert english == ["Good morning, everyone.", "Mr President.", "The session is adjourned."]
+
+
 def test_import_twice_adds_nothing(tmp_path, store):
     f = write(tmp_path / "a.txt", EN)
     assert import_paths(store, [f]).speeches_added == 1

@@ -85,3 +85,19 @@ async def test_the_translation_pane_shows_the_missing_source(tmp_path):
         app.screen.show_segment(greek)
         shown = str(app.screen.query_one("#translation").render())
         assert shown.startswith("no translation source for el: a translation model through `annotator models use`")
+
+
+def test_a_model_that_does_not_take_a_language_leaves_it_to_the_glosses_or_to_the_next_source(
+        store, tiny_marian_dir, monkeypatch):
+    from annotator.ml import translate
+
+    bulgarian = add_bulgarian(store)
+    zh = "我们要建设网络强国。"
+    chinese = store.add_speech({"content_hash": "z" * 64, "text": zh, "language": "zh"},
+                               [{"start": 0, "end": len(zh), "text": zh, "language": "zh"}])
+    register_and_activate(store, tiny_marian_dir)
+    monkeypatch.setattr(translate.Translator, "accepts", lambda self, lang, target, strict=True: lang == "fr")
+    report = suggest_all(store)  # (as a Marian fr-en model would)
+    assert report.untranslatable == {"bg": 2} and "model" not in report.translations
+    assert store.best_translation(store.segments_of_speech(chinese)[0].id).provenance == "gloss"
+    assert store.best_translation(bulgarian[0]) is None

