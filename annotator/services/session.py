@@ -373,9 +373,11 @@ class Session:
         )
 
     def _missing_translation(self, seg: Segment) -> str:
-        """Why a segment has no translation, when no source can give one: neither the corpus,
-        nor an identical segment already translated, nor a translation model (glosses stand in
-        for Chinese and Japanese)."""
+        """Why a segment has no translation, when no source can give one: ``suggest`` found
+        none (the corpus, an identical segment already translated, the translation model), or
+        there is no translation model (glosses stand in for Chinese and Japanese; an identical
+        segment's translation, which ``suggest`` copies, is not looked for here: that would
+        scan every segment on each move)."""
         from annotator.services.suggest import NO_SOURCE_HINT, translation_sources
 
         if not seg.language or seg.language == "en":
@@ -387,7 +389,7 @@ class Session:
             if model:
                 return f"no translation source for {lang}: the translation model {visible_text(model)} gives none"
             return f"no translation source for {lang}: {NO_SOURCE_HINT}"
-        if model or seg.language in ("zh", "ja") or self.store.translation_memory(seg.text) is not None:
+        if model or seg.language in ("zh", "ja"):
             return ""  # `annotator suggest` will fill it
         return f"no translation source for {lang}: {NO_SOURCE_HINT}"
 
