@@ -180,8 +180,9 @@ def opening_quote_at_end(text: str) -> int:
 
 def _move_opening_quotes(text: str, pieces: list[Piece]) -> list[Piece]:
     """Give an opening quotation mark left at the end of a sentence (``… цивилизации. "`` /
-    ``Никогда снова" …``, from sentencex or a line break after it) to the sentence it opens,
-    unless a blank line lies between them."""
+    ``Никогда снова" …``) to the sentence it opens, unless a blank line lies between them. (A
+    line that ends in one no longer ends a paragraph, ``_paragraphs``; this catches what a
+    splitter, or a break in CJK text, leaves behind.)"""
     pieces = list(pieces)
     out: list[Piece] = []
     for i, piece in enumerate(pieces):
