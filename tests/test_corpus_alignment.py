@@ -174,7 +174,7 @@ def test_the_step_keeps_old_corpus_translations_and_can_align_them_again(tmp_pat
     path = tmp_path / "old.db"
     db = Database(str(path))
     configure(db)
-    migrations.apply(db, stop_before="m011_aligned_corpus_translations")
+    migrations.apply(db, stop_before="m012_aligned_corpus_translations")
     old = Store(db, path)
     text = "Prima frase. Seconda frase. Terza."
     old.add_speech({"content_hash": "c" * 64, "text": text, "language": "it"},

@@ -335,3 +335,23 @@ def test_a_chinese_phrase_is_found_in_english_segments_and_translations_too(stor
     store.add_translation(ids[-1] + 1, "en", "Hello 网络强国 world.", "human")
     # the Chinese segment (trigrams), the English one and a translation (a scan): every hit
     assert store.search("网络强国") == sorted([*ids, ids[-1] + 1])
+
+
+def test_the_store_remembers_every_version_that_was_active_also_from_before_it_kept_count(tmp_path):
+    """The report shows the versions a project used, not those trained and left aside: an older
+    database gets the ones it is known to have used (active, or with suggestions stored)."""
+    path = tmp_path / "old.db"
+    old, db = store_before(path, "m011_model_activations")
+    for version in ("used-1", "used-2", "aside"):
+        old.register_model(version, "frames", f"/models/{version}", {})
+    db.execute("INSERT INTO active_models (kind, version) VALUES ('frames', 'used-2')")
+    db.execute("INSERT INTO suggestion_runs (segment_id, model_version, created_at) VALUES (1, 'used-1', '2025')")
+    db.conn.commit()
+    db.close()
+    store = Store.open(path)
+    assert set(store.ever_active_versions()) == {"used-1", "used-2"}
+    store.register_model("new", "frames", "/models/new", {})
+    store.set_active_model("frames", "new")
+    store.set_active_model("frames", "new")  # again: still once
+    assert set(store.ever_active_versions()) == {"used-1", "used-2", "new"}
+    assert store.db.execute("SELECT COUNT(*) FROM model_activations WHERE version = 'new'").fetchone()[0] == 1

@@ -9,6 +9,7 @@ import click
 
 from annotator.cli.common import (annotator_option, db_option, echo, echo_engine_notes, engine_option, open_existing,
                                   open_store)
+from annotator.services.version_scores import DEFAULT_NEWEST
 
 
 @click.group()
@@ -220,21 +221,27 @@ def next_cmd(db_path: Path, annotator_name: str, count: int, as_json: bool) -> N
 @click.option("--no-curves", is_flag=True, help="Leave out the learning curve and the cross-lingual transfer "
               "(they train the quick frames model a few times more: seconds with the project's stored "
               "embeddings, longer on a big project).")
-def report(db_path: Path, out_dir: Path, no_curves: bool) -> None:
-    """Scores per label and across versions, beside baselines, with a learning curve and the
-    cross-lingual transfer, and frames for whole speeches beside majority: printed, and as an
-    HTML page with plots."""
+@click.option("--versions", "newest", type=click.IntRange(min=1), default=DEFAULT_NEWEST, show_default=True,
+              help="Score again, on the current test split, the N newest versions of each kind that were active "
+                   "at some time (and the active one); the report says how many it leaves out.")
+def report(db_path: Path, out_dir: Path, no_curves: bool, newest: int) -> None:
+    """Saved versions compared on the project's current test split; scores per label beside
+    baselines, with a learning curve and the cross-lingual transfer; frames for whole speeches
+    beside majority: printed, and as an HTML page with plots."""
     from annotator.services.evaluation import evaluate_project_frames
-    from annotator.services.span_evaluation import evaluate_project_spans
     from annotator.services.report import text_report, write_report
+    from annotator.services.span_evaluation import evaluate_project_spans
     from annotator.services.speech_training import report_speech_frames
+    from annotator.services.version_scores import score_versions
 
     store = open_existing(db_path)
+    versions = score_versions(store, newest=newest)
     evaluation = evaluate_project_frames(store, curves=not no_curves)
     spans = evaluate_project_spans(store)
     speeches = report_speech_frames(store)
-    echo(text_report(store, evaluation, spans, speeches))
-    echo(f"\nwrote {write_report(store, out_dir, evaluation, spans, speeches)}")
+    echo(text_report(store, evaluation, spans, speeches, versions))
+    echo(f"\nwrote {write_report(store, out_dir, evaluation, spans, speeches, versions)}")
+    echo_engine_notes()
 
 
 COMMANDS = [models, suggest, train, next_cmd, report]

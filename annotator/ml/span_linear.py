@@ -257,8 +257,8 @@ class LinearSpanTagger:
                 thresholds=self.thresholds, data_hash=self.data_hash, metrics=metrics or {},
                 extra={"token_thresholds": self.token_thresholds, "layers": self.layers,
                        "max_length": self.max_length, "c": self.c, "class_weight": self.class_weight,
-                       "known_formulations": len(self.known), "use_known": self.use_known, "encoder_dir": str(self.encoder_dir.resolve()),
-                       "dev_metrics": dev_metrics or {}},
+                       "known_formulations": len(self.known), "use_known": self.use_known,
+                       "encoder_dir": str(self.encoder_dir.resolve()), "dev_metrics": dev_metrics or {}},
             ))
         return final
 

@@ -429,7 +429,33 @@ def m010_speech_frames(db: Database) -> None:
 
 
 @migrations()
-def m011_aligned_corpus_translations(db: Database) -> None:
+def m011_model_activations(db: Database) -> None:
+    """Every time a version became the active one of its kind, so that the report can tell the
+    versions the project used from those trained and left aside. A database from before this
+    step gets the versions it is known to have used: the active ones, and those whose
+    suggestions it stores (only active versions fill suggestions), at their registration time."""
+    db.executescript(
+        """
+        CREATE TABLE model_activations (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            version TEXT NOT NULL,
+            activated_at TEXT NOT NULL
+        );
+        CREATE INDEX model_activations_version ON model_activations(version);
+        INSERT INTO model_activations (kind, version, activated_at)
+            SELECT m.kind, m.version, m.registered_at FROM models m
+            WHERE m.version IN (SELECT version FROM active_models)
+               OR EXISTS (SELECT 1 FROM suggestion_runs r WHERE r.model_version = m.version)
+               OR EXISTS (SELECT 1 FROM suggestions g WHERE g.model_version = m.version)
+               OR EXISTS (SELECT 1 FROM speech_suggestions p WHERE p.model_version = m.version)
+            ORDER BY m.registered_at;
+        """
+    )
+
+
+@migrations()
+def m012_aligned_corpus_translations(db: Database) -> None:
     """Corpus translations aligned sentence by sentence, and translations that no source gave.
 
     * ``speech_translations``: a corpus's translation of a whole speech (a ParlaMint ``-en``
