@@ -285,9 +285,10 @@ def test_migration_to_sqlite_utils_search_triggers_keeps_translations_searchable
     zh = "我们要建设网络强国。"
     old.add_speech({"content_hash": "z" * 64, "text": zh, "language": "zh"},
                    [{"start": 0, "end": len(zh), "text": zh}])
-    old.add_translation(1, "en", "Bonjour à tout le monde", "corpus")
-    old.add_translation(2, "en", "Auf Wiedersehen", "model", "m1")
-    old.add_translation(3, "en", "We will build a strong cyber nation", "human")
+    for row in ((1, "en", "Bonjour à tout le monde", "corpus", ""), (2, "en", "Auf Wiedersehen", "model", "m1"),
+                (3, "en", "We will build a strong cyber nation", "human", "")):  # as that version wrote them
+        db.execute("INSERT INTO translations (segment_id, target_lang, text, provenance, model, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, '2024-01-01')", row)
     triggers = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'translations'")}
     assert triggers == {"translations_fts_ai", "translations_fts_ad", "translations_fts_au"}  # step 4's, by hand
     db.close()

@@ -32,6 +32,14 @@ def import_cmd(paths: tuple[Path, ...], fmt: str, lang: str | None, segment_lang
         report = import_paths(store, list(paths), fmt=fmt, language=lang,
                               segment_langid=segment_langid, progress=bars.update)
     echo(report.summary())
+    if report.translations_added:
+        # the corpus's translations, aligned by position so far: by meaning where the encoder is
+        from annotator.services.corpus_translations import align_corpus_translations
+
+        with contextlib.closing(open_store(db_path)) as store, Bars(unit="speech") as bars:
+            line = align_corpus_translations(store, progress=bars.update).line()
+        if line:
+            echo(line)
 
 
 @click.command()

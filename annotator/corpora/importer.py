@@ -22,6 +22,7 @@ from annotator.corpora.segment import Piece, segment_text
 from annotator.errors import InputError
 from annotator.store import Store
 from annotator.store.speeches import content_hash
+from annotator.store.translations import ALIGNED_BY_POSITION
 from annotator.progress import Progress
 
 PARALLEL_THRESHOLD = 400  # speeches; below this a process pool costs more than it saves
@@ -34,9 +35,11 @@ class PreparedSpeech:
     content_hash: str
     language: str
     segments: list[tuple[int, int, str]]
-    # English text per segment position, from the corpus itself.
+    # English text per segment position, from the corpus itself (aligned by position), and the
+    # corpus's English text of the whole speech, kept to be aligned sentence by sentence later.
     translations: dict[int, str] = field(default_factory=dict)
     translation_source: str = ""
+    translation_text: str = ""
 
 
 @dataclass
@@ -62,7 +65,9 @@ def align_by_length(pieces: Sequence[Piece], translation: str) -> dict[int, str]
 
     The corpus translates whole utterances; its sentences rarely match ours one to one. A
     translated sentence goes to the original segment that covers the middle of its relative
-    position (lengths are roughly proportional across languages), keeping order.
+    position (lengths are roughly proportional across languages), keeping order. This is the
+    alignment until the encoder is there: then ``services.corpus_translations`` aligns the
+    sentences by their meaning.
     """
     target = segment_text(translation, "en")
     if not pieces or not target:
@@ -106,6 +111,7 @@ def prepare(raw: RawSpeech, language: str | None = None, segment_langid: bool = 
     if raw.translation and lang != "en":
         prepared.translations = align_by_length(pieces, raw.translation)
         prepared.translation_source = raw.translation_source
+        prepared.translation_text = raw.translation
     return prepared
 
 
@@ -168,10 +174,13 @@ def _store_one(store: Store, item: PreparedSpeech, report: ImportReport) -> None
     report.speeches_added += 1
     report.segments_added += len(item.segments)
     report.languages[item.language] += 1
+    if item.translation_text:
+        store.add_speech_translation(speech_id, "en", item.translation_text, item.translation_source)
     if item.translations:
         segs = store.segments_of_speech(speech_id)
         for position, english in item.translations.items():
-            store.add_translation(segs[position].id, "en", english, "corpus", item.translation_source)
+            store.add_translation(segs[position].id, "en", english, "corpus", item.translation_source,
+                                  alignment=ALIGNED_BY_POSITION)
             report.translations_added += 1
 
 

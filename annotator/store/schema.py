@@ -454,6 +454,60 @@ def m011_model_activations(db: Database) -> None:
     )
 
 
+@migrations()
+def m012_aligned_corpus_translations(db: Database) -> None:
+    """Corpus translations aligned sentence by sentence, and translations that no source gave.
+
+    * ``speech_translations``: a corpus's translation of a whole speech (a ParlaMint ``-en``
+      utterance), kept so that its sentences can be aligned to the segments again once the
+      encoder is there; ``aligned_by`` says how its segments' translations were aligned
+      (``position``, or ``encoder:<key>``).
+    * ``translations.score`` (the alignment's score, 0..1; NULL where there is none) and
+      ``translations.alignment`` (``1-1``, ``2-1``, ``1-2``, or ``position``).
+    * ``translation_attempts``: segments that no source could translate, with the sources there
+      were (the active translation model version), so that ``suggest`` tries them again only
+      once a new source appears.
+
+    The corpus translations already stored were aligned by position: their speech's translation
+    is put back together from them, in segment order, so that they can be aligned again.
+    """
+    db.executescript(
+        """
+        ALTER TABLE translations ADD COLUMN score REAL;
+        ALTER TABLE translations ADD COLUMN alignment TEXT NOT NULL DEFAULT '';
+        CREATE TABLE speech_translations (
+            speech_id INTEGER NOT NULL REFERENCES speeches(id) ON DELETE CASCADE,
+            target_lang TEXT NOT NULL,
+            text TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            aligned_by TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (speech_id, target_lang)
+        );
+        CREATE TABLE translation_attempts (
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            target_lang TEXT NOT NULL,
+            sources TEXT NOT NULL,
+            tried_at TEXT NOT NULL,
+            PRIMARY KEY (segment_id, target_lang)
+        );
+        UPDATE translations SET alignment = 'position' WHERE provenance = 'corpus';
+        """
+    )
+    parts: dict[tuple[int, str], list[str]] = {}
+    source: dict[tuple[int, str], tuple[str, str]] = {}
+    for row in db.query(
+            "SELECT g.speech_id, t.target_lang, t.text, t.model, t.created_at FROM translations t "
+            "JOIN segments g ON g.id = t.segment_id WHERE t.provenance = 'corpus' ORDER BY g.speech_id, g.position"):
+        key = (row["speech_id"], row["target_lang"])
+        parts.setdefault(key, []).append(row["text"])
+        source[key] = (row["model"], row["created_at"])
+    db.conn.executemany(
+        "INSERT INTO speech_translations (speech_id, target_lang, text, source, aligned_by, created_at) "
+        "VALUES (?, ?, ?, ?, 'position', ?)",
+        [(speech, lang, " ".join(texts), *source[speech, lang]) for (speech, lang), texts in parts.items()])
+
+
 def schema_steps() -> list[str]:
     """The names of every schema step, in order (all of them pending for an empty database)."""
     with Database(memory=True) as empty:

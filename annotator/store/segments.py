@@ -52,6 +52,12 @@ class Segments(StorePart):
             "WHERE nth <= ? ORDER BY language, id", [except_language, min_chars, max_chars, per_language])
         return [segment_from_row(r) for r in rows]
 
+    def sample_segment_texts(self, n: int, min_chars: int = 20, max_chars: int = 400) -> list[str]:
+        """About ``n`` segment texts spread over the project, the same ones each time."""
+        return [r[0] for r in self.db.execute(
+            "SELECT text FROM segments WHERE length(text) BETWEEN ? AND ? ORDER BY (id * 2654435761) % 1000003 "
+            "LIMIT ?", [min_chars, max_chars, n])]
+
     def iter_segments(self, batch: int = 1000) -> Iterator[Segment]:
         last = 0
         while True:

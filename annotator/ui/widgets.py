@@ -31,7 +31,7 @@ from annotator.services.session import (
     Vote,
 )
 from annotator.text import display_line, visible_text, visual_order
-from annotator.store import SpanLabel
+from annotator.store import SpanLabel, Translation
 
 
 def say(app: App, message: str, title: str = "", **kwargs) -> None:
@@ -407,12 +407,23 @@ def translation_text(view: SegmentView) -> Text:
         text.append("(the original is English)", "dim italic")
         return text
     if tr is None:
-        text.append("no translation yet", "dim italic")
+        text.append(view.translation_note or "no translation yet", "dim italic")
         return text
     text.append(display_line(visible_text(tr.text)))
     provenance = tr.provenance + (f": {tr.model}" if tr.model else "")
-    text.append(f"\n({visible_text(provenance)})", "dim")
+    text.append(f"\n({visible_text(provenance)}{alignment_note(tr)})", "dim")
     return text
+
+
+def alignment_note(tr: Translation) -> str:
+    """How a corpus translation was matched to the segment: " · aligned 2-1, score 0.57"."""
+    if tr.alignment == "position":
+        return " · aligned by position, no score"
+    if tr.alignment:
+        merged = {"2-1": " (with the neighbouring segment)", "1-2": " (two sentences)"}.get(tr.alignment, "")
+        score = f", score {tr.score:.2f}" if tr.score is not None else ""
+        return f" · aligned {visible_text(tr.alignment)}{merged}{score}"
+    return ""
 
 
 def glossary_text(view: SegmentView) -> Text:
