@@ -252,6 +252,7 @@ def test_import_labels_cli_is_all_or_nothing(db_path, tmp_path):
     result = CliRunner().invoke(cli, ["import-labels", str(path), "--format", "prodigy", "--db", str(db_path)])
     assert result.exit_code == 2
     assert f"{path}:2: no segment with this text" in result.stderr
+    assert f"annotator: error: 1 problem in {path}; nothing was imported" in result.stderr  # not "1 problems"
     assert Store.open(db_path).counts()["annotated"] == 0  # the good line was not kept either
     path.write_text(json.dumps(good) + "\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["import-labels", str(path), "--format", "prodigy", "--db", str(db_path),

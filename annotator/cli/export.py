@@ -68,7 +68,8 @@ def import_labels_cmd(path: Path, fmt: str, annotator_name: str | None, scheme_n
     except ImportProblems as exc:
         for line in exc.problems:
             echo(line, err=True)
-        raise AnnotatorError(f"{len(exc.problems)} problems in {path}; nothing was imported") from None
+        n = len(exc.problems)
+        raise AnnotatorError(f"{n} problem{'s' if n != 1 else ''} in {path}; nothing was imported") from None
     echo(report.line())
 
 

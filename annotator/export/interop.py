@@ -62,7 +62,8 @@ class ImportProblems(AnnotatorError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        rest = len(problems) - 1
+        more = f" (and {rest} more problem{'s' if rest > 1 else ''})" if rest else ""
         super().__init__(f"{problems[0]}{more}; nothing was imported")
 
 
