@@ -31,7 +31,7 @@ def models_setup(db_path: Path, base: str | None, compare: bool, scheme: str | N
 
     store = open_store(db_path)
     with Bars(unit="step") as bars:
-        for line in setup_models(store, base=base, compare=compare, scheme_name=scheme, echo=click.echo,
+        for line in setup_models(store, base=base, compare=compare, scheme_name=scheme, echo=echo,
                                  progress=bars.update):
             echo(line)
     echo_engine_notes()
