@@ -4,7 +4,7 @@ chain (corpus → memory → model → gloss) with provenance, resumable batch r
 from __future__ import annotations
 
 
-from _ml_fixtures import tiny_frames_dir, tiny_marian_dir, tiny_spans_dir  # noqa: F401
+from _ml_fixtures import tiny_encoder_dir, tiny_frames_dir, tiny_marian_dir, tiny_spans_dir  # noqa: F401
 from click.testing import CliRunner
 
 from annotator.cli import cli
@@ -96,14 +96,42 @@ def test_low_confidence_first(store, tiny_frames_dir):
     assert unc[ranked[0]] == max(unc.values())
 
 
-def test_suggest_cli_without_models_says_what_to_do(tmp_path):
+def test_suggest_cli_without_models_and_setup_says_what_to_do(tmp_path):
     db = tmp_path / "p.db"
     s = Store.open(db)
     add(s, ZH, "zh", "f")
     s.close()
-    result = CliRunner().invoke(cli, ["suggest", "--db", str(db)])
+    result = CliRunner().invoke(cli, ["suggest", "--db", str(db), "--no-setup"])
     assert result.exit_code == 0, result.output
     assert "no active frames model (run `annotator models setup`" in result.output
+
+
+def test_suggest_sets_up_the_default_models_where_none_is_active(tmp_path, tiny_encoder_dir):
+    """`annotator import my-speeches/ && annotator suggest`: the first suggestions need no other
+    command. A project of one's own has no seed labels: the first models learn from the demo's."""
+    folder = tmp_path / "my-speeches"
+    folder.mkdir()
+    (folder / "fr.txt").write_text(FR, encoding="utf-8")
+    (folder / "zh.txt").write_text(ZH, encoding="utf-8")
+    db = tmp_path / "p.db"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["import", str(folder), "--db", str(db)]).exit_code == 0
+    result = runner.invoke(cli, ["suggest", "--db", str(db), "--base", str(tiny_encoder_dir)])
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith("no active frames and spans model: setting up the default models first")
+    assert "230 seed labels" in first and "on 2 CPU cores" in first and "about " in first
+    assert "the first models learn from the 230 seed labels bundled with the demo corpus" in result.output
+    store = Store.open(db)
+    active = store.active_models()
+    assert {"frames", "spans"} <= set(active)
+    ids = [s.id for s in store.iter_segments()]
+    for seg_id in ids:  # every segment was scored by both new models
+        assert store.has_run(seg_id, active["frames"]) and store.has_run(seg_id, active["spans"])
+    assert f"{active['frames']}: {len(ids)} segments" in result.output
+    store.close()
+    again = runner.invoke(cli, ["suggest", "--db", str(db), "--base", str(tiny_encoder_dir)])
+    assert "setting up" not in again.output  # once is enough
 
 
 def test_next_prints_corpus_text_without_escape_codes(tmp_path):

@@ -17,13 +17,14 @@ from annotator.services.session import RETRAIN_EVERY
 @click.option("--scheme", "scheme_name", default=None,
               help="Label scheme: a name (see the schemes folder) or a .toml file. Default: framing.")
 @click.option("--suggest/--no-suggest", default=True, show_default=True,
-              help="Compute missing suggestions in the background while you annotate.")
+              help="Compute missing suggestions in the background while you annotate (where no frames or "
+                   "spans model is active yet, the default models are set up first, in the background).")
 @click.option("--adjudicate", is_flag=True,
               help="Start in adjudication mode: only segments annotators disagree on; your decisions "
                    "are stored as adjudicator:<you> and win in the export.")
 @click.option("--base", "train_base", default=None,
-              help="Encoder that 'Retrain now' (ctrl+t) builds on: a folder or a saved version. "
-                   "Default: the default encoder.")
+              help="Encoder that 'Retrain now' (ctrl+t) and the first models' setup build on: a folder or a "
+                   "saved version. Default: the default encoder.")
 @click.option("--retrain-every", type=click.IntRange(min=0), default=RETRAIN_EVERY, show_default=True,
               envvar="ANNOTATOR_RETRAIN_EVERY",
               help="Retrain the quick frames models in the background after every N decisions, and refresh "
@@ -40,7 +41,7 @@ def annotate(db_path: Path, annotator_name: str, scheme_name: str | None, sugges
     from annotator.ui.app import make_app
 
     make_app(existing_db(db_path), annotator_name, scheme_name, suggest=suggest, adjudicate=adjudicate,
-             train_base=train_base, retrain_every=retrain_every).run()
+             train_base=train_base, retrain_every=retrain_every, setup=suggest).run()
 
 
 COMMANDS = [annotate]

@@ -99,14 +99,27 @@ def models_use(version: str, db_path: Path) -> None:
               help="Only segments without suggestions from the active versions (resumable), or redo all.")
 @click.option("--limit", type=int, default=None, help="At most this many segments per model.")
 @click.option("--no-translate", is_flag=True, help="Do not fill missing translations.")
-def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: bool) -> None:
+@click.option("--setup/--no-setup", default=True, show_default=True,
+              help="Where no frames or spans model is active, set up the default models first (as "
+                   "`annotator models setup` does).")
+@click.option("--base", default=None, help="Base encoder for that setup: a folder, a saved version or a cached "
+              "Hugging Face id (default: the default encoder).")
+def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: bool, setup: bool,
+            base: str | None) -> None:
     """Fill machine suggestions (frames, slogan spans, glossary, translations) for segments, and
-    frames for whole speeches."""
+    frames for whole speeches. Where no frames or spans model is active yet, the default models
+    are set up first (--no-setup: not)."""
     from annotator.progress import Bars
     from annotator.services import speech_suggest
+    from annotator.services.first_run import missing_kinds, setup_models, setup_plan
     from annotator.services.suggest import suggest_all
 
     store = open_existing(db_path)
+    if setup and missing_kinds(store):
+        echo(setup_plan(store, base))
+        with Bars(unit="step") as bars:
+            for line in setup_models(store, base=base, echo=echo, progress=bars.update):
+                echo(line)
     with Bars(unit="seg") as bars:
         report = suggest_all(store, only_missing=only_missing, limit=limit, progress=bars.update,
                              translate=not no_translate)

@@ -205,8 +205,12 @@ def evaluate_version(folder: Path, kind: str, test: list[Example], store: Store 
 
 def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None, method: str = "auto",
                epochs: int = 6, progress: Progress | None = None, activate: bool = True, force: bool = False,
-               examples: list[Example] | None = None, reuse: bool = True) -> TrainOutcome:
+               examples: list[Example] | None = None, reuse: bool = True,
+               sides: tuple[list[Example], list[Example], list[Example]] | None = None) -> TrainOutcome:
     """Train one model kind on the project's gold labels and register the new version.
+
+    ``examples`` replaces the project's gold labels; ``sides`` gives them already split into
+    train, dev and test (labels from outside the project, whose speeches its split never places).
 
     ``method`` ``auto`` is the quick one of the kind (frames: ``linear``; spans: the quick
     tagger); ``finetune`` fine-tunes the encoder (minutes). With ``reuse`` (the default), a
@@ -224,9 +228,12 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     elif method == "auto":
         method = "linear"
     store.register_scheme(scheme.name, scheme.hash, scheme.source, scheme.toml_text)
-    examples = examples if examples is not None else gold_examples(store, scheme)
-    examples_used = examples
-    train, dev, test = split(store, examples_used)
+    if sides is not None:
+        train, dev, test = (list(side) for side in sides)
+        examples_used = [*train, *dev, *test]
+    else:
+        examples_used = examples if examples is not None else gold_examples(store, scheme)
+        train, dev, test = split(store, examples_used)
     base_dir = resolve_base(base)
     digest = data_hash(examples_used)
     from annotator.ml.embeddings import encoder_key
@@ -375,12 +382,13 @@ QUICK_FRAMES = ("knn", "linear")
 def train_frames_choosing(store: Store, scheme: Scheme, methods: Sequence[str] = QUICK_FRAMES,
                           base: str | None = None, epochs: int = 6, progress: Progress | None = None,
                           activate: bool = True, force: bool = False, examples: list[Example] | None = None,
-                          reuse: bool = True) -> tuple[list[TrainOutcome], TrainOutcome]:
+                          reuse: bool = True, sides: tuple[list[Example], list[Example], list[Example]] | None = None,
+                          ) -> tuple[list[TrainOutcome], TrainOutcome]:
     """Train a frames version by each method, keep them all, and activate the one that scores
     best on dev (micro-F1, then macro-F1) — if it scores at least as well as the active
     version on the test speeches (or ``force``). Returns every outcome and the chosen one."""
     outcomes = [train_kind(store, scheme, "frames", base=base, method=m, epochs=epochs, progress=progress,
-                           activate=False, examples=examples, reuse=reuse) for m in methods]
+                           activate=False, examples=examples, reuse=reuse, sides=sides) for m in methods]
     chosen = max(outcomes, key=lambda o: (_metric(o.dev_metrics, "micro_f1"), _metric(o.dev_metrics, "macro_f1"),
                                           _metric(o.metrics, "micro_f1")))
     chosen.activated = activate and (force or chosen.better_than_previous())

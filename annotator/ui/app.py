@@ -37,6 +37,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from annotator.errors import AnnotatorError, DatabaseBusy
 from annotator.schemes import Scheme, get_scheme
 from annotator.keymap import ACTIONS_IN, label_keys, screen_keys
+from annotator.services.first_run import missing_kinds, setup_models, setup_plan
 from annotator.services.session import PENDING, Session, compute_suggestions, engine_notes, retrain
 from annotator.text import markup_literal, visible_text
 from annotator.store import Store
@@ -97,6 +98,15 @@ class TrainingDone(Message):
         self.background = background  # started by the decision count, not by a key
 
 
+class SetupDone(Message):
+    """The default models are set up (``lines``: what the setup said), or ``error``."""
+
+    def __init__(self, lines: list[str], error: str = "") -> None:
+        super().__init__()
+        self.lines = lines
+        self.error = error
+
+
 class SimilarReady(Message):
     """The similarity worker ranked the segments like ``segment_id`` (or met ``error``)."""
 
@@ -124,9 +134,11 @@ class AnnotateScreen(Screen):
                                            "BINDINGS": screen_bindings(label_keys(scheme))})
 
     def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None,
-                 keymap: dict[str, str] | None = None, retrain_every: int = 0) -> None:
+                 keymap: dict[str, str] | None = None, retrain_every: int = 0, setup: bool = False) -> None:
         super().__init__()
         self.session = session
+        self.setup = setup  # set up the default models in a worker where none is active
+        self.setting_up = False  # … which is happening now: suggestions wait for it
         self.retrain_every = max(retrain_every, 0)  # background retraining after this many decisions (0: off)
         self.trained_at = 0  # session.decisions_made when training last started
         self.moved_label_keys = shown_label_keys(keymap or {})  # label keys a keymap moved, as shown
@@ -172,6 +184,8 @@ class AnnotateScreen(Screen):
         self.watch(self.spans, "active", self.refresh_detail, init=False)
         self.watch(self.adjudication, "active", self.list_changed, init=False)
         self.update_progress()
+        if self.suggest and self.setup and missing_kinds(self.session.store):
+            self.start_setup()
         if self.session.ids:
             self.show_index(0)
         else:
@@ -483,7 +497,7 @@ class AnnotateScreen(Screen):
         one running, which stops after its current few segments; what it had not done is
         either in the new request or asked for again when the annotator gets there.
         """
-        if not self.suggest or index < 0:
+        if not self.suggest or index < 0 or self.setting_up:
             return
         self.start_suggestions(self.session.missing_suggestions(self.session.ids[index:index + PREFETCH]))
 
@@ -561,6 +575,54 @@ class AnnotateScreen(Screen):
         index = self._index()
         ahead = ids[index:index + PREFETCH] if index >= 0 else []
         return list(dict.fromkeys([*([self.current_id] if self.current_id is not None else []), *ahead, *shown]))
+
+    # ------------------------------------------------------- the first models
+    def start_setup(self) -> None:
+        """No frames or spans model is active: set up the default models in a worker (what
+        `annotator models setup` does), saying so; suggestions follow when they are ready."""
+        self.setting_up = True
+        plan = setup_plan(self.session.store, self.train_base)
+        self.say(f"{plan}. Annotate meanwhile: the suggestions in view follow when the models are ready.",
+                 title="first models", timeout=20)
+        self.show_worker(" ⟳ setting up the default models ")
+        self.run_setup()
+
+    @work(thread=True, group="setup", exit_on_error=False)
+    def run_setup(self) -> None:
+        store = self.session.store.reopen()  # the worker's own connection
+
+        def progress(what: str, step: int, total: int) -> None:
+            self.app.call_from_thread(self.show_worker, f" ⟳ {what} {step}/{total} ")
+
+        def note(line: str) -> None:
+            self.app.call_from_thread(self.show_worker, f" ⟳ {line[:60]} ")
+
+        try:
+            lines = list(setup_models(store, base=self.train_base, echo=note, progress=progress))
+        except Exception as exc:  # noqa: BLE001 - reported, never a crash
+            message = str(exc) if isinstance(exc, AnnotatorError) else f"{type(exc).__name__}: {exc}"
+            self.post_message(SetupDone([], message or type(exc).__name__))
+            return
+        finally:
+            store.close()
+        self.post_message(SetupDone(lines))
+
+    @on(SetupDone)
+    def setup_done(self, message: SetupDone) -> None:
+        self.setting_up = False
+        self.show_worker("")
+        if message.error:
+            self.say(f"setting up the default models failed: {message.error}", severity="error", timeout=12)
+            return
+        active = self.session.store.active_models()
+        ready = ", ".join(f"{kind} {active[kind]}" for kind in ("frames", "spans") if kind in active)
+        self.session.attempted.clear()
+        self.session.forget()
+        ahead = self.visible_ids()
+        if ahead:
+            self.start_suggestions(ahead)
+        self.say(f"default models ready ({ready or 'the glossary only'}); suggesting the {len(ahead)} segments "
+                 "in view and ahead", title="first models", timeout=10)
 
     # ---------------------------------------------------------------- retrain
     def action_retrain(self, kinds: str = QUICK_KINDS, method: str = "auto") -> None:
@@ -700,9 +762,10 @@ class AnnotatorApp(App):
     """
 
     def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None,
-                 keymap: dict[str, str] | None = None, retrain_every: int = 0) -> None:
+                 keymap: dict[str, str] | None = None, retrain_every: int = 0, setup: bool = False) -> None:
         super().__init__()
         self.session = session
+        self.setup = setup
         self.retrain_every = retrain_every
         self.suggest = suggest
         self.train_base = train_base
@@ -713,7 +776,8 @@ class AnnotatorApp(App):
 
     def on_mount(self) -> None:
         screen = AnnotateScreen.for_scheme(self.session.scheme)
-        self.push_screen(screen(self.session, self.suggest, self.train_base, self.keymap, self.retrain_every))
+        self.push_screen(screen(self.session, self.suggest, self.train_base, self.keymap, self.retrain_every,
+                                setup=self.setup))
 
     def on_unmount(self) -> None:
         self.session.store.close()
@@ -758,12 +822,14 @@ class AnnotatorApp(App):
 
 def make_app(store_path: str | Path | None, annotator: str, scheme: str | Scheme | None = None,
              suggest: bool = True, store: Store | None = None, adjudicate: bool = False,
-             train_base: str | None = None, retrain_every: int = 0) -> AnnotatorApp:
+             train_base: str | None = None, retrain_every: int = 0, setup: bool = False) -> AnnotatorApp:
     """The one app factory, for the CLI and the tests (``store`` overrides ``store_path``).
 
     ``adjudicate`` starts in adjudication mode; ``train_base`` is the encoder "retrain now" uses
     (a folder or a saved version; None: the default encoder); ``retrain_every`` N retrains the
-    quick frames models in the background after every N decisions (0: only on ctrl+t). The user's keymap file, if any
+    quick frames models in the background after every N decisions (0: only on ctrl+t); ``setup``: where no
+    frames or spans model is active, set up the default models in a worker (``annotator annotate`` does;
+    ``train_base`` is their encoder too). The user's keymap file, if any
     (``ANNOTATOR_KEYMAP``, or ``keymap.toml`` in the project folder), is checked here, before
     anything opens: a bad entry is one ``AnnotatorError`` naming the file and the entry.
     """
@@ -771,4 +837,4 @@ def make_app(store_path: str | Path | None, annotator: str, scheme: str | Scheme
     keymap = user_keymap(scheme_obj, AnnotatorApp)
     store = store or Store.open(store_path)  # type: ignore[arg-type]
     return AnnotatorApp(Session(store, annotator, scheme_obj, adjudicate=adjudicate), suggest=suggest,
-                        train_base=train_base, keymap=keymap, retrain_every=retrain_every)
+                        train_base=train_base, keymap=keymap, retrain_every=retrain_every, setup=setup)
