@@ -142,3 +142,69 @@ def test_next_prints_corpus_text_without_escape_codes(tmp_path):
     result = CliRunner().invoke(cli, ["next", "--db", str(db), "--annotator", "x"])
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output and "␛[31m" in result.output
+
+
+def _scored_project(tmp_path, frames_dir, spans_dir):
+    db = tmp_path / "q.db"
+    s = Store.open(db)
+    ids = add(s, FR + " Liberté, égalité, fraternité ! Le chômage recule. Il faut réformer les retraites.", "fr", "q")
+    ids += add(s, ZH, "zh", "r")
+    register_and_activate(s, frames_dir)
+    register_and_activate(s, spans_dir)
+    suggest_all(s, translate=False)
+    return db, s, ids
+
+
+def test_next_shows_each_segments_uncertainty_and_the_way_into_the_ui(tmp_path, tiny_frames_dir, tiny_spans_dir):
+    import json
+    import re
+
+    from annotator.services.suggest import next_to_label, uncertainty_scores
+
+    db, s, ids = _scored_project(tmp_path, tiny_frames_dir, tiny_spans_dir)
+    expected = [i for i, _ in next_to_label(s, "x", 4)]
+    figures = uncertainty_scores(s, ids)
+    s.close()
+    runner = CliRunner()
+    result = runner.invoke(cli, ["next", "--db", str(db), "--annotator", "x", "-n", "4"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["segment", "lang", "uncertain", "text"]
+    rows = [re.match(r"\s*(\d+)\s+(\w+)\s+([\d.]+)\s", line) for line in lines[1:5]]
+    assert [int(m.group(1)) for m in rows] == expected
+    assert [float(m.group(3)) for m in rows] == [round(figures[i], 3) for i in expected]
+    assert lines[5] == "open them in this order: annotator annotate --queue next:4"
+    data = json.loads(runner.invoke(cli, ["next", "--db", str(db), "--annotator", "x", "-n", "4", "--json"]).output)
+    assert [d["id"] for d in data] == expected and all(d["uncertainty"] is not None for d in data)
+
+
+async def test_annotate_queue_next_opens_those_segments_in_that_order(tmp_path, tiny_frames_dir, tiny_spans_dir):
+    from annotator.services.suggest import next_to_label
+    from annotator.ui.app import make_app
+    from annotator.ui.widgets import header_text
+
+    db, s, ids = _scored_project(tmp_path, tiny_frames_dir, tiny_spans_dir)
+    expected = [i for i, _ in next_to_label(s, "x", 8)]
+    assert expected != sorted(expected) and len(expected) == 6  # least certain first, not the corpus order
+    s.close()
+    app = make_app(db, "x", "framing", suggest=False, queue="next:8")
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = app.screen
+        assert screen.session.ids == expected
+        assert screen.current_id == expected[0]
+        assert "queue: next, in its order (6)" in header_text(screen.session).plain
+        await pilot.press("a")  # accept: on to the next of the queue
+        await pilot.pause()
+        assert screen.current_id == expected[1]
+        assert screen.session.ids == expected  # a decision keeps the queue
+
+
+def test_annotate_queue_refuses_what_it_does_not_know(tmp_path):
+    db = tmp_path / "p.db"
+    s = Store.open(db)
+    add(s, FR, "fr", "z")
+    s.close()
+    result = CliRunner().invoke(cli, ["annotate", "--db", str(db), "--queue", "last:5"])
+    assert result.exit_code == 2
+    assert result.stderr == ("annotator: error: --queue 'last:5': use next or next:N (the N segments "
+                             "`annotator next -n N` lists)\n")

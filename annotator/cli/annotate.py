@@ -29,8 +29,11 @@ from annotator.services.session import RETRAIN_EVERY
               envvar="ANNOTATOR_RETRAIN_EVERY",
               help="Retrain the quick frames models in the background after every N decisions, and refresh "
                    "the suggestions ahead (0: only on ctrl+t). Also $ANNOTATOR_RETRAIN_EVERY.")
+@click.option("--queue", default=None, metavar="next[:N]",
+              help="Open a queue, in its order: next (the segments `annotator next` lists, least certain "
+                   "first) or next:N (the first N of them). f and a filter return to the whole list.")
 def annotate(db_path: Path, annotator_name: str, scheme_name: str | None, suggest: bool, adjudicate: bool,
-             train_base: str | None, retrain_every: int) -> None:
+             train_base: str | None, retrain_every: int, queue: str | None) -> None:
     """Annotate segments with the keyboard: a accept, x reject, space skip, ⌫ undo, ctrl+q quit.
 
     Every decision is saved the moment it is made. d toggles adjudication mode; the frames
@@ -41,7 +44,7 @@ def annotate(db_path: Path, annotator_name: str, scheme_name: str | None, sugges
     from annotator.ui.app import make_app
 
     make_app(existing_db(db_path), annotator_name, scheme_name, suggest=suggest, adjudicate=adjudicate,
-             train_base=train_base, retrain_every=retrain_every, setup=suggest).run()
+             train_base=train_base, retrain_every=retrain_every, setup=suggest, queue=queue).run()
 
 
 COMMANDS = [annotate]

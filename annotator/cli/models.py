@@ -201,28 +201,37 @@ def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, 
 @click.command("next")
 @db_option
 @annotator_option
-@click.option("-n", "count", type=int, default=10, show_default=True)
+@click.option("-n", "count", type=int, default=10, show_default=True)  # services.suggest.NEXT_COUNT
 @click.option("--json", "as_json", is_flag=True)
 def next_cmd(db_path: Path, annotator_name: str, count: int, as_json: bool) -> None:
-    """The segments worth labelling next: least certain first, spread across speeches."""
-    from annotator.store import SegmentFilter
-    from annotator.services.suggest import uncertainty_ranked
+    """The segments worth labelling next: least certain first, spread across speeches.
+
+    Uncertainty: the frames model's mean binary entropy over the labels plus, for the slogan
+    tagger, 1 - its least sure span's score (higher: less sure; - where no model has scored the
+    segment yet). `annotator annotate --queue next:N` opens these segments in this order.
+    """
+    from annotator.services.suggest import next_to_label
 
     store = open_existing(db_path)
-    ids = store.segment_ids(SegmentFilter(status="untouched", annotator=annotator_name))
-    ranked = uncertainty_ranked(store, ids)[:count]
-    segs = store.segments(ranked)
+    ranked = next_to_label(store, annotator_name, count)
+    uncertainty = dict(ranked)
+    segs = store.segments([i for i, _ in ranked])
     if as_json:
-        echo(json.dumps([{"id": s.id, "speech": s.speech_id, "language": s.language, "text": s.text}
-                               for s in segs], ensure_ascii=False, indent=1))
+        echo(json.dumps([{"id": s.id, "speech": s.speech_id, "language": s.language,
+                          "uncertainty": None if uncertainty[s.id] is None else round(uncertainty[s.id], 4),
+                          "text": s.text} for s in segs], ensure_ascii=False, indent=1))
         return
     from annotator.text import visible_text
 
+    if not segs:
+        echo(f"nothing left: every segment has a decision by {annotator_name}")
+        return
+    echo(f"{'segment':>7}  {'lang':<4} {'uncertain':>9}  text")
     for s in segs:
         text = visible_text(s.text.replace("\n", " "))  # corpus text never drives the terminal
-        echo(f"{s.id:>7}  {s.language:<3} {text[:100]}")
-
-
+        figure = f"{uncertainty[s.id]:9.3f}" if uncertainty[s.id] is not None else f"{'-':>9}"
+        echo(f"{s.id:>7}  {s.language:<4} {figure}  {text[:100]}")
+    echo(f"open them in this order: annotator annotate --queue next:{len(segs)}")
 
 
 @click.command()

@@ -822,19 +822,26 @@ class AnnotatorApp(App):
 
 def make_app(store_path: str | Path | None, annotator: str, scheme: str | Scheme | None = None,
              suggest: bool = True, store: Store | None = None, adjudicate: bool = False,
-             train_base: str | None = None, retrain_every: int = 0, setup: bool = False) -> AnnotatorApp:
+             train_base: str | None = None, retrain_every: int = 0, setup: bool = False,
+             queue: str | None = None) -> AnnotatorApp:
     """The one app factory, for the CLI and the tests (``store`` overrides ``store_path``).
 
     ``adjudicate`` starts in adjudication mode; ``train_base`` is the encoder "retrain now" uses
     (a folder or a saved version; None: the default encoder); ``retrain_every`` N retrains the
     quick frames models in the background after every N decisions (0: only on ctrl+t); ``setup``: where no
     frames or spans model is active, set up the default models in a worker (``annotator annotate`` does;
-    ``train_base`` is their encoder too). The user's keymap file, if any
+    ``train_base`` is their encoder too); ``queue``: the list starts as that queue, in its order
+    (``next`` or ``next:N``: the segments ``annotator next`` lists). The user's keymap file, if any
     (``ANNOTATOR_KEYMAP``, or ``keymap.toml`` in the project folder), is checked here, before
     anything opens: a bad entry is one ``AnnotatorError`` naming the file and the entry.
     """
     scheme_obj = scheme if isinstance(scheme, Scheme) else get_scheme(scheme)
     keymap = user_keymap(scheme_obj, AnnotatorApp)
     store = store or Store.open(store_path)  # type: ignore[arg-type]
-    return AnnotatorApp(Session(store, annotator, scheme_obj, adjudicate=adjudicate), suggest=suggest,
+    session = Session(store, annotator, scheme_obj, adjudicate=adjudicate)
+    if queue:
+        from annotator.services.suggest import queue_segments
+
+        session.show_queue(*queue_segments(store, queue, session.annotator))
+    return AnnotatorApp(session, suggest=suggest,
                         train_base=train_base, keymap=keymap, retrain_every=retrain_every, setup=setup)
