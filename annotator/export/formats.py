@@ -300,6 +300,9 @@ class ExportReport:
         sizes = self.split["sizes"]
         text = (f"wrote {self.path}: {self.summary['segments']} segments from {self.summary['speeches']} speeches "
                 f"(train {sizes['train']} / dev {sizes['dev']} / test {sizes['test']}), {self.ties} ties")
+        if self.ties:  # a tie is a label chosen by exactly half of a segment's annotators
+            n = self.summary.get("segments_with_ties", 0)
+            text += f" (tied labels) in {n} segment{'s' if n != 1 else ''}"
         n = self.rejected.get("segments", 0)
         if n:
             text += (f", {n} rejected left out" if self.rejected.get("as") == "drop"
