@@ -40,28 +40,33 @@ def models_setup(db_path: Path, base: str | None, compare: bool, scheme: str | N
 @models.command("list")
 @db_option
 def models_list(db_path: Path) -> None:
-    """Saved versions side by side, with their scores; * marks the active ones."""
-    from annotator.services.models import registry_sync
+    """Saved versions side by side, with their scores and disk use; * marks the active ones.
+    A version discarded by training or pruned keeps its scores but no weights; a linked folder
+    (a symbolic link under models/, or a checkpoint placed there) is a version too."""
+    from annotator.services.models import version_rows
 
-    store = open_existing(db_path)
-    registry_sync(store)
-    active = set(store.active_models().values())
-    rows = store.registered_models()
+    rows = version_rows(open_existing(db_path))
     if not rows:
         echo("no model versions yet: run `annotator models setup`")
         return
-    echo(f"  {'version':<40} {'kind':<11} {'method':<10} {'micro-F1':>8} {'macro-F1':>8} {'span F1':>8}  created")
-    for m in rows:
-        meta = m["meta"]
-        metrics = meta.get("metrics", {})
-        mark = "*" if m["version"] in active else " "
-        echo(f"{mark} {m['version']:<40} {m['kind']:<11} {meta.get('method', ''):<10} "
-                   f"{_fmt(metrics.get('micro_f1'))} {_fmt(metrics.get('macro_f1'))} "
-                   f"{_fmt(metrics.get('partial_f1'))}  {meta.get('created_at', '')[:19]}")
+    echo(f"  {'version':<40} {'kind':<11} {'method':<10} {'micro-F1':>8} {'macro-F1':>8} {'span F1':>8} "
+         f"{'size':>9}  created")
+    for r in rows:
+        line = (f"{'*' if r.active else ' '} {r.version:<40} {r.kind:<11} {r.method:<10} "
+                f"{_fmt(r.metrics.get('micro_f1'))} {_fmt(r.metrics.get('macro_f1'))} "
+                f"{_fmt(r.metrics.get('partial_f1'))} {_size(r.size):>9}  {r.created}")
+        echo(line + (f"  ({r.note})" if r.note else ""))
 
 
 def _fmt(value: object) -> str:
     return f"{float(value):8.3f}" if isinstance(value, (int, float)) else f"{'-':>8}"
+
+
+def _size(n: int) -> str:
+    for unit, factor in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{n} B"
 
 
 @models.command("show")
@@ -72,7 +77,12 @@ def models_show(version: str) -> None:
 
     folder, meta = find_version(version)
     echo(f"# {folder}")
-    echo((folder / "meta.json").read_text(encoding="utf-8"))
+    if (folder / "meta.json").is_file():
+        echo((folder / "meta.json").read_text(encoding="utf-8"))
+    else:  # a checkpoint placed under models/ without one: what the tool makes of it
+        from dataclasses import asdict
+
+        echo(json.dumps(asdict(meta), ensure_ascii=False, indent=2, sort_keys=True))
 
 
 @models.command("use")
@@ -116,6 +126,9 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
 
     store = open_existing(db_path)
     if setup and missing_kinds(store):
+        from annotator.paths import check_models_writable
+
+        check_models_writable()
         echo(setup_plan(store, base))
         with Bars(unit="step") as bars:
             for line in setup_models(store, base=base, echo=echo, progress=bars.update):

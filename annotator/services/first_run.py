@@ -43,6 +43,9 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
     from annotator.ml.encoder_setup import ensure_default_encoder
     from annotator.services.training import choice_line, gold_examples, train_frames_choosing, train_kind
 
+    from annotator.paths import check_models_writable
+
+    check_models_writable()
     scheme = get_scheme(scheme_name)
     if base is None:
         encoder = ensure_default_encoder(corpus_texts=lambda: (s.text for s in store.iter_segments()),

@@ -33,6 +33,7 @@ class TrainOutcome:
     seconds: float = 0.0
     activated: bool = False
     kept_previous: bool = False  # trained, but the active version scores higher: left as it was
+    discarded: bool = False  # … and so the new version's weights were deleted (its meta.json stays)
     reused: bool = False  # the labels, split and recipe are unchanged: an existing version stands
 
     @property
@@ -54,6 +55,8 @@ class TrainOutcome:
             line += " (labels unchanged: same version)"
         elif self.kept_previous:
             line += f"; kept {self.previous_version}, which scores higher"
+            if self.discarded:
+                line += " (the new version discarded)"
         return line
 
     def headline(self) -> str:
@@ -70,7 +73,11 @@ class TrainOutcome:
         line += f"; train/dev/test {self.sizes.get('train', 0)}/{self.sizes.get('dev', 0)}/{self.sizes.get('test', 0)}"
         if not self.reused:
             line += f", {self.seconds:.0f} s"
-        if self.kept_previous:
+        if self.kept_previous and self.discarded:
+            line += (f"\n  kept {self.previous_version} active: it scores higher on the same test speeches; "
+                     f"{self.version} is discarded (its weights deleted, its scores kept; `--force-activate` "
+                     "keeps and activates a new version anyway)")
+        elif self.kept_previous:
             line += (f"\n  kept {self.previous_version} active: it scores higher on the same test speeches "
                      f"(`annotator models use {self.version}` switches anyway)")
         elif self.activated:
@@ -181,9 +188,14 @@ def spans_method(method: str) -> str:
 
 def reusable_version(store: Store, kind: str, recipe: str) -> dict[str, Any] | None:
     """The newest registered version with this recipe whose folder is still there."""
+    from annotator.ml.registry import read_meta, retired
+
     for m in reversed(store.registered_models()):
         extra = m["meta"].get("extra") or {}
-        if m["kind"] == kind and extra.get("recipe") == recipe and (Path(m["path"]) / "meta.json").is_file():
+        folder = Path(m["path"])
+        if m["kind"] == kind and extra.get("recipe") == recipe and (folder / "meta.json").is_file():
+            if retired(read_meta(folder)):
+                continue  # discarded or pruned: no weights left to reuse
             return m
     return None
 
@@ -245,6 +257,9 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
                              glossary)
     if reuse and (existing := reusable_version(store, kind, recipe)) is not None:
         return _reused_outcome(store, existing, (train, dev, test), activate, force, started)
+    from annotator.paths import check_models_writable
+
+    check_models_writable()  # before minutes of training, not after
 
     def report(step: int, total: int, info: dict | None = None) -> None:
         if progress:
@@ -302,8 +317,22 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     outcome.kept_previous = activate and not outcome.activated
     meta = register_and_activate(store, folder, activate=outcome.activated)
     outcome.version, outcome.method = meta.version, meta.method
+    if outcome.kept_previous:
+        discard(store, outcome)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def discard(store: Store, outcome: TrainOutcome) -> None:
+    """A new version that scores lower than the active one on the same test speeches is never
+    used: its weights go (a fine-tuned one's are hundreds of MB), its meta.json stays."""
+    from annotator.services.models import discard_version
+
+    key = outcome.key
+    discard_version(store, outcome.folder, reason=(
+        f"test {key} {_metric(outcome.metrics, key):.3f}, below the active {outcome.previous_version}'s "
+        f"{_metric(outcome.previous_metrics, key):.3f} on the same test speeches"))
+    outcome.discarded = True
 
 
 def _prepare_engine(base_dir: Path, kind: str, method: str, texts: Sequence[str]) -> None:
@@ -395,6 +424,8 @@ def train_frames_choosing(store: Store, scheme: Scheme, methods: Sequence[str] =
     chosen.kept_previous = activate and not chosen.activated
     if chosen.activated:
         store.set_active_model("frames", chosen.version)
+    elif chosen.kept_previous and not chosen.reused:
+        discard(store, chosen)
     return outcomes, chosen
 
 
