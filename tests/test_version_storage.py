@@ -147,3 +147,66 @@ def test_a_linked_encoder_folder_is_a_version(tmp_path, tiny_encoder_dir, _isola
     assert resolve_base("xlmr") == _isolated_models / "encoder" / "xlmr"
     shown = CliRunner().invoke(cli, ["models", "show", "xlmr"])
     assert shown.exit_code == 0 and json.loads(shown.output.split("\n", 1)[1])["method"] == "linked"
+
+
+# ------------------------------------------------------------------ prune
+
+
+def test_prune_frees_what_no_active_version_needs_and_keeps_the_rest(tmp_path, base_in_models, _isolated_models):
+    import os
+    import time
+
+    from test_training_loop import labelled_project
+
+    from annotator.schemes import get_scheme
+    from annotator.services.training import train_frames_choosing, train_kind
+
+    db = tmp_path / "p.db"
+    store = labelled_project(db)
+    outcomes, chosen = train_frames_choosing(store, get_scheme(), base=str(base_in_models))
+    spans = train_kind(store, get_scheme(), "spans", base=str(base_in_models))
+    loser = next(o for o in outcomes if o is not chosen)
+    other = tmp_path / "other.db"  # a second project sharing the models folder, with the loser active
+    store.close()
+    stale_engine = _isolated_models / "engine" / "gone-encoder-0123456789ab"
+    (stale_engine / "ct2-int8").mkdir(parents=True)
+    (stale_engine / "ct2-int8" / "model.bin").write_bytes(b"x" * 1000)
+    staging = _isolated_models / "frames" / ".staging-crashed"
+    staging.mkdir()
+    (staging / "model.safetensors").write_bytes(b"x" * 500)
+    os.utime(staging, (time.time() - 7200, time.time() - 7200))
+    engines_in_use = [p for p in (_isolated_models / "engine").iterdir() if p != stale_engine]
+    runner = CliRunner()
+
+    dry = runner.invoke(cli, ["models", "prune", "--db", str(db), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert f"weights of {loser.version} (frames, {loser.method})" in dry.output
+    assert str(stale_engine) in dry.output and str(staging) in dry.output
+    assert chosen.version not in dry.output.split("kept:")[1].split("\n", 1)[1]  # listed as kept only
+    assert "dry run: nothing removed" in dry.output
+    assert (loser.folder / "meta.json").is_file() and len(list(loser.folder.iterdir())) > 1
+    # through a pipe, it never removes without --yes
+    refused = runner.invoke(cli, ["models", "prune", "--db", str(db)])
+    assert refused.exit_code == 2 and "run with --yes to remove" in refused.stderr
+    # a project sharing the folder keeps its active versions
+    shared = Store.open(other)
+    from annotator.services.models import register_and_activate
+
+    register_and_activate(shared, loser.folder)
+    shared.close()
+    kept = runner.invoke(cli, ["models", "prune", "--db", str(db), "--keep-for", str(other), "--dry-run"])
+    assert f"weights of {loser.version}" not in kept.output
+    done = runner.invoke(cli, ["models", "prune", "--db", str(db), "--yes"])
+    assert done.exit_code == 0, done.output
+    assert "freed " in done.output
+    assert [p.name for p in loser.folder.iterdir()] == ["meta.json"]
+    assert read_meta(loser.folder).extra["pruned"]["reason"]
+    assert not stale_engine.exists() and not staging.exists()
+    # never the active versions, the encoder or the engine conversions in use
+    for folder in (chosen.folder, spans.folder, base_in_models, *engines_in_use):
+        assert folder.is_dir() and len(list(folder.iterdir())) > 1, folder
+    listing = runner.invoke(cli, ["models", "list", "--db", str(db)])
+    row = next(line for line in listing.output.splitlines() if loser.version in line)
+    assert "(pruned on " in row and "weights deleted" in row
+    again = runner.invoke(cli, ["models", "prune", "--db", str(db), "--dry-run"])
+    assert "nothing to prune" in again.output

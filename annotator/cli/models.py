@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from annotator.errors import AnnotatorError
 from annotator.cli.common import (annotator_option, db_option, echo, echo_engine_notes, engine_option, open_existing,
                                   open_store)
 
@@ -67,6 +68,47 @@ def _size(n: int) -> str:
         if n >= factor:
             return f"{n / factor:.1f} {unit}"
     return f"{n} B"
+
+
+@models.command("prune")
+@db_option
+@click.option("--keep-for", "keep_for", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Another project database that shares this models folder: its active versions are kept "
+                   "too (repeat for each).")
+@click.option("--dry-run", is_flag=True, help="List what would be removed, remove nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Remove without asking.")
+def models_prune(db_path: Path, keep_for: tuple[Path, ...], dry_run: bool, yes: bool) -> None:
+    """Free disk space under models/: the weights of versions no project here uses (their
+    meta.json stays, marked pruned), engine conversions of encoders that are gone, and what a
+    crash left half-written. Never the active versions or what they read, never an encoder,
+    never an engine conversion in use. Lists everything first, then asks (--yes: does not ask)."""
+    from annotator.paths import models_dir
+    from annotator.services.models import prune, prune_plan
+
+    store = open_existing(db_path)
+    others = [open_existing(p) for p in keep_for]
+    items, kept = prune_plan(store, others)
+    echo(f"models folder: {models_dir()}; kept: {'; '.join(kept)}")
+    if not items:
+        echo("nothing to prune")
+        return
+    for item in items:
+        echo(f"  {_size(item.size):>9}  {item.what}: {item.path}")
+    total = sum(item.size for item in items)
+    echo(f"{len(items)} to remove, {_size(total)} in all. Versions active in other projects sharing this folder "
+         "are removed too unless you name their databases with --keep-for.")
+    if dry_run:
+        echo("dry run: nothing removed")
+        return
+    if not yes:
+        import sys
+
+        if not sys.stdin.isatty():
+            raise AnnotatorError("not removing anything without asking: run with --yes to remove, or --dry-run")
+        if not click.confirm("Remove them?", default=False):
+            echo("nothing removed")
+            return
+    echo(f"freed {_size(prune(store, items))}")
 
 
 @models.command("show")

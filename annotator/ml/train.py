@@ -101,7 +101,12 @@ def _load_base(base_dir: Path, auto_cls: Any, **kwargs: Any) -> tuple[Any, Any]:
     from annotator.ml.loading import _quiet_transformers, load_tokenizer, resolve_checkpoint
     from annotator.ml.registry import check_safetensors
 
+    from annotator.ml.delta import base_folder, is_delta
+
     folder = resolve_checkpoint(base_dir)
+    if is_delta(folder):
+        raise AnnotatorError(f"{folder}: a fine-tuned version kept as what differs from its base encoder; "
+                             f"train from that encoder instead (--base {base_folder(folder)})")
     check_safetensors(folder)
     tokenizer = load_tokenizer(folder)
     if not getattr(tokenizer, "is_fast", False):
