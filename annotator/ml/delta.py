@@ -54,9 +54,9 @@ def _fingerprint(files: tuple[tuple[str, int, int], ...]) -> str:
 def _reference(base_dir: Path, auto_cls: Any, config: Any) -> tuple[Any, set[str]]:
     """The base with ``config``'s head, as fine-tuning started from it, and the keys the base
     checkpoint did not hold (the head's, initialised at random)."""
-    from annotator.ml.loading import quiet_transformers
+    from transformers.utils import logging as hf_logging
 
-    quiet_transformers()
+    hf_logging.set_verbosity_error()  # "newly initialised weights": the head, as expected (``ml.loading`` reads us)
     model, info = auto_cls.from_pretrained(base_dir, config=config, local_files_only=True, use_safetensors=True,
                                            output_loading_info=True)
     return model, set(info.get("missing_keys", ()))
