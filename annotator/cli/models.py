@@ -152,22 +152,22 @@ def models_use(version: str, db_path: Path) -> None:
 @click.option("--limit", type=int, default=None, help="At most this many segments per model.")
 @click.option("--no-translate", is_flag=True, help="Do not fill missing translations.")
 @click.option("--setup/--no-setup", default=True, show_default=True,
-              help="Where no frames or spans model is active, set up the default models first (as "
+              help="Where neither a frames nor a spans model is active, set up the default models first (as "
                    "`annotator models setup` does).")
 @click.option("--base", default=None, help="Base encoder for that setup: a folder, a saved version or a cached "
               "Hugging Face id (default: the default encoder).")
 def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: bool, setup: bool,
             base: str | None) -> None:
     """Fill machine suggestions (frames, slogan spans, glossary, translations) for segments, and
-    frames for whole speeches. Where no frames or spans model is active yet, the default models
-    are set up first (--no-setup: not)."""
+    frames for whole speeches. Where neither a frames nor a spans model is active yet, the
+    default models are set up first (--no-setup: not)."""
     from annotator.progress import Bars
     from annotator.services import speech_suggest
-    from annotator.services.first_run import missing_kinds, setup_models, setup_plan
+    from annotator.services.first_run import needs_setup, setup_models, setup_plan
     from annotator.services.suggest import suggest_all
 
     store = open_existing(db_path)
-    if setup and missing_kinds(store):
+    if setup and needs_setup(store):
         from annotator.paths import check_models_writable
 
         check_models_writable()

@@ -14,9 +14,9 @@
    without seed labels (your own corpus) gets its first models from the seed labels bundled
    with the demo corpus, split on their own (the project's split never sees them).
 
-``suggest`` and the annotation screen call :func:`missing_kinds` and, where a kind has no
-active model, run the same setup (:func:`setup_plan` says what it will do and roughly how long
-it takes).
+``suggest`` and the annotation screen call :func:`needs_setup` and, where neither a frames nor
+a spans model is active, run the same setup (:func:`setup_plan` says what it will do and roughly
+how long it takes).
 """
 
 from __future__ import annotations
@@ -132,6 +132,12 @@ def missing_kinds(store: Store) -> list[str]:
     """The kinds suggestions come from that have no active model in this project."""
     active = store.active_models()
     return [kind for kind in SUGGESTING_KINDS if kind not in active]
+
+
+def needs_setup(store: Store) -> bool:
+    """No frames or spans model is active at all: a new project, whose first suggestions need
+    the default models. (A project with one of them trained its own; the other is its choice.)"""
+    return len(missing_kinds(store)) == len(SUGGESTING_KINDS)
 
 
 # Rough durations on 2 shared CPU cores, measured 2026-12-03 on the demo project (234 seed labels):

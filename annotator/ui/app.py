@@ -37,7 +37,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from annotator.errors import AnnotatorError, DatabaseBusy
 from annotator.schemes import Scheme, get_scheme
 from annotator.keymap import ACTIONS_IN, label_keys, screen_keys
-from annotator.services.first_run import missing_kinds, setup_models, setup_plan
+from annotator.services.first_run import needs_setup, setup_models, setup_plan
 from annotator.services.session import PENDING, Session, compute_suggestions, engine_notes, retrain
 from annotator.text import markup_literal, visible_text
 from annotator.store import Store
@@ -184,7 +184,7 @@ class AnnotateScreen(Screen):
         self.watch(self.spans, "active", self.refresh_detail, init=False)
         self.watch(self.adjudication, "active", self.list_changed, init=False)
         self.update_progress()
-        if self.suggest and self.setup and missing_kinds(self.session.store):
+        if self.suggest and self.setup and needs_setup(self.session.store):
             self.start_setup()
         if self.session.ids:
             self.show_index(0)
@@ -578,7 +578,7 @@ class AnnotateScreen(Screen):
 
     # ------------------------------------------------------- the first models
     def start_setup(self) -> None:
-        """No frames or spans model is active: set up the default models in a worker (what
+        """Neither a frames nor a spans model is active: set up the default models in a worker (what
         `annotator models setup` does), saying so; suggestions follow when they are ready."""
         self.setting_up = True
         plan = setup_plan(self.session.store, self.train_base)
