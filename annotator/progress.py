@@ -67,20 +67,20 @@ class _Step:
 
 
 class Bars:
-    """One progress display per stage: ``bars.update(stage, done, total)``; a final line per
-    stage when the block ends (``with Bars(unit="seg") as bars: …``)."""
+    """One progress display per stage: ``bars.update(stage, done, total)``. A stage's final
+    line comes when it reaches its total, or when the block ends (``with Bars(unit="seg") as
+    bars: …``) for one that stopped short. ``terminal`` (default: whether ``stream`` is one)
+    chooses bars or plain lines."""
 
-    def __init__(self, unit: str = "speech", stream: IO[str] | None = None, terminal: bool | None = None,
-                 write: Callable[[str], None] | None = None) -> None:
+    def __init__(self, unit: str = "speech", stream: IO[str] | None = None, terminal: bool | None = None) -> None:
         self.unit = unit
         self.stream = stream or sys.stdout
         self.terminal = _is_terminal(self.stream) if terminal is None else terminal
-        self.write = write or self._write
         self.bars: dict[str, tqdm] = {}
         self.steps: dict[str, _Step] = {}
         self.mark = time.monotonic()  # when the helper began, or its last step ended
 
-    def _write(self, line: str) -> None:
+    def write(self, line: str) -> None:
         self.stream.write(line + "\n")
         self.stream.flush()
 

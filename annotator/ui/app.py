@@ -629,8 +629,9 @@ class AnnotateScreen(Screen):
         if self.session.store.path is None:
             self.say("retraining needs a project database file", severity="error", timeout=4)
             return
-        if self.training:
-            self.say("a model is already being trained", severity="warning", timeout=3)
+        if self.training or self.setting_up:
+            what = "the default models are being set up" if self.setting_up else "a model is already being trained"
+            self.say(what, severity="warning", timeout=3)
             return
         slow = " (fine-tuning: minutes)" if method == "finetune" else ""
         self.say(f"training {kinds.replace(',', ' and ')} on the labels so far{slow}…", timeout=3)
@@ -638,7 +639,7 @@ class AnnotateScreen(Screen):
 
     def retrain_if_due(self) -> None:
         """Every ``retrain_every`` decisions, the quick frames and spans models retrain in the background."""
-        if (self.retrain_every and not self.training and self.session.store.path is not None
+        if (self.retrain_every and not self.training and not self.setting_up and self.session.store.path is not None
                 and self.session.decisions_made - self.trained_at >= self.retrain_every):
             self.start_training(QUICK_KINDS, background=True)
 
