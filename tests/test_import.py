@@ -168,6 +168,11 @@ BAD_INPUTS = {
     "binary": ("blob.txt", b"\x89PNG\x00\x00\x01", r"blob.txt: binary file"),
     "csv without text": ("c.csv", b"title,speaker\nA,B\n", r"c.csv:1: no 'text' column"),
     "bad json line": ("j.jsonl", b'{"text": "ok"}\n{"text": broken}\n', r"j.jsonl:2: invalid JSON"),
+    "unterminated json string": ("u.jsonl", b'{"text": "ok\n', r"u.jsonl:1: invalid JSON \(Unterminated string starting at column 10\)$"),
+    "not a language code": ("g.jsonl", b'{"text": "Guten Tag.", "language": "ge"}\n',
+                            r"g.jsonl:1: field 'language' 'ge' is not a language code; did you mean de \(German\), ka \(Georgian\)"),
+    "not a language code in front matter": ("l.md", b"---\nlanguage: xx\n---\nHello there.\n",
+                                            r"l.md(:\d+)?: field 'language' 'xx' is not a language code"),
     "json without text": ("k.jsonl", b'{"text": "ok"}\n{"title": "x"}\n', r"k.jsonl:2: missing or empty 'text'"),
     "parlamint without tab": ("ParlaMint-AT_2020-01-01.txt", b"id1 no tab here\n", r":1: expected 'utterance-id<TAB>text'"),
     "unclosed front matter": ("f.md", b"---\ntitle: x\nno end\n", r"f.md:1: front matter"),
@@ -252,6 +257,24 @@ def test_lang_override(tmp_path, store):
     f = write(tmp_path / "x.txt", EN)
     import_paths(store, [f], language="fr")
     assert store.speeches()[0].language == "fr"
+
+
+def test_an_unknown_lang_is_refused_with_the_nearest_codes(tmp_path, db_path):
+    f = write(tmp_path / "x.txt", DE)
+    result = CliRunner().invoke(cli, ["import", str(f), "--lang", "ge", "--db", str(db_path)])
+    assert result.exit_code == 2
+    assert result.stderr == ("annotator: error: --lang 'ge' is not a language code; did you mean de (German), "
+                             "ka (Georgian), be (Belarusian), ga (Irish)?\n")
+    assert not db_path.exists()
+
+
+def test_language_codes_are_normalised_and_german_rules_apply(tmp_path, store):
+    f = write(tmp_path / "de.jsonl", json.dumps({"text": DE, "language": "deu"}).encode())
+    import_paths(store, [f])
+    speech = store.speeches()[0]
+    assert speech.language == "de"
+    texts = [s.text for s in store.segments_of_speech(speech.id)]
+    assert "Die 100. Sitzung des Nationalrates ist eröffnet." in texts  # the ordinal did not end a sentence
 
 
 def test_bulk_import_is_searchable_and_rolls_back_whole(tmp_path, store, monkeypatch):

@@ -55,8 +55,12 @@ def echo_engine_notes() -> None:
 
 def echo(message: object = "", err: bool = False, nl: bool = True) -> None:
     """``click.echo`` for every line the commands print: what it quotes from outside (names,
-    file names, scheme fields, corpus text) cannot reach the terminal as control sequences."""
-    click.echo(terminal_safe(str(message)), err=err, nl=nl)
+    file names, scheme fields, corpus text) cannot reach the terminal as control sequences, and
+    no line shares one with a progress bar."""
+    from annotator.progress import write_line
+
+    # through the progress helper: a line printed while a bar is on screen clears it first
+    write_line(terminal_safe(str(message)), err, lambda text, to_err: click.echo(text, err=to_err, nl=nl))
 
 
 def default_annotator() -> str:

@@ -94,7 +94,9 @@ def glossary() -> None:
 def glossary_import(path: Path, lang: str, db_path: Path) -> None:
     """Add formulations from a TSV file (formulation<TAB>rendering<TAB>note)."""
     from annotator.corpora.glossary import read_glossary_tsv
+    from annotator.corpora.languages import checked_language
 
+    lang = checked_language(lang, "--lang")
     store = open_store(db_path)
     store.refuse_own_files([path])  # reading the database itself would drop our locks on it
     added = store.add_glossary(read_glossary_tsv(path, lang))

@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from annotator.corpora.languages import checked_language, normalise_language, unknown_language_message
 from annotator.corpora.langid import detect_segment_languages, detect_speech_language
 from annotator.corpora.readers import RawSpeech, expand_paths, read_file
 from annotator.corpora.segment import Piece, segment_text
@@ -128,7 +129,21 @@ def read_all(paths: Sequence[Path], fmt: str = "auto", store: Store | None = Non
     raws: list[RawSpeech] = []
     for f in files:
         raws.extend(read_file(f, fmt))
+    for raw in raws:
+        _check_language_field(raw)
     return files, raws
+
+
+def _check_language_field(raw: RawSpeech) -> None:
+    """A record's ``language`` normalised (``deu`` → ``de``), or refused with the nearest codes:
+    a typo would otherwise skip that language's segmentation rules without a word."""
+    value = raw.meta.get("language")
+    if not value:
+        return
+    code = normalise_language(value)
+    if code is None:
+        raise InputError(raw.path, unknown_language_message(value, "field 'language'"), raw.line)
+    raw.meta["language"] = code
 
 
 def import_paths(
@@ -140,6 +155,8 @@ def import_paths(
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> ImportReport:
+    if language:
+        language = checked_language(language, "--lang")
     files, raws = read_all(paths, fmt, store)
     report = ImportReport(files=len(files))
     seen: set[str] = set()

@@ -54,6 +54,12 @@ class RawSpeech:
     translation_source: str = ""
 
 
+def json_problem(exc: json.JSONDecodeError) -> str:
+    """``exc``'s message with its column: "Unterminated string starting at column 9" (some of
+    json's messages end in "at" already, "Expecting value" does not)."""
+    return f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+
+
 def read_text_file(path: Path) -> str:
     """Read a UTF-8 file, or fail with the file, line and byte that are wrong."""
     try:
@@ -180,7 +186,7 @@ def read_jsonl(path: Path) -> list[RawSpeech]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(path, f"invalid JSON ({exc.msg} at column {exc.colno})", number) from None
+            raise InputError(path, f"invalid JSON ({json_problem(exc)})", number) from None
         if not isinstance(record, dict):
             raise InputError(path, "each line must be a JSON object with a 'text' field", number)
         body = record.get("text", record.get("content"))

@@ -218,6 +218,7 @@ class Session:
         self.low_confidence = False
         self.similar_to: int | None = None  # the list shows the segments most like this one
         self.similarity: dict[int, float] = {}  # their cosine similarity to it
+        self.queue_name: str | None = None  # the list is a named queue ("next 50"), in its own order
         self.ids: list[int] = []
         self._position: dict[int, int] = {}
         self._speeches: dict[int, Speech] = {}
@@ -264,6 +265,7 @@ class Session:
         self.filter = replace(flt, annotator=self.annotator)
         self.low_confidence = low_confidence
         self.similar_to, self.similarity = None, {}
+        self.queue_name = None
         ids = self.store.segment_ids(self.filter)
         if self.adjudicate:
             from annotator.team.assign import disagreements
@@ -286,8 +288,18 @@ class Session:
         disagreements. Any filter (``apply_filter``) returns to a filtered list."""
         ranked = [(i, score) for i, score in ranked if not self.adjudicate or i in self.disputed]
         self.similar_to = segment_id
+        self.queue_name = None
         self.similarity = dict(ranked)
         self.ids = [i for i, _ in ranked]
+        self._position = {sid: i for i, sid in enumerate(self.ids)}
+        return self.ids
+
+    def show_queue(self, name: str, segment_ids: Sequence[int]) -> list[int]:
+        """The list becomes these segments in this order (``annotator annotate --queue next:50``:
+        from ``annotator.services.suggest.queue_segments``); any filter returns to a filtered list."""
+        self.similar_to, self.similarity = None, {}
+        self.queue_name = name
+        self.ids = list(dict.fromkeys(segment_ids))
         self._position = {sid: i for i, sid in enumerate(self.ids)}
         return self.ids
 

@@ -319,6 +319,42 @@ def _has_run(store: Store, segment_id: int, version: str) -> bool:
     return store.has_run(segment_id, version)
 
 
+NEXT_COUNT = 10  # segments `annotator next` lists, and `annotate --queue next` opens
+
+
+def uncertainty_scores(store: Store, segment_ids: Sequence[int]) -> dict[int, float]:
+    """How unsure the active models are of each segment they have scored (the figure
+    :func:`uncertainty_ranked` orders by: frames' mean binary entropy plus spans' 1 - lowest score)."""
+    active = store.active_models()
+    frames_unc = store.uncertainties(active["frames"], segment_ids) if "frames" in active else {}
+    spans_unc = store.uncertainties(active["spans"], segment_ids) if "spans" in active else {}
+    return {i: frames_unc.get(i, 0.0) + spans_unc.get(i, 0.0) for i in segment_ids
+            if i in frames_unc or i in spans_unc}
+
+
+def next_to_label(store: Store, annotator: str, count: int = NEXT_COUNT) -> list[tuple[int, float | None]]:
+    """The segments worth labelling next for ``annotator``: untouched by them, least certain
+    first, a few at a time per speech; each with its uncertainty (None: not scored yet)."""
+    from annotator.store import SegmentFilter
+
+    ids = store.segment_ids(SegmentFilter(status="untouched", annotator=annotator))
+    ranked = uncertainty_ranked(store, ids)[:max(count, 0)]
+    scores = uncertainty_scores(store, ranked)
+    return [(i, scores.get(i)) for i in ranked]
+
+
+def queue_segments(store: Store, spec: str, annotator: str) -> tuple[str, list[int]]:
+    """The segments a named queue holds, in order, and its name as shown: ``next`` (the
+    :data:`NEXT_COUNT` that `annotator next` lists) or ``next:N``."""
+    from annotator.errors import AnnotatorError
+
+    name, _, size = spec.strip().partition(":")
+    if name != "next" or (size and not size.isdigit()) or (size and int(size) < 1):
+        raise AnnotatorError(f"--queue {spec!r}: use next or next:N (the N segments `annotator next -n N` lists)")
+    count = int(size) if size else NEXT_COUNT
+    return "next", [i for i, _ in next_to_label(store, annotator, count)]
+
+
 def uncertainty_ranked(store: Store, segment_ids: Sequence[int], diversity: int = 3) -> list[int]:
     """``segment_ids`` reordered least certain first, a few at a time per speech.
 

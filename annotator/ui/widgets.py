@@ -488,6 +488,8 @@ def header_text(session: Session) -> Text:
         parts.append("least sure first")
     if session.similar_to is not None:  # a list of its own: the filters above are not in force
         parts = [f"like segment {session.similar_to} ({len(session.ids)})"]
+    elif session.queue_name is not None:
+        parts = [f"queue: {session.queue_name}, in its order ({len(session.ids)})"]
     head = f"annotator · {session.user}"
     if session.adjudicate:
         n = len(session.disputed)
