@@ -9,12 +9,16 @@ keyed by the hash of their text).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import pickle
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from annotator.corpora.langid import detect_segment_languages, detect_speech_language
 from annotator.corpora.readers import RawSpeech, expand_paths, read_file
@@ -23,6 +27,7 @@ from annotator.errors import InputError
 from annotator.store import Store
 from annotator.store.speeches import content_hash
 from annotator.progress import Progress
+from annotator.ray_pool import RayOptions
 
 PARALLEL_THRESHOLD = 400  # speeches; below this a process pool costs more than it saves
 
@@ -133,7 +138,11 @@ def import_paths(
     segment_langid: bool = True,
     progress: Progress | None = None,
     workers: int | None = None,
+    ray: RayOptions | None = None,
 ) -> ImportReport:
+    """Import ``paths`` into ``store``, all or nothing. Speeches are segmented and their languages
+    detected in worker processes (``workers``; from :data:`PARALLEL_THRESHOLD` speeches), or on
+    Ray actors with ``ray`` (``--ray``); this process stores them, in input order, either way."""
     files, raws = read_all(paths, fmt, store)
     report = ImportReport(files=len(files))
     seen: set[str] = set()
@@ -149,7 +158,7 @@ def import_paths(
     # any speech rolls the whole import back and the database is as it was.
     bulk = store.bulk_segments() if len(todo) >= PARALLEL_THRESHOLD else contextlib.nullcontext()
     with store.write(), bulk as flush_index:
-        for i, item in enumerate(_prepare_all(todo, language, segment_langid, workers), start=1):
+        for i, item in enumerate(_prepare_all(todo, language, segment_langid, workers, ray), start=1):
             _store_one(store, item, report)
             if flush_index and i % 100 == 0:
                 flush_index()  # index for search while the workers segment the next speeches
@@ -176,12 +185,47 @@ def _store_one(store: Store, item: PreparedSpeech, report: ImportReport) -> None
 
 
 def _prepare_all(raws: list[RawSpeech], language: str | None, segment_langid: bool,
-                 workers: int | None) -> Iterator[PreparedSpeech]:
-    """Prepared speeches in input order; in worker processes when there are many."""
+                 workers: int | None, ray: RayOptions | None = None) -> Iterator[PreparedSpeech]:
+    """Prepared speeches in input order; in worker processes when there are many, on Ray if asked."""
     args = [(r, language, segment_langid) for r in raws]
+    if ray is not None:
+        yield from _prepare_on_ray(args, ray)
+        return
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if len(args) < PARALLEL_THRESHOLD or workers <= 1:
         yield from map(_prepare_star, args)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         yield from pool.map(_prepare_star, args, chunksize=16)
+
+
+def _prepare_on_ray(args: list[tuple[RawSpeech, str | None, bool]], options: RayOptions) -> Iterator[PreparedSpeech]:
+    """:func:`prepare` on Ray actors, in input order. A bad record comes back as its error, raised
+    here in its turn, so that the import fails on the same record, with the same line, as without Ray."""
+    from annotator.ray_pool import connected, map_in_order
+
+    if not args:
+        return
+    with connected(options):
+        # pickled both ways, by us (Ray would, after failing to fit dataclasses into Arrow columns)
+        rows = [{"args": pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL)} for a in args]
+        for batch in map_in_order(rows, _RayPreparer, options):
+            for prepared, error in zip(batch["prepared"], batch["error"]):
+                if error:
+                    path, problem, line = json.loads(error)
+                    raise InputError(path, problem, line)
+                yield pickle.loads(prepared)
+
+
+class _RayPreparer:
+    """A Ray actor's side of the import: a batch of raw speeches -> prepared speeches (or errors)."""
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        n = len(batch["args"])
+        prepared, errors = np.full(n, b"", dtype=object), np.full(n, "", dtype=object)
+        for i, args in enumerate(batch["args"]):
+            try:
+                prepared[i] = pickle.dumps(_prepare_star(pickle.loads(args)), protocol=pickle.HIGHEST_PROTOCOL)
+            except InputError as exc:
+                errors[i] = json.dumps([exc.path, exc.problem, exc.line])
+        return {"prepared": prepared, "error": errors}

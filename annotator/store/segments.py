@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from annotator.errors import AnnotatorError
-from annotator.store.base import StorePart, first, marks
+from annotator.store.base import StorePart, first, marks, scalar
 from annotator.store.records import Segment, segment_from_row
 
 
@@ -42,6 +42,9 @@ class Segments(StorePart):
             "FROM segments s WHERE language != '' AND language != ? AND length(text) BETWEEN ? AND ?) "
             "WHERE nth <= ? ORDER BY language, id", [except_language, min_chars, max_chars, per_language])
         return [segment_from_row(r) for r in rows]
+
+    def segment_count(self) -> int:
+        return int(scalar(self.db, "SELECT COUNT(*) FROM segments") or 0)
 
     def iter_segments(self, batch: int = 1000) -> Iterator[Segment]:
         last = 0
