@@ -35,7 +35,6 @@ class RayOptions:
     actors: int | None = None  # the pool's size (default: as many as the cluster's CPUs / GPUs allow)
     cpus_per_actor: float = 1.0  # one model per actor, one core each: the int8 engine's best (bench_suggest)
     gpus_per_actor: float = 0.0
-    batch_size: int = 256  # items per call of an actor
 
     @property
     def local(self) -> bool:
@@ -115,11 +114,12 @@ class _PoolWorker:
 
 
 def map_in_order(rows: Sequence[dict[str, Any]], make_worker: Callable[[], Callable[[Batch], Batch]],
-                 options: RayOptions) -> Iterator[Batch]:
-    """Every batch of ``rows`` through a worker that ``make_worker()`` builds once per actor (a
-    callable from a batch, column -> array, to a batch of results); the results in the order of
-    ``rows``, each batch as soon as it and all before it are done. Must run inside
-    :func:`connected`; ``make_worker`` must pickle (a module-level function, a partial)."""
+                 options: RayOptions, rows_per_call: int = 1) -> Iterator[dict[str, Any]]:
+    """Every row through a worker that ``make_worker()`` builds once per actor (a callable from a
+    batch of ``rows_per_call`` rows, column -> array, to a batch of as many result rows); the
+    result rows in the order of ``rows``, each as soon as it and all before it are done. Must run
+    inside :func:`connected`; ``make_worker`` must pickle (a module-level class or function, a
+    partial of one)."""
     require_ray()
     import ray.data
 
@@ -131,10 +131,12 @@ def map_in_order(rows: Sequence[dict[str, Any]], make_worker: Callable[[], Calla
     if hasattr(context, "print_on_execution_start"):
         context.print_on_execution_start = False
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # its notes on bars and plans: not the user's business
-    size = pool_size(options)
-    blocks = max(1, -(-len(rows) // options.batch_size))
-    dataset = ray.data.from_items(list(rows), override_num_blocks=blocks).map_batches(
-        _PoolWorker, fn_constructor_args=(make_worker,), batch_size=options.batch_size, batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=min(size, blocks)),
+    calls = -(-len(rows) // rows_per_call)
+    dataset = ray.data.from_items(list(rows), override_num_blocks=calls).map_batches(
+        _PoolWorker, fn_constructor_args=(make_worker,), batch_size=rows_per_call, batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=min(pool_size(options), calls)),
         num_cpus=options.cpus_per_actor, num_gpus=options.gpus_per_actor or None)
-    yield from dataset.iter_batches(batch_size=None, batch_format="numpy")
+    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+        columns = list(batch)
+        for i in range(len(batch[columns[0]]) if columns else 0):
+            yield {c: batch[c][i] for c in columns}

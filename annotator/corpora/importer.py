@@ -30,6 +30,7 @@ from annotator.progress import Progress
 from annotator.ray_pool import RayOptions
 
 PARALLEL_THRESHOLD = 400  # speeches; below this a process pool costs more than it saves
+RAY_SPEECHES_PER_CALL = 16  # as the process pool's chunks
 
 
 @dataclass
@@ -209,12 +210,11 @@ def _prepare_on_ray(args: list[tuple[RawSpeech, str | None, bool]], options: Ray
     with connected(options):
         # pickled both ways, by us (Ray would, after failing to fit dataclasses into Arrow columns)
         rows = [{"args": pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL)} for a in args]
-        for batch in map_in_order(rows, _RayPreparer, options):
-            for prepared, error in zip(batch["prepared"], batch["error"]):
-                if error:
-                    path, problem, line = json.loads(error)
-                    raise InputError(path, problem, line)
-                yield pickle.loads(prepared)
+        for row in map_in_order(rows, _RayPreparer, options, rows_per_call=RAY_SPEECHES_PER_CALL):
+            if row["error"]:
+                path, problem, line = json.loads(row["error"])
+                raise InputError(path, problem, line)
+            yield pickle.loads(row["prepared"])
 
 
 class _RayPreparer:

@@ -32,12 +32,13 @@ from typing import Any
 import numpy as np
 
 from annotator.errors import AnnotatorError
+from annotator.ml.context import context_texts
 from annotator.progress import Progress
 from annotator.ray_pool import RayOptions, connected, map_in_order
 from annotator.services.suggest import (
-    CHUNK,
     ActiveModels,
     SuggestReport,
+    _chunks,
     _run_frames,
     compute_embeddings,
     compute_frame_scores,
@@ -95,8 +96,8 @@ class WorkerSpec:
 
 
 class SuggestWorker:
-    """One model per actor, loaded once; maps batches of texts to results (JSON or bytes, so that
-    nothing but plain columns travels back)."""
+    """One model per actor, loaded once; maps rows (each the texts of one chunk: one call of the
+    local path's compute function) to results as plain columns (JSON, bytes)."""
 
     def __init__(self, spec: WorkerSpec) -> None:
         os.environ.update(dict(spec.env))
@@ -110,19 +111,31 @@ class SuggestWorker:
             self.model.model.to("cuda")
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        texts = [str(t) for t in batch["text"]]
+        out: dict[str, list[Any]] = {}
+        for texts in batch["texts"]:
+            for column, value in self.one(texts).items():
+                out.setdefault(column, []).append(value)
+        return {column: _column(values) for column, values in out.items()}
+
+    def one(self, texts: Sequence[Any]) -> dict[str, Any]:
+        texts = [str(t) for t in texts]
         if self.spec.task == "embed":
             vectors = compute_embeddings(self.model, texts).astype(np.float16)
-            return {"key": np.array(embedding_keys(self.model, texts), dtype=object),
-                    "vector": np.array([v.tobytes() for v in vectors], dtype=object)}
+            return {"keys": json.dumps(embedding_keys(self.model, texts)), "vectors": vectors.tobytes()}
         if self.spec.task == "frames":
-            return {"scores": np.array([json.dumps(sc) for sc in compute_frame_scores(self.model, texts)], dtype=object)}
-        spans = compute_spans(self.model, texts)
+            return {"result": json.dumps(compute_frame_scores(self.model, texts))}
         from annotator.ml.token_states import clear_memory
 
+        spans = compute_spans(self.model, texts)
         clear_memory()  # an actor never sees these texts again: keep no token states for them
-        return {"spans": np.array([json.dumps([[sp.start, sp.end, sp.label, float(sp.score)] for sp in found])
-                                   for found in spans], dtype=object)}
+        return {"result": json.dumps([[[sp.start, sp.end, sp.label, float(sp.score)] for sp in found]
+                                      for found in spans])}
+
+
+def _column(values: list[Any]) -> np.ndarray:
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
 
 
 def _spec(kind: str, folder: str, task: str, options: RayOptions) -> WorkerSpec:
@@ -217,77 +230,68 @@ def _windows(store: Store, version: str, only_missing: bool, limit: int | None,
 
 def _on_workers(store: Store, version: str, window: Sequence[Segment], spec: WorkerSpec, options: RayOptions,
                 tick: Callable[[int], None], thresholds: dict[str, float]) -> None:
-    """The whole version on the workers; each batch of results written as it comes back, in order."""
+    """The whole version on the workers, a chunk per call as the local path computes it; each
+    chunk's results written as they come back, in order."""
     from annotator.ml.spans import Span
 
-    position = 0
-    for batch in map_in_order([{"text": s.text} for s in window], functools.partial(SuggestWorker, spec), options):
-        column = batch["spans" if spec.task == "spans" else "scores"]
-        segments = window[position:position + len(column)]
-        position += len(column)
-        ids = [s.id for s in segments]
+    chunks = list(_chunks(window))
+    rows = [{"texts": [s.text for s in chunk]} for chunk in chunks]
+    for chunk, row in zip(chunks, map_in_order(rows, functools.partial(SuggestWorker, spec), options), strict=True):
+        ids, result = [s.id for s in chunk], json.loads(row["result"])
         if spec.task == "spans":
-            write_spans(store, version, ids, [[Span(a, b, label, score, seg.text[a:b])
-                                               for a, b, label, score in json.loads(found)]
-                                              for seg, found in zip(segments, column)])
+            write_spans(store, version, ids, [[Span(a, b, label, score, seg.text[a:b]) for a, b, label, score in found]
+                                              for seg, found in zip(chunk, result)])
         else:
-            write_frames(store, version, thresholds, ids, [json.loads(sc) for sc in column])
-        tick(len(segments))
+            write_frames(store, version, thresholds, ids, result)
+        tick(len(chunk))
 
 
 def _frames_from_embeddings(store: Store, model: Any, version: str, window: Sequence[Segment], spec: WorkerSpec,
                             options: RayOptions, tick: Callable[[int], None]) -> None:
-    """Embeddings on the workers, into the store; the segments scored here from the stored
-    vectors as soon as every vector they read (their own, their context's) is in."""
+    """The embeddings the store lacks, computed on the workers and stored here; each chunk scored
+    here from the stored vectors (``_run_frames``, no encoder run) once the vectors it reads are in.
+
+    The workers embed in the same calls as the local path would (per chunk: its segments' texts,
+    then their contexts' texts, those not stored yet): the int8 engine's output depends a little
+    on the batch a text is padded in, so that the same calls give the very same vectors."""
     from annotator.ml.embeddings import encoder_key
 
     cache = store.embedding_cache(encoder_key(model.encoder_dir))
-    contexts = frame_contexts(store, model, window) or [None] * len(window)
-    texts: dict[str, None] = {}  # every text the window's segments read, in the order they first need them
-    ready_after: list[int] = []  # segment i can be scored once the first ready_after[i] texts are stored
-    speeches: set[int] = set()
-    for seg, ctx in zip(window, contexts):
-        texts.setdefault(seg.text)
-        if ctx is not None:
-            around = [ctx.before, ctx.after]
-            if id(ctx.speech) not in speeches:  # a speech's segments share its tuple
-                speeches.add(id(ctx.speech))
-                around += ctx.speech
-            texts.update(dict.fromkeys(t for t in around if t and t not in texts))
-        ready_after.append(len(texts))
-    keys = embedding_keys(model, list(texts))
-    stored = cache.known(keys)
-    to_send = [i for i, k in enumerate(keys) if k not in stored]  # in this order, and back in it
-    sent = {keys[i] for i in to_send}
-    missing_in_first = [0]  # missing_in_first[n]: how many of the first n texts are to be computed
-    for key in keys:
-        missing_in_first.append(missing_in_first[-1] + (key in sent))
-    waits = [missing_in_first[n] for n in ready_after]  # never decreasing, as ready_after
-    scored = 0
+    chunks = list(_chunks(window))
+    calls: list[list[str]] = []  # the texts of each embedding call, in order
+    expected: list[list[str]] = []  # their keys, as this process computes them
+    ready_after: list[int] = []  # chunk c can be scored once this many calls are back
+    sent: set[str] = set()
+    for chunk in chunks:
+        contexts = frame_contexts(store, model, chunk)
+        for texts in ([s.text for s in chunk], context_texts(contexts) if contexts is not None else []):
+            texts = list(dict.fromkeys(texts))
+            keys = embedding_keys(model, texts)
+            stored = cache.known(keys)
+            todo = [(k, t) for k, t in zip(keys, texts) if k not in stored and k not in sent]
+            if todo:
+                calls.append([t for _, t in todo])
+                expected.append([k for k, _ in todo])
+                sent.update(expected[-1])
+        ready_after.append(len(calls))
+    scored = received = foreign = 0
 
-    def score(received: int) -> None:
+    def score_ready() -> None:
         nonlocal scored
-        ready = scored
-        while ready < len(window) and waits[ready] <= received:
-            ready += 1
-        for chunk_start in range(scored, ready, CHUNK):
-            chunk = window[chunk_start:min(chunk_start + CHUNK, ready)]
-            _run_frames(store, model, version, chunk)
-            tick(len(chunk))
-        scored = ready
+        while scored < len(chunks) and ready_after[scored] <= received:
+            _run_frames(store, model, version, chunks[scored])
+            tick(len(chunks[scored]))
+            scored += 1
 
-    score(0)
-    received, foreign = 0, 0
-    if to_send:
-        text_list = list(texts)
-        rows = [{"text": text_list[i]} for i in to_send]
-        for batch in map_in_order(rows, functools.partial(SuggestWorker, spec), options):
-            vectors = {str(k): np.frombuffer(v, dtype=np.float16) for k, v in zip(batch["key"], batch["vector"])}
-            foreign += sum(1 for k in vectors if k not in sent)
-            cache.put(vectors)
-            received += len(batch["key"])
-            score(received)
-    score(len(to_send))
+    score_ready()
+    rows = [{"texts": texts} for texts in calls]
+    for keys, row in zip(expected, map_in_order(rows, functools.partial(SuggestWorker, spec), options), strict=True):
+        got = json.loads(row["keys"])
+        vectors = np.frombuffer(row["vectors"], dtype=np.float16).reshape(len(got), -1)
+        cache.put(dict(zip(got, vectors)))
+        foreign += len(set(keys) - set(got))
+        received += 1
+        score_ready()
     if foreign:
         from annotator.ml.engine import note
 

@@ -198,7 +198,8 @@ def write_spans(store: Store, version: str, segment_ids: Sequence[int], spans: S
 
 
 # ---------------------------------------------------------------------------- running
-def _chunks(items: Sequence[Segment], size: int = CHUNK):
+def _chunks(items: Sequence[Segment], size: int | None = None):
+    size = size or CHUNK  # read when called (a test makes chunks small)
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
