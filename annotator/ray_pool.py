@@ -136,7 +136,7 @@ def map_in_order(rows: Sequence[dict[str, Any]], make_worker: Callable[[], Calla
         _PoolWorker, fn_constructor_args=(make_worker,), batch_size=rows_per_call, batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=min(pool_size(options), calls)),
         num_cpus=options.cpus_per_actor, num_gpus=options.gpus_per_actor or None)
-    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0):
         columns = list(batch)
         for i in range(len(batch[columns[0]]) if columns else 0):
             yield {c: batch[c][i] for c in columns}

@@ -13,8 +13,8 @@ folder every node reads at the same path) and the same compute and write halves
 * a fine-tuned frames version, and either slogan tagger: entirely on the workers;
 * glossary matches and translations: here, as without Ray.
 
-The segments are read in windows of :data:`WINDOW` (one Ray Data run each, its actors loading
-the model once), and written back in one transaction per batch, in order. A run killed at any
+The segments are read in windows (one Ray Data run each, its actors loading the model once), and
+written back in one transaction per chunk, in order. A run killed at any
 point keeps every batch written (vectors included); a rerun covers only the segments the
 version has not looked at, and writing replaces per segment and version, so nothing is doubled.
 """
@@ -34,7 +34,8 @@ import numpy as np
 from annotator.errors import AnnotatorError
 from annotator.ml.context import context_texts
 from annotator.progress import Progress
-from annotator.ray_pool import RayOptions, connected, map_in_order
+from annotator.ray_pool import RayOptions, connected, map_in_order, pool_size
+from annotator.services import suggest
 from annotator.services.suggest import (
     ActiveModels,
     SuggestReport,
@@ -52,7 +53,11 @@ from annotator.services.suggest import (
 )
 from annotator.store import Segment, Store
 
-WINDOW = 65_536  # segments per Ray Data run: fewer runs (model loads), against the driver's memory
+# A window (one Ray Data run: its actors start and load the model once) is this many chunks, or
+# more on a big cluster, so that starting the actors (seconds) stays small beside the run; the
+# driver holds a window's segments in memory (about 0.5 GB for a million).
+WINDOW_CHUNKS = 256
+WINDOW_CHUNKS_PER_ACTOR = 16
 FORWARDED_ENV = ("ANNOTATOR_BF16", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")  # what a worker must see as we do
 
 
@@ -172,7 +177,8 @@ def run_on_ray(store: Store, models: ActiveModels, kind: str, version: str, only
         if progress:
             progress(f"suggest:{kind}", done, total)
 
-    for window in _windows(store, version, only_missing, limit):
+    size = suggest.CHUNK * max(WINDOW_CHUNKS, WINDOW_CHUNKS_PER_ACTOR * pool_size(options))
+    for window in _windows(store, version, only_missing, limit, size):
         if kind == "frames" and model is not None and reads_embeddings(model):
             _frames_from_embeddings(store, model, version, window, _spec(kind, str(folder), "embed", options),
                                     options, tick)
@@ -203,8 +209,8 @@ def _prepare_engine(model: Any, kind: str) -> None:
 
 
 def _windows(store: Store, version: str, only_missing: bool, limit: int | None,
-             size: int = WINDOW) -> Iterator[list[Segment]]:
-    """The segments to do, a window at a time, read when the window before is written."""
+             size: int) -> Iterator[list[Segment]]:
+    """The segments to do, ``size`` at a time (whole chunks), each read when the window before is written."""
     left = limit
     if not only_missing:
         segments = store.iter_segments()
