@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _ml_fixtures import tiny_encoder_dir  # noqa: F401
+from _ml_fixtures import tiny_encoder_dir, tiny_frames_dir, tiny_spans_dir  # noqa: F401
 from click.testing import CliRunner
 from conftest import REPO
 from test_span_linear import examples
@@ -192,6 +192,26 @@ def test_a_run_killed_halfway_resumes_without_duplicates_to_the_uninterrupted_re
     ActiveModels._cache.clear()
     suggest_all(Store.open(tmp_path / "a.db"), translate=False)  # uninterrupted, here
     no_duplicates(tmp_path / "b.db")
+    assert_same_suggestions(tmp_path / "a.db", tmp_path / "b.db")
+
+
+@pytest.mark.slow
+def test_fine_tuned_versions_run_whole_on_the_workers(tmp_path, tiny_frames_dir, tiny_spans_dir, ray_address):
+    from annotator.services.models import register_and_activate
+
+    store = Store.open(tmp_path / "a.db")
+    add_speeches(store, examples(6, 5, seed=4), False, random.Random(0))
+    register_and_activate(store, tiny_frames_dir)
+    register_and_activate(store, tiny_spans_dir)
+    store.close()
+    shutil.copy(tmp_path / "a.db", tmp_path / "b.db")
+    suggest_all(Store.open(tmp_path / "a.db"), translate=False)
+    ActiveModels._cache.clear()
+    on_ray = Store.open(tmp_path / "b.db")
+    report = suggest_all_on_ray(on_ray, RayOptions(address=ray_address), translate=False)
+    assert set(report.segments.values()) == {30}
+    assert not on_ray.embedding_counts()  # nothing embedded: the fine-tuned models read texts
+    on_ray.close()
     assert_same_suggestions(tmp_path / "a.db", tmp_path / "b.db")
 
 

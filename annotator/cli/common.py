@@ -50,8 +50,8 @@ def _ray(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
         return None
     from annotator.ray_pool import LOCAL, require_ray
 
-    looks_like_path = Path(value).exists() or ("/" in value and "://" not in value)
-    if value != LOCAL and looks_like_path:
+    named = value in (LOCAL, "auto") or "://" in value
+    if not named and (Path(value).exists() or "/" in value):  # `import --ray corpus/`: the path went to --ray
         raise AnnotatorError(f"--ray took {shown(value)} for the Ray cluster's address; put --ray after the "
                              "paths, or write --ray local (this machine) or --ray HOST:6379")
     require_ray()  # one line saying what to install, before any work
