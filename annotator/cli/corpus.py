@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from annotator.cli.common import db_option, echo, open_existing, open_store
+from annotator.cli.common import db_option, echo, open_existing, open_store, ray_option
 
 
 @click.command("import")
@@ -19,18 +19,23 @@ from annotator.cli.common import db_option, echo, open_existing, open_store
 @click.option("--lang", default=None, help="Language of every speech (ISO 639-1); skips detection.")
 @click.option("--segment-langid/--no-segment-langid", default=True, show_default=True,
               help="Detect the language of each long segment too (mixed-language speeches).")
+@ray_option
 @db_option
-def import_cmd(paths: tuple[Path, ...], fmt: str, lang: str | None, segment_langid: bool, db_path: Path) -> None:
-    """Import speeches from files or folders (all or nothing; re-importing adds nothing)."""
+def import_cmd(paths: tuple[Path, ...], fmt: str, lang: str | None, segment_langid: bool, ray_address: str | None,
+               db_path: Path) -> None:
+    """Import speeches from files or folders (all or nothing; re-importing adds nothing); with
+    --ray, segmentation and language detection run on a Ray cluster (or a local Ray)."""
     from annotator.corpora.importer import import_paths
     from annotator.progress import Bars
+    from annotator.ray_pool import RayOptions
     from annotator.store import Store
 
+    ray = RayOptions(address=ray_address) if ray_address is not None else None
     # A first import that fails leaves no empty database behind.
     opening = contextlib.nullcontext(open_store(db_path)) if db_path.exists() else Store.creating(db_path)
     with opening as store, Bars() as bars:
         report = import_paths(store, list(paths), fmt=fmt, language=lang,
-                              segment_langid=segment_langid, progress=bars.update)
+                              segment_langid=segment_langid, progress=bars.update, ray=ray)
     echo(report.summary())
     if report.translations_added:
         # the corpus's translations, aligned by position so far: by meaning where the encoder is

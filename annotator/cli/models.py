@@ -9,7 +9,7 @@ import click
 
 from annotator.errors import AnnotatorError
 from annotator.cli.common import (annotator_option, db_option, echo, echo_engine_notes, engine_option, open_existing,
-                                  open_store)
+                                  open_store, ray_option)
 from annotator.services.version_scores import DEFAULT_NEWEST
 
 
@@ -157,11 +157,17 @@ def models_use(version: str, db_path: Path) -> None:
                    "`annotator models setup` does).")
 @click.option("--base", default=None, help="Base encoder for that setup: a folder, a saved version or a cached "
               "Hugging Face id (default: the default encoder).")
+@ray_option
+@click.option("--ray-actors", type=click.IntRange(min=1), default=None,
+              help="With --ray: how many actors (one model each); default: one per CPU of the cluster.")
+@click.option("--ray-gpus", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="With --ray: GPUs per actor (fine-tuned models run on them; the int8 engine stays on the CPU).")
 def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: bool, setup: bool,
-            base: str | None) -> None:
+            base: str | None, ray_address: str | None, ray_actors: int | None, ray_gpus: float) -> None:
     """Fill machine suggestions (frames, slogan spans, glossary, translations) for segments, and
-    frames for whole speeches. Where neither a frames nor a spans model is active yet, the
-    default models are set up first (--no-setup: not)."""
+    frames for whole speeches; with --ray, the models run on a Ray cluster (or a local Ray).
+    Where neither a frames nor a spans model is active yet, the default models are set up first
+    (--no-setup: not)."""
     from annotator.progress import Bars
     from annotator.services import speech_suggest
     from annotator.services.first_run import needs_setup, setup_models, setup_plan
@@ -177,8 +183,16 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
             for line in setup_models(store, base=base, echo=echo, progress=bars.update):
                 echo(line)
     with Bars(unit="seg") as bars:
-        report = suggest_all(store, only_missing=only_missing, limit=limit, progress=bars.update,
-                             translate=not no_translate)
+        if ray_address is None:
+            report = suggest_all(store, only_missing=only_missing, limit=limit, progress=bars.update,
+                                 translate=not no_translate)
+        else:
+            from annotator.ray_pool import RayOptions
+            from annotator.services.cluster import suggest_all_on_ray
+
+            options = RayOptions(address=ray_address, actors=ray_actors, gpus_per_actor=ray_gpus)
+            report = suggest_all_on_ray(store, options, only_missing=only_missing, limit=limit,
+                                        progress=bars.update, translate=not no_translate)
     echo(report.summary())
     with Bars(unit="speech") as bars:
         echo(speech_suggest.summary(*speech_suggest.suggest_speeches(

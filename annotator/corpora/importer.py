@@ -9,15 +9,19 @@ keyed by the hash of their text).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import pickle
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotator.corpora.languages import checked_language, normalise_language, unknown_language_message
+import numpy as np
+
 from annotator.corpora.langid import detect_segment_languages, detect_speech_language
+from annotator.corpora.languages import checked_language, normalise_language, unknown_language_message
 from annotator.corpora.readers import RawSpeech, expand_paths, read_file
 from annotator.corpora.segment import Piece, segment_text
 from annotator.errors import InputError
@@ -25,8 +29,10 @@ from annotator.store import Store
 from annotator.store.speeches import content_hash
 from annotator.store.translations import ALIGNED_BY_POSITION
 from annotator.progress import Progress
+from annotator.ray_pool import RayOptions
 
 PARALLEL_THRESHOLD = 400  # speeches; below this a process pool costs more than it saves
+RAY_SPEECHES_PER_CALL = 16  # as the process pool's chunks
 
 
 @dataclass
@@ -154,7 +160,11 @@ def import_paths(
     segment_langid: bool = True,
     progress: Progress | None = None,
     workers: int | None = None,
+    ray: RayOptions | None = None,
 ) -> ImportReport:
+    """Import ``paths`` into ``store``, all or nothing. Speeches are segmented and their languages
+    detected in worker processes (``workers``; from :data:`PARALLEL_THRESHOLD` speeches), or on
+    Ray actors with ``ray`` (``--ray``); this process stores them, in input order, either way."""
     if language:
         language = checked_language(language, "--lang")
     files, raws = read_all(paths, fmt, store)
@@ -172,7 +182,7 @@ def import_paths(
     # any speech rolls the whole import back and the database is as it was.
     bulk = store.bulk_segments() if len(todo) >= PARALLEL_THRESHOLD else contextlib.nullcontext()
     with store.write(), bulk as flush_index:
-        for i, item in enumerate(_prepare_all(todo, language, segment_langid, workers), start=1):
+        for i, item in enumerate(_prepare_all(todo, language, segment_langid, workers, ray), start=1):
             _store_one(store, item, report)
             if flush_index and i % 100 == 0:
                 flush_index()  # index for search while the workers segment the next speeches
@@ -202,12 +212,46 @@ def _store_one(store: Store, item: PreparedSpeech, report: ImportReport) -> None
 
 
 def _prepare_all(raws: list[RawSpeech], language: str | None, segment_langid: bool,
-                 workers: int | None) -> Iterator[PreparedSpeech]:
-    """Prepared speeches in input order; in worker processes when there are many."""
+                 workers: int | None, ray: RayOptions | None = None) -> Iterator[PreparedSpeech]:
+    """Prepared speeches in input order; in worker processes when there are many, on Ray if asked."""
     args = [(r, language, segment_langid) for r in raws]
+    if ray is not None:
+        yield from _prepare_on_ray(args, ray)
+        return
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if len(args) < PARALLEL_THRESHOLD or workers <= 1:
         yield from map(_prepare_star, args)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         yield from pool.map(_prepare_star, args, chunksize=16)
+
+
+def _prepare_on_ray(args: list[tuple[RawSpeech, str | None, bool]], options: RayOptions) -> Iterator[PreparedSpeech]:
+    """:func:`prepare` on Ray actors, in input order. A bad record comes back as its error, raised
+    here in its turn, so that the import fails on the same record, with the same line, as without Ray."""
+    from annotator.ray_pool import connected, map_in_order
+
+    if not args:
+        return
+    with connected(options):
+        # pickled both ways, by us (Ray would, after failing to fit dataclasses into Arrow columns)
+        rows = [{"args": pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL)} for a in args]
+        for row in map_in_order(rows, _RayPreparer, options, rows_per_call=RAY_SPEECHES_PER_CALL):
+            if row["error"]:
+                path, problem, line = json.loads(row["error"])
+                raise InputError(path, problem, line)
+            yield pickle.loads(row["prepared"])
+
+
+class _RayPreparer:
+    """A Ray actor's side of the import: a batch of raw speeches -> prepared speeches (or errors)."""
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        n = len(batch["args"])
+        prepared, errors = np.full(n, b"", dtype=object), np.full(n, "", dtype=object)
+        for i, args in enumerate(batch["args"]):
+            try:
+                prepared[i] = pickle.dumps(_prepare_star(pickle.loads(args)), protocol=pickle.HIGHEST_PROTOCOL)
+            except InputError as exc:
+                errors[i] = json.dumps([exc.path, exc.problem, exc.line])
+        return {"prepared": prepared, "error": errors}

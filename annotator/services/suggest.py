@@ -14,22 +14,31 @@ For each segment, and each active model version, it stores:
   again only when they change (another translation model version becomes active).
 
 Batch runs (``annotator suggest``) commit chunk by chunk, so an interrupted run resumes where it
-stopped. The UI calls :func:`suggest_segments` for one segment from a worker thread.
+stopped. The UI calls :func:`suggest_segments` for one segment from a worker thread. Each model's
+work is two functions, compute and write, which ``annotator suggest --ray`` (``services.cluster``)
+uses too: there the computing runs on Ray workers and this process writes.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from annotator.errors import ModelNotFoundError
 from annotator.ml.active import binary_entropy, order_by_uncertainty
 from annotator.ml.predictors import load_predictor
 from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Segment, Store, Suggestion
 from annotator.progress import Progress
+
+if TYPE_CHECKING:
+    from annotator.ml.context import SegmentContext
+    from annotator.ml.spans import Span
 
 CHUNK = 256
 TOP_K = 5
@@ -136,10 +145,16 @@ def frame_suggestions(scores: dict[str, float], thresholds: dict[str, float]) ->
     return chosen, uncertainty, info
 
 
-# ---------------------------------------------------------------------------- running
-def _chunks(items: Sequence[Segment], size: int = CHUNK):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+# ------------------------------------------------------------------ compute, then write
+# Each model's work in two halves, which the local path (below) and the Ray path
+# (``services.cluster``) share: *compute* (a model and texts -> results; no store) and *write*
+# (results -> the store, one transaction per call; a segment's earlier run of the version is
+# replaced, so writing again never duplicates).
+
+def reads_embeddings(model: Any) -> bool:
+    """Whether a frames model scores over sentence embeddings (nearest neighbours, linear), which
+    the project keeps: the encoder runs once per text, and the rest is cheap."""
+    return hasattr(model, "embedding_cache") and getattr(model, "encoder_dir", None) is not None
 
 
 def use_embedding_cache(store: Store, model: Any) -> None:
@@ -147,51 +162,123 @@ def use_embedding_cache(store: Store, model: Any) -> None:
     project's cache, so that each text is embedded once per encoder."""
     from annotator.ml.embeddings import encoder_key
 
-    if hasattr(model, "embedding_cache") and getattr(model, "encoder_dir", None) is not None:
+    if reads_embeddings(model):
         model.embedding_cache = store.embedding_cache(encoder_key(model.encoder_dir))
 
 
-def _frame_scores(store: Store, model: Any, segments: Sequence[Segment]) -> list[dict[str, float]]:
-    """``{label: score}`` per segment; a model that reads context gets each segment's speech."""
-    from annotator.ml.context import predict_scores, uses_context
+def frame_contexts(store: Store, model: Any, segments: Sequence[Segment]) -> list[SegmentContext | None] | None:
+    """Each segment's place in its speech, for a model that reads context (None for the others)."""
+    from annotator.ml.context import uses_context
 
-    contexts = None
-    if uses_context(model):
-        from annotator.services.context import segment_contexts
+    if not uses_context(model):
+        return None
+    from annotator.services.context import segment_contexts
 
-        around = segment_contexts(store, (s.speech_id for s in segments))
-        contexts = [around.get(s.id) for s in segments]
-    matrix = predict_scores(model, [s.text for s in segments], contexts)
+    around = segment_contexts(store, (s.speech_id for s in segments))
+    return [around.get(s.id) for s in segments]
+
+
+def compute_frame_scores(model: Any, texts: Sequence[str],
+                         contexts: Sequence[SegmentContext | None] | None = None) -> list[dict[str, float]]:
+    """``{label: score}`` per text, from any frames predictor."""
+    from annotator.ml.context import predict_scores
+
+    matrix = predict_scores(model, list(texts), contexts)
     return [dict(zip(model.labels, map(float, row))) for row in matrix]
+
+
+def write_frames(store: Store, version: str, thresholds: dict[str, float], segment_ids: Sequence[int],
+                 scores: Sequence[dict[str, float]]) -> None:
+    with store.write():
+        for segment_id, sc in zip(segment_ids, scores, strict=True):
+            chosen, unc, info = frame_suggestions(sc, thresholds)
+            store.replace_suggestions(segment_id, version, chosen, uncertainty=unc, info=info)
+
+
+def embedding_keys(model: Any, texts: Sequence[str]) -> list[str]:
+    """The keys under which a model over sentence embeddings finds ``texts``' vectors in the
+    project's store (they name the encoder's engine: ``ml.embeddings.text_key``)."""
+    from annotator.ml.embeddings import embedding_keys as keys
+
+    return keys(model.encoder_dir, texts, model.prefix, model.max_length, model.engine)
+
+
+def compute_embeddings(model: Any, texts: Sequence[str]) -> np.ndarray:
+    """The sentence embeddings the model itself reads for ``texts`` (its encoder, prefix, length
+    and engine; at the store's precision), computed afresh."""
+    return model.embed(list(texts))
+
+
+def compute_spans(model: Any, texts: Sequence[str]) -> list[list[Span]]:
+    """The spans of each text, from either slogan tagger."""
+    return model.predict(list(texts))
+
+
+def write_spans(store: Store, version: str, segment_ids: Sequence[int], spans: Sequence[Sequence[Span]]) -> None:
+    with store.write():
+        for segment_id, found in zip(segment_ids, spans, strict=True):
+            items = [Suggestion(segment_id, version, "span", sp.label, float(sp.score), sp.start, sp.end)
+                     for sp in found]
+            low = min((sp.score for sp in found), default=None)
+            store.replace_suggestions(segment_id, version, items,
+                                      uncertainty=(1 - low) if low is not None else 0.0)
+
+
+# ---------------------------------------------------------------------------- running
+def _chunks(items: Sequence[Segment], size: int | None = None):
+    size = size or CHUNK  # read when called (a test makes chunks small)
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 def _run_frames(store: Store, model: Any, version: str, segments: Sequence[Segment]) -> None:
     thresholds = dict(getattr(model, "thresholds", {}) or {})
     with ActiveModels._lock:  # the loaded model is shared: its cache is this store's while it predicts
         use_embedding_cache(store, model)
-        scores = _frame_scores(store, model, segments)
-        if hasattr(model, "embedding_cache"):
-            model.embedding_cache = None
-    with store.write():
-        for seg, sc in zip(segments, scores):
-            chosen, unc, info = frame_suggestions(sc, thresholds)
-            store.replace_suggestions(seg.id, version, chosen, uncertainty=unc, info=info)
+        try:
+            scores = compute_frame_scores(model, [s.text for s in segments], frame_contexts(store, model, segments))
+        finally:
+            if hasattr(model, "embedding_cache"):
+                model.embedding_cache = None
+    write_frames(store, version, thresholds, [s.id for s in segments], scores)
 
 
 def _run_spans(store: Store, model: Any, version: str, segments: Sequence[Segment]) -> None:
-    predicted = model.predict([s.text for s in segments])
-    with store.write():
-        for seg, spans in zip(segments, predicted):
-            items = [Suggestion(seg.id, version, "span", sp.label, float(sp.score), sp.start, sp.end)
-                     for sp in spans]
-            low = min((sp.score for sp in spans), default=None)
-            store.replace_suggestions(seg.id, version, items, uncertainty=(1 - low) if low is not None else 0.0)
+    write_spans(store, version, [s.id for s in segments], compute_spans(model, [s.text for s in segments]))
 
 
 def _run_glossary(store: Store, entries: Sequence[GlossaryEntry], segments: Sequence[Segment]) -> None:
     with store.write():
         for seg in segments:
             store.replace_suggestions(seg.id, GLOSSARY_VERSION, glossary_matches(seg.text, entries))
+
+
+def segments_to_do(store: Store, version: str, only_missing: bool, limit: int | None) -> list[Segment]:
+    """The segments a run of ``version`` covers: those it has not looked at yet, or all."""
+    if only_missing:
+        return store.segments_missing_run(version, limit)
+    return list(itertools.islice(store.iter_segments(), limit))
+
+
+# A way to run one model version over the segments it covers, writing as it goes; returns how many
+# it covered. ``run_locally`` is this process's; ``services.cluster`` has the Ray one.
+ModelRun = Callable[[Store, "ActiveModels", str, str, bool, "int | None", "Progress | None"], int]
+
+
+def run_locally(store: Store, models: "ActiveModels", kind: str, version: str, only_missing: bool,
+                limit: int | None, progress: Progress | None) -> int:
+    """A frames or spans version over its segments, chunk by chunk, in this process."""
+    segments = segments_to_do(store, version, only_missing, limit)
+    if not segments:
+        return 0
+    model = models.load(kind)
+    done = 0
+    for chunk in _chunks(segments):
+        (_run_frames if kind == "frames" else _run_spans)(store, model, version, chunk)
+        done += len(chunk)
+        if progress:
+            progress(f"suggest:{kind}", done, len(segments))
+    return done
 
 
 def _translate(store: Store, models: ActiveModels, segments: Sequence[Segment], report: SuggestReport,
@@ -251,36 +338,28 @@ def _translate(store: Store, models: ActiveModels, segments: Sequence[Segment], 
 
 
 def suggest_all(store: Store, only_missing: bool = True, limit: int | None = None,
-                progress: Progress | None = None, translate: bool = True) -> SuggestReport:
-    """Run every active model (and the glossary) over the segments that lack its suggestions."""
+                progress: Progress | None = None, translate: bool = True,
+                run_model: ModelRun = run_locally) -> SuggestReport:
+    """Run every active model (and the glossary) over the segments that lack its suggestions;
+    ``run_model`` runs the frames and spans versions (here, or on Ray: ``services.cluster``)."""
     report = SuggestReport()
     models = ActiveModels(store)
     entries = store.glossary()
-    jobs: list[tuple[str, str]] = [(GLOSSARY_VERSION, "glossary")]
+    segments = segments_to_do(store, GLOSSARY_VERSION, only_missing, limit)
+    for i, chunk in enumerate(_chunks(segments), start=1):
+        _run_glossary(store, entries, chunk)
+        if progress:
+            progress("suggest:glossary", min(i * CHUNK, len(segments)), len(segments))
+    if segments:
+        report.segments[GLOSSARY_VERSION] = len(segments)
     for kind in ("frames", "spans"):
         version = models.versions.get(kind)
-        if version:
-            jobs.append((version, kind))
-        else:
+        if not version:
             report.skipped.append(f"no active {kind} model (run `annotator models setup` or `annotator train`)")
-    for version, kind in jobs:
-        segments = (store.segments_missing_run(version, limit) if only_missing
-                    else list(store.iter_segments())[:limit] if limit else list(store.iter_segments()))
-        if not segments:
             continue
-        model = models.load(kind) if kind != "glossary" else None
-        done = 0
-        for chunk in _chunks(segments):
-            if kind == "glossary":
-                _run_glossary(store, entries, chunk)
-            elif kind == "frames":
-                _run_frames(store, model, version, chunk)
-            else:
-                _run_spans(store, model, version, chunk)
-            done += len(chunk)
-            if progress:
-                progress(f"suggest:{kind}", done, len(segments))
-        report.segments[version] = done
+        done = run_model(store, models, kind, version, only_missing, limit, progress)
+        if done:
+            report.segments[version] = done
     if translate:
         from annotator.services.corpus_translations import align_corpus_translations
 

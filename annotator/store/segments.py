@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from annotator.errors import AnnotatorError
-from annotator.store.base import StorePart, first, marks
+from annotator.store.base import StorePart, first, marks, scalar
 from annotator.store.records import Segment, segment_from_row
 
 
@@ -57,6 +57,9 @@ class Segments(StorePart):
         return [r[0] for r in self.db.execute(
             "SELECT text FROM segments WHERE length(text) BETWEEN ? AND ? ORDER BY (id * 2654435761) % 1000003 "
             "LIMIT ?", [min_chars, max_chars, n])]
+
+    def segment_count(self) -> int:
+        return int(scalar(self.db, "SELECT COUNT(*) FROM segments") or 0)
 
     def iter_segments(self, batch: int = 1000) -> Iterator[Segment]:
         last = 0
