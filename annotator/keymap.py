@@ -60,13 +60,16 @@ ANNOTATE_KEYS: tuple[Key, ...] = (
     Key("f", "filters", "Filter", "filters"),
     Key("m", "more_like_this", "More like this", "more_like_this",
         tooltip="List the segments most similar in meaning to this one, nearest first (f, Clear: back)"),
-    Key("v", "speech_view", "Speech", "speech_view",
-        tooltip="The whole speech: its text, the frames suggested for it with scores and thresholds, "
+    Key("v", "speech_view", "Whole speech", "speech_view",
+        tooltip="Read the whole speech: its text, the frames suggested for it with scores and thresholds, "
                 "and its own frames (the frame keys toggle them; esc returns)"),
     Key("G", "glossary", "Glossary", "glossary", mode="always", show=False,
         tooltip="The glossary of official formulations: search it, and add the span you are marking "
                 "(or the segment's first span) with its official rendering (esc returns)"),
-    Key("question_mark,f1", "toggle_guidelines", "Guide", "guidelines", mode="always"),
+    Key("question_mark,f1", "toggle_guidelines", "Guide", "guidelines", mode="always",
+        tooltip="Every label with its definition, what the scores and thresholds mean, the keys"),
+    # Before span mode's escape: with the guide open, escape closes the guide first.
+    Key("escape", "close_guidelines", "Close guide", "guidelines.close", mode="always"),
     Key("d", "toggle_adjudicate", "Adjudicate", "adjudicate", show=False,
         tooltip="Show only the segments annotators disagree on, and settle them"),
     Key("c", "choose", "Take decision", "adjudicate.choose", mode="adjudicate",

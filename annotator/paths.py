@@ -52,6 +52,32 @@ def models_dir() -> Path:
     return Path(env).resolve() if env else project_root() / "models"
 
 
+def models_not_writable(folder: Path, reason: str) -> str:
+    """One line: the models folder cannot be written, and what to do about it."""
+    if os.environ.get("ANNOTATOR_MODELS"):
+        where = "the folder $ANNOTATOR_MODELS names"
+    else:
+        where = "the default models folder, in the tool's own folder (the source checkout)"
+    return (f"{folder}: cannot write models there ({reason}); it is {where}: set ANNOTATOR_MODELS to a folder "
+            "you can write, e.g. `export ANNOTATOR_MODELS=~/annotator-models`")
+
+
+def check_models_writable() -> None:
+    """Fail early, in one line naming ``ANNOTATOR_MODELS``, where the models folder cannot be
+    written (a read-only checkout, another user's folder): before minutes of work are lost."""
+    import tempfile
+
+    from annotator.errors import AnnotatorError
+
+    folder = models_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise AnnotatorError(models_not_writable(folder, exc.strerror or type(exc).__name__)) from None
+
+
 def demo_corpus_dir() -> Path:
     return project_root() / "corpora" / "demo"
 

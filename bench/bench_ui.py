@@ -83,7 +83,7 @@ def direct_next(screen: AnnotateScreen, presses: int) -> float:
     updates) plus rendering what changed (the segment text and every visible list row)."""
     from annotator.ui.widgets import SegmentList, SegmentText
 
-    seg_list, text = screen.query_one(SegmentList), screen.query_one(SegmentText)
+    seg_list, text = screen.query_one(SegmentList), screen.query_one("#original", SegmentText)
     t0 = time.perf_counter()
     for _ in range(presses):
         screen.action_next()

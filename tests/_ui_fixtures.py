@@ -40,9 +40,25 @@ def speech_record(language: str, title: str, segments: list[str]) -> tuple[dict,
     return speech, segs
 
 
+# The frames version's labels: every frame of the framing scheme but the last (a label added to
+# the scheme after the model was trained), with per-label thresholds as training tunes them.
+FRAMES_LABELS = ["Economic", "Capacity_and_resources", "Morality", "Fairness_and_equality",
+                 "Legality_Constitutionality_and_jurisprudence", "Policy_prescription_and_evaluation",
+                 "Crime_and_punishment", "Security_and_defense", "Health_and_safety", "Quality_of_life",
+                 "Cultural_identity", "Public_opinion", "Political"]
+FRAMES_THRESHOLDS = {"Economic": 0.5, "Policy_prescription_and_evaluation": 0.3, "Security_and_defense": 0.35,
+                     "Quality_of_life": 0.6, "Political": 0.35}
+# Every label's score for the first English segment, as a run records them (the version's label order).
+FIRST_EN_SCORES = {"Economic": 0.91, "Quality_of_life": 0.62, "Policy_prescription_and_evaluation": 0.24,
+                   "Security_and_defense": 0.31, "Political": 0.2}
+
+
 def register_models(store: Store, folder: Path) -> None:
     for version, kind in ((FRAMES_VERSION, "frames"), (SPANS_VERSION, "spans")):
-        store.register_model(version, kind, str(folder), {"version": version, "kind": kind})
+        meta = {"version": version, "kind": kind}
+        if kind == "frames":
+            meta |= {"labels": FRAMES_LABELS, "thresholds": FRAMES_THRESHOLDS}
+        store.register_model(version, kind, str(folder), meta)
         store.set_active_model(kind, version)
 
 
@@ -58,7 +74,8 @@ def build_project(path: Path | None = None, with_suggestions: bool = True) -> St
         store.replace_suggestions(first_en, FRAMES_VERSION, [
             Suggestion(first_en, FRAMES_VERSION, "frame", "Economic", 0.91),
             Suggestion(first_en, FRAMES_VERSION, "frame", "Quality_of_life", 0.62),
-        ], uncertainty=0.3, info={"top": [["Economic", 0.91], ["Quality_of_life", 0.62], ["Political", 0.2]]})
+        ], uncertainty=0.3, info={"top": [["Economic", 0.91], ["Quality_of_life", 0.62], ["Political", 0.2]],
+                                   "scores": [FIRST_EN_SCORES.get(label, 0.01) for label in FRAMES_LABELS]})
         store.replace_suggestions(first_en, SPANS_VERSION, [
             Suggestion(first_en, SPANS_VERSION, "span", "Slogan", 0.8, 8, 32)])  # "build a stronger economy"
         store.add_glossary([GlossaryEntry("网络强国", "zh", "cyberpower", "official", "test")])
@@ -66,7 +83,8 @@ def build_project(path: Path | None = None, with_suggestions: bool = True) -> St
             Suggestion(first_zh, GLOSSARY_VERSION, "span", "Slogan", 1.0, 5, 9, {"rendering": "cyberpower"})])
         store.replace_suggestions(first_zh, FRAMES_VERSION, [
             Suggestion(first_zh, FRAMES_VERSION, "frame", "Political", 0.7)],
-            uncertainty=0.6, info={"top": [["Political", 0.7], ["Economic", 0.65]]})
+            uncertainty=0.6, info={"top": [["Political", 0.7], ["Economic", 0.65]],  # a run of old: top scores only
+                                   "thresholds": {"Political": 0.5, "Economic": 0.7}})
         store.add_translation(first_zh, "en", "We will build [red]a cyberpower[/red].", "model", "mt-test")
     return store
 

@@ -65,6 +65,45 @@ def test_adjudicator_wins_even_against_a_unanimous_majority(store):
     assert ex.source == "adjudicated" and ex.frames == [] and ex.spans == []
 
 
+def test_rejected_segments_carry_their_status_and_can_be_left_out(store, tmp_path):
+    """A rejected segment (no label applies) is exported with status rejected and no label, in
+    every format; `--rejected drop` leaves it out."""
+    build_corpus(store, 1, 0)
+    a, b, c = store.segments_of_speech(1)[:3]
+    store.decide(a.id, "ann", AnnotationState(("Economic",), (), "accepted"))
+    store.decide(b.id, "ann", AnnotationState((), (), "rejected"))
+    store.decide(c.id, "ann", AnnotationState(("Morality",), (), "corrected"))
+    store.decide(c.id, "bob", AnnotationState((), (), "rejected"))  # 1 of 2 rejected: not a rejection
+    ex = _by_id(gold_labels(store).examples)
+    assert (ex[a.id].status, ex[b.id].status, ex[c.id].status) == ("accepted", "rejected", "corrected")
+    for fmt in ("jsonl", "csv", "conll", "parquet"):  # hf: the parquet table's columns (and an empty split
+        # does not load back with datasets.load_from_disk, a datasets bug, whatever the columns)
+        report = export_gold(store, fmt, None, tmp_path / fmt)
+        rows = {r["id"]: r for r in read_export(report.path, fmt)}
+        assert rows[b.id]["status"] == "rejected" and rows[a.id]["status"] == "accepted", fmt
+        assert rows[b.id].get("frames", []) == [] and rows[b.id].get("spans", []) == [], fmt
+        assert "1 rejected as negatives (no label)" in report.line()
+    prodigy = export_gold(store, "prodigy", None, tmp_path / "prodigy")
+    tasks = [json.loads(line) for line in prodigy.path.read_text(encoding="utf-8").splitlines()]
+    assert [t["answer"] for t in tasks if t["meta"]["id"] == b.id] == ["reject"]
+    dropped = export_gold(store, "jsonl", None, tmp_path / "drop", rejected="drop")
+    assert b.id not in {r["id"] for r in read_export(dropped.path, "jsonl")}
+    assert "1 rejected left out" in dropped.line()
+    meta = json.loads(dropped.metadata_path.read_text(encoding="utf-8"))
+    assert meta["rejected"] == {"as": "drop", "segments": 1} and meta["counts"]["segments"] == 2
+    result = CliRunner().invoke(cli, ["export", "--help"])
+    assert "--rejected [negative|drop]" in result.output
+
+
+def test_rejected_status_comes_back_through_import_labels(store, tmp_path):
+    build_corpus(store, 1, 0)
+    seg = store.segments_of_speech(1)[0]
+    store.decide(seg.id, "ann", AnnotationState((), (), "rejected"))
+    report = export_gold(store, "jsonl", None, tmp_path)
+    import_labels(store, report.path, "jsonl", get_scheme(), annotator="copy")
+    assert store.annotation(seg.id, "copy").state.status == "rejected"
+
+
 def test_majority_of_three_spans_and_frames(store):
     build_corpus(store, 1, 0)
     seg = store.segments_of_speech(1)[0]
@@ -252,6 +291,7 @@ def test_import_labels_cli_is_all_or_nothing(db_path, tmp_path):
     result = CliRunner().invoke(cli, ["import-labels", str(path), "--format", "prodigy", "--db", str(db_path)])
     assert result.exit_code == 2
     assert f"{path}:2: no segment with this text" in result.stderr
+    assert f"annotator: error: 1 problem in {path}; nothing was imported" in result.stderr  # not "1 problems"
     assert Store.open(db_path).counts()["annotated"] == 0  # the good line was not kept either
     path.write_text(json.dumps(good) + "\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["import-labels", str(path), "--format", "prodigy", "--db", str(db_path),

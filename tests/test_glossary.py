@@ -12,6 +12,7 @@ from sqlite_utils import Database
 
 from annotator.cli import cli
 from annotator.corpora.glossary import SEED_GLOSSARY, GlossaryProblems, read_glossary, read_seed_glossary
+from annotator.errors import InputError
 from annotator.services.glossary import (
     add_entry,
     ensure_seed,
@@ -90,7 +91,7 @@ def test_a_database_from_before_variants_keeps_its_glossary(tmp_path):
     path = tmp_path / "old.db"
     db = Database(str(path))
     configure(db)
-    migrations.apply(db, stop_before="m011_glossary_variants")
+    migrations.apply(db, stop_before="m013_glossary_variants")
     db.execute("INSERT INTO glossary (source_text, language, rendering, note, source) "
                "VALUES ('网络强国', 'zh', 'cyberpower', '', 'mine')")
     db.conn.commit()
@@ -133,7 +134,7 @@ def test_import_is_all_or_nothing_with_file_and_line(store, tmp_path):
         import_glossary(store, bad)
     assert caught.value.problems == [
         f"{bad}:3: no rendering; each line needs at least a phrase and its rendering",
-        f"{bad}:4: the language Chinese is not a language code (such as zh, en, ru)",
+        f"{bad}:4: the language 'Chinese' is not a language code; did you mean zh (Chinese)?",  # the nearest
         f"{bad}:5: 网络强国 (zh) is also on line 2",
     ]
     assert store.glossary() == []  # nothing imported
@@ -168,6 +169,20 @@ def test_cli_glossary_import_prints_every_problem(db_path, tmp_path):
     assert result.exit_code == 2
     assert f"{bad}:2: no phrase" in result.output and f"{bad}:3: no rendering" in result.output
     assert "2 problems in" in result.output and "nothing was imported" in result.output
+
+
+def test_language_codes_are_checked_as_everywhere_else(db_path, tmp_path, store):
+    """A file's language and --lang are language codes, normalised as an import's are (zho is
+    zh), and a code that is none is refused with the nearest known ones."""
+    terms = tmp_path / "terms.tsv"
+    terms.write_text("phrase\trendering\tlanguage\n网络强国\tcyberpower\tzho\n", encoding="utf-8")
+    assert [e.language for e in read_glossary(terms)] == ["zh"]
+    with pytest.raises(InputError, match=r"'ge' is not a language code; did you mean de \(German\)"):
+        add_entry(store, "Leitkultur", "ge", "guiding culture")
+    Store.open(db_path).close()
+    result = CliRunner().invoke(cli, ["glossary", "import", str(terms), "--lang", "ge", "--db", str(db_path)])
+    assert result.exit_code == 2
+    assert "--lang 'ge' is not a language code; did you mean de (German)" in result.output
 
 
 # --------------------------------------------------------------- English renderings

@@ -186,3 +186,22 @@ def test_cli_output_never_carries_escapes_from_names_or_schemes(tmp_path, scheme
     assert listing.returncode == 0, listing.stderr
     assert "\x1b" not in listing.stdout and "\u202e" not in listing.stdout
     assert "[bold red]x[/]" in listing.stdout
+
+
+async def test_another_annotators_name_beside_the_suggestions_is_shown_as_itself(db):
+    """Who else labelled a segment (its list icon, the status line, the others' block, the
+    checklist's ◆ marks): a name is data, shown literally."""
+    from annotator.store import AnnotationState, SpanLabel
+
+    store = Store.open(db)
+    first = store.segment_ids()[0]
+    store.decide(first, HOSTILE, AnnotationState(("Economic",), (SpanLabel(0, 2, "Slogan"),), "corrected"))
+    store.close()
+    app = make_app(db, "ann", "framing", suggest=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert SHOWN in plain(screen.query_one("#others"))
+        assert SHOWN[:15] + "…" in plain(screen.query_one("#frames"))  # cut to 16 cells beside the frame
+        assert SHOWN[:15] + "…" in plain(screen.query_one("#meta"))
+        assert app.is_running

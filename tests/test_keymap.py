@@ -68,7 +68,7 @@ def test_every_typed_key_the_screen_binds_is_reserved():
 
 
 def test_a_label_key_cannot_take_the_speech_view_key(tmp_path):
-    with pytest.raises(AnnotatorError, match="'Speech' action"):
+    with pytest.raises(AnnotatorError, match="'Whole speech' action"):
         load_scheme_file(write_scheme(tmp_path, "v"))
 
 

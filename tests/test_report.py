@@ -40,10 +40,15 @@ LABELS = list(WORDS["en"])
 def two_language_project(path, speeches: int = 20, per_speech: int = 3) -> Store:
     """``speeches`` English and as many German speeches, every segment labelled with one frame,
     most often the one its words carry."""
-    rng = random.Random(5)
     store = Store.open(path)
+    add_labelled_speeches(store, range(speeches), per_speech, random.Random(5))
+    return store
+
+
+def add_labelled_speeches(store: Store, numbers: range, per_speech: int, rng: random.Random) -> None:
+    """English and German speeches ``numbers``, each segment labelled by "ann"."""
     for lang in ("en", "de"):
-        for s in range(speeches):
+        for s in numbers:
             labels = [LABELS[(s + i) % 3] for i in range(per_speech)]
             texts = []
             for i, label in enumerate(labels):
@@ -62,7 +67,6 @@ def two_language_project(path, speeches: int = 20, per_speech: int = 3) -> Store
                 if rng.random() < 0.3:  # a noisy labeller, so that no model scores 1.0
                     label = rng.choice([lab for lab in LABELS if lab != label])
                 store.decide(seg.id, "ann", AnnotationState((label,), (), "corrected"))
-    return store
 
 
 @pytest.fixture
@@ -106,9 +110,14 @@ def test_per_label_and_per_language_rows_carry_the_number_of_test_items(project,
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("  ")}
     for label in get_scheme().frame_ids:  # every label, with its test and train items and three F1
         cells = rows[label]
-        assert int(cells[1]) == sum(label in ex.frames for ex in test), cells
+        n_test = sum(label in ex.frames for ex in test)
+        assert int(cells[1]) == n_test, cells
         assert int(cells[2]) == sum(label in ex.frames for ex in train), cells
-        assert len(cells) == 8 and all(re.fullmatch(r"\d\.\d{3}|-", c) for c in cells[3:]), cells
+        if n_test:
+            assert len(cells) == 8 and all(re.fullmatch(r"\d\.\d{3}|-", c) for c in cells[3:]), cells
+        else:  # no F1 at all rather than an F1 of 0
+            assert " ".join(cells[3:]) == "no test items: no F1", cells
+    assert "11 labels with no test segment: no F1 for them, which is not an F1 of 0" in out
     ev = evaluate_project_frames(store, curves=False)
     active = ev.active_row
     economic = ev.rows[active]["overall"]["per_label"]["Economic"]
@@ -143,6 +152,11 @@ def test_the_learning_curve_grows_and_its_full_point_is_the_model_train_makes(pr
     small = fit_quick_frames("linear", subset, dev, encoder_dir, get_scheme().frame_ids,
                              cache=store.embedding_cache(encoder_key(encoder_dir)))
     assert ev.curve[0].model == evaluate_frames(small, test)
+    from annotator.services.report import curve_figure
+
+    ax = curve_figure(ev).axes[0]  # a tick at each point: its number of labels
+    assert list(ax.get_xticks()) == counts
+    assert [t.get_text().split("\n")[0] for t in ax.get_xticklabels()] == [str(n) for n in counts]
 
 
 def test_cross_lingual_transfer_on_two_languages(project, tmp_path):
@@ -190,3 +204,87 @@ def test_the_html_page_has_the_learning_curve_plot_and_the_tables(project, tmp_p
     curve_table = page[page.index("<h2>Learning curve"):page.index("<h2>Cross-lingual")]
     assert curve_table.count("<tr>") == 1 + len(evaluate_project_frames(store).curve)
     assert "<td>de</td>" in page and "<td>en</td>" in page
+
+
+def test_versions_are_compared_on_the_current_test_split_leaving_aside_those_never_active(
+        project, tmp_path, tiny_encoder_dir):
+    """A version trained on fewer labels was scored on a smaller test split: the report scores it
+    again on today's, beside the newer one, so that the change between them is a real change."""
+    store, db, first = project
+    scheme = get_scheme()
+    # trained and left aside, as `train` leaves the quick method it did not choose
+    aside = train_kind(store, scheme, "frames", base=str(tiny_encoder_dir), method="knn", activate=False)
+    add_labelled_speeches(store, range(20, 32), 3, random.Random(6))  # the project labels more
+    second = train_kind(store, scheme, "frames", base=str(tiny_encoder_dir), method="linear", force=True)
+    _, _, test = split(store, gold_examples(store, scheme))
+    assert len(test) > first.sizes["test"] == first.metrics["n"]  # the first was scored on fewer
+    result = CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(tmp_path / "r"), "--no-curves"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    start = lines.index(f"frames versions, each scored now on the project's current test split ({len(test)} "
+                        "segments); only those that were active at some time, oldest first; * active:")
+    rows = lines[start + 1:start + 4]
+    old = evaluate_frames(first.folder, test)  # the first version on today's test split
+    assert rows[0].split() == [first.version, "linear", "micro-F1", f"{old['micro_f1']:.3f}", "macro-F1",
+                               f"{old['macro_f1']:.3f}", "(when", "trained:", f"{first.metrics['micro_f1']:.3f}",
+                               "on", "its", "own", "test", "split", "of", f"{first.sizes['test']})"]
+    assert rows[1].split()[:4] == ["*", second.version, "linear", "micro-F1"]
+    assert rows[1].split()[4] == f"{second.metrics['micro_f1']:.3f}"  # the same split as its training
+    assert aside.version not in result.output
+    assert rows[2] == ("    not shown: 1 version trained and never made active "
+                       "(`annotator models list` shows every version)")
+    page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Model versions on the current test split</h2>" in page
+    assert f"<td>current test split ({len(test)})</td>" in page and aside.version not in page
+
+
+def test_a_version_that_cannot_load_keeps_its_recorded_score_and_the_plot_counts_whole_versions(
+        project, tmp_path, tiny_encoder_dir):
+    from pathlib import Path
+
+    from annotator.services.report import version_lines, versions_figure
+    from annotator.services.version_scores import score_versions
+
+    store, db, first = project
+    scheme = get_scheme()
+    second = train_kind(store, scheme, "frames", base=str(tiny_encoder_dir), method="knn", force=True)
+    third = train_kind(store, scheme, "frames", base=str(tiny_encoder_dir), method="linear", reuse=False, force=True)
+    (Path(first.folder) / "linear.safetensors").unlink()  # its weights gone, its meta kept
+    groups = score_versions(store)
+    rows = groups["frames"].rows
+    assert [r.version for r in rows] == [first.version, second.version, third.version]
+    assert rows[0].recorded and rows[0].why.startswith("could not be loaded") and rows[0].scores == first.metrics
+    assert not rows[1].recorded and not rows[2].recorded and rows[2].active
+    text = "\n".join(version_lines(groups["frames"]))
+    assert (f"RECORDED when trained, on its own test split of {first.sizes['test']} (not scored now: could not "
+            "be loaded") in text
+    figure = versions_figure(list(groups.values()))
+    ax = figure.axes[0]
+    assert list(ax.get_xticks()) == [1, 2, 3]  # one tick per version, none between
+    assert [t.get_text().split("\n")[0] for t in ax.get_xticklabels()] == ["1. linear", "2. knn", "3. linear"]
+    # --versions 2: the two newest, the older one counted
+    result = CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(tmp_path / "r"), "--no-curves",
+                                      "--versions", "2"])
+    assert result.exit_code == 0, result.output
+    assert first.version not in result.output.split("frames against baselines")[0]
+    assert ("not shown: 1 older version that was active once (`annotator report --versions 3` scores it too)"
+            in result.output)
+
+
+def test_the_label_chart_shows_the_test_items_and_no_bars_where_there_are_none(project):
+    from annotator.services.report import label_figure
+
+    store, _, _ = project
+    ev = evaluate_project_frames(store, curves=False)
+    figure = label_figure(ev)
+    ax = figure.axes[0]
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    counts = ev.label_counts["test"]
+    assert ticks == [f"{lab.replace('_', ' ')}  n={counts[lab]}" for lab in ev.labels]
+    notes = [t.get_text() for t in ax.texts]
+    assert notes.count("no test items: no F1") == sum(1 for lab in ev.labels if not counts[lab]) == 11
+    widths = [bar.get_width() for bar in ax.patches]  # bars label by label, row after row
+    per_row = len(widths) // len(ev.labels)
+    for i, lab in enumerate(ev.labels):
+        if not counts[lab]:
+            assert all(widths[j * len(ev.labels) + i] == 0 for j in range(per_row))

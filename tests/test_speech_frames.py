@@ -72,6 +72,13 @@ def test_train_saves_both_chooses_by_dev_and_reuses_them_while_the_labels_stay(p
     for c in first.candidates:
         loaded = load_predictor("speech_frames", paths[c.version])
         assert evaluate_speech_frames(loaded, test)["micro_f1"] == pytest.approx(c.metrics["micro_f1"])
+    # the report scores the version in use on the current test speeches; the other one was never active
+    from annotator.services.version_scores import score_versions
+
+    group = score_versions(project)["speech_frames"]
+    assert (group.n_test, group.unit, group.never_active) == (len(test), "speeches", 1)
+    assert [(r.version, r.active, r.recorded) for r in group.rows] == [(first.chosen.version, True, False)]
+    assert group.rows[0].scores["micro_f1"] == pytest.approx(first.chosen.metrics["micro_f1"])
 
 
 def test_suggestion_stores_the_scores_evaluation_reads(project, tiny_encoder_dir):

@@ -158,11 +158,40 @@ def test_search_words_accents_prefixes_and_chinese_substrings(store):
     store.add_speech({"content_hash": "e" * 64, "text": zh, "language": "zh"},
                      [{"start": 0, "end": len(zh), "text": zh}])
     assert store.search("prasidentin") == [1]  # accents ignored
-    assert store.search("Sitzung ist eroff") == [2]  # words in order, the last as a prefix
-    assert store.search("ist Sitzung") == []  # not in that order
+    assert store.search("Sitzung ist eroff") == [2]  # every word, the last as a prefix
+    assert store.search("ist Sitzung") == [2]  # in any order
+    assert store.search("Sitzung eroff") == [2]  # with words left out between them
+    assert store.search("Sitzung geschlossen") == []  # but every word
     assert store.search("网络强") == [3]  # substring inside a run of Chinese (trigram index)
     assert store.search("强国") == [3]  # two characters: scanned
     assert store.search("!") == [1]  # punctuation only: no word to match, scanned
+
+
+def test_search_matches_every_word_in_any_order_and_ranks_by_relevance(store):
+    """"seance lev" finds "La séance est levée." (it once needed the words in a row), and the
+    segments where the words weigh most come first, whatever their order in the corpus."""
+    texts = ["Monsieur le président, la parole est à M. Dupont.",
+             "La séance est levée.",
+             "Nous reprenons la séance après une suspension de la séance pour parler du budget de la nation.",
+             "La séance est levée à midi; la séance reprendra demain."]
+    text = " ".join(texts)
+    segments, pos = [], 0
+    for t in texts:
+        segments.append({"start": pos, "end": pos + len(t), "text": t})
+        pos += len(t) + 1
+    store.add_speech({"content_hash": "f" * 64, "text": text, "language": "fr"}, segments)
+    store.add_translation(1, "en", "Mr President, the sitting is closed (seance levee) says the note.", "model", "mt")
+    assert store.search("seance est lev") == [2, 4]  # the translation of 1 has no "est"
+    assert store.search("seance lev") == [2, 4, 1]  # the words need not be next to each other
+    assert store.search("levee seanc") == [2, 4, 1]  # nor in order
+    assert store.search("lev seance") == []  # only the last word is a prefix
+    assert store.search("seance") == [4, 2, 3, 1]  # twice in a short segment, once in a short one, twice in a long one
+    assert store.search("seance lev")[-1] == 1  # a hit in a translation after the originals
+    assert store.segment_ids(SegmentFilter(query="seance lev")) == [2, 4, 1]  # the list keeps that order
+    assert store.search("seance budget") == [3]
+    assert store.search("seance — lev") == [2, 4, 1]  # a word without letters is no word
+    assert store.search('seance "est" lev*') == [2, 4]  # FTS syntax is text
+    assert store.search('seance OR lev') == []  # OR is a word to find, not an operator
 
 
 def store_before(path, step: str) -> tuple[Store, Database]:
@@ -256,9 +285,10 @@ def test_migration_to_sqlite_utils_search_triggers_keeps_translations_searchable
     zh = "我们要建设网络强国。"
     old.add_speech({"content_hash": "z" * 64, "text": zh, "language": "zh"},
                    [{"start": 0, "end": len(zh), "text": zh}])
-    old.add_translation(1, "en", "Bonjour à tout le monde", "corpus")
-    old.add_translation(2, "en", "Auf Wiedersehen", "model", "m1")
-    old.add_translation(3, "en", "We will build a strong cyber nation", "human")
+    for row in ((1, "en", "Bonjour à tout le monde", "corpus", ""), (2, "en", "Auf Wiedersehen", "model", "m1"),
+                (3, "en", "We will build a strong cyber nation", "human", "")):  # as that version wrote them
+        db.execute("INSERT INTO translations (segment_id, target_lang, text, provenance, model, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, '2024-01-01')", row)
     triggers = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'translations'")}
     assert triggers == {"translations_fts_ai", "translations_fts_ad", "translations_fts_au"}  # step 4's, by hand
     db.close()
@@ -334,3 +364,23 @@ def test_a_chinese_phrase_is_found_in_english_segments_and_translations_too(stor
     store.add_translation(ids[-1] + 1, "en", "Hello 网络强国 world.", "human")
     # the Chinese segment (trigrams), the English one and a translation (a scan): every hit
     assert store.search("网络强国") == sorted([*ids, ids[-1] + 1])
+
+
+def test_the_store_remembers_every_version_that_was_active_also_from_before_it_kept_count(tmp_path):
+    """The report shows the versions a project used, not those trained and left aside: an older
+    database gets the ones it is known to have used (active, or with suggestions stored)."""
+    path = tmp_path / "old.db"
+    old, db = store_before(path, "m011_model_activations")
+    for version in ("used-1", "used-2", "aside"):
+        old.register_model(version, "frames", f"/models/{version}", {})
+    db.execute("INSERT INTO active_models (kind, version) VALUES ('frames', 'used-2')")
+    db.execute("INSERT INTO suggestion_runs (segment_id, model_version, created_at) VALUES (1, 'used-1', '2025')")
+    db.conn.commit()
+    db.close()
+    store = Store.open(path)
+    assert set(store.ever_active_versions()) == {"used-1", "used-2"}
+    store.register_model("new", "frames", "/models/new", {})
+    store.set_active_model("frames", "new")
+    store.set_active_model("frames", "new")  # again: still once
+    assert set(store.ever_active_versions()) == {"used-1", "used-2", "new"}
+    assert store.db.execute("SELECT COUNT(*) FROM model_activations WHERE version = 'new'").fetchone()[0] == 1

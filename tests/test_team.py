@@ -58,11 +58,14 @@ def test_agreement_matches_a_hand_computation(store):
     #          (the one disagreeing unit), so D_o = 2/8; D_e = 2*n1*n0 / (n(n-1)) = 30/56;
     #          alpha = 1 - (2/8)/(30/56) = 1 - 14/30 = 8/15.
     # Political: a = b = 0 0 1 0: kappa = 1, alpha = 1.
-    # Overall alpha over the 8 (segment, label) units: n = 16, n1 = 5, n0 = 11, one disagreeing
-    #   unit: D_o = 2/16, D_e = 2*5*11/(16*15) = 11/24, alpha = 1 - (1/8)/(11/24) = 1 - 3/11 = 8/11.
+    # Overall: alpha over each annotator's set of frames per segment (MASI distance): a = {E} {E}
+    #   {P} {}, b = {E} {} {P} {}. Values: {E} 3, {} 3, {P} 2 (n = 8); any two distinct sets here
+    #   are disjoint, MASI 1. One disagreeing unit: D_o = 2/8; D_e = 2*(3*3 + 3*2 + 3*2)/(8*7) = 3/4;
+    #   alpha = 1 - (1/4)/(3/4) = 2/3.
     assert o["alpha"]["per_label"]["Economic"] == pytest.approx(8 / 15)
     assert o["alpha"]["per_label"]["Political"] == pytest.approx(1.0)
-    assert o["alpha"]["overall"] == pytest.approx(8 / 11)
+    assert o["alpha"]["overall"] == pytest.approx(2 / 3)
+    assert o["alpha"]["per_label_segments"] == {"Economic": 2, "Political": 1}
     pair = o["pairs"]["a|b"]
     assert pair["kappa"]["segments"] == 4
     assert pair["kappa"]["per_label"] == {"Economic": pytest.approx(0.5), "Political": pytest.approx(1.0)}
@@ -74,7 +77,61 @@ def test_agreement_matches_a_hand_computation(store):
     assert pair["spans"]["partial_f1"] == pytest.approx(8 / 9)
     # Only English segments are shared, so English equals overall and Chinese is absent.
     assert list(report["by_language"]) == ["en"]
-    assert report["by_language"]["en"]["alpha"]["overall"] == pytest.approx(8 / 11)
+    assert report["by_language"]["en"]["alpha"]["overall"] == pytest.approx(2 / 3)
+
+
+# Krippendorff's own examples, from the ``krippendorff`` package's documentation (``alpha``'s
+# docstring): Krippendorff (2011), "Computing Krippendorff's alpha-reliability", and page 8 of
+# the paper statisticshowto links to.
+NAN = float("nan")
+KRIPPENDORFF_2011 = [[NAN, NAN, NAN, NAN, NAN, 3, 4, 1, 2, 1, 1, 3, 3, NAN, 3],
+                     [1, NAN, 2, 1, 3, 3, 4, 3, NAN, NAN, NAN, NAN, NAN, NAN, NAN],
+                     [NAN, NAN, 2, 1, 3, 4, 4, NAN, 2, 1, 1, 3, 3, NAN, 4]]
+FOUR_CODERS = [[1, 2, 3, 3, 2, 1, 4, 1, 2, NAN, NAN, NAN],
+               [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, NAN, 3],
+               [NAN, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, NAN],
+               [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, NAN]]
+
+
+def _as_sets(matrix) -> list[dict[str, frozenset]]:
+    """Coders x units of single values as units of {coder: {value}}."""
+    units = []
+    for j in range(len(matrix[0])):
+        units.append({f"c{i}": frozenset([row[j]]) for i, row in enumerate(matrix) if row[j] == row[j]})
+    return units
+
+
+@pytest.mark.parametrize("matrix, expected", [(KRIPPENDORFF_2011, 0.691358), (FOUR_CODERS, 0.743)])
+def test_alpha_reproduces_krippendorffs_own_examples(matrix, expected):
+    """The nominal alpha per label and the set alpha overall (single labels: MASI is the nominal
+    distance) give the figures the krippendorff package documents; so does the fast form the
+    bootstrap uses."""
+    import numpy as np
+
+    from annotator.team.agreement import krippendorff_alpha, resampled_alphas, set_alpha
+
+    digits = len(str(expected).split(".")[1])
+    assert round(krippendorff_alpha(np.array(matrix, dtype=float)), digits) == expected
+    units = _as_sets(matrix)
+    assert round(set_alpha(units), digits) == expected
+    assert round(float(resampled_alphas(units, np.ones((1, len(units))))[0]), digits) == expected
+
+
+def test_pooling_labels_no_longer_makes_agreement_out_of_disagreement():
+    """Each label's alpha is zero or below; pooling every (segment, label) pair into one yes/no
+    variable, as the overall figure once did, gave +0.271 here (the labels' different
+    frequencies counted as chance disagreement). Over the annotators' sets it is below zero too."""
+    from annotator.team.agreement import agreement_figures
+
+    a = [{"Political"}, {"Morality"}, {"Morality", "Political"}, {"Economic"}, {"Morality"}, {"Morality"}]
+    b = [{"Morality"}, {"Morality"}, {"Morality"}, {"Morality"}, set(), {"Morality"}]
+    decisions = {i: {"a": (x, set()), "b": (y, set())} for i, (x, y) in enumerate(zip(a, b))}
+    alpha = agreement_figures(decisions)["alpha"]
+    assert alpha["per_label"] == {"Economic": pytest.approx(0.0), "Morality": pytest.approx(-2 / 9),
+                                  "Political": pytest.approx(-0.1)}
+    assert alpha["overall"] == pytest.approx(-0.1524, abs=1e-4)
+    low, high = alpha["overall_ci95"]
+    assert low <= alpha["overall"] <= high
 
 
 def test_agreement_cli_json_and_table(db_path):
@@ -87,7 +144,20 @@ def test_agreement_cli_json_and_table(db_path):
     data = json.loads(as_json.output)
     assert data["overall"]["mean_kappa"] == pytest.approx(0.75)
     table = runner.invoke(cli, ["agreement", "--db", str(db_path)])
-    assert "Krippendorff" in table.output and "a|b" in table.output and "0.533" in table.output
+    assert "Krippendorff" in table.output and "a|b" in table.output and "0.533  n=2  too few to judge" in table.output
+    assert "warning: only 4 shared segments: too few for these figures to mean much" in table.output
+    assert "overall 0.667 (95 % interval" in table.output
+    # the export's ties, counted the export's way and said to be labels, not segments
+    from annotator.export import export_gold
+
+    store = Store.open(db_path)
+    report = export_gold(store, "jsonl", None, db_path.parent / "exports")
+    store.close()
+    assert (f"the export's {report.ties} tie{' is a label' if report.ties == 1 else 's are labels'} chosen by "
+            "exactly half of the annotators, in "
+            f"{report.summary['segments_with_ties']} of these segments (1 adjudicated, which have none)") in table.output
+    assert data["export"] == {"ties": report.ties, "segments_with_ties": report.summary["segments_with_ties"],
+                              "adjudicated": 1}
 
 
 def test_agreement_with_one_annotator_says_so(db_path):

@@ -62,7 +62,7 @@ def test_train_registers_activates_and_suggest_uses_it(tmp_path, tiny_encoder_di
     listing = runner.invoke(cli, ["models", "list", "--db", str(db)])
     assert f"* {active['frames']}" in listing.output
     spans_row = next(line for line in listing.output.splitlines() if line.startswith(f"* {active['spans']}"))
-    assert re.search(r"\d\.\d{3}\s+\d{4}-", spans_row), spans_row  # its span F1 is shown
+    assert re.search(r"\d\.\d{3}\s+[\d.]+ [kMG]?B\s+\d{4}-", spans_row), spans_row  # its span F1 is shown, then its size
     # a second frames version, by nearest neighbours; `models use` switches back
     result = runner.invoke(cli, ["train", "--db", str(db), "--base", str(tiny_encoder_dir), "--kind", "frames",
                                  "--method", "knn"])
@@ -97,10 +97,24 @@ def test_a_worse_version_is_saved_but_not_activated(tmp_path, tiny_encoder_dir, 
     monkeypatch.setattr(training, "evaluate_version", lambda folder, kind, test, store=None: {"micro_f1": 1.01})
     second = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method="knn",
                                  reuse=False)
-    assert not second.activated and second.kept_previous
+    assert not second.activated and second.kept_previous and second.discarded
     assert store.active_models()["frames"] == first.version
     assert second.version in {m["version"] for m in store.registered_models()}
-    assert f"kept {first.version} active" in second.headline()
+    assert f"kept {first.version} active" in second.headline() and f"{second.version} is discarded" in second.headline()
+    # discarded: its weights are gone, its scores stay, and it can no longer be used
+    assert sorted(p.name for p in second.folder.iterdir()) == ["meta.json"]
+    from annotator.ml.registry import read_meta
+
+    kept = read_meta(second.folder)
+    assert kept.metrics and "below the active" in kept.extra["discarded"]["reason"]
+    store.close()
+    runner = CliRunner()
+    used = runner.invoke(cli, ["models", "use", second.version, "--db", str(tmp_path / "p.db")])
+    assert used.exit_code == 2 and f"model version {second.version!r} was discarded on " in used.stderr
+    listing = runner.invoke(cli, ["models", "list", "--db", str(tmp_path / "p.db")])
+    row = next(line for line in listing.output.splitlines() if second.version in line)
+    assert re.search(r"\(discarded on \d{4}-\d\d-\d\d: weights deleted\)$", row), row
+    store = Store.open(tmp_path / "p.db")
     forced = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method="knn", force=True)
     assert store.active_models()["frames"] == forced.version
 
@@ -162,7 +176,8 @@ def test_a_saved_version_scores_later_what_it_scored_when_trained(tmp_path, tiny
 
     store = labelled_project(tmp_path / "p.db")
     for method in ("linear", "knn"):
-        outcome = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method=method)
+        outcome = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method=method,
+                                     activate=False)  # (a worse second one would be discarded)
         _, _, test = training.split(store, training.gold_examples(store, get_scheme()))
         again = training.evaluate_version(outcome.folder, "frames", test, store)
         assert again["per_label"] == outcome.metrics["per_label"] and again["micro_f1"] == outcome.metrics["micro_f1"]

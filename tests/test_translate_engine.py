@@ -265,7 +265,7 @@ def test_models_use_converts_with_the_projects_texts_and_suggest_translates(
     again = runner.invoke(cli, ["models", "use", folder.name, "--db", str(db)])
     assert "translation engine: converted already" in again.output
 
-    result = runner.invoke(cli, ["suggest", "--db", str(db)])
+    result = runner.invoke(cli, ["suggest", "--db", str(db), "--no-setup"])  # translations only
     assert result.exit_code == 0, result.output
     assert "PyTorch" not in result.output  # the engine translated: no line about a fallback
     store = Store.open(db)
@@ -283,6 +283,6 @@ def test_models_use_under_torch_converts_nothing(tiny_marian_dir: Path, tmp_path
     assert result.exit_code == 0, result.output
     assert "translation engine: PyTorch (the engine is set to torch); not converted" in result.output
     assert not (folder / "engine").exists()
-    result = CliRunner().invoke(cli, ["suggest", "--db", str(db)])
+    result = CliRunner().invoke(cli, ["suggest", "--db", str(db), "--no-setup"])  # translations only
     assert result.exit_code == 0, result.output
     assert "translation model translation-tiny: PyTorch, as the engine is set to torch" in result.output

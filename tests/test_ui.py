@@ -126,7 +126,7 @@ async def test_corpus_markup_and_escapes_are_shown_literally(db):
     app = make_app(db, "ann", "framing", suggest=False)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("j")
-        shown = "\n".join(line.plain for line in app.screen.query_one(SegmentText).lines(150))
+        shown = "\n".join(line.plain for line in app.screen.query_one("#original", SegmentText).lines(150))
         assert "[bold]x[/]" in shown and "[link=http://x]click[/link]" in shown
         assert "␛[31mred␛[0m" in shown and "\x1b" not in shown
         meta = str(app.screen.query_one("#meta").render())
@@ -143,7 +143,7 @@ async def test_rtl_segment_is_reordered_for_display_only(db):
         sid = app.session.ids[6]  # Hebrew
         screen_of(app).show_segment(sid)
         text = app.session.store.segment(sid).text
-        shown = app.screen.query_one(SegmentText).lines(200)[0].plain
+        shown = app.screen.query_one("#original", SegmentText).lines(200)[0].plain
         assert shown != text and sorted(shown.replace("(", "").replace(")", "")) == sorted(
             text.replace("(", "").replace(")", ""))
         assert shown.startswith(".")  # the full stop ends the line, i.e. is drawn leftmost

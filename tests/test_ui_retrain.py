@@ -66,3 +66,41 @@ async def test_retrain_every_zero_never_retrains_by_itself(tmp_path, tiny_encode
     store = Store.open(path)
     assert "frames" not in store.active_models()
     store.close()
+
+
+async def test_with_no_active_model_the_screen_sets_up_the_default_models_in_a_worker(tmp_path, tiny_encoder_dir):
+    """`annotator annotate` on a project without models: the default models are set up in the
+    background, with a note saying so, while the annotator goes on; then the segments in view
+    get their suggestions."""
+    path = tmp_path / "first.db"
+    labelled_db(path).close()
+    app = make_app(path, "ann", "framing", suggest=True, train_base=str(tiny_encoder_dir), setup=True)
+    shown = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        assert screen.setting_up  # in a worker: the screen is already there and answers keys
+        first = screen.current_id
+        await pilot.press("j")
+        assert screen.current_id != first
+        plan = next(m for m in shown if "setting up the default models first" in m)
+        assert plan.startswith("no active frames and spans model") and "on 2 CPU cores" in plan
+        await settle(app, pilot)
+        assert not screen.setting_up
+        store = Store.open(path)
+        active = store.active_models()
+        assert {"frames", "spans"} <= set(active)
+        assert any(m.startswith("default models ready (frames ") for m in shown), shown
+        assert store.run_info(screen.current_id, active["frames"]) and store.has_run(screen.current_id, active["spans"])
+        store.close()
+
+
+async def test_without_setup_the_screen_leaves_the_models_alone(tmp_path, tiny_encoder_dir):
+    path = tmp_path / "nosetup.db"
+    labelled_db(path).close()
+    app = make_app(path, "ann", "framing", suggest=True, train_base=str(tiny_encoder_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert not screen_of(app).setting_up
+    store = Store.open(path)
+    assert store.active_models() == {}
+    store.close()

@@ -46,3 +46,28 @@ def test_speech_view_120x36(tmp_path, snap_compare):
     store.decide_speech(1, "ann", AnnotationState(("Economic", "Security_and_defense"), (), "corrected"))
     store.close()
     assert snap_compare(make_app(path, "ann", "framing", suggest=False), press=["v"], terminal_size=(120, 36))
+
+
+def test_others_labels_thresholds_and_context_110x40(tmp_path, snap_compare):
+    """A segment in the middle of a speech, with the one before and the one after dimmed around
+    it; the seed labels and a colleague's rejection listed beside the suggestions (◆ in the list,
+    beside the frames they chose, and in the status line); each frame's score / threshold, ◇
+    where the model ticks it, and why a label has no score."""
+    from _ui_fixtures import FRAMES_LABELS, FRAMES_VERSION
+    from annotator.store import AnnotationState, SpanLabel, Store, Suggestion
+
+    path = tmp_path / "others.db"
+    build_project(path).close()
+    store = Store.open(path)
+    first, second = store.segment_ids()[:2]
+    scores = {"Security_and_defense": 0.31, "Policy_prescription_and_evaluation": 0.44, "Political": 0.12}
+    store.replace_suggestions(second, FRAMES_VERSION, [
+        Suggestion(second, FRAMES_VERSION, "frame", "Policy_prescription_and_evaluation", 0.44)],
+        uncertainty=0.5, info={"scores": [scores.get(label, 0.02) for label in FRAMES_LABELS]})
+    store.decide(second, "seed", AnnotationState(("Security_and_defense", "Economic"), (SpanLabel(10, 16, "Slogan"),),
+                                                 "corrected"))
+    store.decide(second, "bob", AnnotationState((), (), "rejected"))
+    store.decide(first, "seed", AnnotationState(("Political",), (), "accepted"))
+    store.close()
+    app = make_app(path, "ann", "framing", suggest=False)
+    assert snap_compare(app, press=["j"], terminal_size=(110, 40))

@@ -45,6 +45,26 @@ engine_option = click.option(
     help="Inference engine: CTranslate2 int8 where a model is converted and faithful (auto, ct2), or PyTorch.")
 
 
+def _ray(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from annotator.ray_pool import LOCAL, require_ray
+
+    named = value in (LOCAL, "auto") or "://" in value
+    if not named and (Path(value).exists() or "/" in value):  # `import --ray corpus/`: the path went to --ray
+        raise AnnotatorError(f"--ray took {shown(value)} for the Ray cluster's address; put --ray after the "
+                             "paths, or write --ray local (this machine) or --ray HOST:6379")
+    require_ray()  # one line saying what to install, before any work
+    return value
+
+
+ray_option = click.option(
+    "--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]", callback=_ray,
+    help="Compute on Ray: alone (or `local`), a Ray instance started on this machine; with an ADDRESS "
+         "(auto, HOST:6379, ray://HOST:10001), the cluster started there with `ray start --head`. "
+         "Needs the cluster extra: pip install -e '.[cluster]'.")
+
+
 def echo_engine_notes() -> None:
     """One line for each model that runs in PyTorch rather than the int8 engine, and why."""
     from annotator.ml.engine import notes
@@ -55,8 +75,12 @@ def echo_engine_notes() -> None:
 
 def echo(message: object = "", err: bool = False, nl: bool = True) -> None:
     """``click.echo`` for every line the commands print: what it quotes from outside (names,
-    file names, scheme fields, corpus text) cannot reach the terminal as control sequences."""
-    click.echo(terminal_safe(str(message)), err=err, nl=nl)
+    file names, scheme fields, corpus text) cannot reach the terminal as control sequences, and
+    no line shares one with a progress bar."""
+    from annotator.progress import write_line
+
+    # through the progress helper: a line printed while a bar is on screen clears it first
+    write_line(terminal_safe(str(message)), err, lambda text, to_err: click.echo(text, err=to_err, nl=nl))
 
 
 def default_annotator() -> str:

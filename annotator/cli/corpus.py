@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from annotator.cli.common import db_option, echo, open_existing, open_store
+from annotator.cli.common import db_option, echo, open_existing, open_store, ray_option
 
 
 @click.command("import")
@@ -19,19 +19,32 @@ from annotator.cli.common import db_option, echo, open_existing, open_store
 @click.option("--lang", default=None, help="Language of every speech (ISO 639-1); skips detection.")
 @click.option("--segment-langid/--no-segment-langid", default=True, show_default=True,
               help="Detect the language of each long segment too (mixed-language speeches).")
+@ray_option
 @db_option
-def import_cmd(paths: tuple[Path, ...], fmt: str, lang: str | None, segment_langid: bool, db_path: Path) -> None:
-    """Import speeches from files or folders (all or nothing; re-importing adds nothing)."""
+def import_cmd(paths: tuple[Path, ...], fmt: str, lang: str | None, segment_langid: bool, ray_address: str | None,
+               db_path: Path) -> None:
+    """Import speeches from files or folders (all or nothing; re-importing adds nothing); with
+    --ray, segmentation and language detection run on a Ray cluster (or a local Ray)."""
     from annotator.corpora.importer import import_paths
     from annotator.progress import Bars
+    from annotator.ray_pool import RayOptions
     from annotator.store import Store
 
+    ray = RayOptions(address=ray_address) if ray_address is not None else None
     # A first import that fails leaves no empty database behind.
     opening = contextlib.nullcontext(open_store(db_path)) if db_path.exists() else Store.creating(db_path)
     with opening as store, Bars() as bars:
         report = import_paths(store, list(paths), fmt=fmt, language=lang,
-                              segment_langid=segment_langid, progress=bars.update)
+                              segment_langid=segment_langid, progress=bars.update, ray=ray)
     echo(report.summary())
+    if report.translations_added:
+        # the corpus's translations, aligned by position so far: by meaning where the encoder is
+        from annotator.services.corpus_translations import align_corpus_translations
+
+        with contextlib.closing(open_store(db_path)) as store, Bars(unit="speech") as bars:
+            line = align_corpus_translations(store, progress=bars.update).line()
+        if line:
+            echo(line)
 
 
 @click.command()
@@ -93,9 +106,11 @@ def glossary_import(path: Path, lang: str, db_path: Path) -> None:
     where a new or changed formulation occurs.
     """
     from annotator.corpora.glossary import GlossaryProblems
+    from annotator.corpora.languages import checked_language
     from annotator.errors import AnnotatorError, shown
     from annotator.services.glossary import import_glossary
 
+    lang = checked_language(lang, "--lang")
     store = open_existing(db_path)
     store.refuse_own_files([path])  # reading the database itself would drop our locks on it
     try:

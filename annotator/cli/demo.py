@@ -47,7 +47,7 @@ def demo(db_path: Path, annotator_name: str, no_ui: bool, no_models: bool) -> No
         from annotator.services.suggest import suggest_all
 
         with Bars(unit="step") as bars:
-            for line in setup_models(store, echo=click.echo, progress=bars.update):
+            for line in setup_models(store, echo=echo, progress=bars.update):
                 echo(line)
         with Bars(unit="seg") as bars:
             echo(suggest_all(store, progress=bars.update).summary())
@@ -60,7 +60,7 @@ def demo(db_path: Path, annotator_name: str, no_ui: bool, no_models: bool) -> No
     from annotator.services.session import RETRAIN_EVERY
     from annotator.ui.app import make_app
 
-    make_app(db_path, annotator_name, retrain_every=RETRAIN_EVERY).run()
+    make_app(db_path, annotator_name, retrain_every=RETRAIN_EVERY, setup=not no_models).run()
 
 
 COMMANDS = [demo]

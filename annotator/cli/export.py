@@ -9,7 +9,7 @@ import click
 from annotator.cli.common import db_option, default_annotator, echo, open_existing
 from annotator.errors import AnnotatorError
 from annotator.export.files import DEFAULT_BASE_DIR
-from annotator.export.formats import FORMATS
+from annotator.export.formats import FORMATS, REJECTED_CHOICES
 from annotator.export.interop import IMPORT_FORMATS, ImportProblems
 from annotator.splits import DEFAULT_FRACTIONS, DEFAULT_SEED
 
@@ -32,9 +32,13 @@ from annotator.splits import DEFAULT_FRACTIONS, DEFAULT_SEED
                    "adjudications winning.")
 @click.option("--scheme", "scheme_name", default=None, help="Label scheme (name or .toml path).")
 @click.option("--translation-lang", default="en", show_default=True, help="Language of the translation column.")
+@click.option("--rejected", type=click.Choice(REJECTED_CHOICES), default="negative", show_default=True,
+              help="Rejected segments (no label applies): exported as negatives, with status rejected and no "
+                   "label (as `annotator train` counts them), or left out (drop).")
 @db_option
 def export_cmd(fmt: str, out: str | None, base_dir: Path, split_seed: int, split_spec: str,
-               annotators: tuple[str, ...], scheme_name: str | None, translation_lang: str, db_path: Path) -> None:
+               annotators: tuple[str, ...], scheme_name: str | None, translation_lang: str, rejected: str,
+               db_path: Path) -> None:
     """Export the gold labels with a train/dev/test split, plus metadata.json beside them."""
     from annotator.export.formats import export_gold
     from annotator.schemes import get_scheme
@@ -42,7 +46,8 @@ def export_cmd(fmt: str, out: str | None, base_dir: Path, split_seed: int, split
     names = [n.strip() for item in annotators for n in item.split(",") if n.strip()] or None
     store = open_existing(db_path)
     report = export_gold(store, fmt, out, base_dir, seed=split_seed, fractions=parse_fractions(split_spec),
-                         annotators=names, scheme=get_scheme(scheme_name), target_lang=translation_lang)
+                         annotators=names, scheme=get_scheme(scheme_name), target_lang=translation_lang,
+                         rejected=rejected)
     echo(report.line())
 
 
@@ -68,7 +73,8 @@ def import_labels_cmd(path: Path, fmt: str, annotator_name: str | None, scheme_n
     except ImportProblems as exc:
         for line in exc.problems:
             echo(line, err=True)
-        raise AnnotatorError(f"{len(exc.problems)} problems in {path}; nothing was imported") from None
+        n = len(exc.problems)
+        raise AnnotatorError(f"{n} problem{'s' if n != 1 else ''} in {path}; nothing was imported") from None
     echo(report.line())
 
 

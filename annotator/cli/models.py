@@ -7,8 +7,10 @@ from pathlib import Path
 
 import click
 
+from annotator.errors import AnnotatorError
 from annotator.cli.common import (annotator_option, db_option, echo, echo_engine_notes, engine_option, open_existing,
-                                  open_store)
+                                  open_store, ray_option)
+from annotator.services.version_scores import DEFAULT_NEWEST
 
 
 @click.group()
@@ -31,7 +33,7 @@ def models_setup(db_path: Path, base: str | None, compare: bool, scheme: str | N
 
     store = open_store(db_path)
     with Bars(unit="step") as bars:
-        for line in setup_models(store, base=base, compare=compare, scheme_name=scheme, echo=click.echo,
+        for line in setup_models(store, base=base, compare=compare, scheme_name=scheme, echo=echo,
                                  progress=bars.update):
             echo(line)
     echo_engine_notes()
@@ -40,28 +42,74 @@ def models_setup(db_path: Path, base: str | None, compare: bool, scheme: str | N
 @models.command("list")
 @db_option
 def models_list(db_path: Path) -> None:
-    """Saved versions side by side, with their scores; * marks the active ones."""
-    from annotator.services.models import registry_sync
+    """Saved versions side by side, with their scores and disk use; * marks the active ones.
+    A version discarded by training or pruned keeps its scores but no weights; a linked folder
+    (a symbolic link under models/, or a checkpoint placed there) is a version too."""
+    from annotator.services.models import version_rows
 
-    store = open_existing(db_path)
-    registry_sync(store)
-    active = set(store.active_models().values())
-    rows = store.registered_models()
+    rows = version_rows(open_existing(db_path))
     if not rows:
         echo("no model versions yet: run `annotator models setup`")
         return
-    echo(f"  {'version':<40} {'kind':<11} {'method':<10} {'micro-F1':>8} {'macro-F1':>8} {'span F1':>8}  created")
-    for m in rows:
-        meta = m["meta"]
-        metrics = meta.get("metrics", {})
-        mark = "*" if m["version"] in active else " "
-        echo(f"{mark} {m['version']:<40} {m['kind']:<11} {meta.get('method', ''):<10} "
-                   f"{_fmt(metrics.get('micro_f1'))} {_fmt(metrics.get('macro_f1'))} "
-                   f"{_fmt(metrics.get('partial_f1'))}  {meta.get('created_at', '')[:19]}")
+    echo(f"  {'version':<40} {'kind':<11} {'method':<10} {'micro-F1':>8} {'macro-F1':>8} {'span F1':>8} "
+         f"{'size':>9}  created")
+    for r in rows:
+        line = (f"{'*' if r.active else ' '} {r.version:<40} {r.kind:<11} {r.method:<10} "
+                f"{_fmt(r.metrics.get('micro_f1'))} {_fmt(r.metrics.get('macro_f1'))} "
+                f"{_fmt(r.metrics.get('partial_f1'))} {_size(r.size):>9}  {r.created}")
+        echo(line + (f"  ({r.note})" if r.note else ""))
 
 
 def _fmt(value: object) -> str:
     return f"{float(value):8.3f}" if isinstance(value, (int, float)) else f"{'-':>8}"
+
+
+def _size(n: int) -> str:
+    for unit, factor in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{n} B"
+
+
+@models.command("prune")
+@db_option
+@click.option("--keep-for", "keep_for", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Another project database that shares this models folder: its active versions are kept "
+                   "too (repeat for each).")
+@click.option("--dry-run", is_flag=True, help="List what would be removed, remove nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Remove without asking.")
+def models_prune(db_path: Path, keep_for: tuple[Path, ...], dry_run: bool, yes: bool) -> None:
+    """Free disk space under models/: the weights of versions no project here uses (their
+    meta.json stays, marked pruned), engine conversions of encoders that are gone, and what a
+    crash left half-written. Never the active versions or what they read, never an encoder,
+    never an engine conversion in use. Lists everything first, then asks (--yes: does not ask)."""
+    from annotator.paths import models_dir
+    from annotator.services.models import prune, prune_plan
+
+    store = open_existing(db_path)
+    others = [open_existing(p) for p in keep_for]
+    items, kept = prune_plan(store, others)
+    echo(f"models folder: {models_dir()}; kept: {'; '.join(kept)}")
+    if not items:
+        echo("nothing to prune")
+        return
+    for item in items:
+        echo(f"  {_size(item.size):>9}  {item.what}: {item.path}")
+    total = sum(item.size for item in items)
+    echo(f"{len(items)} to remove, {_size(total)} in all. Versions active in other projects sharing this folder "
+         "are removed too unless you name their databases with --keep-for.")
+    if dry_run:
+        echo("dry run: nothing removed")
+        return
+    if not yes:
+        import sys
+
+        if not sys.stdin.isatty():
+            raise AnnotatorError("not removing anything without asking: run with --yes to remove, or --dry-run")
+        if not click.confirm("Remove them?", default=False):
+            echo("nothing removed")
+            return
+    echo(f"freed {_size(prune(store, items))}")
 
 
 @models.command("show")
@@ -72,7 +120,12 @@ def models_show(version: str) -> None:
 
     folder, meta = find_version(version)
     echo(f"# {folder}")
-    echo((folder / "meta.json").read_text(encoding="utf-8"))
+    if (folder / "meta.json").is_file():
+        echo((folder / "meta.json").read_text(encoding="utf-8"))
+    else:  # a checkpoint placed under models/ without one: what the tool makes of it
+        from dataclasses import asdict
+
+        echo(json.dumps(asdict(meta), ensure_ascii=False, indent=2, sort_keys=True))
 
 
 @models.command("use")
@@ -99,17 +152,47 @@ def models_use(version: str, db_path: Path) -> None:
               help="Only segments without suggestions from the active versions (resumable), or redo all.")
 @click.option("--limit", type=int, default=None, help="At most this many segments per model.")
 @click.option("--no-translate", is_flag=True, help="Do not fill missing translations.")
-def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: bool) -> None:
+@click.option("--setup/--no-setup", default=True, show_default=True,
+              help="Where neither a frames nor a spans model is active, set up the default models first (as "
+                   "`annotator models setup` does).")
+@click.option("--base", default=None, help="Base encoder for that setup: a folder, a saved version or a cached "
+              "Hugging Face id (default: the default encoder).")
+@ray_option
+@click.option("--ray-actors", type=click.IntRange(min=1), default=None,
+              help="With --ray: how many actors (one model each); default: one per CPU of the cluster.")
+@click.option("--ray-gpus", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="With --ray: GPUs per actor (fine-tuned models run on them; the int8 engine stays on the CPU).")
+def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: bool, setup: bool,
+            base: str | None, ray_address: str | None, ray_actors: int | None, ray_gpus: float) -> None:
     """Fill machine suggestions (frames, slogan spans, glossary, translations) for segments, and
-    frames for whole speeches."""
+    frames for whole speeches; with --ray, the models run on a Ray cluster (or a local Ray).
+    Where neither a frames nor a spans model is active yet, the default models are set up first
+    (--no-setup: not)."""
     from annotator.progress import Bars
     from annotator.services import speech_suggest
+    from annotator.services.first_run import needs_setup, setup_models, setup_plan
     from annotator.services.suggest import suggest_all
 
     store = open_existing(db_path)
+    if setup and needs_setup(store):
+        from annotator.paths import check_models_writable
+
+        check_models_writable()
+        echo(setup_plan(store, base))
+        with Bars(unit="step") as bars:
+            for line in setup_models(store, base=base, echo=echo, progress=bars.update):
+                echo(line)
     with Bars(unit="seg") as bars:
-        report = suggest_all(store, only_missing=only_missing, limit=limit, progress=bars.update,
-                             translate=not no_translate)
+        if ray_address is None:
+            report = suggest_all(store, only_missing=only_missing, limit=limit, progress=bars.update,
+                                 translate=not no_translate)
+        else:
+            from annotator.ray_pool import RayOptions
+            from annotator.services.cluster import suggest_all_on_ray
+
+            options = RayOptions(address=ray_address, actors=ray_actors, gpus_per_actor=ray_gpus)
+            report = suggest_all_on_ray(store, options, only_missing=only_missing, limit=limit,
+                                        progress=bars.update, translate=not no_translate)
     echo(report.summary())
     with Bars(unit="speech") as bars:
         echo(speech_suggest.summary(*speech_suggest.suggest_speeches(
@@ -188,28 +271,37 @@ def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, 
 @click.command("next")
 @db_option
 @annotator_option
-@click.option("-n", "count", type=int, default=10, show_default=True)
+@click.option("-n", "count", type=int, default=10, show_default=True)  # services.suggest.NEXT_COUNT
 @click.option("--json", "as_json", is_flag=True)
 def next_cmd(db_path: Path, annotator_name: str, count: int, as_json: bool) -> None:
-    """The segments worth labelling next: least certain first, spread across speeches."""
-    from annotator.store import SegmentFilter
-    from annotator.services.suggest import uncertainty_ranked
+    """The segments worth labelling next: least certain first, spread across speeches.
+
+    Uncertainty: the frames model's mean binary entropy over the labels plus, for the slogan
+    tagger, 1 - its least sure span's score (higher: less sure; - where no model has scored the
+    segment yet). `annotator annotate --queue next:N` opens these segments in this order.
+    """
+    from annotator.services.suggest import next_to_label
 
     store = open_existing(db_path)
-    ids = store.segment_ids(SegmentFilter(status="untouched", annotator=annotator_name))
-    ranked = uncertainty_ranked(store, ids)[:count]
-    segs = store.segments(ranked)
+    ranked = next_to_label(store, annotator_name, count)
+    uncertainty = dict(ranked)
+    segs = store.segments([i for i, _ in ranked])
     if as_json:
-        echo(json.dumps([{"id": s.id, "speech": s.speech_id, "language": s.language, "text": s.text}
-                               for s in segs], ensure_ascii=False, indent=1))
+        echo(json.dumps([{"id": s.id, "speech": s.speech_id, "language": s.language,
+                          "uncertainty": None if uncertainty[s.id] is None else round(uncertainty[s.id], 4),
+                          "text": s.text} for s in segs], ensure_ascii=False, indent=1))
         return
     from annotator.text import visible_text
 
+    if not segs:
+        echo(f"nothing left: every segment has a decision by {annotator_name}")
+        return
+    echo(f"{'segment':>7}  {'lang':<4} {'uncertain':>9}  text")
     for s in segs:
         text = visible_text(s.text.replace("\n", " "))  # corpus text never drives the terminal
-        echo(f"{s.id:>7}  {s.language:<3} {text[:100]}")
-
-
+        figure = f"{uncertainty[s.id]:9.3f}" if uncertainty[s.id] is not None else f"{'-':>9}"
+        echo(f"{s.id:>7}  {s.language:<4} {figure}  {text[:100]}")
+    echo(f"open them in this order: annotator annotate --queue next:{len(segs)}")
 
 
 @click.command()
@@ -220,21 +312,27 @@ def next_cmd(db_path: Path, annotator_name: str, count: int, as_json: bool) -> N
 @click.option("--no-curves", is_flag=True, help="Leave out the learning curve and the cross-lingual transfer "
               "(they train the quick frames model a few times more: seconds with the project's stored "
               "embeddings, longer on a big project).")
-def report(db_path: Path, out_dir: Path, no_curves: bool) -> None:
-    """Scores per label and across versions, beside baselines, with a learning curve and the
-    cross-lingual transfer, and frames for whole speeches beside majority: printed, and as an
-    HTML page with plots."""
+@click.option("--versions", "newest", type=click.IntRange(min=1), default=DEFAULT_NEWEST, show_default=True,
+              help="Score again, on the current test split, the N newest versions of each kind that were active "
+                   "at some time (and the active one); the report says how many it leaves out.")
+def report(db_path: Path, out_dir: Path, no_curves: bool, newest: int) -> None:
+    """Saved versions compared on the project's current test split; scores per label beside
+    baselines, with a learning curve and the cross-lingual transfer; frames for whole speeches
+    beside majority: printed, and as an HTML page with plots."""
     from annotator.services.evaluation import evaluate_project_frames
-    from annotator.services.span_evaluation import evaluate_project_spans
     from annotator.services.report import text_report, write_report
+    from annotator.services.span_evaluation import evaluate_project_spans
     from annotator.services.speech_training import report_speech_frames
+    from annotator.services.version_scores import score_versions
 
     store = open_existing(db_path)
+    versions = score_versions(store, newest=newest)
     evaluation = evaluate_project_frames(store, curves=not no_curves)
     spans = evaluate_project_spans(store)
     speeches = report_speech_frames(store)
-    echo(text_report(store, evaluation, spans, speeches))
-    echo(f"\nwrote {write_report(store, out_dir, evaluation, spans, speeches)}")
+    echo(text_report(store, evaluation, spans, speeches, versions))
+    echo(f"\nwrote {write_report(store, out_dir, evaluation, spans, speeches, versions)}")
+    echo_engine_notes()
 
 
 COMMANDS = [models, suggest, train, next_cmd, report]

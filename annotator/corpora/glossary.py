@@ -17,6 +17,7 @@ import csv
 import re
 from pathlib import Path
 
+from annotator.corpora.languages import normalise_language, unknown_language_message
 from annotator.corpora.readers import read_text_file
 from annotator.errors import AnnotatorError, InputError, shown
 from annotator.paths import PACKAGE_DATA
@@ -40,7 +41,6 @@ COLUMN_NAMES = {
     "source": "source", "citation": "source", "reference": "source",
     "variants": "variants", "also": "variants", "other renderings": "variants",
 }
-LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
 class GlossaryProblems(AnnotatorError):
@@ -122,15 +122,15 @@ def read_glossary(path: Path, language: str = "zh") -> list[GlossaryEntry]:
         value = {f: cells[i].strip() if i < len(cells) else "" for f, i in columns.items()}
         phrase = clean_phrase(value.get("phrase", ""))
         given = value.get("language") or language
-        lang = "-".join([given.split("-")[0].lower(), *given.split("-")[1:]])  # "ZH" is zh
+        lang = normalise_language(given)  # "ZH" is zh, "zho" too
         where = f"{shown(path)}:{number}"
         if len(cells) > max(columns.values()) + 1 and any(c.strip() for c in cells[max(columns.values()) + 1:]):
             problems.append(f"{where}: {len(cells)} columns, more than the {max(columns.values()) + 1} the file names")
         elif not phrase or not value.get("rendering"):
             what = "phrase" if not phrase else "rendering"
             problems.append(f"{where}: no {what}; each line needs at least a phrase and its rendering")
-        elif not LANGUAGE_CODE.match(lang):
-            problems.append(f"{where}: the language {shown(given)} is not a language code (such as zh, en, ru)")
+        elif lang is None:
+            problems.append(f"{where}: {unknown_language_message(given, 'the language')}")
         elif (phrase, lang) in seen:
             problems.append(f"{where}: {shown(phrase)} ({lang}) is also on line {seen[phrase, lang]}")
         else:

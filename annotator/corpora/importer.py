@@ -9,22 +9,30 @@ keyed by the hash of their text).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import pickle
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from annotator.corpora.langid import detect_segment_languages, detect_speech_language
+from annotator.corpora.languages import checked_language, normalise_language, unknown_language_message
 from annotator.corpora.readers import RawSpeech, expand_paths, read_file
 from annotator.corpora.segment import Piece, segment_text
 from annotator.errors import InputError
 from annotator.store import Store
 from annotator.store.speeches import content_hash
+from annotator.store.translations import ALIGNED_BY_POSITION
 from annotator.progress import Progress
+from annotator.ray_pool import RayOptions
 
 PARALLEL_THRESHOLD = 400  # speeches; below this a process pool costs more than it saves
+RAY_SPEECHES_PER_CALL = 16  # as the process pool's chunks
 
 
 @dataclass
@@ -34,9 +42,11 @@ class PreparedSpeech:
     content_hash: str
     language: str
     segments: list[tuple[int, int, str]]
-    # English text per segment position, from the corpus itself.
+    # English text per segment position, from the corpus itself (aligned by position), and the
+    # corpus's English text of the whole speech, kept to be aligned sentence by sentence later.
     translations: dict[int, str] = field(default_factory=dict)
     translation_source: str = ""
+    translation_text: str = ""
 
 
 @dataclass
@@ -62,7 +72,9 @@ def align_by_length(pieces: Sequence[Piece], translation: str) -> dict[int, str]
 
     The corpus translates whole utterances; its sentences rarely match ours one to one. A
     translated sentence goes to the original segment that covers the middle of its relative
-    position (lengths are roughly proportional across languages), keeping order.
+    position (lengths are roughly proportional across languages), keeping order. This is the
+    alignment until the encoder is there: then ``services.corpus_translations`` aligns the
+    sentences by their meaning.
     """
     target = segment_text(translation, "en")
     if not pieces or not target:
@@ -106,6 +118,7 @@ def prepare(raw: RawSpeech, language: str | None = None, segment_langid: bool = 
     if raw.translation and lang != "en":
         prepared.translations = align_by_length(pieces, raw.translation)
         prepared.translation_source = raw.translation_source
+        prepared.translation_text = raw.translation
     return prepared
 
 
@@ -122,7 +135,21 @@ def read_all(paths: Sequence[Path], fmt: str = "auto", store: Store | None = Non
     raws: list[RawSpeech] = []
     for f in files:
         raws.extend(read_file(f, fmt))
+    for raw in raws:
+        _check_language_field(raw)
     return files, raws
+
+
+def _check_language_field(raw: RawSpeech) -> None:
+    """A record's ``language`` normalised (``deu`` → ``de``), or refused with the nearest codes:
+    a typo would otherwise skip that language's segmentation rules without a word."""
+    value = raw.meta.get("language")
+    if not value:
+        return
+    code = normalise_language(value)
+    if code is None:
+        raise InputError(raw.path, unknown_language_message(value, "field 'language'"), raw.line)
+    raw.meta["language"] = code
 
 
 def import_paths(
@@ -133,7 +160,13 @@ def import_paths(
     segment_langid: bool = True,
     progress: Progress | None = None,
     workers: int | None = None,
+    ray: RayOptions | None = None,
 ) -> ImportReport:
+    """Import ``paths`` into ``store``, all or nothing. Speeches are segmented and their languages
+    detected in worker processes (``workers``; from :data:`PARALLEL_THRESHOLD` speeches), or on
+    Ray actors with ``ray`` (``--ray``); this process stores them, in input order, either way."""
+    if language:
+        language = checked_language(language, "--lang")
     files, raws = read_all(paths, fmt, store)
     report = ImportReport(files=len(files))
     seen: set[str] = set()
@@ -149,7 +182,7 @@ def import_paths(
     # any speech rolls the whole import back and the database is as it was.
     bulk = store.bulk_segments() if len(todo) >= PARALLEL_THRESHOLD else contextlib.nullcontext()
     with store.write(), bulk as flush_index:
-        for i, item in enumerate(_prepare_all(todo, language, segment_langid, workers), start=1):
+        for i, item in enumerate(_prepare_all(todo, language, segment_langid, workers, ray), start=1):
             _store_one(store, item, report)
             if flush_index and i % 100 == 0:
                 flush_index()  # index for search while the workers segment the next speeches
@@ -168,20 +201,57 @@ def _store_one(store: Store, item: PreparedSpeech, report: ImportReport) -> None
     report.speeches_added += 1
     report.segments_added += len(item.segments)
     report.languages[item.language] += 1
+    if item.translation_text:
+        store.add_speech_translation(speech_id, "en", item.translation_text, item.translation_source)
     if item.translations:
         segs = store.segments_of_speech(speech_id)
         for position, english in item.translations.items():
-            store.add_translation(segs[position].id, "en", english, "corpus", item.translation_source)
+            store.add_translation(segs[position].id, "en", english, "corpus", item.translation_source,
+                                  alignment=ALIGNED_BY_POSITION)
             report.translations_added += 1
 
 
 def _prepare_all(raws: list[RawSpeech], language: str | None, segment_langid: bool,
-                 workers: int | None) -> Iterator[PreparedSpeech]:
-    """Prepared speeches in input order; in worker processes when there are many."""
+                 workers: int | None, ray: RayOptions | None = None) -> Iterator[PreparedSpeech]:
+    """Prepared speeches in input order; in worker processes when there are many, on Ray if asked."""
     args = [(r, language, segment_langid) for r in raws]
+    if ray is not None:
+        yield from _prepare_on_ray(args, ray)
+        return
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if len(args) < PARALLEL_THRESHOLD or workers <= 1:
         yield from map(_prepare_star, args)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         yield from pool.map(_prepare_star, args, chunksize=16)
+
+
+def _prepare_on_ray(args: list[tuple[RawSpeech, str | None, bool]], options: RayOptions) -> Iterator[PreparedSpeech]:
+    """:func:`prepare` on Ray actors, in input order. A bad record comes back as its error, raised
+    here in its turn, so that the import fails on the same record, with the same line, as without Ray."""
+    from annotator.ray_pool import connected, map_in_order
+
+    if not args:
+        return
+    with connected(options):
+        # pickled both ways, by us (Ray would, after failing to fit dataclasses into Arrow columns)
+        rows = [{"args": pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL)} for a in args]
+        for row in map_in_order(rows, _RayPreparer, options, rows_per_call=RAY_SPEECHES_PER_CALL):
+            if row["error"]:
+                path, problem, line = json.loads(row["error"])
+                raise InputError(path, problem, line)
+            yield pickle.loads(row["prepared"])
+
+
+class _RayPreparer:
+    """A Ray actor's side of the import: a batch of raw speeches -> prepared speeches (or errors)."""
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        n = len(batch["args"])
+        prepared, errors = np.full(n, b"", dtype=object), np.full(n, "", dtype=object)
+        for i, args in enumerate(batch["args"]):
+            try:
+                prepared[i] = pickle.dumps(_prepare_star(pickle.loads(args)), protocol=pickle.HIGHEST_PROTOCOL)
+            except InputError as exc:
+                errors[i] = json.dumps([exc.path, exc.problem, exc.line])
+        return {"prepared": prepared, "error": errors}

@@ -5,6 +5,11 @@ speeches cheap). Segments get their own language only where lingua is confident 
 enough segment is in another language than its speech: a quoted passage in Spanish inside a
 Catalan speech, an English sentence in a Chinese report. Short segments ("Thank you.") keep the
 speech's language, since no detector is reliable on three words.
+
+Segments are screened with lingua's fast low-accuracy mode (trigrams), which is confidently wrong
+on some plain sentences (it gives "A popular public school Bible class in West Virginia faces
+legal challenge" to Latin at 0.98); a switch it proposes is kept only when the high-accuracy
+mode (up to fivegrams) agrees, is confident, and gives the speech's own language little chance.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 
 SPEECH_SAMPLE_CHARS = 600
 MIN_SEGMENT_CHARS = 60
-MIN_SEGMENT_CONFIDENCE = 0.85
+MIN_SEGMENT_CONFIDENCE = 0.85  # for the other language, in both modes
+MAX_SPEECH_LANGUAGE_CONFIDENCE = 0.10  # for the speech's own language, in high-accuracy mode
 
 
 @lru_cache(maxsize=1)
@@ -34,13 +40,31 @@ def supported_languages() -> frozenset[str]:
 SWITCH_LANGUAGES = ("en", "fr", "es", "de", "ru", "zh", "ar", "it", "pt", "ca", "la")
 
 
+def _switch_candidates(speech_language: str) -> list[Language]:
+    codes = {c for c in (*SWITCH_LANGUAGES, speech_language) if c}
+    return [lang for lang in Language.all() if iso(lang) in codes]
+
+
 @lru_cache(maxsize=64)
 def segment_detector(speech_language: str) -> LanguageDetector:
-    codes = {c for c in (*SWITCH_LANGUAGES, speech_language) if c}
-    languages = [lang for lang in Language.all() if iso(lang) in codes]
-    # Low-accuracy mode (trigrams only) is reliable on sentences of this length and about twice
-    # as fast; a switch is only recorded when lingua is confident of it anyway.
-    return LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
+    # Low-accuracy mode (trigrams only) is about twice as fast: it screens every long segment,
+    # and the few switches it proposes are checked by ``confirming_detector``.
+    return LanguageDetectorBuilder.from_languages(*_switch_candidates(speech_language)).with_low_accuracy_mode().build()
+
+
+@lru_cache(maxsize=64)
+def confirming_detector(speech_language: str) -> LanguageDetector:
+    return LanguageDetectorBuilder.from_languages(*_switch_candidates(speech_language)).build()
+
+
+def _confirmed_switch(text: str, speech_language: str) -> str:
+    """The other language a segment is in, by high-accuracy mode, or '' if it is not sure."""
+    values = {iso(v.language): v.value for v in confirming_detector(speech_language).compute_language_confidence_values(text)}
+    best = max(values, key=values.__getitem__, default="")
+    if (best and best != speech_language and values[best] >= MIN_SEGMENT_CONFIDENCE
+            and values.get(speech_language, 0.0) <= MAX_SPEECH_LANGUAGE_CONFIDENCE):
+        return best
+    return ""
 
 
 def iso(language: Language | None) -> str:
@@ -70,5 +94,5 @@ def detect_segment_languages(segments: Sequence[str], speech_language: str) -> l
         if not code or code == speech_language:
             continue
         if det.compute_language_confidence(segments[i], guess) >= MIN_SEGMENT_CONFIDENCE:
-            out[i] = code
+            out[i] = _confirmed_switch(segments[i], speech_language) or speech_language
     return out

@@ -54,6 +54,12 @@ class RawSpeech:
     translation_source: str = ""
 
 
+def json_problem(exc: json.JSONDecodeError) -> str:
+    """``exc``'s message with its column: "Unterminated string starting at column 9" (some of
+    json's messages end in "at" already, "Expecting value" does not)."""
+    return f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+
+
 def read_text_file(path: Path) -> str:
     """Read a UTF-8 file, or fail with the file, line and byte that are wrong."""
     try:
@@ -180,7 +186,7 @@ def read_jsonl(path: Path) -> list[RawSpeech]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(path, f"invalid JSON ({exc.msg} at column {exc.colno})", number) from None
+            raise InputError(path, f"invalid JSON ({json_problem(exc)})", number) from None
         if not isinstance(record, dict):
             raise InputError(path, "each line must be a JSON object with a 'text' field", number)
         body = record.get("text", record.get("content"))
@@ -262,16 +268,30 @@ def parlamint_translation_file(path: Path) -> Path | None:
     return sibling if sibling.exists() else None
 
 
+def _english_by_utterance(rows: list[tuple[int, str, str]], en_rows: list[tuple[int, str, str]]) -> dict[str, str]:
+    """The English text of each utterance, by its id. Where a sample's two files list as many
+    utterances and one id differs at the same place (ES-CT's ``…0901.2.0`` is ``…0901.72.0`` in
+    its English file, from another version of the sample), the line's place pairs them."""
+    english = {_utterance_key(uid): body for _, uid, body in en_rows}
+    if len(rows) == len(en_rows):
+        ours = {_utterance_key(uid) for _, uid, _ in rows}
+        for (_, uid, _), (_, en_uid, body) in zip(rows, en_rows):
+            if _utterance_key(uid) not in english and _utterance_key(en_uid) not in ours:
+                english[_utterance_key(uid)] = body
+    return english
+
+
 def read_parlamint(path: Path) -> list[RawSpeech]:
     m = PARLAMINT_NAME.match(path.name)
     corpus = m.group(1) if m else "ParlaMint"
     date = m.group(3)[:10] if m and re.match(r"\d{4}-\d{2}-\d{2}", m.group(3)) else ""
     english: dict[str, str] = {}
     en_path = parlamint_translation_file(path)
+    rows = _parlamint_lines(path)
     if en_path is not None:
-        english = {_utterance_key(uid): body for _, uid, body in _parlamint_lines(en_path)}
+        english = _english_by_utterance(rows, _parlamint_lines(en_path))
     out = []
-    for number, uid, body in _parlamint_lines(path):
+    for number, uid, body in rows:
         meta = {
             "id": uid, "title": f"{corpus} {m.group(3) if m else path.stem} {uid.rsplit('.', 1)[-1]}",
             "date": date, "venue": f"{corpus} (parliamentary debate)",

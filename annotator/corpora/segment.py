@@ -4,7 +4,8 @@ Sentence boundaries come from ``sentencex`` (Wikimedia's rule-based segmenter fo
 languages: abbreviations, quotes, CJK and Arabic punctuation). Around it we add what speeches
 need: paragraphs first (a blank line always ends a sentence; a single line break ends one only
 after end punctuation or in CJK text, since English transcripts are often hard-wrapped), Chinese
-and Japanese clauses split at ；, and segments trimmed of surrounding whitespace. Whatever
+and Japanese clauses split at ；, an opening quotation mark left at the end of a sentence moved to
+the sentence it opens, and segments trimmed of surrounding whitespace. Whatever
 the library returns, offsets are recomputed against the original, so
 ``text[start:end] == segment`` always holds.
 """
@@ -53,7 +54,8 @@ def _paragraphs(text: str) -> list[tuple[int, int]]:
         while i != -1:
             before = text[line_start:i].rstrip()
             after = text[i + 1:i + 3]
-            if before and (before[-1] in END_PUNCT or CJK.search(before[-1:]) or CJK.search(after)):
+            ends = before and before[-1] in END_PUNCT and not opening_quote_at_end(before)
+            if before and (ends or CJK.search(before[-1:]) or CJK.search(after)):
                 out.append((line_start, i))
                 line_start = i + 1
             i = text.find("\n", i + 1, e)
@@ -122,7 +124,79 @@ def segment_text(text: str, language: str = "en") -> list[Piece]:
                         pieces.append(Piece(p_start + c, p_start + d, text[p_start + c:p_start + d]))
     if language in ORDINAL_DOT_LANGUAGES:
         pieces = _merge_ordinals(text, pieces)
-    return _merge_fragments(text, pieces)
+    return _merge_fragments(text, _move_opening_quotes(text, pieces))
+
+
+# Quotation marks, and the marks that close each when it opens a quotation (English “…”, German
+# „…“ and »…«, French « … », Swedish ”…”, CJK 「…」). A straight quote opens or closes by its place.
+QUOTE_CLOSERS = {
+    '"': '"', "'": "'", "«": "»", "»": "«", "„": "“”", "‚": "‘’", "“": "”“", "”": "”", "‘": "’‘", "’": "’",
+    "‹": "›", "›": "‹", "「": "」", "『": "』", "《": "》", "〈": "〉", "﹁": "﹂", "﹃": "﹄", "〝": "〞〟",
+}
+QUOTES = set(QUOTE_CLOSERS) | set("".join(QUOTE_CLOSERS.values()))
+CJK_SENTENCE_END = set("。！？；")
+CJK_OPENING_QUOTES = set("“‘「『《〈﹁﹃〝")  # in Chinese and Japanese text these only open
+
+
+def _open_quotes(text: str) -> list[str]:
+    """The quotation marks still open at the end of ``text``, innermost last."""
+    stack: list[str] = []
+    for i, ch in enumerate(text):
+        if ch not in QUOTES:
+            continue
+        if stack and ch in QUOTE_CLOSERS.get(stack[-1], ""):
+            # A straight quote or ’ after a letter closes; after a space it opens a nested one.
+            if ch in "\"'’" and ch == stack[-1] and (i == 0 or text[i - 1].isspace()):
+                stack.append(ch)
+            else:
+                stack.pop()
+        elif ch in QUOTE_CLOSERS and (ch not in "'’" or i == 0 or not text[i - 1].isalnum()):
+            stack.append(ch)  # (an apostrophe inside a word, "it's", opens nothing)
+    return stack
+
+
+def opening_quote_at_end(text: str) -> int:
+    """How many characters at the end of ``text`` are quotation marks that open a quotation
+    (0 if none): marks after a space, or alone, or an opening CJK mark right after 。！？, that
+    close nothing opened before them.
+
+    ``… цивилизации. "`` ends in one; ``He said "we will win."`` and French ``« Jamais ! »``
+    (closing after a space) do not.
+    """
+    run = len(text)
+    while run > 0 and text[run - 1] in QUOTES:
+        run -= 1
+    if run == len(text):
+        return 0
+    before = text[run - 1] if run > 0 else " "
+    if not before.isspace() and not (before in CJK_SENTENCE_END and text[run] in CJK_OPENING_QUOTES):
+        return 0
+    head, marks = text[:run], text[run:]
+    still_open = _open_quotes(head)
+    if still_open and marks[0] in QUOTE_CLOSERS.get(still_open[-1], ""):
+        return 0
+    return len(marks)
+
+
+def _move_opening_quotes(text: str, pieces: list[Piece]) -> list[Piece]:
+    """Give an opening quotation mark left at the end of a sentence (``… цивилизации. "`` /
+    ``Никогда снова" …``) to the sentence it opens, unless a blank line lies between them. (A
+    line that ends in one no longer ends a paragraph, ``_paragraphs``; this catches what a
+    splitter, or a break in CJK text, leaves behind.)"""
+    pieces = list(pieces)
+    out: list[Piece] = []
+    for i, piece in enumerate(pieces):
+        while i + 1 < len(pieces) and not PARAGRAPH_BREAK.search(text, piece.end, pieces[i + 1].start):
+            marks = opening_quote_at_end(piece.text)
+            if not marks:
+                break
+            mark_start = piece.end - marks
+            pieces[i + 1] = Piece(mark_start, pieces[i + 1].end, text[mark_start:pieces[i + 1].end])
+            start, end = trimmed(text, piece.start, mark_start)
+            piece = Piece(start, end, text[start:end])
+        if piece.text:  # (empty when the piece was nothing but opening marks)
+            out.append(piece)
+    return out
 
 
 # Titles that parliamentary transcripts put before names; sentencex does not know them all, and

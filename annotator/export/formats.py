@@ -1,12 +1,12 @@
 """The export formats, each with a reader so that an export can be checked by reading it back.
 
 * ``jsonl``: one segment per line (id, speech, language, text, translation with its
-  provenance, the word gloss apart, frames, spans with character offsets and text, split, and
-  where the labels came from), then one line per speech
-  with frames for it as a whole; each line says its ``level`` (see
+  provenance, the word gloss apart, frames, spans with character offsets and text, split, where
+  the labels came from and the decision's status: accepted, corrected or rejected), then one
+  line per speech with frames for it as a whole; each line says its ``level`` (see
   :mod:`annotator.export.speech_records`, which also puts the speech-level records of the
   ``parquet`` and ``hf`` exports beside the segments').
-* ``csv``: frames only, one 0/1 column per label beside id, text and split.
+* ``csv``: frames only, one 0/1 column per label beside id, text, split and status.
 * ``conll``: spans only, BIO tags per token (token TAB tag), ``# id = …`` / ``# text = …`` lines
   before each segment and a blank line after. Tokens are whitespace-separated words in spaced
   scripts and single characters in CJK; tokens are also cut at span edges, so every span starts
@@ -14,6 +14,9 @@
 * ``hf``: a Hugging Face ``datasets`` folder (``DatasetDict.save_to_disk``) with train/dev/test.
 * ``parquet``: one table with a ``split`` column.
 * ``prodigy`` / ``labelstudio``: see :mod:`annotator.export.interop`.
+
+Rejected segments (no label applies) are negatives, exported with status ``rejected`` and no
+labels, unless ``rejected="drop"`` leaves them out (``annotator export --rejected drop``).
 
 Every export writes ``metadata.json`` (inside a folder export) or ``<name>.metadata.json``
 (beside a file export): scheme and its hash, split seed and sizes, counts, ties, time, version.
@@ -44,7 +47,8 @@ DEFAULT_NAMES = {
     "jsonl": "gold.jsonl", "csv": "gold-frames.csv", "conll": "gold-spans.conll", "hf": "gold-hf",
     "parquet": "gold.parquet", "prodigy": "gold.prodigy.jsonl", "labelstudio": "gold.labelstudio.json",
 }
-CSV_FIXED = ("id", "uid", "speech_id", "language", "split", "text")
+CSV_FIXED = ("id", "uid", "speech_id", "language", "split", "status", "text")
+REJECTED_CHOICES = ("negative", "drop")  # rejected segments: negatives (no label applies), or left out
 
 
 # ------------------------------------------------------------------ records
@@ -58,7 +62,7 @@ def export_record(ex: GoldExample, split: str) -> dict[str, Any]:
         "translation_provenance": ex.translation_provenance, "translation_origin": ex.translation_origin,
         "gloss": ex.gloss,
         "frames": list(ex.frames), "spans": [dict(s) for s in ex.spans], "split": split,
-        "source": ex.source, "annotators": list(ex.annotators), "tie": ex.tie,
+        "source": ex.source, "annotators": list(ex.annotators), "tie": ex.tie, "status": ex.status,
     }
 
 
@@ -114,7 +118,7 @@ def write_csv(records: Sequence[dict[str, Any]], path: Path, labels: Sequence[st
         writer.writerow([*CSV_FIXED, *labels])
         for r in records:
             chosen = set(r["frames"])
-            writer.writerow([r["id"], r["uid"], r["speech_id"], r["language"], r["split"], r["text"],
+            writer.writerow([r["id"], r["uid"], r["speech_id"], r["language"], r["split"], r["status"], r["text"],
                              *(1 if lab in chosen else 0 for lab in labels)])
 
 
@@ -124,7 +128,7 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
         labels = [c for c in reader.fieldnames or [] if c not in CSV_FIXED]
         return [
             {"id": int(row["id"]), "uid": row["uid"], "speech_id": int(row["speech_id"]),
-             "language": row["language"], "split": row["split"], "text": row["text"],
+             "language": row["language"], "split": row["split"], "status": row["status"], "text": row["text"],
              "frames": [lab for lab in labels if row[lab] == "1"]}
             for row in reader
         ]
@@ -177,7 +181,7 @@ def write_conll(records: Sequence[dict[str, Any]], path: Path) -> int:
         for r in records:
             pairs, dropped = bio_tags(r["text"], r["spans"])
             dropped_total += dropped
-            fh.write(f"# id = {r['id']}\n# uid = {r['uid']}\n# split = {r['split']}\n")
+            fh.write(f"# id = {r['id']}\n# uid = {r['uid']}\n# split = {r['split']}\n# status = {r['status']}\n")
             if "\n" in r["text"] or "\r" in r["text"]:
                 fh.write(f"# text_json = {json.dumps(r['text'], ensure_ascii=False)}\n")
             else:
@@ -222,7 +226,7 @@ def _conll_block(block: dict[str, Any]) -> dict[str, Any]:
         elif tag.startswith("I-"):
             spans[-1]["end"] = pos
     return {"id": int(block["id"]), "uid": block.get("uid", ""), "split": block.get("split", ""),
-            "text": text, "spans": [{**s, "text": text[s["start"]:s["end"]]} for s in spans]}
+            "status": block.get("status", ""), "text": text, "spans": [{**s, "text": text[s["start"]:s["end"]]} for s in spans]}
 
 
 # ------------------------------------------------------------ parquet / hf
@@ -238,6 +242,7 @@ def arrow_schema():
         ("translation_provenance", pa.string()), ("translation_origin", pa.string()), ("gloss", pa.string()),
         ("frames", pa.list_(pa.string())), ("spans", pa.list_(span)), ("split", pa.string()),
         ("source", pa.string()), ("annotators", pa.list_(pa.string())), ("tie", pa.bool_()),
+        ("status", pa.string()),
     ])
 
 
@@ -292,11 +297,19 @@ class ExportReport:
     ties: int
     notes: list[str] = field(default_factory=list)
     speech_level: dict[str, Any] = field(default_factory=dict)  # speech_records.speech_summary
+    rejected: dict[str, Any] = field(default_factory=dict)  # {"as": "negative" | "drop", "segments": n}
 
     def line(self) -> str:
         sizes = self.split["sizes"]
         text = (f"wrote {self.path}: {self.summary['segments']} segments from {self.summary['speeches']} speeches "
                 f"(train {sizes['train']} / dev {sizes['dev']} / test {sizes['test']}), {self.ties} ties")
+        if self.ties:  # a tie is a label chosen by exactly half of a segment's annotators
+            n = self.summary.get("segments_with_ties", 0)
+            text += f" (tied labels) in {n} segment{'s' if n != 1 else ''}"
+        n = self.rejected.get("segments", 0)
+        if n:
+            text += (f", {n} rejected left out" if self.rejected.get("as") == "drop"
+                     else f", {n} rejected as negatives (no label)")
         if self.speech_level.get("speeches"):
             s = self.speech_level["sizes"]
             where = f" in {self.speech_level['file']}" if self.speech_level.get("file") else ""
@@ -362,13 +375,24 @@ def _write_data(records: list[dict[str, Any]], fmt: str, tmp: Path, dest: Path, 
 def export_gold(store: Store, fmt: str, out: str | Path | None = None, base_dir: str | Path = DEFAULT_BASE_DIR,
                 seed: int = DEFAULT_SEED, fractions: Sequence[float] = DEFAULT_FRACTIONS,
                 annotators: Sequence[str] | None = None, scheme: Scheme | None = None,
-                target_lang: str = "en") -> ExportReport:
-    """Write the project's gold labels in one format (plus metadata), atomically, inside ``base_dir``."""
+                target_lang: str = "en", rejected: str = "negative") -> ExportReport:
+    """Write the project's gold labels in one format (plus metadata), atomically, inside ``base_dir``.
+
+    ``rejected``: ``negative`` (rejected segments are exported, status ``rejected``, with no
+    label: the way training counts them) or ``drop`` (left out, with their ties)."""
     if fmt not in FORMATS:
         raise AnnotatorError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if rejected not in REJECTED_CHOICES:
+        raise AnnotatorError(f"rejected segments: {rejected!r}; use one of {', '.join(REJECTED_CHOICES)}")
     scheme = scheme or get_scheme()
     dest = resolve_out(out, DEFAULT_NAMES[fmt], base_dir)
     gold = gold_labels(store, annotators, target_lang=target_lang)
+    n_rejected = sum(ex.status == "rejected" for ex in gold.examples)
+    if rejected == "drop":
+        kept = [ex for ex in gold.examples if ex.status != "rejected"]
+        ids = {ex.segment_id for ex in kept}
+        gold = GoldSet(kept, [t for t in gold.ties if t.segment_id in ids])
+    rejected_info = {"as": rejected, "segments": n_rejected}
     speech_gold = speech_gold_labels(store, annotators)
     if not gold.examples and not speech_gold:
         who = f" by {', '.join(annotators)}" if annotators else ""
@@ -393,7 +417,7 @@ def export_gold(store: Store, fmt: str, out: str | Path | None = None, base_dir:
             if speeches:
                 speech_records.write_hf(speeches, speech_records.speeches_file(tmp, fmt))
             meta = build_metadata(gold, split.summary, scheme, fmt, dest, annotators,
-                                  {**extra, "speech_level": speech_level})
+                                  {**extra, "speech_level": speech_level, "rejected": rejected_info})
             (tmp / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
     else:
         with atomic_file(dest) as tmp:
@@ -406,7 +430,8 @@ def export_gold(store: Store, fmt: str, out: str | Path | None = None, base_dir:
                 apart.unlink(missing_ok=True)  # an earlier export's: it would describe other labels
         # The data first: a run killed in between leaves a complete file with older metadata,
         # never metadata that describes a file that is not there.
-        meta = build_metadata(gold, split.summary, scheme, fmt, dest, annotators, {**extra, "speech_level": speech_level})
+        meta = build_metadata(gold, split.summary, scheme, fmt, dest, annotators,
+                              {**extra, "speech_level": speech_level, "rejected": rejected_info})
         with atomic_file(meta_path) as meta_tmp:
             meta_tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
     notes = []
@@ -416,7 +441,8 @@ def export_gold(store: Store, fmt: str, out: str | Path | None = None, base_dir:
     if speeches and fmt not in ("jsonl", "parquet", "hf"):
         notes.append(f"frames for {len(speeches)} whole speeches not in this format (jsonl, parquet and hf carry them)")
         speech_level = {}
-    return ExportReport(dest, meta_path, fmt, gold.summary(), split.summary, len(gold.ties), notes, speech_level)
+    return ExportReport(dest, meta_path, fmt, gold.summary(), split.summary, len(gold.ties), notes, speech_level,
+                        rejected_info)
 
 
 def read_export(path: Path, fmt: str) -> list[dict[str, Any]]:

@@ -62,7 +62,8 @@ class ImportProblems(AnnotatorError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        rest = len(problems) - 1
+        more = f" (and {rest} more problem{'s' if rest > 1 else ''})" if rest else ""
         super().__init__(f"{problems[0]}{more}; nothing was imported")
 
 
@@ -80,12 +81,14 @@ def _meta(r: dict[str, Any]) -> dict[str, Any]:
             "language": r["language"], "split": r["split"], "source": r["source"],
             "translation": r["translation"], "translation_provenance": r["translation_provenance"],
             "translation_origin": r["translation_origin"], "gloss": r["gloss"], "tie": r["tie"],
-            "annotators": list(r["annotators"])}
+            "annotators": list(r["annotators"]), "status": r["status"]}
 
 
 def prodigy_task(r: dict[str, Any], frame_labels: Sequence[str] = ()) -> dict[str, Any]:
     spans = [{"start": s["start"], "end": s["end"], "label": s["label"], "text": s["text"]} for s in r["spans"]]
-    task: dict[str, Any] = {"text": r["text"], "spans": spans, "accept": list(r["frames"]), "answer": "accept",
+    # a rejected segment (no label applies) is Prodigy's "reject", which reads back as rejected
+    answer = "reject" if r.get("status") == "rejected" else "accept"
+    task: dict[str, Any] = {"text": r["text"], "spans": spans, "accept": list(r["frames"]), "answer": answer,
                             "meta": _meta(r)}
     if frame_labels:
         task["options"] = [{"id": lab, "text": lab} for lab in frame_labels]
@@ -240,7 +243,8 @@ def read_own_jsonl(path: Path) -> list[LabelRecord]:
         text = _text(path, n, row, "text")
         spans = [_span(path, n, text, s.get("start"), s.get("end"), s.get("label"), s.get("text"))
                  for s in row.get("spans") or []]
-        out.append(LabelRecord(n, text, list(row.get("frames") or []), spans, "accepted", "", row))
+        status = "rejected" if row.get("status") == "rejected" else "accepted"
+        out.append(LabelRecord(n, text, list(row.get("frames") or []), spans, status, "", row))
     return out
 
 

@@ -44,6 +44,16 @@ def predict_scores(predictor: Any, texts: Sequence[str],
     return predictor.predict_matrix(texts)
 
 
+def context_texts(contexts: Sequence[SegmentContext | None]) -> list[str]:
+    """Every text these contexts read (neighbours, whole speeches), once each, in order: what
+    :func:`context_vectors` embeds."""
+    wanted: dict[str, None] = {}
+    for ctx in contexts:
+        if ctx is not None:
+            wanted.update(dict.fromkeys(t for t in (ctx.before, ctx.after, *ctx.speech) if t))
+    return list(wanted)
+
+
 def context_vectors(embed: Any, texts: Sequence[str], contexts: Sequence[SegmentContext | None] | None,
                     own: np.ndarray) -> np.ndarray:
     """Per text: [mean of its neighbours' embeddings, mean of its speech's embeddings], from
@@ -53,13 +63,9 @@ def context_vectors(embed: Any, texts: Sequence[str], contexts: Sequence[Segment
     out = np.concatenate([own, own], axis=1).astype(np.float32)
     if not contexts:
         return out
-    wanted: dict[str, None] = {}
-    for ctx in contexts:
-        if ctx is not None:
-            wanted.update(dict.fromkeys(t for t in (ctx.before, ctx.after, *ctx.speech) if t))
-    if not wanted:
+    order = context_texts(contexts)
+    if not order:
         return out
-    order = list(wanted)
     vectors = embed(order)
     index = {t: i for i, t in enumerate(order)}
     speech_means: dict[int, np.ndarray] = {}  # by the speech tuple's identity: its segments share it

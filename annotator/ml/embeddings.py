@@ -42,6 +42,16 @@ def text_key(text: str, prefix: str, max_length: int, engine: str = "torch") -> 
     return hashlib.sha1(f"{max_length}\x00{prefix}{text}{tail}".encode("utf-8")).hexdigest()
 
 
+def embedding_keys(encoder_dir: Path | str, texts: Sequence[str], prefix: str = E5_QUERY_PREFIX,
+                   max_length: int = 128, engine: str | None = None) -> list[str]:
+    """The keys of ``texts``' vectors as :func:`embed_texts` computes them with these arguments
+    (under the engine that runs the encoder), so that a caller can ask the store which it lacks."""
+    from annotator.ml.engine import encoder_runner
+
+    name = encoder_runner(encoder_dir, None, engine, texts=texts).name
+    return [text_key(t, prefix, max_length, name) for t in texts]
+
+
 def embed_texts(encoder_dir: Path | str, texts: Sequence[str], prefix: str = E5_QUERY_PREFIX,
                 max_length: int = 128, batch_size: int = 16, cache: EmbeddingCache | None = None,
                 engine: str | None = None) -> np.ndarray:
@@ -55,7 +65,7 @@ def embed_texts(encoder_dir: Path | str, texts: Sequence[str], prefix: str = E5_
     from annotator.ml.engine import encoder_runner
 
     runner = encoder_runner(encoder_dir, None, engine, texts=texts)
-    keys = [text_key(t, prefix, max_length, runner.name) for t in texts]
+    keys = embedding_keys(encoder_dir, texts, prefix, max_length, engine)
     known: dict[str, np.ndarray] = dict(cache.get(sorted(set(keys)))) if cache is not None and texts else {}
     todo = sorted({k: t for k, t in zip(keys, texts) if k not in known}.items())
     if todo:

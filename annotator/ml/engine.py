@@ -279,17 +279,17 @@ def convert_encoder(encoder_dir: Path | str, layers: int | None = None, texts: S
     """Convert an encoder (its first ``layers`` layers) to CTranslate2 int8 once, and check it on
     ``texts`` (or the probe sentences): the mean-pooled embedding's cosine to float32 PyTorch.
     Returns the converted folder (``engine.json`` says whether it passed)."""
+    final = converted_dir(encoder_dir, layers, root)
+    if (final / ENGINE_FILE).is_file():
+        return final
     import tempfile
     import time
 
-    from ctranslate2.converters import TransformersConverter
+    from ctranslate2.converters import TransformersConverter  # imports torch: seconds a process that only runs the engine saves
 
     from annotator.ml.loading import quiet_transformers
     from annotator.ml.registry import building
 
-    final = converted_dir(encoder_dir, layers, root)
-    if (final / ENGINE_FILE).is_file():
-        return final
     say = say or _reporter or (lambda _line: None)
     depth = encoder_depth(encoder_dir)
     cut = layers if layers and layers < depth else None

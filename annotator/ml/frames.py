@@ -16,6 +16,7 @@ import numpy as np
 
 from annotator.errors import AnnotatorError
 from annotator.ml.batching import inference_context, map_batched
+from annotator.ml.delta import tokenizer_folder
 from annotator.ml.loading import load_model, load_tokenizer, resolve_checkpoint
 from annotator.ml.registry import ModelMeta, read_meta
 
@@ -72,7 +73,7 @@ class FrameClassifier:
         self.model = load_model(
             self.folder, AutoModelForSequenceClassification, problem_type="multi_label_classification"
         )
-        self.tokenizer = load_tokenizer(self.folder)
+        self.tokenizer = load_tokenizer(tokenizer_folder(self.folder))
         self.labels = model_labels(self.model.config, self.meta)
         self.thresholds = dict(self.meta.thresholds) if self.meta else {}
         self.max_length = max_length or trained_max_length(self.meta)

@@ -70,13 +70,14 @@ class KnnFrameModel:
         self.labels = list(labels) if labels is not None else sorted({f for ex in examples for f in ex.frames})
         self.thresholds = {lab: 0.5 for lab in self.labels}
         self.encoder_dir = Path(encoder_dir)
-        self.embeddings = self._embed([ex.text for ex in examples])
+        self.embeddings = self.embed([ex.text for ex in examples])
         self.label_matrix = label_matrix((ex.frames for ex in examples), self.labels).astype(np.float32)
         self.ids = [ex.id for ex in examples]
         self.data_hash = data_hash(examples)
         return self
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The sentence embeddings this model reads for ``texts`` (from its cache where it has one)."""
         if self.encoder_dir is None:
             raise AnnotatorError("the nearest-neighbour model has no encoder: call fit() or load() first")
         return embed_texts(self.encoder_dir, texts, self.prefix, self.max_length, cache=self.embedding_cache,
@@ -86,7 +87,7 @@ class KnnFrameModel:
         """Scores as an array (texts x labels), in ``self.labels`` order."""
         if not len(texts):
             return np.zeros((0, len(self.labels)), np.float32)
-        sims = self._embed(texts) @ self.embeddings.T
+        sims = self.embed(texts) @ self.embeddings.T
         k = min(self.k, sims.shape[1])
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         top_sims = np.take_along_axis(sims, top, axis=1)

@@ -96,8 +96,8 @@ class LinearFrameModel:
         self._vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True,
                                            min_df=2 if len(texts) >= 50 else 1, max_features=MAX_FEATURES)
         ngrams = self._vectorizer.fit_transform(texts)
-        own = self._embed(texts)
-        around = context_vectors(self._embed, texts, [ex.context for ex in examples], own)
+        own = self.embed(texts)
+        around = context_vectors(self.embed, texts, [ex.context for ex in examples], own)
         self.thresholds = {lab: 0.5 for lab in self.labels}
         self._heads = {"ngrams": fit_heads(ngrams, y, self.c_ngrams)}
         chosen_c = self.c_embedding
@@ -113,7 +113,7 @@ class LinearFrameModel:
 
     def _choose_c(self, own: np.ndarray, y: np.ndarray, dev: Sequence[Example]) -> float:
         """The embedding head's regularisation that scores best on dev (its view alone)."""
-        dev_own = self._embed([ex.text for ex in dev])
+        dev_own = self.embed([ex.text for ex in dev])
         dev_y = label_matrix((ex.frames for ex in dev), self.labels)
         best = (-1.0, C_GRID[0])
         for c in C_GRID:
@@ -141,7 +141,8 @@ class LinearFrameModel:
         return dict(self.thresholds)
 
     # ---------------------------------------------------------------- prediction
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The sentence embeddings this model reads for ``texts`` (from its cache where it has one)."""
         if self.encoder_dir is None:
             raise AnnotatorError("the linear frames model has no encoder: call fit() or load() first")
         return embed_texts(self.encoder_dir, texts, self.prefix, self.max_length, cache=self.embedding_cache,
@@ -151,7 +152,7 @@ class LinearFrameModel:
                only: set[str] | None = None) -> dict[str, np.ndarray]:
         """Each view's probabilities (``only`` those views, if given: a view weighted 0 costs nothing)."""
         wanted = set(self._heads) if only is None else only & set(self._heads)
-        own = self._embed(texts) if wanted & {"embedding", "context"} else None
+        own = self.embed(texts) if wanted & {"embedding", "context"} else None
         views = {}
         if "embedding" in wanted:
             views["embedding"] = predict_heads(self._heads["embedding"], own)
@@ -159,7 +160,7 @@ class LinearFrameModel:
             views["ngrams"] = predict_heads(self._heads["ngrams"], self._vectorizer.transform(list(texts)))
         if "context" in wanted:  # versions saved before context was a view have none
             views["context"] = predict_heads(self._heads["context"],
-                                              context_vectors(self._embed, texts, contexts, own))
+                                              context_vectors(self.embed, texts, contexts, own))
         return views
 
     def predict_matrix(self, texts: Sequence[str],

@@ -123,6 +123,8 @@ def load_model(name_or_path: str | Path, auto_cls: Any, **kwargs: Any) -> Any:
     Refuses pickled weights (:class:`UnsafeModelError`) and turns a missing model into a
     one-line :class:`ModelNotFoundError`. Cached per (folder, class, weights, kwargs).
     """
+    from annotator.ml.delta import is_delta, load_delta
+
     folder = resolve_checkpoint(name_or_path)
     check_safetensors(folder)
     key = (str(folder), f"{auto_cls.__name__}{sorted(kwargs.items())!r}", _weights_stamp(folder))
@@ -130,7 +132,10 @@ def load_model(name_or_path: str | Path, auto_cls: Any, **kwargs: Any) -> Any:
         if key not in _models:
             quiet_transformers()
             try:
-                model = auto_cls.from_pretrained(folder, local_files_only=True, use_safetensors=True, **kwargs)
+                if is_delta(folder):  # a fine-tuned version kept as what differs from its base
+                    model = load_delta(folder, auto_cls, **kwargs)
+                else:
+                    model = auto_cls.from_pretrained(folder, local_files_only=True, use_safetensors=True, **kwargs)
             except OSError as exc:
                 raise ModelNotFoundError(f"{folder}: cannot load the model ({str(exc).splitlines()[0]})") from None
             model.eval()

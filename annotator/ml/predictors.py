@@ -14,7 +14,10 @@ def load_predictor(kind: str, folder: str | Path) -> Any:
     """``frames``: a nearest-neighbour model or a fine-tuned classifier, whichever the version
     is; ``spans``: the quick tagger over token states or the fine-tuned one; ``translation``: the
     seq2seq translator; ``speech_frames``: a whole speech's frames, aggregated from a segment
-    frames version or from its own model."""
+    frames version or from its own model. A discarded or pruned version is refused in one line."""
+    from annotator.ml.registry import check_usable
+
+    check_usable(Path(folder))
     if kind == "frames":
         from annotator.ml.registry import version_method
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.errors import AnnotatorError, ModelNotFoundError, UnsafeModelError
-from annotator.paths import models_dir, share_like_new_files
+from annotator.paths import models_dir, models_not_writable, share_like_new_files
 
 KINDS = ("encoder", "frames", "spans", "translation", "speech_frames")
 META = "meta.json"
@@ -96,8 +96,27 @@ def add_meta_extra(folder: Path, **extra: Any) -> ModelMeta:
     return meta
 
 
+LINKABLE_KINDS = ("encoder", "translation")  # kinds whose plain checkpoints count as versions
+
+
+def placed_checkpoint(folder: Path, kind: str) -> ModelMeta | None:
+    """A checkpoint placed under ``models/<kind>/`` without a meta.json (linked there, or copied
+    from the Hugging Face cache) described from what it is, so that it is a version too:
+    ``models list`` shows it and ``--base <name>`` finds it. None for anything else."""
+    if kind not in LINKABLE_KINDS or folder.name.startswith(".") or not folder.is_dir():
+        return None
+    if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
+        return None
+    stamp = datetime.fromtimestamp(folder.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+    return ModelMeta(kind=kind, version=folder.name, base=str(folder.resolve()),
+                     method="linked" if folder.is_symlink() else "checkpoint", created_at=stamp,
+                     extra={"no_meta": True})
+
+
 def list_versions(kind: str | None = None, root: Path | None = None) -> list[tuple[Path, ModelMeta]]:
-    """Every saved version (optionally of one kind), oldest first."""
+    """Every saved version (optionally of one kind), oldest first: folders with a meta.json
+    (symbolic links to them included), and plain encoder or translation checkpoints placed
+    under ``models/`` (:func:`placed_checkpoint`)."""
     base = root or models_dir()
     kinds = [kind] if kind else list(KINDS)
     found: list[tuple[Path, ModelMeta]] = []
@@ -111,6 +130,8 @@ def list_versions(kind: str | None = None, root: Path | None = None) -> list[tup
                     found.append((folder, read_meta(folder)))
                 except AnnotatorError:
                     continue
+            elif (placed := placed_checkpoint(folder, k)) is not None:
+                found.append((folder, placed))
     found.sort(key=lambda item: (item[1].kind, item[1].created_at, item[1].version))
     return found
 
@@ -123,6 +144,59 @@ def find_version(version: str, root: Path | None = None) -> tuple[Path, ModelMet
         f"no saved model version named {version!r} under {root or models_dir()}; "
         "run `annotator models list` to see what there is"
     )
+
+
+def folder_bytes(folder: Path) -> int:
+    """Disk use of a version's files (a linked folder: its target's)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in folder.resolve().rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def retired(meta: ModelMeta) -> str:
+    """Why a version can no longer be used ("" if it can): discarded when training found it
+    worse than the active one, or pruned by ``annotator models prune``; either way its weights
+    are gone and only its meta.json is left."""
+    for key, what in (("discarded", "discarded"), ("pruned", "pruned")):
+        info = (meta.extra or {}).get(key)
+        if info:
+            when = str(info.get("at", ""))[:10]
+            why = f": {info['reason']}" if info.get("reason") else ""
+            return f"{what}{f' on {when}' if when else ''}{why}"
+    return ""
+
+
+def check_usable(folder: Path) -> None:
+    """Refuse a version whose weights were deleted (discarded or pruned), in one line."""
+    path = Path(folder) / META
+    if not path.is_file():
+        return
+    meta = read_meta(folder)
+    gone = retired(meta)
+    if gone:
+        raise ModelNotFoundError(f"model version {meta.version!r} was {gone}; only its meta.json is left "
+                                 "(`annotator train` trains a new one)")
+
+
+def strip_weights(folder: Path, key: str, **info: Any) -> int:
+    """Delete everything in a version's folder but its meta.json, and record why under
+    ``extra[key]`` (``discarded`` or ``pruned``); returns the bytes freed. The meta.json is
+    rewritten first, so that a crash between the two leaves a version marked unusable rather
+    than one that looks whole."""
+    folder = Path(folder)
+    freed = folder_bytes(folder) - ((folder / META).stat().st_size if (folder / META).is_file() else 0)
+    meta = read_meta(folder)
+    meta.extra[key] = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "freed_bytes": freed, **info}
+    write_meta(folder, meta)
+    for path in folder.iterdir():
+        if path.name == META:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    return freed
 
 
 def check_safetensors(folder: Path) -> None:
@@ -148,8 +222,11 @@ def building(final: Path) -> Iterator[Path]:
     colleagues sharing ``models/`` can read it."""
     if final.exists():
         raise AnnotatorError(f"{final}: exists already; remove it or choose another version name")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final.parent))
+    except OSError as exc:
+        raise AnnotatorError(models_not_writable(final.parent, exc.strerror or type(exc).__name__)) from None
     try:
         yield staging
         share_like_new_files(staging)

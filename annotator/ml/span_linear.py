@@ -209,7 +209,9 @@ class LinearSpanTagger:
                     found.append(run)
                 elif b > a and long_enough(text[a:b]):  # scored by its own tokens
                     inside = [p for (ts, te), p in zip(tokens.offsets, column) if ts < b and te > a]
-                    found.append(Span(a, b, label, sum(inside) / len(inside), text[a:b]))
+                    # no token of its own (past the encoder's length, say): the run's score
+                    score = sum(inside) / len(inside) if inside else run.score
+                    found.append(Span(a, b, label, score, text[a:b]))
         return sorted(found, key=lambda sp: sp.start)
 
     def _spans(self, text: str, tokens: TokenStates, probs: np.ndarray, token_t: dict[str, float],
@@ -257,8 +259,8 @@ class LinearSpanTagger:
                 thresholds=self.thresholds, data_hash=self.data_hash, metrics=metrics or {},
                 extra={"token_thresholds": self.token_thresholds, "layers": self.layers,
                        "max_length": self.max_length, "c": self.c, "class_weight": self.class_weight,
-                       "known_formulations": len(self.known), "use_known": self.use_known, "encoder_dir": str(self.encoder_dir.resolve()),
-                       "dev_metrics": dev_metrics or {}},
+                       "known_formulations": len(self.known), "use_known": self.use_known,
+                       "encoder_dir": str(self.encoder_dir.resolve()), "dev_metrics": dev_metrics or {}},
             ))
         return final
 

@@ -18,6 +18,7 @@ from typing import Any
 from annotator.errors import AnnotatorError
 from annotator.ml.batching import inference_context, map_batched
 from annotator.ml.frames import model_labels, read_meta_if_any, trained_max_length
+from annotator.ml.delta import tokenizer_folder
 from annotator.ml.loading import load_model, load_tokenizer, resolve_checkpoint
 from annotator.text import is_unspaced, trimmed_phrase
 
@@ -151,7 +152,7 @@ class SpanTagger:
         self.folder: Path | None = resolve_checkpoint(folder)
         self.meta = read_meta_if_any(self.folder)
         self.model = load_model(self.folder, AutoModelForTokenClassification)
-        self.tokenizer = load_tokenizer(self.folder)
+        self.tokenizer = load_tokenizer(tokenizer_folder(self.folder))
         if not getattr(self.tokenizer, "is_fast", False):
             raise AnnotatorError(
                 f"{self.folder}: the tokenizer cannot give character offsets (not a fast tokenizer); "

@@ -101,7 +101,12 @@ def _load_base(base_dir: Path, auto_cls: Any, **kwargs: Any) -> tuple[Any, Any]:
     from annotator.ml.loading import _quiet_transformers, load_tokenizer, resolve_checkpoint
     from annotator.ml.registry import check_safetensors
 
+    from annotator.ml.delta import base_folder, is_delta
+
     folder = resolve_checkpoint(base_dir)
+    if is_delta(folder):
+        raise AnnotatorError(f"{folder}: a fine-tuned version kept as what differs from its base encoder; "
+                             f"train from that encoder instead (--base {base_folder(folder)})")
     check_safetensors(folder)
     tokenizer = load_tokenizer(folder)
     if not getattr(tokenizer, "is_fast", False):
@@ -465,28 +470,45 @@ def save_version(
     root: Path | None = None,
     version: str | None = None,
 ) -> Path:
-    """Write ``model.safetensors``, config, tokenizer and ``meta.json`` as a new registry version.
+    """Write a new registry version: what differs from the base encoder (``ml.delta``: the head
+    and the tuned layers, bit for bit), its config and ``meta.json``; or, where the base is not
+    a local folder, the whole ``model.safetensors`` and tokenizer.
 
     The folder is built in a staging directory and renamed into place, so a crash never leaves
     half a version. ``metrics`` are the test-split scores; dev scores go to ``extra``.
     """
+    from annotator.ml.delta import save_delta
+    from annotator.ml.registry import encoder_reference
+
     if kind != result.kind:
         raise AnnotatorError(f"a {result.kind} model cannot be saved as kind {kind!r}")
     name = _unique_version(kind, version, root)
     final = version_dir(kind, name, root)
+    extra: dict[str, Any] = {"dev_metrics": result.dev_metrics, "history": result.history,
+                             "best_epoch": result.best_epoch, "training": result.params,
+                             "max_length": result.max_length}
     with building(final) as staging:
         model = result.model.to("cpu")
-        model.save_pretrained(staging, safe_serialization=True)
-        result.tokenizer.save_pretrained(staging)
+        base_dir = Path(base)
+        if base_dir.is_dir() and any(base_dir.glob("*.safetensors")):
+            auto_cls = _auto_class(kind)
+            extra["delta"] = save_delta(model, base_dir, auto_cls, staging, encoder_reference(base_dir, root))
+        else:
+            model.save_pretrained(staging, safe_serialization=True)
+            result.tokenizer.save_pretrained(staging)
         meta = ModelMeta(
             kind=kind, version=name, base=base, method="finetune", scheme=scheme, scheme_hash=scheme_hash,
             labels=list(result.labels), thresholds=dict(result.thresholds), data_hash=data_hash,
-            metrics=metrics,
-            extra={"dev_metrics": result.dev_metrics, "history": result.history, "best_epoch": result.best_epoch,
-                   "training": result.params, "max_length": result.max_length},
+            metrics=metrics, extra=extra,
         )
         write_meta(staging, meta)
     return final
+
+
+def _auto_class(kind: str) -> Any:
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+    return AutoModelForSequenceClassification if kind == "frames" else AutoModelForTokenClassification
 
 
 # ---------------------------------------------------------------- evaluation

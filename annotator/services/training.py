@@ -33,6 +33,7 @@ class TrainOutcome:
     seconds: float = 0.0
     activated: bool = False
     kept_previous: bool = False  # trained, but the active version scores higher: left as it was
+    discarded: bool = False  # … and so the new version's weights were deleted (its meta.json stays)
     reused: bool = False  # the labels, split and recipe are unchanged: an existing version stands
 
     @property
@@ -54,6 +55,8 @@ class TrainOutcome:
             line += " (labels unchanged: same version)"
         elif self.kept_previous:
             line += f"; kept {self.previous_version}, which scores higher"
+            if self.discarded:
+                line += " (the new version discarded)"
         return line
 
     def headline(self) -> str:
@@ -70,7 +73,11 @@ class TrainOutcome:
         line += f"; train/dev/test {self.sizes.get('train', 0)}/{self.sizes.get('dev', 0)}/{self.sizes.get('test', 0)}"
         if not self.reused:
             line += f", {self.seconds:.0f} s"
-        if self.kept_previous:
+        if self.kept_previous and self.discarded:
+            line += (f"\n  kept {self.previous_version} active: it scores higher on the same test speeches; "
+                     f"{self.version} is discarded (its weights deleted, its scores kept; `--force-activate` "
+                     "keeps and activates a new version anyway)")
+        elif self.kept_previous:
             line += (f"\n  kept {self.previous_version} active: it scores higher on the same test speeches "
                      f"(`annotator models use {self.version}` switches anyway)")
         elif self.activated:
@@ -181,9 +188,14 @@ def spans_method(method: str) -> str:
 
 def reusable_version(store: Store, kind: str, recipe: str) -> dict[str, Any] | None:
     """The newest registered version with this recipe whose folder is still there."""
+    from annotator.ml.registry import read_meta, retired
+
     for m in reversed(store.registered_models()):
         extra = m["meta"].get("extra") or {}
-        if m["kind"] == kind and extra.get("recipe") == recipe and (Path(m["path"]) / "meta.json").is_file():
+        folder = Path(m["path"])
+        if m["kind"] == kind and extra.get("recipe") == recipe and (folder / "meta.json").is_file():
+            if retired(read_meta(folder)):
+                continue  # discarded or pruned: no weights left to reuse
             return m
     return None
 
@@ -205,8 +217,12 @@ def evaluate_version(folder: Path, kind: str, test: list[Example], store: Store 
 
 def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None, method: str = "auto",
                epochs: int = 6, progress: Progress | None = None, activate: bool = True, force: bool = False,
-               examples: list[Example] | None = None, reuse: bool = True) -> TrainOutcome:
+               examples: list[Example] | None = None, reuse: bool = True,
+               sides: tuple[list[Example], list[Example], list[Example]] | None = None) -> TrainOutcome:
     """Train one model kind on the project's gold labels and register the new version.
+
+    ``examples`` replaces the project's gold labels; ``sides`` gives them already split into
+    train, dev and test (labels from outside the project, whose speeches its split never places).
 
     ``method`` ``auto`` is the quick one of the kind (frames: ``linear``; spans: the quick
     tagger); ``finetune`` fine-tunes the encoder (minutes). With ``reuse`` (the default), a
@@ -224,9 +240,12 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     elif method == "auto":
         method = "linear"
     store.register_scheme(scheme.name, scheme.hash, scheme.source, scheme.toml_text)
-    examples = examples if examples is not None else gold_examples(store, scheme)
-    examples_used = examples
-    train, dev, test = split(store, examples_used)
+    if sides is not None:
+        train, dev, test = (list(side) for side in sides)
+        examples_used = [*train, *dev, *test]
+    else:
+        examples_used = examples if examples is not None else gold_examples(store, scheme)
+        train, dev, test = split(store, examples_used)
     base_dir = resolve_base(base)
     digest = data_hash(examples_used)
     from annotator.ml.embeddings import encoder_key
@@ -238,6 +257,9 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
                              glossary)
     if reuse and (existing := reusable_version(store, kind, recipe)) is not None:
         return _reused_outcome(store, existing, (train, dev, test), activate, force, started)
+    from annotator.paths import check_models_writable
+
+    check_models_writable()  # before minutes of training, not after
 
     def report(step: int, total: int, info: dict | None = None) -> None:
         if progress:
@@ -295,8 +317,22 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     outcome.kept_previous = activate and not outcome.activated
     meta = register_and_activate(store, folder, activate=outcome.activated)
     outcome.version, outcome.method = meta.version, meta.method
+    if outcome.kept_previous:
+        discard(store, outcome)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def discard(store: Store, outcome: TrainOutcome) -> None:
+    """A new version that scores lower than the active one on the same test speeches is never
+    used: its weights go (a fine-tuned one's are hundreds of MB), its meta.json stays."""
+    from annotator.services.models import discard_version
+
+    key = outcome.key
+    discard_version(store, outcome.folder, reason=(
+        f"test {key} {_metric(outcome.metrics, key):.3f}, below the active {outcome.previous_version}'s "
+        f"{_metric(outcome.previous_metrics, key):.3f} on the same test speeches"))
+    outcome.discarded = True
 
 
 def _prepare_engine(base_dir: Path, kind: str, method: str, texts: Sequence[str]) -> None:
@@ -375,18 +411,21 @@ QUICK_FRAMES = ("knn", "linear")
 def train_frames_choosing(store: Store, scheme: Scheme, methods: Sequence[str] = QUICK_FRAMES,
                           base: str | None = None, epochs: int = 6, progress: Progress | None = None,
                           activate: bool = True, force: bool = False, examples: list[Example] | None = None,
-                          reuse: bool = True) -> tuple[list[TrainOutcome], TrainOutcome]:
+                          reuse: bool = True, sides: tuple[list[Example], list[Example], list[Example]] | None = None,
+                          ) -> tuple[list[TrainOutcome], TrainOutcome]:
     """Train a frames version by each method, keep them all, and activate the one that scores
     best on dev (micro-F1, then macro-F1) — if it scores at least as well as the active
     version on the test speeches (or ``force``). Returns every outcome and the chosen one."""
     outcomes = [train_kind(store, scheme, "frames", base=base, method=m, epochs=epochs, progress=progress,
-                           activate=False, examples=examples, reuse=reuse) for m in methods]
+                           activate=False, examples=examples, reuse=reuse, sides=sides) for m in methods]
     chosen = max(outcomes, key=lambda o: (_metric(o.dev_metrics, "micro_f1"), _metric(o.dev_metrics, "macro_f1"),
                                           _metric(o.metrics, "micro_f1")))
     chosen.activated = activate and (force or chosen.better_than_previous())
     chosen.kept_previous = activate and not chosen.activated
     if chosen.activated:
         store.set_active_model("frames", chosen.version)
+    elif chosen.kept_previous and not chosen.reused:
+        discard(store, chosen)
     return outcomes, chosen
 
 

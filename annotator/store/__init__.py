@@ -8,6 +8,7 @@ from annotator.store.records import (
     Segment,
     SpanLabel,
     Speech,
+    SpeechTranslation,
     Suggestion,
     Translation,
 )
@@ -16,5 +17,5 @@ from annotator.store.store import Store
 
 __all__ = [
     "Annotation", "AnnotationState", "GlossaryEntry", "GLOSSARY_VERSION", "Segment", "SegmentFilter",
-    "SpanLabel", "Speech", "Store", "Suggestion", "Translation",
+    "SpanLabel", "Speech", "SpeechTranslation", "Store", "Suggestion", "Translation",
 ]

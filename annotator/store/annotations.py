@@ -67,6 +67,14 @@ class Annotations(StorePart):
             f"SELECT segment_id, status FROM annotations WHERE annotator = ? AND segment_id IN ({marks(segment_ids)})",
             [annotator, *segment_ids]).fetchall()}
 
+    def decided_by_others(self, segment_ids: Sequence[int], annotator: str) -> set[int]:
+        """Of these segments, those another annotator has decided (skipping is no decision)."""
+        if not segment_ids:
+            return set()
+        return {r[0] for r in self.db.execute(
+            f"SELECT DISTINCT segment_id FROM annotations WHERE annotator != ? AND status != 'skipped' "
+            f"AND segment_id IN ({marks(segment_ids)})", [annotator, *segment_ids]).fetchall()}
+
     def iter_annotations(self, annotator: str | None = None) -> Iterator[Annotation]:
         sql, params = "SELECT * FROM annotations", []
         if annotator:

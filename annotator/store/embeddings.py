@@ -29,6 +29,16 @@ class EmbeddingCache:
                 out[key] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
         return out
 
+    def known(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` whose vectors the store holds (without reading the vectors)."""
+        out: set[str] = set()
+        for i in range(0, len(keys), _CHUNK):
+            chunk = list(keys[i:i + _CHUNK])
+            out.update(key for (key,) in self.store.db.execute(
+                f"SELECT text_key FROM text_embeddings WHERE encoder = ? AND text_key IN ({','.join('?' * len(chunk))})",
+                [self.encoder, *chunk]))
+        return out
+
     def all(self) -> tuple[list[str], np.ndarray]:
         """Every vector of this encoder: the keys, and a (keys x dim) float16 matrix in their order
         (one scan, kept at the store's precision: 100k vectors of 768 are 150 MB, not 300)."""

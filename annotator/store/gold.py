@@ -9,7 +9,10 @@ assignment and training all count as "the labels").
 A label chosen by exactly half of the annotators is a *tie*. Ties are never silently dropped: each
 is listed as a :class:`Tie`, the example carries ``tie=True``, and the summary counts them, so an
 adjudicator can settle them. Skipped decisions are not gold; a rejected one means "no frames, no
-spans".
+spans". Each gold example keeps its status: the adjudicator's or the single annotator's
+(accepted, corrected, rejected); with a majority, rejected where more than half rejected, else
+corrected where anyone corrected, else accepted. Rejected examples are negatives (no label
+applies) unless the export is asked to leave them out (``annotator export --rejected drop``).
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class GoldExample:
     annotators: list[str]
     source: str  # "adjudicated" | "single" | "majority"
     tie: bool = False
+    status: str = "accepted"  # "accepted" | "corrected" | "rejected" (see the module's docstring)
     translation_provenance: str = ""  # where the translation came from: human, corpus, memory, model
     translation_origin: str = ""  # which one: the model version, the corpus file, "segment 12" (memory)
     gloss: str = ""  # the word gloss (Chinese: CC-CEDICT), kept apart: it is no translation
@@ -84,6 +88,7 @@ class GoldSet:
             "segments": len(self.examples),
             "speeches": len({ex.speech_id for ex in self.examples}),
             "by_source": dict(Counter(ex.source for ex in self.examples)),
+            "by_status": dict(Counter(ex.status for ex in self.examples)),
             "ties": len(self.ties),
             "segments_with_ties": len({t.segment_id for t in self.ties}),
             "frame_counts": dict(sorted(frames.items())),
@@ -98,6 +103,7 @@ class Combined:
     spans: list[Span]
     source: str
     ties: list[str]
+    status: str = "accepted"
 
 
 def speech_group(ex: GoldExample) -> str:
@@ -141,16 +147,19 @@ def combine(decisions: Mapping[str, Annotation | SpeechAnnotation]) -> Combined 
     if adjudicated:
         latest = max(adjudicated, key=lambda a: a.updated_at)
         frames, spans = labels_of(latest.state)
-        return Combined(sorted(frames), sorted(spans), "adjudicated", [])
+        return Combined(sorted(frames), sorted(spans), "adjudicated", [], latest.state.status)
     votes = [labels_of(a.state) for a in usable.values()]
     if not votes:
         return None
+    statuses = [a.state.status for a in usable.values()]
     if len(votes) == 1:
-        return Combined(sorted(votes[0][0]), sorted(votes[0][1]), "single", [])
+        return Combined(sorted(votes[0][0]), sorted(votes[0][1]), "single", [], statuses[0])
     frames, frame_ties = _majority([v[0] for v in votes])
     spans, span_ties = _majority([v[1] for v in votes])
     ties = [f"frame {f}" for f in sorted(frame_ties)] + [f"span {s}-{e} {lab}" for s, e, lab in sorted(span_ties)]
-    return Combined(sorted(frames), sorted(spans), "majority", ties)
+    status = ("rejected" if 2 * statuses.count("rejected") > len(statuses)
+              else "corrected" if "corrected" in statuses else "accepted")
+    return Combined(sorted(frames), sorted(spans), "majority", ties, status)
 
 
 def _majority(sets: Sequence[set]) -> tuple[set, set]:
@@ -198,7 +207,7 @@ def gold_labels(store: Store, annotators: Sequence[str] | None = None, target_la
             frames=combined.frames,
             spans=[{"start": s, "end": e, "label": lab, "text": seg.text[s:e]} for s, e, lab in combined.spans],
             annotators=sorted(n for n, a in by_segment[seg.id].items() if a.state.status != "skipped"),
-            source=combined.source, tie=bool(combined.ties),
+            source=combined.source, tie=bool(combined.ties), status=combined.status,
             translation_provenance=translation.provenance if translation else "",
             translation_origin=translation.model if translation else "",
             gloss=gloss.text if gloss else "",

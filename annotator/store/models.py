@@ -24,10 +24,23 @@ class Models(StorePart):
         if scalar(self.db, "SELECT 1 FROM models WHERE version = ?", [version]) is None:
             raise AnnotatorError(f"model version {version!r} is not registered in this project")
         with self.write():
+            if scalar(self.db, "SELECT version FROM active_models WHERE kind = ?", [kind]) != version:
+                self.db.execute("INSERT INTO model_activations (kind, version, activated_at) VALUES (?, ?, ?)",
+                                [kind, version, utcnow()])
             self.db.execute("INSERT OR REPLACE INTO active_models (kind, version) VALUES (?, ?)", [kind, version])
 
     def active_models(self) -> dict[str, str]:
         return {r["kind"]: r["version"] for r in self.db.query("SELECT kind, version FROM active_models")}
+
+    def ever_active_versions(self) -> dict[str, str]:
+        """Each version that was the active one of its kind at some time: when it first became so."""
+        return {r["version"]: r["first"] for r in self.db.query(
+            "SELECT version, MIN(activated_at) AS first FROM model_activations GROUP BY version")}
+
+    def model_meta(self, version: str) -> dict[str, Any]:
+        """A registered version's meta (its labels, per-label thresholds, scores); empty if unknown."""
+        meta = scalar(self.db, "SELECT meta FROM models WHERE version = ?", [version])
+        return json.loads(meta) if meta else {}
 
     def registered_models(self) -> list[dict[str, Any]]:
         rows = list(self.db.query("SELECT version, kind, path, meta, registered_at FROM models ORDER BY registered_at"))

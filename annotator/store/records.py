@@ -84,6 +84,22 @@ class Translation:
     text: str
     provenance: str
     model: str = ""
+    # A corpus translation's alignment to the segment: "1-1", "2-1" (two segments, one
+    # translated sentence), "1-2", or "position" (by relative position); and its score, 0..1
+    # (cosine distance against that of unrelated sentences; None where there is none).
+    alignment: str = ""
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class SpeechTranslation:
+    """A corpus's translation of a whole speech, and how its segments' translations were aligned."""
+
+    speech_id: int
+    target_lang: str
+    text: str
+    source: str
+    aligned_by: str  # "position", or "encoder:<key>"
 
 
 @dataclass(frozen=True)

@@ -429,7 +429,87 @@ def m010_speech_frames(db: Database) -> None:
 
 
 @migrations()
-def m011_glossary_variants(db: Database) -> None:
+def m011_model_activations(db: Database) -> None:
+    """Every time a version became the active one of its kind, so that the report can tell the
+    versions the project used from those trained and left aside. A database from before this
+    step gets the versions it is known to have used: the active ones, and those whose
+    suggestions it stores (only active versions fill suggestions), at their registration time."""
+    db.executescript(
+        """
+        CREATE TABLE model_activations (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            version TEXT NOT NULL,
+            activated_at TEXT NOT NULL
+        );
+        CREATE INDEX model_activations_version ON model_activations(version);
+        INSERT INTO model_activations (kind, version, activated_at)
+            SELECT m.kind, m.version, m.registered_at FROM models m
+            WHERE m.version IN (SELECT version FROM active_models)
+               OR EXISTS (SELECT 1 FROM suggestion_runs r WHERE r.model_version = m.version)
+               OR EXISTS (SELECT 1 FROM suggestions g WHERE g.model_version = m.version)
+               OR EXISTS (SELECT 1 FROM speech_suggestions p WHERE p.model_version = m.version)
+            ORDER BY m.registered_at;
+        """
+    )
+
+
+@migrations()
+def m012_aligned_corpus_translations(db: Database) -> None:
+    """Corpus translations aligned sentence by sentence, and translations that no source gave.
+
+    * ``speech_translations``: a corpus's translation of a whole speech (a ParlaMint ``-en``
+      utterance), kept so that its sentences can be aligned to the segments again once the
+      encoder is there; ``aligned_by`` says how its segments' translations were aligned
+      (``position``, or ``encoder:<key>``).
+    * ``translations.score`` (the alignment's score, 0..1; NULL where there is none) and
+      ``translations.alignment`` (``1-1``, ``2-1``, ``1-2``, or ``position``).
+    * ``translation_attempts``: segments that no source could translate, with the sources there
+      were (the active translation model version), so that ``suggest`` tries them again only
+      once a new source appears.
+
+    The corpus translations already stored were aligned by position: their speech's translation
+    is put back together from them, in segment order, so that they can be aligned again.
+    """
+    db.executescript(
+        """
+        ALTER TABLE translations ADD COLUMN score REAL;
+        ALTER TABLE translations ADD COLUMN alignment TEXT NOT NULL DEFAULT '';
+        CREATE TABLE speech_translations (
+            speech_id INTEGER NOT NULL REFERENCES speeches(id) ON DELETE CASCADE,
+            target_lang TEXT NOT NULL,
+            text TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            aligned_by TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (speech_id, target_lang)
+        );
+        CREATE TABLE translation_attempts (
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            target_lang TEXT NOT NULL,
+            sources TEXT NOT NULL,
+            tried_at TEXT NOT NULL,
+            PRIMARY KEY (segment_id, target_lang)
+        );
+        UPDATE translations SET alignment = 'position' WHERE provenance = 'corpus';
+        """
+    )
+    parts: dict[tuple[int, str], list[str]] = {}
+    source: dict[tuple[int, str], tuple[str, str]] = {}
+    for row in db.query(
+            "SELECT g.speech_id, t.target_lang, t.text, t.model, t.created_at FROM translations t "
+            "JOIN segments g ON g.id = t.segment_id WHERE t.provenance = 'corpus' ORDER BY g.speech_id, g.position"):
+        key = (row["speech_id"], row["target_lang"])
+        parts.setdefault(key, []).append(row["text"])
+        source[key] = (row["model"], row["created_at"])
+    db.conn.executemany(
+        "INSERT INTO speech_translations (speech_id, target_lang, text, source, aligned_by, created_at) "
+        "VALUES (?, ?, ?, ?, 'position', ?)",
+        [(speech, lang, " ".join(texts), *source[speech, lang]) for (speech, lang), texts in parts.items()])
+
+
+@migrations()
+def m013_glossary_variants(db: Database) -> None:
     """Other renderings of a glossary entry (``;``-separated), matched in English text beside
     its official one: "cyber great power" links to 网络强国 as "cyberpower" does."""
     db.execute("ALTER TABLE glossary ADD COLUMN variants TEXT NOT NULL DEFAULT ''")

@@ -20,6 +20,17 @@ from annotator.text import SUBSTRING_SEARCHED_CHAR
 # The per-row triggers that index new segments (written by schema step 4), which a bulk
 # import sets aside while it indexes a batch at a time.
 SEGMENT_INSERT_TRIGGERS = ("segments_ai", "segments_cjk_fts_ai")  # sqlite-utils names the first
+# BM25 scores are negative, better ones lower: a translation's is scaled towards 0, so that the
+# same words in the original rank first.
+TRANSLATION_WEIGHT = 0.5
+
+
+def word_query(query: str) -> str:
+    """An FTS5 query for every word of ``query`` in any order, the last one as a prefix: each
+    word quoted (so FTS syntax in it is text), words without a letter or digit left out."""
+    words = [w for w in query.split() if any(c.isalnum() for c in w)]
+    quoted = ['"' + w.replace('"', '""') + '"' for w in words]
+    return " ".join(quoted[:-1] + [quoted[-1] + " *"]) if quoted else '""'
 
 
 @dataclass(frozen=True)
@@ -65,20 +76,25 @@ class Search(StorePart):
             params.append(flt.assigned_to)
         hits = None
         if flt.query:  # every hit: a search never stops short of what it finds
-            hits = set(self.search(flt.query))
+            hits = self.search(flt.query)
             if not hits:
                 return []
         sql = f"SELECT s.id FROM segments s WHERE {' AND '.join(where)} ORDER BY s.speech_id, s.position"
-        ids = (r[0] for r in self.db.execute(sql, params))
-        return [i for i in ids if i in hits] if hits is not None else list(ids)
+        ids = [r[0] for r in self.db.execute(sql, params)]
+        if hits is None:
+            return ids
+        selected = set(ids)
+        return [i for i in hits if i in selected]  # a search's hits keep their order: best first
 
     def search(self, query: str, limit: int | None = None) -> list[int]:
         """Segment ids whose original text or translation matches ``query`` (all of them, or
-        the first ``limit``).
+        the first ``limit``), the most relevant first.
 
-        Words in spaced scripts: the words in this order, the last one as a prefix
-        ("human righ" finds "human rights"), accents ignored. Chinese, Japanese or Korean:
-        the exact substring. FTS syntax in the query is matched as text, never run.
+        Words in spaced scripts: every word, in any order, the last one as a prefix ("seance
+        lev" finds "La séance est levée."), accents ignored; ranked by BM25 (rare words, short
+        segments first; a hit in the original before the same hit in a translation).
+        Chinese, Japanese or Korean: the exact substring, in reading order. FTS syntax in the
+        query is matched as text, never run.
         """
 
         query = " ".join(query.split())
@@ -87,22 +103,22 @@ class Search(StorePart):
         limit = -1 if limit is None else limit  # SQLite: LIMIT -1 is no limit
         if SUBSTRING_SEARCHED_CHAR.search(query) or not any(c.isalnum() for c in query):
             return self._search_substring(query, limit)  # no words to look up
-        phrase = '"' + query.replace('"', '""') + '" *'
+        match = word_query(query)
         try:
             rows = self.db.execute(
-                "SELECT rowid FROM segments_fts WHERE segments_fts MATCH ? "
-                "UNION SELECT t.segment_id FROM translations_fts f JOIN translations t ON t.id = f.rowid "
-                "WHERE translations_fts MATCH ? LIMIT ?",
-                [phrase, phrase, limit],
+                "SELECT id FROM ("
+                "  SELECT rowid AS id, bm25(segments_fts) AS score FROM segments_fts WHERE segments_fts MATCH ?"
+                "  UNION ALL SELECT t.segment_id, bm25(translations_fts) * ? FROM translations_fts f"
+                "  JOIN translations t ON t.id = f.rowid WHERE translations_fts MATCH ?"
+                ") GROUP BY id ORDER BY MIN(score), id LIMIT ?",
+                [match, TRANSLATION_WEIGHT, match, limit],
             ).fetchall()
         except sqlite3.OperationalError:  # a query the word index cannot parse: match it literally
             return self._search_substring(query, limit)
-        return sorted(r[0] for r in rows)
+        return [r[0] for r in rows]
 
     def _search_substring(self, query: str, limit: int) -> list[int]:
-        if len(query) >= 3:
-            # trigram index over CJK segments; quoted so that it is matched as a phrase
-            phrase = '"' + query.replace('"', '""') + '"'
+        """Segments whose original or translation contains ``query`` as it is, by id (reading order)."""
         like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         if len(query) >= 3:
             # CJK segments through their trigram index (quoted: matched as a phrase); the other

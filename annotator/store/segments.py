@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from annotator.errors import AnnotatorError
-from annotator.store.base import StorePart, first, marks
+from annotator.store.base import StorePart, first, marks, scalar
 from annotator.store.records import Segment, segment_from_row
 
 
@@ -33,6 +33,15 @@ class Segments(StorePart):
         return [segment_from_row(r) for r in self.db.query(
             "SELECT * FROM segments WHERE speech_id = ? ORDER BY position", [speech_id])]
 
+    def neighbours(self, segment_id: int) -> tuple[Segment | None, Segment | None]:
+        """The segments just before and just after this one in its speech (``None`` at either end)."""
+        seg = self.segment(segment_id)
+        before = first(self.db, "SELECT * FROM segments WHERE speech_id = ? AND position < ? "
+                                "ORDER BY position DESC LIMIT 1", [seg.speech_id, seg.position])
+        after = first(self.db, "SELECT * FROM segments WHERE speech_id = ? AND position > ? "
+                               "ORDER BY position LIMIT 1", [seg.speech_id, seg.position])
+        return (segment_from_row(before) if before else None), (segment_from_row(after) if after else None)
+
     def segments_per_language(self, per_language: int, except_language: str = "",
                               min_chars: int = 8, max_chars: int = 300) -> list[Segment]:
         """The first ``per_language`` segments of each language (not ``except_language``) of
@@ -42,6 +51,15 @@ class Segments(StorePart):
             "FROM segments s WHERE language != '' AND language != ? AND length(text) BETWEEN ? AND ?) "
             "WHERE nth <= ? ORDER BY language, id", [except_language, min_chars, max_chars, per_language])
         return [segment_from_row(r) for r in rows]
+
+    def sample_segment_texts(self, n: int, min_chars: int = 20, max_chars: int = 400) -> list[str]:
+        """About ``n`` segment texts spread over the project, the same ones each time."""
+        return [r[0] for r in self.db.execute(
+            "SELECT text FROM segments WHERE length(text) BETWEEN ? AND ? ORDER BY (id * 2654435761) % 1000003 "
+            "LIMIT ?", [min_chars, max_chars, n])]
+
+    def segment_count(self) -> int:
+        return int(scalar(self.db, "SELECT COUNT(*) FROM segments") or 0)
 
     def iter_segments(self, batch: int = 1000) -> Iterator[Segment]:
         last = 0

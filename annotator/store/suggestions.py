@@ -87,6 +87,11 @@ class Suggestions(StorePart):
             params.append(limit)
         return [segment_from_row(r) for r in self.db.query(sql, params)]
 
+    def count_missing_run(self, model_version: str) -> int:
+        """How many segments :meth:`segments_missing_run` would return without a limit."""
+        return int(scalar(self.db, "SELECT COUNT(*) FROM segments s WHERE NOT EXISTS (SELECT 1 FROM suggestion_runs r "
+                                   "WHERE r.segment_id = s.id AND r.model_version = ?)", [model_version]) or 0)
+
     def suggestion_counts(self) -> dict[str, int]:
         return {r["model_version"]: r["n"] for r in self.db.query(
             "SELECT model_version, COUNT(*) AS n FROM suggestion_runs GROUP BY model_version")}

@@ -86,8 +86,22 @@ def other_segments(other: Database) -> list[dict[str, Any]]:
 
 
 def other_translations(other: Database) -> list[dict[str, Any]]:
-    return list(other.query("SELECT segment_id, target_lang, text, provenance, model, created_at FROM translations "
-                            "ORDER BY id"))
+    # (``SELECT *``: a project of an older version has no alignment and score columns)
+    return list(other.query("SELECT * FROM translations ORDER BY id"))
+
+
+def other_speech_translations(other: Database) -> list[dict[str, Any]]:
+    """A corpus's whole-speech translations (none in a project of an older version)."""
+    if "speech_translations" not in other.table_names():
+        return []
+    return list(other.query("SELECT * FROM speech_translations ORDER BY speech_id, target_lang"))
+
+
+def insert_speech_translation(store: Store, row: dict[str, Any], speech_id: int) -> None:
+    store.db.execute(
+        "INSERT OR IGNORE INTO speech_translations (speech_id, target_lang, text, source, aligned_by, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [speech_id, row["target_lang"], row["text"], row["source"], row["aligned_by"], row["created_at"]])
 
 
 def other_glossary(other: Database) -> list[dict[str, Any]]:
@@ -150,10 +164,11 @@ def translation(store: Store, segment_id: int, target_lang: str, provenance: str
 
 def put_translation(store: Store, row: dict[str, Any], segment_id: int) -> None:
     store.db.execute(
-        "INSERT INTO translations (segment_id, target_lang, text, provenance, model, created_at) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (segment_id, target_lang, provenance, model) DO UPDATE SET text = excluded.text, "
-        "created_at = excluded.created_at",
-        [segment_id, row["target_lang"], row["text"], row["provenance"], row["model"], row["created_at"]])
+        "INSERT INTO translations (segment_id, target_lang, text, provenance, model, alignment, score, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (segment_id, target_lang, provenance, model) DO UPDATE SET "
+        "text = excluded.text, alignment = excluded.alignment, score = excluded.score, created_at = excluded.created_at",
+        [segment_id, row["target_lang"], row["text"], row["provenance"], row["model"], row.get("alignment", ""),
+         row.get("score"), row["created_at"]])
 
 
 def insert_glossary(store: Store, row: dict[str, Any]) -> bool:

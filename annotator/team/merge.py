@@ -157,6 +157,8 @@ def _merge_one(store: Store, path: Path, report: MergeReport) -> None:
         speech_map = _merge_speeches(store, conn, report)
         seg_map, uids = _merge_segments(store, conn, speech_map, path, report)
         _merge_translations(store, conn, seg_map, report)
+        for row in q.other_speech_translations(conn):  # so that a speech new here can be aligned again
+            q.insert_speech_translation(store, row, speech_map[row["speech_id"]])
         report.glossary += sum(q.insert_glossary(store, row) for row in q.other_glossary(conn))
         known = q.history_uids(store)
         for row in q.other_history(conn):

@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
@@ -38,6 +38,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from annotator.errors import AnnotatorError, DatabaseBusy
 from annotator.schemes import Scheme, get_scheme
 from annotator.keymap import ACTIONS_IN, label_keys, screen_keys
+from annotator.services.first_run import needs_setup, setup_models, setup_plan
 from annotator.services.session import PENDING, Session, compute_suggestions, engine_notes, retrain
 from annotator.text import markup_literal, trimmed_phrase, visible_text
 from annotator.store import Store
@@ -48,13 +49,15 @@ from annotator.ui.screens import FilterChoice, FilterScreen, PromptScreen
 from annotator.ui.spans import SpanEditor
 from annotator.ui.speech_view import SpeechScreen
 from annotator.ui.widgets import (
+    ContextText,
+    FrameChecklist,
+    MetaLine,
     SegmentList,
     TopBar,
-    frame_checklist,
     glossary_text,
     guidelines_text,
     header_text,
-    meta_line,
+    others_text,
     say,
     translation_text,
 )
@@ -99,6 +102,15 @@ class TrainingDone(Message):
         self.background = background  # started by the decision count, not by a key
 
 
+class SetupDone(Message):
+    """The default models are set up (``lines``: what the setup said), or ``error``."""
+
+    def __init__(self, lines: list[str], error: str = "") -> None:
+        super().__init__()
+        self.lines = lines
+        self.error = error
+
+
 class SimilarReady(Message):
     """The similarity worker ranked the segments like ``segment_id`` (or met ``error``)."""
 
@@ -117,6 +129,8 @@ class AnnotateScreen(Screen):
 
     current_id: reactive[int | None] = reactive(None, bindings=True, repaint=False, init=False)
     """The segment in view (``None``: the list is empty); changing it leaves span mode."""
+    guide_open: reactive[bool] = reactive(False, bindings=True, init=False)
+    """The guidelines panel (``?``) is shown: escape closes it."""
 
     @classmethod
     def for_scheme(cls, scheme: Scheme) -> type[AnnotateScreen]:
@@ -126,9 +140,11 @@ class AnnotateScreen(Screen):
                                            "BINDINGS": screen_bindings(label_keys(scheme))})
 
     def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None,
-                 keymap: dict[str, str] | None = None, retrain_every: int = 0) -> None:
+                 keymap: dict[str, str] | None = None, retrain_every: int = 0, setup: bool = False) -> None:
         super().__init__()
         self.session = session
+        self.setup = setup  # set up the default models in a worker where none is active
+        self.setting_up = False  # … which is happening now: suggestions wait for it
         self.retrain_every = max(retrain_every, 0)  # background retraining after this many decisions (0: off)
         self.trained_at = 0  # session.decisions_made when training last started
         self.moved_label_keys = shown_label_keys(keymap or {})  # label keys a keymap moved, as shown
@@ -158,12 +174,15 @@ class AnnotateScreen(Screen):
         with Horizontal(id="main"):
             yield SegmentList(self.session, id="list")
             with VerticalScroll(id="detail", can_focus=False):
-                yield Static(id="meta")
+                yield MetaLine(id="meta")
+                yield ContextText(keep="end", id="before")  # the speech around the segment, dimmed
                 yield self.spans
+                yield ContextText(keep="start", id="after")
                 yield self.adjudication
                 yield Static(id="translation")
                 yield Static(id="glossary")
-                yield Static(id="frames")
+                yield Static(id="others")
+                yield FrameChecklist(id="frames")
             with VerticalScroll(id="guidelines", can_focus=False):
                 yield Static(guidelines_text(self.session.scheme, self.moved_label_keys))
         yield Footer()
@@ -174,6 +193,8 @@ class AnnotateScreen(Screen):
         self.watch(self.spans, "active", self.refresh_detail, init=False)
         self.watch(self.adjudication, "active", self.list_changed, init=False)
         self.update_progress()
+        if self.suggest and self.setup and needs_setup(self.session.store):
+            self.start_setup()
         if self.session.ids:
             self.show_index(0)
         else:
@@ -214,17 +235,19 @@ class AnnotateScreen(Screen):
             return
         view = self.session.view(self.current_id)
         accent = self.spans.get_component_rich_style("segment-text--span")
-        meta = meta_line(view)
-        if self.spans.active:
-            meta.append(f"  ·  SPANS: {visible_text(self.spans.label)}", "bold reverse")
-        self.query_one("#meta", Static).update(meta)
+        mode = Text(f"  ·  SPANS: {visible_text(self.spans.label)}", "bold reverse") if self.spans.active else None
+        self.query_one(MetaLine).show(view, mode)
+        self.query_one("#before", ContextText).show(view.before.text if view.before else "")
         self.spans.show(view.segment.text, view.spans)
+        self.query_one("#after", ContextText).show(view.after.text if view.after else "")
         self.query_one("#translation", Static).update(translation_text(view))
         gloss = self.query_one("#glossary", Static)
         gloss.update(glossary_text(view))
         gloss.display = bool(view.glossary)
-        checklist = frame_checklist(view, self.session.scheme, accent, self.moved_label_keys)
-        self.query_one("#frames", Static).update(checklist)
+        others = self.query_one("#others", Static)
+        others.update(others_text(view, self.session.scheme))
+        others.display = bool(view.others) and not self.session.adjudicate  # adjudication shows them side by side
+        self.query_one(FrameChecklist).show(view, self.session.scheme, accent, self.moved_label_keys)
         self.adjudication.show(self.current_id, accent)
 
     def show_empty(self) -> None:
@@ -232,11 +255,14 @@ class AnnotateScreen(Screen):
         self.segment_list.reset()
         empty = ("No disagreement left to settle: d leaves adjudication mode." if self.session.adjudicate
                  else "No segment matches: / searches, f changes the filters.")
-        self.query_one("#meta", Static).update(empty)
+        self.query_one(MetaLine).say(empty)
         self.spans.show("", ())
+        for context in self.query(ContextText):
+            context.show("")
         self.adjudication.clear()
-        for name in ("#translation", "#glossary", "#frames"):
+        for name in ("#translation", "#glossary", "#others"):
             self.query_one(name, Static).update("")
+        self.query_one(FrameChecklist).clear()
 
     def update_progress(self) -> None:
         p = self.session.progress
@@ -259,6 +285,8 @@ class AnnotateScreen(Screen):
         nothing else then but undo, redo, the guide and retraining), ``c`` only in adjudication
         mode, and the actions on a segment shown disabled while there is none. Each state this
         reads is a reactive that refreshes the bindings when it changes."""
+        if action == "close_guidelines":
+            return self.guide_open  # escape closes the guide first, then leaves span mode
         if action in SPAN_ACTIONS:
             return self.spans.active
         if action in ADJUDICATE_ACTIONS and not self.adjudication.active:
@@ -471,10 +499,15 @@ class AnnotateScreen(Screen):
         return Candidate(text[start:end].strip(), language, origin)
 
     def action_toggle_guidelines(self) -> None:
-        panel = self.query_one("#guidelines")
-        panel.display = not panel.display
+        self.guide_open = not self.guide_open
+
+    def action_close_guidelines(self) -> None:
+        self.guide_open = False
+
+    def watch_guide_open(self, shown: bool) -> None:
+        self.query_one("#guidelines").display = shown
         # In a narrow terminal the guide takes the list's place rather than squeezing the text.
-        self.segment_list.display = not (panel.display and self.size.width < 120)
+        self.segment_list.display = not (shown and self.size.width < 120)
 
     @on(SegmentList.Clicked)
     def clicked(self, event: SegmentList.Clicked) -> None:
@@ -510,6 +543,24 @@ class AnnotateScreen(Screen):
         if outcome is not None:
             self._decided(outcome, advance=False)
 
+    @on(events.TextSelected)
+    def text_selected(self) -> None:
+        """A drag over the segment's text with the mouse adds a span over the words it touches
+        (the span label of span mode, else the scheme's first), as in web annotation tools."""
+        selection = self.spans.text_selection
+        if selection is None or self.current_id is None:
+            return
+        if selection.start is None and selection.end is None:
+            return  # a double click selects the whole widget: copying, not marking
+        self.clear_selection()
+        span = self.spans.span_at(selection)
+        if span is None:
+            return
+        if not self.session.scheme.spans:
+            self.say("this scheme has no span label", severity="warning", timeout=3)
+            return
+        self._decided(self.spans.add(self.current_id, *span), advance=False)
+
     # ------------------------------------------------------------ suggestions
     def request_suggestions(self, index: int) -> None:
         """Compute suggestions in the background for this segment and the next few.
@@ -518,7 +569,7 @@ class AnnotateScreen(Screen):
         one running, which stops after its current few segments; what it had not done is
         either in the new request or asked for again when the annotator gets there.
         """
-        if not self.suggest or index < 0:
+        if not self.suggest or index < 0 or self.setting_up:
             return
         self.start_suggestions(self.session.missing_suggestions(self.session.ids[index:index + PREFETCH]))
 
@@ -597,13 +648,62 @@ class AnnotateScreen(Screen):
         ahead = ids[index:index + PREFETCH] if index >= 0 else []
         return list(dict.fromkeys([*([self.current_id] if self.current_id is not None else []), *ahead, *shown]))
 
+    # ------------------------------------------------------- the first models
+    def start_setup(self) -> None:
+        """Neither a frames nor a spans model is active: set up the default models in a worker (what
+        `annotator models setup` does), saying so; suggestions follow when they are ready."""
+        self.setting_up = True
+        plan = setup_plan(self.session.store, self.train_base)
+        self.say(f"{plan}. Annotate meanwhile: the suggestions in view follow when the models are ready.",
+                 title="first models", timeout=20)
+        self.show_worker(" ⟳ setting up the default models ")
+        self.run_setup()
+
+    @work(thread=True, group="setup", exit_on_error=False)
+    def run_setup(self) -> None:
+        store = self.session.store.reopen()  # the worker's own connection
+
+        def progress(what: str, step: int, total: int) -> None:
+            self.app.call_from_thread(self.show_worker, f" ⟳ {what} {step}/{total} ")
+
+        def note(line: str) -> None:
+            self.app.call_from_thread(self.show_worker, f" ⟳ {line[:60]} ")
+
+        try:
+            lines = list(setup_models(store, base=self.train_base, echo=note, progress=progress))
+        except Exception as exc:  # noqa: BLE001 - reported, never a crash
+            message = str(exc) if isinstance(exc, AnnotatorError) else f"{type(exc).__name__}: {exc}"
+            self.post_message(SetupDone([], message or type(exc).__name__))
+            return
+        finally:
+            store.close()
+        self.post_message(SetupDone(lines))
+
+    @on(SetupDone)
+    def setup_done(self, message: SetupDone) -> None:
+        self.setting_up = False
+        self.show_worker("")
+        if message.error:
+            self.say(f"setting up the default models failed: {message.error}", severity="error", timeout=12)
+            return
+        active = self.session.store.active_models()
+        ready = ", ".join(f"{kind} {active[kind]}" for kind in ("frames", "spans") if kind in active)
+        self.session.attempted.clear()
+        self.session.forget()
+        ahead = self.visible_ids()
+        if ahead:
+            self.start_suggestions(ahead)
+        self.say(f"default models ready ({ready or 'the glossary only'}); suggesting the {len(ahead)} segments "
+                 "in view and ahead", title="first models", timeout=10)
+
     # ---------------------------------------------------------------- retrain
     def action_retrain(self, kinds: str = QUICK_KINDS, method: str = "auto") -> None:
         if self.session.store.path is None:
             self.say("retraining needs a project database file", severity="error", timeout=4)
             return
-        if self.training:
-            self.say("a model is already being trained", severity="warning", timeout=3)
+        if self.training or self.setting_up:
+            what = "the default models are being set up" if self.setting_up else "a model is already being trained"
+            self.say(what, severity="warning", timeout=3)
             return
         slow = " (fine-tuning: minutes)" if method == "finetune" else ""
         self.say(f"training {kinds.replace(',', ' and ')} on the labels so far{slow}…", timeout=3)
@@ -611,7 +711,7 @@ class AnnotateScreen(Screen):
 
     def retrain_if_due(self) -> None:
         """Every ``retrain_every`` decisions, the quick frames and spans models retrain in the background."""
-        if (self.retrain_every and not self.training and self.session.store.path is not None
+        if (self.retrain_every and not self.training and not self.setting_up and self.session.store.path is not None
                 and self.session.decisions_made - self.trained_at >= self.retrain_every):
             self.start_training(QUICK_KINDS, background=True)
 
@@ -726,7 +826,9 @@ class AnnotatorApp(App):
     #list { width: 32%; min-width: 24; max-width: 48; border-right: vkey $panel; }
     #detail { width: 1fr; padding: 0 1; }
     #meta { color: $text-muted; margin-bottom: 1; }
-    #original { margin-bottom: 1; }
+    #original { border-left: outer $accent 60%; padding-left: 0; }
+    #after { margin-bottom: 1; }
+    #others { padding: 0 1; margin-bottom: 1; }
     #translation { color: $text-muted; padding: 0 1; margin-bottom: 1; }
     #glossary { padding: 0 1; margin-bottom: 1; }
     #votes { padding: 0 1; margin-bottom: 1; display: none; }
@@ -735,9 +837,10 @@ class AnnotatorApp(App):
     """
 
     def __init__(self, session: Session, suggest: bool = True, train_base: str | None = None,
-                 keymap: dict[str, str] | None = None, retrain_every: int = 0) -> None:
+                 keymap: dict[str, str] | None = None, retrain_every: int = 0, setup: bool = False) -> None:
         super().__init__()
         self.session = session
+        self.setup = setup
         self.retrain_every = retrain_every
         self.suggest = suggest
         self.train_base = train_base
@@ -748,7 +851,8 @@ class AnnotatorApp(App):
 
     def on_mount(self) -> None:
         screen = AnnotateScreen.for_scheme(self.session.scheme)
-        self.push_screen(screen(self.session, self.suggest, self.train_base, self.keymap, self.retrain_every))
+        self.push_screen(screen(self.session, self.suggest, self.train_base, self.keymap, self.retrain_every,
+                                setup=self.setup))
 
     def on_unmount(self) -> None:
         self.session.store.close()
@@ -793,17 +897,26 @@ class AnnotatorApp(App):
 
 def make_app(store_path: str | Path | None, annotator: str, scheme: str | Scheme | None = None,
              suggest: bool = True, store: Store | None = None, adjudicate: bool = False,
-             train_base: str | None = None, retrain_every: int = 0) -> AnnotatorApp:
+             train_base: str | None = None, retrain_every: int = 0, setup: bool = False,
+             queue: str | None = None) -> AnnotatorApp:
     """The one app factory, for the CLI and the tests (``store`` overrides ``store_path``).
 
     ``adjudicate`` starts in adjudication mode; ``train_base`` is the encoder "retrain now" uses
     (a folder or a saved version; None: the default encoder); ``retrain_every`` N retrains the
-    quick frames models in the background after every N decisions (0: only on ctrl+t). The user's keymap file, if any
+    quick frames models in the background after every N decisions (0: only on ctrl+t); ``setup``: where no
+    frames or spans model is active, set up the default models in a worker (``annotator annotate`` does;
+    ``train_base`` is their encoder too); ``queue``: the list starts as that queue, in its order
+    (``next`` or ``next:N``: the segments ``annotator next`` lists). The user's keymap file, if any
     (``ANNOTATOR_KEYMAP``, or ``keymap.toml`` in the project folder), is checked here, before
     anything opens: a bad entry is one ``AnnotatorError`` naming the file and the entry.
     """
     scheme_obj = scheme if isinstance(scheme, Scheme) else get_scheme(scheme)
     keymap = user_keymap(scheme_obj, AnnotatorApp)
     store = store or Store.open(store_path)  # type: ignore[arg-type]
-    return AnnotatorApp(Session(store, annotator, scheme_obj, adjudicate=adjudicate), suggest=suggest,
-                        train_base=train_base, keymap=keymap, retrain_every=retrain_every)
+    session = Session(store, annotator, scheme_obj, adjudicate=adjudicate)
+    if queue:
+        from annotator.services.suggest import queue_segments
+
+        session.show_queue(*queue_segments(store, queue, session.annotator))
+    return AnnotatorApp(session, suggest=suggest,
+                        train_base=train_base, keymap=keymap, retrain_every=retrain_every, setup=setup)

@@ -25,7 +25,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from annotator.errors import AnnotatorError
 from annotator.keymap import screen_keys
-from annotator.services.glossary import GlossaryChange, add_entry, listing, regloss
+from annotator.services.glossary import GlossaryChange, add_entry, entry_language, listing, regloss
 from annotator.store import GlossaryEntry, Store
 from annotator.text import display_line, visible_text
 from annotator.ui.bindings import screen_bindings
@@ -124,7 +124,7 @@ class EntryForm(ModalScreen[Saved | None]):
         except AnnotatorError as exc:
             say(self.app, f"not saved: {exc}", severity="error", timeout=6)
             return
-        self.dismiss(Saved(values["phrase"], values["language"], change))
+        self.dismiss(Saved(values["phrase"], entry_language(values["language"]), change))  # as saved
 
     def action_cancel(self) -> None:
         self.dismiss(None)

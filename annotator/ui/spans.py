@@ -1,18 +1,22 @@
-"""Span mode: marking a label's spans in the segment's original text with the keyboard.
+"""Span mode: marking a label's spans in the segment's original text, with the keyboard or
+the mouse.
 
 :class:`SpanEditor` is the widget that shows the original text and holds span mode's state:
 whether it is on (``active``), for which label, and a cursor and an anchor over the text's
 word units (words; single characters in Chinese and Japanese). The annotation screen binds the
-keys (``span.*`` in ``annotator.keymap``) and calls its methods; ``active`` is a reactive that
-refreshes the bindings, so the footer and the screen's ``check_action`` follow it by themselves.
+keys (``span.*`` in ``annotator.keymap``) and calls its methods; a drag over the text with the
+mouse adds the span it covers, snapped to the same units (:meth:`SpanEditor.span_at`).
+``active`` is a reactive that refreshes the bindings, so the footer and the screen's
+``check_action`` follow it by themselves.
 """
 
 from __future__ import annotations
 
 from textual.reactive import reactive
+from textual.selection import Selection
 
 from annotator.services.session import Session
-from annotator.text import word_units
+from annotator.text import trimmed_phrase, word_units
 from annotator.ui.widgets import SegmentText, say
 
 
@@ -82,6 +86,33 @@ class SpanEditor(SegmentText):
         outcome = self.session.remove_span_at(self.segment_id, self.units[self.cursor][0])
         if outcome is None:
             say(self.app, "no span under the cursor", timeout=2)
+        return outcome
+
+    # ------------------------------------------------------------------- mouse
+    def span_at(self, selection: Selection) -> tuple[int, int] | None:
+        """The span a mouse selection over the text marks: the words it touches (single
+        characters in Chinese and Japanese, as span mode's units), without the punctuation at
+        either edge (a slogan is marked without its quotation marks); ``None`` if it touches no
+        word."""
+        covered = self.offsets_at(selection)
+        if covered is None:
+            return None
+        lo, hi = covered
+        touched = [(start, end) for start, end in word_units(self.text) if start < hi and end > lo]
+        if not touched:
+            return None
+        start, end = touched[0][0], touched[-1][1]
+        trimmed = trimmed_phrase(self.text, start, end)
+        return trimmed if trimmed[0] < trimmed[1] else (start, end)
+
+    def add(self, segment_id: int, start: int, end: int) -> str:
+        """Save ``start..end`` as a span (of span mode's label, else the scheme's first span
+        label), or resize the span it overlaps; in span mode the cursor then selects it."""
+        outcome = self.session.set_span(segment_id, start, end, self.label if self.active else None)
+        if self.active and self.segment_id == segment_id:
+            inside = [i for i, (a, b) in enumerate(self.units) if a < end and b > start]
+            if inside:
+                self.anchor, self.cursor = inside[0], inside[-1]
         return outcome
 
     # ----------------------------------------------------------------- drawing
