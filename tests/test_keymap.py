@@ -54,14 +54,17 @@ def test_a_free_key_is_accepted(tmp_path):
 
 
 def test_every_typed_key_the_screen_binds_is_reserved():
-    """What the screen and its speech view bind (all modes) is exactly what the scheme check refuses."""
+    """What the screen and its speech and glossary views bind (all modes) is exactly what the
+    scheme check refuses."""
+    from annotator.ui.glossary_view import GlossaryScreen
     from annotator.ui.speech_view import SpeechScreen
 
-    bound = {key.strip() for b in (*AnnotateScreen.BINDINGS, *SpeechScreen.BINDINGS) for key in b.key.split(",")}
+    screens = (*AnnotateScreen.BINDINGS, *SpeechScreen.BINDINGS, *GlossaryScreen.BINDINGS)
+    bound = {key.strip() for b in screens for key in b.key.split(",")}
     typed = {c for c in map(key_character, bound) if c is not None and c.isprintable()}
     assert typed == set(reserved_characters())
-    assert {"d", "c", "U", "?", "/", "v"} <= set(reserved_characters())
-    assert {k.mode for k in ANNOTATE_KEYS} == {"annotate", "span", "adjudicate", "always", "speech"}
+    assert {"d", "c", "U", "?", "/", "v", "G"} <= set(reserved_characters())
+    assert {k.mode for k in ANNOTATE_KEYS} == {"annotate", "span", "adjudicate", "always", "speech", "glossary"}
 
 
 def test_a_label_key_cannot_take_the_speech_view_key(tmp_path):

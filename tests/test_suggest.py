@@ -8,7 +8,7 @@ from _ml_fixtures import tiny_encoder_dir, tiny_frames_dir, tiny_marian_dir, tin
 from click.testing import CliRunner
 
 from annotator.cli import cli
-from annotator.corpora.glossary import load_seed_glossary
+from annotator.services.glossary import ensure_seed
 from annotator.store import GLOSSARY_VERSION, Store
 from annotator.services.models import register_and_activate
 from annotator.services.suggest import (
@@ -32,7 +32,7 @@ def add(store: Store, text: str, lang: str, h: str) -> list[int]:
 
 
 def test_glossary_spans_carry_the_official_rendering(store):
-    load_seed_glossary(store)
+    ensure_seed(store)
     matches = glossary_matches(ZH, store.glossary())
     found = {ZH[m.start:m.end]: m.extra["rendering"] for m in matches}
     assert found["文化强国"] == "a country with a strong socialist culture"
@@ -49,7 +49,7 @@ def test_longest_formulation_wins_and_spans_never_overlap(store):
 
 
 def test_suggest_all_stores_model_and_glossary_suggestions(store, tiny_frames_dir, tiny_spans_dir):
-    load_seed_glossary(store)
+    ensure_seed(store)
     zh_ids = add(store, ZH, "zh", "a")
     fr_ids = add(store, FR, "fr", "b")
     register_and_activate(store, tiny_frames_dir)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from annotator.cli.common import annotator_option, db_option, engine_option, existing_db
+from annotator.cli.common import annotator_option, db_option, echo, engine_option, existing_db
 from annotator.services.session import RETRAIN_EVERY
+from annotator.store import Store
 
 
 @click.command("annotate")
@@ -43,8 +44,26 @@ def annotate(db_path: Path, annotator_name: str, scheme_name: str | None, sugges
     """
     from annotator.ui.app import make_app
 
-    make_app(existing_db(db_path), annotator_name, scheme_name, suggest=suggest, adjudicate=adjudicate,
-             train_base=train_base, retrain_every=retrain_every, setup=suggest, queue=queue).run()
+    app = make_app(existing_db(db_path), annotator_name, scheme_name, suggest=suggest, adjudicate=adjudicate,
+                   train_base=train_base, retrain_every=retrain_every, setup=suggest,
+                   queue=queue)  # checks the keymap before anything
+    if suggest:
+        _ensure_seed_glossary(app.session.store)
+    app.run()
+
+
+def _ensure_seed_glossary(store: Store) -> None:
+    """The shipped glossary's new formulations, before the screen opens (a busy database
+    leaves that for the next time)."""
+    from annotator.errors import DatabaseBusy
+    from annotator.services.glossary import ensure_seed
+
+    try:
+        change = ensure_seed(store, into_empty=False)
+    except DatabaseBusy:
+        return
+    if change.added or change.updated or change.removed:
+        echo(f"glossary: {change.line('official formulations from the seed glossary')}")
 
 
 COMMANDS = [annotate]

@@ -94,27 +94,48 @@ def glossary() -> None:
 
 @glossary.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--lang", default="zh", show_default=True, help="Language of the formulations.")
+@click.option("--lang", default="zh", show_default=True,
+              help="Language of the formulations, where the file has no 'language' column.")
 @db_option
 def glossary_import(path: Path, lang: str, db_path: Path) -> None:
-    """Add formulations from a TSV file (formulation<TAB>rendering<TAB>note)."""
-    from annotator.corpora.glossary import read_glossary_tsv
+    """Add or update formulations from a TSV or CSV file (all or nothing).
+
+    The first row names the columns: phrase, rendering (required), language, note, source,
+    variants (other renderings, ;-separated, also found in English text). Without that row:
+    phrase, rendering, note, source, variants. Matches are found again at once in the segments
+    where a new or changed formulation occurs.
+    """
+    from annotator.corpora.glossary import GlossaryProblems
     from annotator.corpora.languages import checked_language
+    from annotator.errors import AnnotatorError, shown
+    from annotator.services.glossary import import_glossary
 
     lang = checked_language(lang, "--lang")
-    store = open_store(db_path)
+    store = open_existing(db_path)
     store.refuse_own_files([path])  # reading the database itself would drop our locks on it
-    added = store.add_glossary(read_glossary_tsv(path, lang))
-    echo(f"{added} new formulations")
+    try:
+        change = import_glossary(store, path, lang)
+    except GlossaryProblems as exc:
+        for line in exc.problems:
+            echo(line, err=True)
+        count = len(exc.problems)
+        raise AnnotatorError(f"{count} problem{'s' if count != 1 else ''} in {shown(path)}; "
+                             "nothing was imported") from None
+    echo(change.line())
 
 
 @glossary.command("list")
+@click.option("--search", "query", default="", help="Only the entries with all these words (any order).")
 @db_option
-def glossary_list(db_path: Path) -> None:
+def glossary_list(query: str, db_path: Path) -> None:
+    """Every formulation: phrase, language, official rendering, variants, note, source (TSV)."""
+    from annotator.services.glossary import search_glossary
     from annotator.text import visible_text
 
-    for e in open_existing(db_path).glossary():
-        echo(visible_text(f"{e.source_text}\t{e.rendering}\t{e.note}").replace("\u2409", "\t"))
+    echo("phrase\tlanguage\trendering\tvariants\tnote\tsource")
+    for e in search_glossary(open_existing(db_path).glossary(), query):
+        cells = (e.source_text, e.language, e.rendering, e.variants, e.note, e.source)
+        echo("\t".join(visible_text(c) for c in cells))
 
 
 COMMANDS = [import_cmd, status, schemes, glossary]

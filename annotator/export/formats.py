@@ -1,9 +1,9 @@
 """The export formats, each with a reader so that an export can be checked by reading it back.
 
-* ``jsonl``: one segment per line (id, speech, language, text, translation, frames, spans with
-  character offsets and text, split, where the labels came from and the decision's status:
-  accepted, corrected or rejected), then one line per speech
-  with frames for it as a whole; each line says its ``level`` (see
+* ``jsonl``: one segment per line (id, speech, language, text, translation with its
+  provenance, the word gloss apart, frames, spans with character offsets and text, split, where
+  the labels came from and the decision's status: accepted, corrected or rejected), then one
+  line per speech with frames for it as a whole; each line says its ``level`` (see
   :mod:`annotator.export.speech_records`, which also puts the speech-level records of the
   ``parquet`` and ``hf`` exports beside the segments').
 * ``csv``: frames only, one 0/1 column per label beside id, text, split and status.
@@ -59,6 +59,8 @@ def export_record(ex: GoldExample, split: str) -> dict[str, Any]:
     return {
         "id": ex.segment_id, "uid": ex.segment_uid, "speech_id": ex.speech_id, "speech_title": ex.speech_title,
         "language": ex.language, "text": ex.text, "translation": ex.translation,
+        "translation_provenance": ex.translation_provenance, "translation_origin": ex.translation_origin,
+        "gloss": ex.gloss,
         "frames": list(ex.frames), "spans": [dict(s) for s in ex.spans], "split": split,
         "source": ex.source, "annotators": list(ex.annotators), "tie": ex.tie, "status": ex.status,
     }
@@ -237,6 +239,7 @@ def arrow_schema():
     return pa.schema([
         ("id", pa.int64()), ("uid", pa.string()), ("speech_id", pa.int64()), ("speech_title", pa.string()),
         ("language", pa.string()), ("text", pa.string()), ("translation", pa.string()),
+        ("translation_provenance", pa.string()), ("translation_origin", pa.string()), ("gloss", pa.string()),
         ("frames", pa.list_(pa.string())), ("spans", pa.list_(span)), ("split", pa.string()),
         ("source", pa.string()), ("annotators", pa.list_(pa.string())), ("tie", pa.bool_()),
         ("status", pa.string()),

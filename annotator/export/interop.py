@@ -79,8 +79,9 @@ def stable_hash(*parts: Any) -> int:
 def _meta(r: dict[str, Any]) -> dict[str, Any]:
     return {"id": r["id"], "uid": r["uid"], "speech_id": r["speech_id"], "speech": r["speech_title"],
             "language": r["language"], "split": r["split"], "source": r["source"],
-            "translation": r["translation"], "tie": r["tie"], "annotators": list(r["annotators"]),
-            "status": r["status"]}
+            "translation": r["translation"], "translation_provenance": r["translation_provenance"],
+            "translation_origin": r["translation_origin"], "gloss": r["gloss"], "tie": r["tie"],
+            "annotators": list(r["annotators"]), "status": r["status"]}
 
 
 def prodigy_task(r: dict[str, Any], frame_labels: Sequence[str] = ()) -> dict[str, Any]:

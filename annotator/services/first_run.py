@@ -24,11 +24,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from annotator.corpora.glossary import load_seed_glossary
 from annotator.ml.examples import Example
 from annotator.paths import demo_corpus_dir
 from annotator.progress import Progress
 from annotator.schemes import Scheme, get_scheme
+from annotator.services.glossary import ensure_seed
 from annotator.store import Store
 
 SUGGESTING_KINDS = ("frames", "spans")  # the models a segment's suggestions come from
@@ -50,9 +50,9 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
                                          progress=echo)
         yield f"base encoder: {encoder}"
     yield from prepare_engine(store, base)
-    added = load_seed_glossary(store)
-    if added:
-        yield f"glossary: {added} official formulations added"
+    seeded = ensure_seed(store)
+    if seeded.added or seeded.updated or seeded.removed:
+        yield f"glossary: {seeded.line('official formulations')}"
     active = store.active_models()
     examples = gold_examples(store, scheme, [seed_annotator])
     sides = None

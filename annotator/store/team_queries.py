@@ -105,7 +105,9 @@ def insert_speech_translation(store: Store, row: dict[str, Any], speech_id: int)
 
 
 def other_glossary(other: Database) -> list[dict[str, Any]]:
-    return list(other.query("SELECT source_text, language, rendering, note, source FROM glossary ORDER BY id"))
+    # a project from before the glossary had variants (schema step 11) has none to give
+    variants = "variants" if "variants" in other["glossary"].columns_dict else "'' AS variants"
+    return list(other.query(f"SELECT source_text, language, rendering, note, source, {variants} FROM glossary ORDER BY id"))
 
 
 def other_annotations(other: Database) -> list[dict[str, Any]]:
@@ -171,8 +173,9 @@ def put_translation(store: Store, row: dict[str, Any], segment_id: int) -> None:
 
 def insert_glossary(store: Store, row: dict[str, Any]) -> bool:
     cur = store.db.execute(
-        "INSERT OR IGNORE INTO glossary (source_text, language, rendering, note, source) VALUES (?, ?, ?, ?, ?)",
-        [row["source_text"], row["language"], row["rendering"], row["note"], row["source"]])
+        "INSERT OR IGNORE INTO glossary (source_text, language, rendering, note, source, variants) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [row["source_text"], row["language"], row["rendering"], row["note"], row["source"], row["variants"]])
     return cur.rowcount > 0
 
 

@@ -121,6 +121,26 @@ class Translations(StorePart):
             params.append(limit)
         return [segment_from_row(r) for r in self.db.query(sql, params)]
 
+    def replace_translation(self, segment_id: int, target_lang: str, text: str, provenance: str, model: str = "") -> None:
+        """This segment's translation of one provenance, in place of the ones it had (a gloss
+        made again by a newer glosser, whose name differs)."""
+        with self.write():
+            self.db.execute("DELETE FROM translations WHERE segment_id = ? AND target_lang = ? AND provenance = ?",
+                            [segment_id, target_lang, provenance])
+            self.add_translation(segment_id, target_lang, text, provenance, model)
+
+    def segments_with_translation(self, provenance: str, target_lang: str = "en",
+                                  except_model: str | None = None) -> list[Segment]:
+        """Segments with a translation of this provenance (made by another ``model`` than
+        ``except_model``, where given), in id order."""
+        sql = ("SELECT s.* FROM segments s WHERE EXISTS (SELECT 1 FROM translations t WHERE t.segment_id = s.id "
+               "AND t.target_lang = ? AND t.provenance = ?")
+        params: list[Any] = [target_lang, provenance]
+        if except_model is not None:
+            sql += " AND t.model != ?"
+            params.append(except_model)
+        return [segment_from_row(r) for r in self.db.query(sql + ") ORDER BY s.id", params)]
+
     # ------------------------------------------------------------ what no source could translate
     def record_untranslatable(self, segment_ids: Sequence[int], target_lang: str, sources: str) -> None:
         """Remember that ``sources`` (``services.suggest.translation_sources``) gave these

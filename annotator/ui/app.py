@@ -10,9 +10,10 @@ that refresh the bindings when they change: the segment in view, span mode
 ``annotator.services.session`` and are committed before the screen shows them.
 
 The speech view (``v``, ``annotator.ui.speech_view``) shows the whole speech of the segment in
-view with its own frames. Adjudication mode (``d``, or ``annotator annotate --adjudicate``) lists the segments annotators
-disagree on, shows their decisions side by side, and stores the adjudicator's choice under
-``adjudicator:<user>``. Every ``retrain_every`` decisions (and on ``ctrl+t``) the quick frames
+view with its own frames; the glossary view (``G``, ``annotator.ui.glossary_view``) lists the
+glossary and adds the span being marked to it. Adjudication mode (``d``, or ``annotator
+annotate --adjudicate``) lists the segments annotators disagree on, shows their decisions side
+by side, and stores the adjudicator's choice under ``adjudicator:<user>``. Every ``retrain_every`` decisions (and on ``ctrl+t``) the quick frames
 and slogan models retrain in a worker thread, and the suggestions in view and ahead are recomputed with
 the new version.
 """
@@ -39,10 +40,11 @@ from annotator.schemes import Scheme, get_scheme
 from annotator.keymap import ACTIONS_IN, label_keys, screen_keys
 from annotator.services.first_run import needs_setup, setup_models, setup_plan
 from annotator.services.session import PENDING, Session, compute_suggestions, engine_notes, retrain
-from annotator.text import markup_literal, visible_text
+from annotator.text import markup_literal, trimmed_phrase, visible_text
 from annotator.store import Store
 from annotator.ui.adjudication import Adjudication
 from annotator.ui.bindings import screen_bindings, shown_label_keys, user_keymap
+from annotator.ui.glossary_view import Candidate, GlossaryScreen
 from annotator.ui.screens import FilterChoice, FilterScreen, PromptScreen
 from annotator.ui.spans import SpanEditor
 from annotator.ui.speech_view import SpeechScreen
@@ -462,6 +464,39 @@ class AnnotateScreen(Screen):
         speech_id = self.session.store.segment(self.current_id).speech_id
         decisions = SpeechDecisions(self.session.store, self.session.annotator, self.session.scheme, self.session.wait)
         self.app.push_screen(self.speech_screen(decisions, speech_id, suggest=self.suggest, keys=self.moved_label_keys))
+
+    def action_glossary(self) -> None:
+        """The glossary view; ``+`` there adds the span being marked (or the segment's first
+        span). Back here, what the glossary now finds in the segment is shown."""
+        def closed(changed: bool | None) -> None:
+            if changed:
+                self.session.forget()
+                self.segment_list.refresh()
+                self.refresh_detail()
+
+        self.app.push_screen(GlossaryScreen(self.session.store, self.session.annotator, self.glossary_candidate(),
+                                            wait=self.session.wait), closed)
+
+    def glossary_candidate(self) -> Candidate | None:
+        """The phrase the glossary view offers to add: the selection in span mode, else the
+        segment's first span (saved or suggested), with the segment's language (no phrase:
+        the language alone)."""
+        if self.current_id is None:
+            return None
+        view = self.session.view(self.current_id)
+        text = view.segment.text
+        language = view.segment.language or view.speech.language
+        selection = self.spans.selected()
+        if selection is not None:
+            start, end = trimmed_phrase(text, *selection)
+            origin = "the span you are marking"
+        elif view.spans:
+            start, end = view.spans[0].start, view.spans[0].end
+            origin = "the segment's first span"
+        else:
+            start = end = 0
+            origin = ""
+        return Candidate(text[start:end].strip(), language, origin)
 
     def action_toggle_guidelines(self) -> None:
         self.guide_open = not self.guide_open

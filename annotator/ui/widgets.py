@@ -427,11 +427,21 @@ def alignment_note(tr: Translation) -> str:
 
 
 def glossary_text(view: SegmentView) -> Text:
+    """The glossary's formulations in the segment: "网络强国 → cyberpower"; in English text,
+    "cyber great power ← 网络强国 (official: cyberpower)"."""
     text = Text(end="")
     for hit in view.glossary:
         text.append(display_line(visible_text(hit.source_text)), "bold")
-        text.append(" → ")
-        text.append(display_line(visible_text(hit.rendering)))
+        if hit.formulation:
+            text.append(" ← ")
+            text.append(display_line(visible_text(hit.formulation)), "bold")
+            if hit.rendering.casefold() != hit.source_text.casefold():
+                text.append(" (official: ", "dim")
+                text.append(display_line(visible_text(hit.rendering)), "dim")
+                text.append(")", "dim")
+        else:
+            text.append(" → ")
+            text.append(display_line(visible_text(hit.rendering)))
         text.append("\n")
     text.rstrip()
     return text
@@ -469,10 +479,12 @@ def guidelines_text(scheme: Scheme, keys: Mapping[str, str] | None = None) -> Te
         "Japanese) become a span at once.\n"
         "v the whole speech: its text, its suggested frames and its own (the frame keys, a, x, undo there too; "
         "escape returns).\n"
+        "G the glossary of official formulations: / searches, + adds the span you are marking (also in span mode) "
+        "with its official rendering; escape returns.\n"
         "d adjudication mode (disagreements only; c takes one annotator's decision) · "
         "ctrl+t retrain the frames and slogan models now (they also retrain every few decisions) · "
         "ctrl+p all commands.\n"
-        "Escape closes this guide, and any window (search, filters, go to, the speech view).\n"
+        "Escape closes this guide, and any window (search, filters, go to, the speech view, the glossary).\n"
         "Ctrl+q quits (q toggles a frame).", "dim")
     return text
 
