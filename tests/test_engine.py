@@ -136,3 +136,20 @@ def test_a_fine_tuned_version_says_it_runs_in_pytorch(tiny_frames_dir):
     engine.set_engine("torch")
     load_predictor("frames", tiny_frames_dir)
     assert engine.notes() == []
+
+
+@pytest.mark.parametrize(("flags", "preset", "chosen"), [
+    (set(engine.AVX512_FLAGS) | {"avx2"}, "", "AVX512"),   # an AMD CPU with AVX-512: asked for
+    ({"avx2", "avx512f"}, "", ""),                         # part of it only: CTranslate2 chooses
+    (set(engine.AVX512_FLAGS), "AVX2", "AVX2"),            # the user's setting stands
+])
+def test_the_engine_asks_for_avx512_only_where_the_cpu_has_all_of_it(monkeypatch, flags, preset, chosen):
+    monkeypatch.setattr(engine, "cpu_flags", lambda: flags)
+    if preset:
+        monkeypatch.setenv("CT2_FORCE_CPU_ISA", preset)
+    else:
+        monkeypatch.delenv("CT2_FORCE_CPU_ISA", raising=False)
+    assert engine.choose_cpu_isa() == chosen
+    import os
+
+    assert os.environ.get("CT2_FORCE_CPU_ISA", "") == chosen

@@ -159,8 +159,7 @@ class Ct2Seq2Seq:
     """A converted translation model, loaded for the CPU at the engine's compute type."""
 
     def __init__(self, path: Path, model: Any = None) -> None:
-        import ctranslate2
-
+        ctranslate2 = engine.ct2()
         self.path = Path(path)
         self.model = model or ctranslate2.Translator(
             str(self.path), device="cpu", compute_type=engine.COMPUTE_TYPE, intra_threads=engine.threads())
@@ -203,6 +202,7 @@ def _converter(folder: Path) -> Any:
     """CTranslate2's converter for a local folder, loading offline and never unpickling, with
     the tokenizer's whole vocabulary: transformers 5 leaves M2M100's language codes out of
     ``get_vocab()``, which would shift every id after them."""
+    engine.ct2()
     from ctranslate2.converters import TransformersConverter
 
     class Converter(TransformersConverter):
@@ -252,12 +252,12 @@ def convert(translator: "Translator", texts: Sequence[tuple[str, str]] | None = 
     ``texts``: ``(language, text)`` pairs to check on (the project's segments), else
     :data:`PROBES`. Raises where nothing could be written (the folder is read-only, another
     process published first)."""
-    import ctranslate2
-
+    ctranslate2 = engine.ct2()
     folder = translator.folder
     final = engine_dir(folder)
     say = say or (lambda line: None)
     record: dict[str, Any] = {"engine": "ctranslate2", "ctranslate2": ctranslate2.__version__,
+                              "cpu_isa": engine.choose_cpu_isa() or "ctranslate2's choice",
                               "quantization": engine.COMPUTE_TYPE, "model_type": translator.model_type,
                               "family": translator.family,
                               "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}

