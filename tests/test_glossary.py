@@ -231,3 +231,30 @@ def test_search_matches_every_word_in_any_order() -> None:
     assert [e.source_text for e in search_glossary(entries, "cyberspace shared")] == ["网络空间命运共同体"]
     assert [e.source_text for e in search_glossary(entries, "网信")] == ["网信事业"]
     assert len(search_glossary(entries, "")) == len(entries)
+
+
+def test_a_header_with_an_unknown_column_is_refused_not_read_as_an_entry(store, tmp_path):
+    terms = tmp_path / "terms.tsv"
+    terms.write_text("phrase\trendering\tcomment\n网络强国\tcyberpower\tofficial\n", encoding="utf-8")
+    with pytest.raises(InputError, match="'comment', not a column of a glossary") as caught:
+        import_glossary(store, terms)
+    assert f"{terms}" in str(caught.value) and ":1" in str(caught.value)
+    assert store.glossary() == []
+
+
+def test_a_changed_rendering_reaches_segments_written_another_way(store):
+    """The matcher reads "cyber-power" as "cyber power" too: a change finds those segments."""
+    en = add_speech(store, "They speak of a cyber power rising.", "en")[0]
+    ensure_seed(store)
+    suggest_all(store, translate=False)
+    add_entry(store, "网络大国", "zh", "cyber-power")
+    assert "cyber power" in glossary_spans(store, en)
+
+
+def test_an_entry_typed_with_straight_quotes_is_saved_as_chinese_text_writes_it(store):
+    zh = add_speech(store, "坚持“三个代表”重要思想。", "zh")[0]
+    ensure_seed(store)
+    suggest_all(store, translate=False)
+    add_entry(store, '"三个代表"重要思想', "zh", "the important thought of the Three Represents")
+    assert store.glossary_entry("“三个代表”重要思想", "zh") is not None
+    assert "“三个代表”重要思想" in glossary_spans(store, zh)

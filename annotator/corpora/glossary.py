@@ -65,16 +65,24 @@ def clean_phrase(raw: str) -> str:
     return phrase
 
 
-def _header(cells: list[str]) -> dict[str, int] | None:
-    """Column name → index, when the row is a header (every cell a known name)."""
+def _header(cells: list[str], path: Path) -> dict[str, int] | None:
+    """Column name → index, when the row is a header: every cell a known name, or at least the
+    phrase and rendering columns named (then another name is a problem of line 1, never a
+    first entry "phrase" → "rendering")."""
     names = [c.strip().lower() for c in cells]
-    if not names or not all(n in COLUMN_NAMES for n in names if n):
+    known = {COLUMN_NAMES[n] for n in names if n in COLUMN_NAMES}
+    old_layout = bool(names) and names[0] == "source" and "rendering" in known  # "source<TAB>rendering<TAB>note"
+    if not names or not (all(n in COLUMN_NAMES for n in names if n) or {"phrase", "rendering"} <= known or old_layout):
         return None
+    unknown = [n for n in names if n and n not in COLUMN_NAMES]
+    if unknown:
+        raise InputError(path, f"the header names {', '.join(map(repr, unknown))}, not a column of a glossary "
+                               f"(columns: {', '.join(FIELDS)})", 1)
     columns: dict[str, int] = {}
     for i, name in enumerate(names):
         if name:
             columns.setdefault(COLUMN_NAMES[name], i)
-    if "phrase" not in columns and names[0] == "source":  # the old "source<TAB>rendering<TAB>note"
+    if "phrase" not in columns and old_layout:
         columns = {COLUMN_NAMES.get(n, n): i for i, n in enumerate(names[1:], start=1) if n}
         columns["phrase"] = 0
     return columns
@@ -107,7 +115,7 @@ def read_glossary(path: Path, language: str = "zh") -> list[GlossaryEntry]:
     line (a missing phrase or rendering, a language that is not a code, a phrase given twice)."""
     text = read_text_file(path)
     rows = _rows(path, text)
-    columns = _header(rows[0][1]) if rows else None
+    columns = _header(rows[0][1], path) if rows else None
     if columns is not None:
         rows = rows[1:]
         if "phrase" not in columns or "rendering" not in columns:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from annotator.corpora.glossary import FORMER_SEED_SOURCES, read_glossary, read_seed_glossary
+from annotator.corpora.glossary import FORMER_SEED_SOURCES, clean_phrase, read_glossary, read_seed_glossary
 from annotator.corpora.languages import normalise_language, unknown_language_message
 from annotator.errors import InputError
 from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Segment, Store, Suggestion
@@ -159,8 +159,9 @@ def ensure_seed(store: Store, into_empty: bool = True) -> GlossaryChange:
     with store.write():
         before = {(e.source_text, e.language) for e in store.glossary()}
         changed, removed = store.add_seed_glossary(seed, FORMER_SEED_SOURCES | {e.source for e in seed})
-        # where nothing is matched yet (a new project), `suggest` matches every segment anyway
-        matched = bool(store.suggestion_counts().get(GLOSSARY_VERSION))
+        # where nothing is matched yet (a new project), `suggest` matches every segment anyway;
+        # where nothing changed (every later run), the counts are not needed
+        matched = bool(changed or removed) and bool(store.suggestion_counts().get(GLOSSARY_VERSION))
         change = _rematch(store, [*changed, *removed]) if matched else GlossaryChange()
     change.added = sum((e.source_text, e.language) not in before for e in changed)
     change.updated = len(changed) - change.added
@@ -184,7 +185,7 @@ def add_entry(store: Store, phrase: str, language: str, rendering: str, note: st
     wait for a busy database before :class:`~annotator.errors.DatabaseBusy`. The Chinese glosses
     that contain the phrase are made again too, unless ``gloss_now`` is off: then the caller
     does it (:func:`regloss` on ``change.glosses``; the screen, in the background)."""
-    phrase, rendering, language = phrase.strip(), rendering.strip(), language.strip()
+    phrase, rendering, language = clean_phrase(phrase), rendering.strip(), language.strip()
     if not phrase:
         raise InputError("glossary", "the phrase is empty")
     if not rendering:
@@ -223,7 +224,9 @@ def _rematch(store: Store, changed: Sequence[GlossaryEntry]) -> GlossaryChange:
         return GlossaryChange()
     entries = store.glossary()
     phrases = [e.source_text for e in changed]
-    renderings = [_ARTICLE.sub("", r) for e in changed for r in e.renderings]
+    # each rendering's longest word: the matcher's pattern is looser than the text ("cyber-power"
+    # finds "cyber power"), so the segments are found by the word it tests first
+    renderings = [r.key for r in _renderings(tuple(changed)) if r.key]
     segments = {s.id: s for s in store.segments_containing(phrases)}
     segments.update((s.id, s) for s in store.segments_containing(renderings, ignore_case=True))
     todo = [segments[i] for i in sorted(segments)]
