@@ -72,8 +72,7 @@ def check_models_writable() -> None:
     folder = models_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
-            pass
+        tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-").close()  # made, then deleted
     except OSError as exc:
         raise AnnotatorError(models_not_writable(folder, exc.strerror or type(exc).__name__)) from None
 

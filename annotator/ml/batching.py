@@ -53,17 +53,22 @@ def map_batched(texts: Sequence[str], batch_size: int, run: Callable[[list[str]]
     return results  # type: ignore[return-value]
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux reports them (empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:  # not Linux, or /proc not mounted: no flags known
+        return frozenset()
+    return frozenset()
+
+
 def _cpu_has_bf16() -> bool:
     """Whether this CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    flags = set(line.split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        return False  # no /proc/cpuinfo (not Linux): assume no native bf16
-    return False
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 @functools.lru_cache(maxsize=1)

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from annotator.errors import AnnotatorError
+from annotator.ml.batching import cpu_flags
 
 ENGINES = ("auto", "ct2", "torch")
 # The slogan tagger is fitted (and tuned on dev) on PyTorch's token states and predicts through
@@ -78,18 +79,6 @@ def engine_setting() -> str:
 
 
 AVX512_FLAGS = ("avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl")  # what CTranslate2's AVX512 path needs
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags as Linux reports them (empty elsewhere)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
-            for line in info:
-                if line.startswith("flags"):
-                    return set(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return set()
 
 
 def choose_cpu_isa() -> str:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from annotator.errors import AnnotatorError
+from annotator.errors import AnnotatorError, ModelNotFoundError
 from annotator.ml import registry
 from annotator.paths import models_dir
 from annotator.progress import Say
@@ -61,8 +61,8 @@ def version_rows(store: Store) -> list[VersionRow]:
         if (folder / registry.META).is_file():
             try:
                 meta = asdict(registry.read_meta(folder))
-            except AnnotatorError:
-                pass
+            except AnnotatorError as exc:  # the registry's copy stands in, and the row says why
+                notes.append(f"meta.json unreadable ({exc}); as registered")
         gone = registry.retired(registry.ModelMeta.from_dict(meta)) if meta.get("kind") else ""
         if gone:
             notes.append(gone.split(":")[0] + ": weights deleted")
@@ -130,6 +130,13 @@ def prune_plan(store: Store, keep_for: Sequence[Store] = ()) -> tuple[list[Prune
         size = registry.folder_bytes(folder)
         items.append(PruneItem(folder, f"weights of {meta.version} ({meta.kind}, {meta.method})", size, strip=True))
     encoders = [folder for folder, meta in versions if meta.kind == "encoder" and folder.is_dir()]
+    for name in needed:  # an active version's encoder outside models/ (--base, the Hugging Face cache)
+        folder, meta = by_name.get(name, (None, None))
+        if meta is not None and meta.kind in ("frames", "spans"):
+            try:
+                encoders.append(registry.find_encoder(meta, folder, None))
+            except ModelNotFoundError:
+                continue
     in_use: set[Path] = set()
     for encoder in encoders:
         try:

@@ -36,7 +36,7 @@ from annotator.ml.active import binary_entropy, order_by_uncertainty
 from annotator.ml.predictors import load_predictor
 from annotator.progress import Progress
 from annotator.services.glossary import glossary_matches  # noqa: F401 - where it was before it moved
-from annotator.services.glossary import ensure_seed, known_renderings, regloss, run_glossary
+from annotator.services.glossary import ensure_seed, regloss, run_glossary
 from annotator.store import GLOSSARY_VERSION, Segment, Store, Suggestion
 
 if TYPE_CHECKING:
@@ -301,13 +301,8 @@ def _translate(store: Store, models: ActiveModels, segments: Sequence[Segment], 
             report.translations["model"] = report.translations.get("model", 0) + done
     chinese = [s for s in unmodelled if s.language in ("zh", "ja")]
     untranslated += [s for s in unmodelled if s.language not in ("zh", "ja")]
-    if chinese:
-        from annotator.ml.gloss import GLOSSER, gloss
-
-        known = known_renderings(store)  # the glossary's formulations stay whole, with their renderings
-        with store.write():
-            for seg in chinese:
-                store.add_translation(seg.id, target, gloss(seg.text, known).line, "gloss", GLOSSER)
+    if chinese:  # glossed outside the write (the glosser takes seconds to load), the formulations whole
+        regloss(store, chinese, target)
         report.translations["gloss"] = report.translations.get("gloss", 0) + len(chinese)
     if untranslated:
         store.record_untranslatable([s.id for s in untranslated], target, sources)
@@ -347,9 +342,13 @@ def suggest_all(store: Store, only_missing: bool = True, limit: int | None = Non
 
         report.alignment = align_corpus_translations(store, progress=progress).line()
         stale = store.segments_with_translation("gloss", except_model=GLOSSER)  # an earlier glosser's
+        stale = stale[:limit] if limit else stale
+        for i, chunk in enumerate(_chunks(stale), start=1):  # a chunk a transaction: resumable
+            regloss(store, chunk)
+            if progress:
+                progress("suggest:gloss", min(i * CHUNK, len(stale)), len(stale))
         if stale:
-            regloss(store, stale[:limit] if limit else stale)
-            report.translations["gloss (made again)"] = len(stale[:limit] if limit else stale)
+            report.translations["gloss (made again)"] = len(stale)
         missing = store.segments_without_translation("en", limit, sources=translation_sources(models.versions))
         for i, chunk in enumerate(_chunks(missing), start=1):
             _translate(store, models, chunk, report)

@@ -25,7 +25,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from annotator.errors import AnnotatorError
 from annotator.keymap import screen_keys
-from annotator.services.glossary import GlossaryChange, add_entry, entry_language, listing, regloss
+from annotator.services.glossary import GlossaryChange, add_entry, entry_language, listing, regloss, search_glossary
 from annotator.store import GlossaryEntry, Store
 from annotator.text import display_line, visible_text
 from annotator.ui.bindings import screen_bindings
@@ -147,7 +147,8 @@ class GlossaryScreen(Screen[bool]):
         self.annotator = annotator
         self.candidate = candidate
         self.wait = wait  # seconds a save waits for a busy database
-        self.entries: list[GlossaryEntry] = []
+        self.all_entries: list[GlossaryEntry] = []  # read once, and again after a save
+        self.entries: list[GlossaryEntry] = []  # those the search shows
         self.changed = False
 
     def compose(self) -> ComposeResult:
@@ -166,6 +167,7 @@ class GlossaryScreen(Screen[bool]):
         rest = max(width - phrase - lang - rendering, 20)
         for title, size in zip(COLUMNS, (phrase, lang, rendering, rest // 2, rest - rest // 2)):
             table.add_column(title, width=size)
+        self.all_entries = listing(self.store)
         self.fill()
         table.focus()
 
@@ -176,7 +178,7 @@ class GlossaryScreen(Screen[bool]):
 
     def fill(self, select: tuple[str, str] | None = None) -> None:
         """The entries with every word of the search, the cursor on ``select`` where given."""
-        self.entries = listing(self.store, self.search_text)
+        self.entries = search_glossary(self.all_entries, self.search_text)
         table = self.query_one(DataTable)
         table.clear()
         for e in self.entries:
@@ -190,7 +192,7 @@ class GlossaryScreen(Screen[bool]):
         self.show_detail()
 
     def show_meta(self) -> None:
-        total = len(listing(self.store)) if self.search_text.strip() else len(self.entries)
+        total = len(self.all_entries)
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append("Glossary", "bold")
         text.append(f"  ·  {total} formulation{'s' if total != 1 else ''}")
@@ -240,6 +242,7 @@ class GlossaryScreen(Screen[bool]):
             if result is None:
                 return
             self.changed = True
+            self.all_entries = listing(self.store)
             self.fill(select=(result.phrase, result.language))
             say(self.app, f"saved: {result.phrase} ({result.language}); {result.change.line()}", timeout=4)
             if result.change.glosses and self.store.path is not None:
