@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from _ui_fixtures import build_project, ui_db  # noqa: F401 (ui_db: the db fixture)
 from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Store
@@ -46,6 +46,7 @@ async def test_the_span_being_marked_is_added_with_its_rendering_and_found_at_on
         assert isinstance(form, EntryForm)
         assert (form.value("phrase"), form.value("language"), form.value("rendering")) == ("高质量发展", "zh", "")
         await pilot.press(*"high-quality development", "enter")
+        await app.workers.wait_for_complete()  # the form saves in a worker
         await pilot.pause()
         saved = entry(db, "高质量发展")
         assert saved is not None and (saved.rendering, saved.source) == ("high-quality development", "added by ann")
@@ -90,6 +91,22 @@ async def test_outside_span_mode_the_first_span_is_offered(db):
         assert entry(db, "build a stronger economy", "en") is None
         await pilot.press("plus", "enter")  # no rendering yet: the form stays and says so
         assert isinstance(app.screen, EntryForm) and app.screen.focused.id == "entry-rendering"
+        # a save that fails (not a language code) is said, and the form keeps what was typed
+        form = app.screen
+        form.query_one("#entry-language", Input).value = "xx"
+        await pilot.press(*"a stronger economy", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen is form and form.value("rendering") == "a stronger economy"
+        assert any("not saved" in str(n.message) and "'xx'" in str(n.message) for n in app._notifications)
+        assert entry(db, "build a stronger economy", "en") is None
+        form.query_one("#entry-language", Input).value = "en"  # corrected: saved
+        form.query_one("#entry-rendering", Input).focus()
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, GlossaryScreen)
+        assert entry(db, "build a stronger economy", "en").rendering == "a stronger economy"
 
 
 async def test_a_keymap_moves_the_glossary_key(db, tmp_path, monkeypatch):

@@ -30,7 +30,9 @@ def language_names() -> dict[str, str]:
     """ISO 639-1 code → English name, for the languages the detector knows and a few more."""
     from lingua import Language
 
-    names = {lang.iso_code_639_1.name.lower(): lang.name.title() for lang in Language.all()}
+    from annotator.corpora.langid import iso
+
+    names = {iso(lang): lang.name.title() for lang in Language.all()}
     names.update({code: name for code, name in EXTRA_NAMES.items() if code not in names})
     return names
 

@@ -653,9 +653,6 @@ class AnnotateScreen(Screen):
         """Neither a frames nor a spans model is active: set up the default models in a worker (what
         `annotator models setup` does), saying so; suggestions follow when they are ready."""
         self.setting_up = True
-        plan = setup_plan(self.session.store, self.train_base)
-        self.say(f"{plan}. Annotate meanwhile: the suggestions in view follow when the models are ready.",
-                 title="first models", timeout=20)
         self.show_worker(" ⟳ setting up the default models ")
         self.run_setup()
 
@@ -670,6 +667,10 @@ class AnnotateScreen(Screen):
             self.app.call_from_thread(self.show_worker, f" ⟳ {line[:60]} ")
 
         try:
+            plan = setup_plan(store, self.train_base)  # reads the seed labels: off the UI thread
+            self.app.call_from_thread(
+                self.say, f"{plan}. Annotate meanwhile: the suggestions in view follow when the models are ready.",
+                title="first models", timeout=20)
             lines = list(setup_models(store, base=self.train_base, echo=note, progress=progress))
         except Exception as exc:  # noqa: BLE001 - reported, never a crash
             message = str(exc) if isinstance(exc, AnnotatorError) else f"{type(exc).__name__}: {exc}"

@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
+from annotator.corpora.glossary import clean_phrase
 from annotator.errors import AnnotatorError
 from annotator.keymap import screen_keys
 from annotator.services.glossary import GlossaryChange, add_entry, entry_language, listing, regloss, search_glossary
@@ -90,10 +91,12 @@ class EntryForm(ModalScreen[Saved | None]):
     FIELDS = (("phrase", "Phrase"), ("language", "Language"), ("rendering", "Official rendering"),
               ("note", "Note"), ("source", "Source"))
 
-    def __init__(self, values: dict[str, str], save) -> None:
+    def __init__(self, values: dict[str, str], save, background: bool = True) -> None:
         super().__init__()
         self.values = values
         self.save = save  # values → GlossaryChange (raises AnnotatorError)
+        self.background = background  # saved in a worker (its own connection), not on the UI thread
+        self.saving = False
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -119,12 +122,31 @@ class EntryForm(ModalScreen[Saved | None]):
                 self.query_one(f"#entry-{name}", Input).focus()
                 return
         values = {name: self.value(name).strip() for name, _ in self.FIELDS}
+        if self.saving:  # enter again while the save runs
+            return
+        self.saving = True
+        if self.background:  # the save rescans the corpus for the phrase: seconds on a big one
+            self.save_in_worker(values)
+        else:
+            self.save_now(values)
+
+    @work(thread=True, group="glossary-save", exit_on_error=False)
+    def save_in_worker(self, values: dict[str, str]) -> None:
+        self.save_now(values, self.app.call_from_thread)
+
+    def save_now(self, values: dict[str, str], call=lambda f, *a, **k: f(*a, **k)) -> None:
+        """Save, then close with what was saved; a failure is said and the form stays."""
         try:
             change = self.save(values)
+            saved = Saved(clean_phrase(values["phrase"]), entry_language(values["language"]), change)  # as saved
         except AnnotatorError as exc:
-            say(self.app, f"not saved: {exc}", severity="error", timeout=6)
+            call(self.failed, f"not saved: {exc}")
             return
-        self.dismiss(Saved(values["phrase"], entry_language(values["language"]), change))  # as saved
+        call(self.dismiss, saved)
+
+    def failed(self, message: str) -> None:
+        self.saving = False
+        say(self.app, message, severity="error", timeout=6)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -248,14 +270,20 @@ class GlossaryScreen(Screen[bool]):
             if result.change.glosses and self.store.path is not None:
                 self.gloss_again(result.change.glosses)
 
-        self.app.push_screen(EntryForm(values, self.save), saved)
+        self.app.push_screen(EntryForm(values, self.save, background=self.store.path is not None), saved)
 
     def save(self, values: dict[str, str]) -> GlossaryChange:
-        """The form's values, saved through the service (raises what it raises)."""
-        # an in-memory project (tests) glosses at once: a worker cannot reopen it
-        return add_entry(self.store, values["phrase"], values["language"], values["rendering"], values["note"],
-                         values["source"], annotator=self.annotator, wait=self.wait,
-                         gloss_now=self.store.path is None)
+        """The form's values, saved through the service (raises what it raises): on a connection
+        of its own where the project is a file (the form saves in a worker); an in-memory project
+        (tests) is saved, and glossed, at once."""
+        store = self.store.reopen() if self.store.path is not None else self.store
+        try:
+            return add_entry(store, values["phrase"], values["language"], values["rendering"], values["note"],
+                             values["source"], annotator=self.annotator, wait=self.wait,
+                             gloss_now=self.store.path is None)
+        finally:
+            if store is not self.store:
+                store.close()
 
     @work(thread=True, group="glossary", exit_on_error=False)
     def gloss_again(self, segment_ids: list[int]) -> None:
