@@ -178,15 +178,17 @@ def run_on_ray(store: Store, models: ActiveModels, kind: str, version: str, only
             progress(f"suggest:{kind}", done, total)
 
     size = suggest.CHUNK * max(WINDOW_CHUNKS, WINDOW_CHUNKS_PER_ACTOR * pool_size(options))
+    from_embeddings = kind == "frames" and model is not None and reads_embeddings(model)
+    if not from_embeddings and model is not None:  # the engine's conversion made once, here, not by every actor at once
+        _prepare_engine(model, kind)
+    thresholds = {} if from_embeddings else _thresholds(kind, folder)
     for window in _windows(store, version, only_missing, limit, size):
-        if kind == "frames" and model is not None and reads_embeddings(model):
+        if from_embeddings:
             _frames_from_embeddings(store, model, version, window, _spec(kind, str(folder), "embed", options),
                                     options, tick)
         else:
-            if model is not None:  # the engine's conversion made once, here, not by every actor at once
-                _prepare_engine(model, kind)
             _on_workers(store, version, window, _spec(kind, str(folder), kind, options), options, tick,
-                        thresholds=_thresholds(kind, folder))
+                        thresholds=thresholds)
     return done
 
 
@@ -268,8 +270,10 @@ def _frames_from_embeddings(store: Store, model: Any, version: str, window: Sequ
     expected: list[list[str]] = []  # their keys, as this process computes them
     ready_after: list[int] = []  # chunk c can be scored once this many calls are back
     sent: set[str] = set()
+    chunk_contexts = []  # each chunk's, read once: for the texts to embed and again for its scores
     for chunk in chunks:
         contexts = frame_contexts(store, model, chunk)
+        chunk_contexts.append(contexts)
         for texts in ([s.text for s in chunk], context_texts(contexts) if contexts is not None else []):
             texts = list(dict.fromkeys(texts))
             keys = embedding_keys(model, texts)
@@ -285,7 +289,7 @@ def _frames_from_embeddings(store: Store, model: Any, version: str, window: Sequ
     def score_ready() -> None:
         nonlocal scored
         while scored < len(chunks) and ready_after[scored] <= received:
-            _run_frames(store, model, version, chunks[scored])
+            _run_frames(store, model, version, chunks[scored], chunk_contexts[scored])
             tick(len(chunks[scored]))
             scored += 1
 

@@ -214,12 +214,16 @@ def _chunks(items: Sequence[Segment], size: int | None = None):
         yield items[i:i + size]
 
 
-def _run_frames(store: Store, model: Any, version: str, segments: Sequence[Segment]) -> None:
+def _run_frames(store: Store, model: Any, version: str, segments: Sequence[Segment],
+                contexts: Sequence[SegmentContext | None] | None | bool = True) -> None:
+    """``contexts``: as :func:`frame_contexts` gave them, where the caller has them already."""
     thresholds = dict(getattr(model, "thresholds", {}) or {})
+    if contexts is True:
+        contexts = frame_contexts(store, model, segments)
     with ActiveModels._lock:  # the loaded model is shared: its cache is this store's while it predicts
         use_embedding_cache(store, model)
         try:
-            scores = compute_frame_scores(model, [s.text for s in segments], frame_contexts(store, model, segments))
+            scores = compute_frame_scores(model, [s.text for s in segments], contexts)
         finally:
             if hasattr(model, "embedding_cache"):
                 model.embedding_cache = None
