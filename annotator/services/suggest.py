@@ -406,8 +406,8 @@ def next_to_label(store: Store, annotator: str, count: int = NEXT_COUNT) -> list
     from annotator.store import SegmentFilter
 
     ids = store.segment_ids(SegmentFilter(status="untouched", annotator=annotator))
-    ranked = uncertainty_ranked(store, ids)[:max(count, 0)]
-    scores = uncertainty_scores(store, ranked)
+    scores = uncertainty_scores(store, ids)
+    ranked = uncertainty_ranked(store, ids, scores=scores)[:max(count, 0)]
     return [(i, scores.get(i)) for i in ranked]
 
 
@@ -423,20 +423,19 @@ def queue_segments(store: Store, spec: str, annotator: str) -> tuple[str, list[i
     return "next", [i for i, _ in next_to_label(store, annotator, count)]
 
 
-def uncertainty_ranked(store: Store, segment_ids: Sequence[int], diversity: int = 3) -> list[int]:
+def uncertainty_ranked(store: Store, segment_ids: Sequence[int], diversity: int = 3,
+                       scores: dict[int, float] | None = None) -> list[int]:
     """``segment_ids`` reordered least certain first, a few at a time per speech.
 
     Uses the uncertainty each active model stored with its run (frames: mean binary entropy;
-    spans: 1 - the lowest span score), added up as in :func:`annotator.ml.active.uncertainty`.
-    Segments the active models have not scored yet come last, in their original order.
+    spans: 1 - the lowest span score), added up as in :func:`annotator.ml.active.uncertainty`
+    (:func:`uncertainty_scores`; ``scores``: where the caller has them already). Segments the
+    active models have not scored yet come last, in their original order.
     """
-    active = store.active_models()
-    frames_unc = store.uncertainties(active["frames"], segment_ids) if "frames" in active else {}
-    spans_unc = store.uncertainties(active["spans"], segment_ids) if "spans" in active else {}
-    scored = [i for i in segment_ids if i in frames_unc or i in spans_unc]
+    if scores is None:
+        scores = uncertainty_scores(store, segment_ids)
+    scored = [i for i in segment_ids if i in scores]
     speech_of = {s.id: s.speech_id for s in store.segments(scored)}
-    ordered = order_by_uncertainty(
-        ((str(i), str(speech_of.get(i, "")), frames_unc.get(i, 0.0) + spans_unc.get(i, 0.0)) for i in scored),
-        diversity=diversity, pool=None)
-    rest = [i for i in segment_ids if i not in frames_unc and i not in spans_unc]
-    return [int(x) for x in ordered] + rest
+    ordered = order_by_uncertainty(((str(i), str(speech_of.get(i, "")), scores[i]) for i in scored),
+                                   diversity=diversity, pool=None)
+    return [int(x) for x in ordered] + [i for i in segment_ids if i not in scores]
