@@ -75,11 +75,13 @@ def _renderings(entries: tuple[GlossaryEntry, ...]) -> tuple[_Rendering, ...]:
     return tuple(found)
 
 
-def glossary_matches(text: str, entries: Sequence[GlossaryEntry], language: str | None = None) -> list[Suggestion]:
+def glossary_matches(text: str, entries: Sequence[GlossaryEntry], language: str | None = None,
+                     renderings: Sequence[_Rendering] | None = None) -> list[Suggestion]:
     """Known formulations in ``text`` (a segment in ``language``), longest first and never
     overlapping: each entry's phrase, and in a segment not in the entry's own language its
     renderings (see the module's docstring). A match's ``extra`` names the ``formulation``,
-    its ``language`` and official ``rendering``, and what was ``matched``."""
+    its ``language`` and official ``rendering``, and what was ``matched``. ``renderings``: the
+    entries' patterns, where a caller matching many segments made them once."""
     candidates: list[tuple[int, int, GlossaryEntry, str]] = []
     for entry in entries:
         needle = entry.source_text
@@ -89,7 +91,7 @@ def glossary_matches(text: str, entries: Sequence[GlossaryEntry], language: str 
             start = text.find(needle, start + len(needle))
     if _LATIN.search(text):
         lowered = text.lower()
-        for r in _renderings(tuple(entries)):
+        for r in (renderings if renderings is not None else _renderings(tuple(entries))):
             if (language and language == r.entry.language) or r.key not in lowered:
                 continue
             kind = "rendering" if r.text == r.entry.rendering else "variant"
@@ -107,9 +109,11 @@ def glossary_matches(text: str, entries: Sequence[GlossaryEntry], language: str 
 
 def run_glossary(store: Store, entries: Sequence[GlossaryEntry], segments: Sequence[Segment]) -> None:
     """Store the glossary's matches in these segments (in place of earlier ones)."""
+    renderings = _renderings(tuple(entries))  # once, not per segment
     with store.write():
         for seg in segments:
-            store.replace_suggestions(seg.id, GLOSSARY_VERSION, glossary_matches(seg.text, entries, seg.language))
+            store.replace_suggestions(seg.id, GLOSSARY_VERSION,
+                                      glossary_matches(seg.text, entries, seg.language, renderings))
 
 
 def known_renderings(store: Store, language: str = "zh") -> dict[str, str]:
