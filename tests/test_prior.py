@@ -147,7 +147,9 @@ def test_import_labels_prior_makes_its_name_a_prior(db_path, tmp_path):
     result = runner.invoke(cli, ["import-labels", str(labels), "--format", "prodigy", "--annotator", "model-run",
                                  "--prior", "--db", str(db_path)])
     assert result.exit_code == 0, result.output
-    assert "model-run (prior" in result.output
+    assert result.output.rstrip().endswith("; a prior (any person's decision supersedes it): model-run")
+    status = runner.invoke(cli, ["status", "--db", str(db_path)]).output
+    assert "model-run    accepted 2 (prior: pre-annotations)" in status and "ann          corrected 1\n" in status
     store = Store.open(db_path)
     assert store.is_prior("model-run")
     ex = {e.segment_id: e for e in gold_labels(store).examples}

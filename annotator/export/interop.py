@@ -273,9 +273,10 @@ class LabelImportReport:
         what = f"{self.decisions} decisions on {self.segments} segments"
         if self.speech_decisions:
             what += f" and {self.speech_decisions} on {self.speeches} whole speeches"
-        who = ", ".join(name + (" (prior: any person's decision supersedes them)" if name in self.priors else "")
-                        for name in self.annotators)
-        return f"imported {what} by {who} ({statuses})"
+        line = f"imported {what} by {', '.join(self.annotators)} ({statuses})"
+        if self.priors:
+            line += f"; a prior (any person's decision supersedes it): {', '.join(self.priors)}"
+        return line
 
 
 def _state(record: LabelRecord) -> AnnotationState:
