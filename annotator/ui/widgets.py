@@ -468,8 +468,9 @@ def guidelines_text(scheme: Scheme, keys: Mapping[str, str] | None = None) -> Te
         "the label existed, or an older run kept only the 5 best scores.\n\n")
     text.append("Others' labels and the speech\n", "bold")
     text.append(
-        f"{STATUS_ICONS[OTHERS]} a person decided the segment (a colleague, the seed labels): who and what "
-        "is listed above the frames, and ◆ marks their frames. Your own labels start from the suggestions.\n"
+        f"{STATUS_ICONS[OTHERS]} someone else decided the segment (a colleague, or the seed labels): who and "
+        "what is listed above the frames, and ◆ marks their frames. Your own labels start from the suggestions. "
+        "Seed labels are a prior, marked (prior): your decision replaces them in the gold, never ties with them.\n"
         "The dimmed lines above and below the segment are the segments before and after it in the "
         "speech; v reads the whole speech.\n\n")
     text.append(
