@@ -66,7 +66,8 @@ def status(db_path: Path, as_json: bool) -> None:
     echo(f"suggested    {counts['suggested']} segments")
     echo(f"annotated    {counts['annotated']} segments, {counts['speeches_annotated']} whole speeches")
     for name, per in sorted(counts["annotators"].items()):
-        echo(f"  {name:<12} " + ", ".join(f"{k} {v}" for k, v in sorted(per.items())))
+        prior = " (prior: pre-annotations)" if name in counts["priors"] else ""
+        echo(f"  {name:<12} " + ", ".join(f"{k} {v}" for k, v in sorted(per.items())) + prior)
     echo(f"glossary     {counts['glossary']} formulations")
     active = ", ".join(f"{k}: {v}" for k, v in sorted(counts["active_models"].items()))
     echo(f"models       {active or 'none active (run `annotator models setup`)'}")

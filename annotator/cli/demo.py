@@ -33,6 +33,10 @@ def demo(db_path: Path, annotator_name: str, no_ui: bool, no_models: bool) -> No
     if not corpus.is_dir():
         raise AnnotatorError(f"{corpus}: the demo corpus is missing (it ships in the source checkout)")
     store = open_store(db_path)
+    if not no_ui:
+        from annotator.services.session import refuse_prior_name
+
+        refuse_prior_name(store, annotator_name)  # before the import, not after it
     with Bars() as bars:
         report = import_paths(store, [corpus / "parlamint", corpus / "ungdc", corpus / "chinese"],
                               progress=bars.update)

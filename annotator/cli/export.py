@@ -58,9 +58,13 @@ def export_cmd(fmt: str, out: str | None, base_dir: Path, split_seed: int, split
 @click.option("--annotator", "annotator_name", default=None,
               help="Record every decision under this name. [default: the file's annotator, else "
                    "$ANNOTATOR_NAME or your user name]")
+@click.option("--prior", is_flag=True,
+              help="The labels are pre-annotations (a model's output, labels that came with a corpus), "
+                   "kept under --annotator NAME (required): like the seed labels, they count only where no "
+                   "person has decided the segment or speech, never as a vote in a majority, a tie or agreement.")
 @click.option("--scheme", "scheme_name", default=None, help="Label scheme (name or .toml path).")
 @db_option
-def import_labels_cmd(path: Path, fmt: str, annotator_name: str | None, scheme_name: str | None,
+def import_labels_cmd(path: Path, fmt: str, annotator_name: str | None, prior: bool, scheme_name: str | None,
                       db_path: Path) -> None:
     """Attach labels from Prodigy or Label Studio to segments with the same text (all or nothing)."""
     from annotator.export.interop import import_labels
@@ -69,7 +73,7 @@ def import_labels_cmd(path: Path, fmt: str, annotator_name: str | None, scheme_n
     store = open_existing(db_path)
     try:
         report = import_labels(store, path, fmt, get_scheme(scheme_name), annotator=annotator_name,
-                               default_annotator=default_annotator())
+                               default_annotator=default_annotator(), prior=prior)
     except ImportProblems as exc:
         for line in exc.problems:
             echo(line, err=True)

@@ -1,5 +1,7 @@
 """Seed labels: hand-made labels shipped with a corpus, imported under the annotator ``seed``.
 
+They are a prior, never a vote (``store.gold``): a person's decision on a segment supersedes them.
+
 A seed file is JSONL, one labelled sentence per line::
 
     {"source": "chinese/reports-excerpts.jsonl", "text": "…", "language": "zh",
@@ -63,11 +65,13 @@ def read_seed_file(path: Path, scheme: Scheme) -> list[tuple[int, dict]]:
 
 
 def import_seed_labels(store: Store, path: Path, scheme: Scheme, annotator: str = SEED_ANNOTATOR) -> SeedReport:
-    """Attach seed labels to the segments they belong to, in one transaction."""
+    """Attach seed labels to the segments they belong to, in one transaction (``annotator`` is
+    recorded as a prior)."""
     report = SeedReport()
     store.refuse_own_files([path])
     rows = read_seed_file(path, scheme)
     with store.write():
+        store.add_prior(annotator, f"seed labels {path.name}")
         for number, row in rows:
             placements = _place(store, row["text"])
             if not placements:

@@ -266,13 +266,17 @@ class LabelImportReport:
     by_status: dict[str, int]
     speech_decisions: int = 0  # on whole speeches
     speeches: int = 0
+    priors: list[str] = field(default_factory=list)  # the names among ``annotators`` that hold pre-annotations
 
     def line(self) -> str:
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.by_status.items()))
         what = f"{self.decisions} decisions on {self.segments} segments"
         if self.speech_decisions:
             what += f" and {self.speech_decisions} on {self.speeches} whole speeches"
-        return f"imported {what} by {', '.join(self.annotators)} ({statuses})"
+        line = f"imported {what} by {', '.join(self.annotators)} ({statuses})"
+        if self.priors:
+            line += f"; a prior (any person's decision supersedes it): {', '.join(self.priors)}"
+        return line
 
 
 def _state(record: LabelRecord) -> AnnotationState:
@@ -339,14 +343,18 @@ def match_records(store: Store, records: Sequence[LabelRecord], path: Path) -> t
 
 
 def import_labels(store: Store, path: str | Path, fmt: str, scheme: Scheme, annotator: str | None = None,
-                  default_annotator: str = "annotator") -> LabelImportReport:
+                  default_annotator: str = "annotator", prior: bool = False) -> LabelImportReport:
     """Attach the labels in another tool's file to this project's segments, all or nothing.
 
     ``annotator`` puts every decision under that name; otherwise each record keeps the name the
     file gives (Prodigy ``_annotator_id``, Label Studio ``completed_by``) or ``default_annotator``.
     A text found in several segments (a repeated "Thank you.") labels each of them.
+    ``prior``: the labels are pre-annotations, kept under ``annotator`` (required), which the
+    project then records as a prior (``store.gold``: any person's decision supersedes them).
     """
     path = Path(path)
+    if prior:
+        _check_prior_name(store, annotator)
     store.refuse_own_files([path])
     records = read_labels(path, fmt)
     if not records:
@@ -361,6 +369,9 @@ def import_labels(store: Store, path: str | Path, fmt: str, scheme: Scheme, anno
     labelled: dict[str, set[int]] = {"segment": set(), "speech": set()}
     decisions = {"segment": 0, "speech": 0}
     with store.write():
+        if prior:
+            assert annotator is not None
+            store.add_prior(annotator, f"import-labels {path.name}")
         for record, ids in zip(records, matches):
             name = annotator or record.annotator or default_annotator
             state = _state(record)
@@ -371,5 +382,19 @@ def import_labels(store: Store, path: str | Path, fmt: str, scheme: Scheme, anno
                 labelled[record.level].add(item)
             names.add(name)
             by_status[state.status] = by_status.get(state.status, 0) + len(ids)
+    priors = store.prior_annotators()
     return LabelImportReport(decisions["segment"], len(labelled["segment"]), sorted(names), by_status,
-                             decisions["speech"], len(labelled["speech"]))
+                             decisions["speech"], len(labelled["speech"]), sorted(names & priors))
+
+
+def _check_prior_name(store: Store, annotator: str | None) -> None:
+    """Pre-annotations need a name of their own: never a person's, never an adjudicator's."""
+    from annotator.store.gold import is_adjudicator
+
+    if not annotator:
+        raise AnnotatorError("--prior: name the pre-annotations with --annotator NAME (e.g. --annotator corpus-labels)")
+    if is_adjudicator(annotator):
+        raise AnnotatorError(f"--prior: {annotator!r} is an adjudicator's name; give the pre-annotations a name of their own")
+    if not store.is_prior(annotator) and store.has_decisions(annotator):
+        raise AnnotatorError(f"--prior: {annotator!r} already holds a person's decisions in this project; give the "
+                             "pre-annotations a name of their own with --annotator")

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from annotator.errors import DatabaseBusy
+from annotator.errors import AnnotatorError, DatabaseBusy
 from annotator.progress import Progress as ProgressCallback
 from annotator.schemes import Label, Scheme
 from annotator.text import visible_text
@@ -78,6 +78,7 @@ class Vote:
     frames: tuple[str, ...]
     spans: tuple[SpanLabel, ...]
     span_texts: tuple[str, ...]  # the text each span covers, in the same order
+    prior: bool = False  # pre-annotations (the seed labels): any person's decision supersedes them
 
 
 @dataclass(frozen=True)
@@ -202,11 +203,20 @@ def next_state(edit: Edit, current: AnnotationState | None, suggested: Annotatio
     raise ValueError(f"unknown edit {edit.action!r}")
 
 
+def refuse_prior_name(store: Store, annotator: str) -> None:
+    """A person never works under a name that holds pre-annotations (``seed``, an
+    ``import-labels --prior``): their decisions would count as a prior, which anyone's supersedes."""
+    if store.is_prior(annotator):
+        raise AnnotatorError(f"--annotator {annotator!r} holds pre-annotations in this project (a prior, which "
+                             "any person's decision supersedes); annotate under your own name")
+
+
 class Session:
     """One annotator working through a filtered list of segments."""
 
     def __init__(self, store: Store, annotator: str, scheme: Scheme, adjudicate: bool = False,
                  wait: float = 0.2) -> None:
+        refuse_prior_name(store, annotator)
         self.store = store
         self.wait = wait  # seconds a decision waits for a busy database before it is kept pending
         self.pending: list[Edit] = []  # decisions made while the database was busy, in order
@@ -587,16 +597,18 @@ class Session:
         return self._decide(Edit(segment_id, "unspan", start=offset))
 
     def votes(self, segment_id: int) -> list[Vote]:
-        """The other annotators' decisions on a segment (skipped ones are no vote), plain
-        annotators first; the adjudicator's own decision is the working state, not a vote.
+        """The other annotators' decisions on a segment (skipped ones are no vote), people first,
+        then adjudicators, then pre-annotations (the seed labels: ``prior``); the adjudicator's
+        own decision is the working state, not a vote.
         The annotation screen shows them beside the suggestions; adjudication sets them side by side."""
         from annotator.store.gold import is_adjudicator
 
         text = self.store.segment(segment_id).text
+        priors = self.store.prior_annotators()
         anns = [a for a in self.store.annotations_for(segment_id)
                 if a.annotator != self.annotator and a.state.status != "skipped"]
-        anns.sort(key=lambda a: (is_adjudicator(a.annotator), a.annotator))
-        return [_vote(a, text) for a in anns]
+        anns.sort(key=lambda a: (a.annotator in priors, is_adjudicator(a.annotator), a.annotator))
+        return [_vote(a, text, a.annotator in priors) for a in anns]
 
     def adopt(self, segment_id: int, annotator: str) -> str:
         """Make ``annotator``'s decision this session's decision (the adjudicator picks a side)."""
@@ -680,10 +692,10 @@ def compute_suggestions(store: Store, segment_ids: Sequence[int]) -> int:
     return int(suggest_segments(store, list(segment_ids)))
 
 
-def _vote(ann: Annotation, text: str) -> Vote:
+def _vote(ann: Annotation, text: str, prior: bool = False) -> Vote:
     spans = () if ann.state.status == "rejected" else tuple(ann.state.spans)
     frames = () if ann.state.status == "rejected" else tuple(ann.state.frames)
-    return Vote(ann.annotator, ann.state.status, frames, spans, tuple(text[s.start:s.end] for s in spans))
+    return Vote(ann.annotator, ann.state.status, frames, spans, tuple(text[s.start:s.end] for s in spans), prior)
 
 
 def _merge_spans(spans) -> tuple[SpanLabel, ...]:

@@ -38,6 +38,8 @@ class Counts(StorePart):
         for r in self.db.query("SELECT annotator, status, COUNT(*) AS n FROM annotations GROUP BY annotator, status"):
             per.setdefault(r["annotator"], {})[r["status"]] = r["n"]
         out["annotators"] = per
+        # the names whose decisions are pre-annotations (``store.priors``)
+        out["priors"] = [r[0] for r in self.db.execute("SELECT annotator FROM prior_annotators ORDER BY annotator")]
         out["translations_by_provenance"] = {r["provenance"]: r["n"] for r in self.db.query(
             "SELECT provenance, COUNT(*) AS n FROM translations GROUP BY provenance")}
         out["active_models"] = self.active_models()

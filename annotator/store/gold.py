@@ -1,16 +1,22 @@
 """Gold labels per segment, from the decisions the team made (what export, agreement, work
 assignment and training all count as "the labels").
 
+* Pre-annotations are a prior, never a vote: the decisions of an annotator name the project
+  keeps as a prior (the seed labels, ``seed``; an ``import-labels --prior``; see
+  ``store.priors``) count only where no person has made a usable (non-skipped) decision on the
+  segment or speech. Any person's decision, an adjudicator's included, supersedes them
+  (:func:`counted`); with priors alone, the latest prior decision is the gold one (source
+  ``prior``, never a tie).
 * An adjudicator's decision (annotator ``adjudicator:…``) wins over everything else.
 * With one annotator, their decision is the gold one.
 * With several, the majority: a frame is gold when more than half of the annotators chose it;
   a span is gold when more than half marked the same (start, end, label).
 
-A label chosen by exactly half of the annotators is a *tie*. Ties are never silently dropped: each
-is listed as a :class:`Tie`, the example carries ``tie=True``, and the summary counts them, so an
-adjudicator can settle them. Skipped decisions are not gold; a rejected one means "no frames, no
-spans". Each gold example keeps its status: the adjudicator's or the single annotator's
-(accepted, corrected, rejected); with a majority, rejected where more than half rejected, else
+A label chosen by exactly half of the annotators is a *tie* (only people tie). Ties are never
+silently dropped: each is listed as a :class:`Tie`, the example carries ``tie=True``, and the
+summary counts them, so an adjudicator can settle them. Skipped decisions are not gold; a
+rejected one means "no frames, no spans". Each gold example keeps its status: the
+adjudicator's, the single annotator's or the prior's (accepted, corrected, rejected); with a majority, rejected where more than half rejected, else
 corrected where anyone corrected, else accepted. Rejected examples are negatives (no label
 applies) unless the export is asked to leave them out (``annotator export --rejected drop``).
 """
@@ -18,9 +24,9 @@ applies) unless the export is asked to leave them out (``annotator export --reje
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from annotator.store.records import Annotation, AnnotationState, SpeechAnnotation
 from annotator.store.speeches import speech_key
@@ -64,7 +70,7 @@ class GoldExample:
     frames: list[str]
     spans: list[dict[str, Any]]  # {"start", "end", "label", "text"}; offsets into ``text``
     annotators: list[str]
-    source: str  # "adjudicated" | "single" | "majority"
+    source: str  # "adjudicated" | "single" | "majority" | "prior" (pre-annotations only, no person's decision)
     tie: bool = False
     status: str = "accepted"  # "accepted" | "corrected" | "rejected" (see the module's docstring)
     translation_provenance: str = ""  # where the translation came from: human, corpus, memory, model
@@ -139,10 +145,34 @@ def labels_of(state: AnnotationState) -> tuple[set[str], set[Span]]:
     return set(state.frames), {(s.start, s.end, s.label) for s in state.spans}
 
 
-def combine(decisions: Mapping[str, Annotation | SpeechAnnotation]) -> Combined | None:
-    """The gold labels of one segment (or of one whole speech) from its annotators' decisions
-    (None: nothing usable)."""
+Decision = TypeVar("Decision", bound=Annotation | SpeechAnnotation)
+
+
+def counted(decisions: Mapping[str, Decision], priors: Collection[str] = ()) -> dict[str, Decision]:
+    """The decisions on one segment (or one whole speech) that count toward its gold labels:
+    none skipped, and a prior's (``priors``: the project's pre-annotation names) only where no
+    person made a usable decision on it. Export, training, agreement and adjudication all count
+    by this."""
     usable = {name: a for name, a in decisions.items() if a.state.status != "skipped"}
+    people = {name: a for name, a in usable.items() if name not in priors}
+    return people or usable
+
+
+def is_vote(annotator: str, state: AnnotationState, priors: Collection[str]) -> bool:
+    """Whether a decision is a person's vote: not skipped, not an adjudicator's (which settles,
+    never votes) and not a prior's (pre-annotations are no one's vote). Agreement figures and
+    the disagreements an adjudicator settles count votes only."""
+    return state.status != "skipped" and not is_adjudicator(annotator) and annotator not in priors
+
+
+def combine(decisions: Mapping[str, Annotation | SpeechAnnotation], priors: Collection[str] = ()) -> Combined | None:
+    """The gold labels of one segment (or of one whole speech) from its annotators' decisions
+    (None: nothing usable); ``priors`` as for :func:`counted`."""
+    usable = counted(decisions, priors)
+    if usable and all(name in priors for name in usable):
+        latest = max(usable.values(), key=lambda a: a.updated_at)  # pre-annotations alone: never a tie
+        frames, spans = labels_of(latest.state)
+        return Combined(sorted(frames), sorted(spans), "prior", [], latest.state.status)
     adjudicated = [a for name, a in usable.items() if is_adjudicator(name)]
     if adjudicated:
         latest = max(adjudicated, key=lambda a: a.updated_at)
@@ -191,9 +221,10 @@ def gold_labels(store: Store, annotators: Sequence[str] | None = None, target_la
     # would pass SQLite's limit on bound variables.
     segments = [seg for seg in store.iter_segments() if seg.id in by_segment]
     titles = {sp.id: sp.title for sp in store.speeches()}
+    priors = store.prior_annotators()
     gold = GoldSet()
     for seg in sorted(segments, key=lambda s: (s.speech_id, s.position)):
-        combined = combine(by_segment[seg.id])
+        combined = combine(by_segment[seg.id], priors)
         if combined is None:
             continue
         translations = store.translations(seg.id, target_lang) if seg.language != target_lang else []
@@ -206,7 +237,7 @@ def gold_labels(store: Store, annotators: Sequence[str] | None = None, target_la
             translation=translation.text if translation else "",
             frames=combined.frames,
             spans=[{"start": s, "end": e, "label": lab, "text": seg.text[s:e]} for s, e, lab in combined.spans],
-            annotators=sorted(n for n, a in by_segment[seg.id].items() if a.state.status != "skipped"),
+            annotators=sorted(counted(by_segment[seg.id], priors)),
             source=combined.source, tie=bool(combined.ties), status=combined.status,
             translation_provenance=translation.provenance if translation else "",
             translation_origin=translation.model if translation else "",
@@ -220,8 +251,9 @@ def gold_labels(store: Store, annotators: Sequence[str] | None = None, target_la
 
 @dataclass
 class SpeechGold:
-    """The gold frames of a whole speech, by the same rules as a segment's (adjudicator first,
-    then the single annotator, then the majority; ties listed, skipped decisions no gold)."""
+    """The gold frames of a whole speech, by the same rules as a segment's (a prior only where no
+    person decided; adjudicator first, then the single annotator, then the majority; ties
+    listed, skipped decisions no gold)."""
 
     speech_id: int
     speech_key: str  # stable across projects: the start of its content hash (the split keeps its side by it)
@@ -229,7 +261,7 @@ class SpeechGold:
     language: str
     frames: list[str]
     annotators: list[str]
-    source: str  # "adjudicated" | "single" | "majority"
+    source: str  # "adjudicated" | "single" | "majority" | "prior"
     tie: bool = False
     ties: list[str] = field(default_factory=list)
 
@@ -243,15 +275,16 @@ def speech_gold_labels(store: Store, annotators: Sequence[str] | None = None) ->
         if wanted is None or ann.annotator in wanted:
             by_speech.setdefault(ann.speech_id, {})[ann.annotator] = ann
     speeches = {sp.id: sp for sp in store.speeches() if sp.id in by_speech}
+    priors = store.prior_annotators()
     out = []
     for speech_id in sorted(by_speech):
-        combined = combine(by_speech[speech_id])
+        combined = combine(by_speech[speech_id], priors)
         if combined is None or speech_id not in speeches:
             continue
         sp = speeches[speech_id]
         out.append(SpeechGold(
             speech_id=speech_id, speech_key=speech_key(sp.content_hash), title=sp.title, language=sp.language,
             frames=combined.frames,
-            annotators=sorted(n for n, a in by_speech[speech_id].items() if a.state.status != "skipped"),
+            annotators=sorted(counted(by_speech[speech_id], priors)),
             source=combined.source, tie=bool(combined.ties), ties=combined.ties))
     return out

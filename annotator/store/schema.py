@@ -7,6 +7,8 @@ an older version of the tool is brought forward on open without losing anything.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from sqlite_utils import Database, Migrations
 
 migrations = Migrations("annotator")
@@ -513,6 +515,18 @@ def m013_glossary_variants(db: Database) -> None:
     """Other renderings of a glossary entry (``;``-separated), matched in English text beside
     its official one: "cyber great power" links to 网络强国 as "cyberpower" does."""
     db.execute("ALTER TABLE glossary ADD COLUMN variants TEXT NOT NULL DEFAULT ''")
+
+
+@migrations()
+def m014_prior_annotators(db: Database) -> None:
+    """The annotator names whose decisions are pre-annotations (a prior), not a person's: labels
+    that came with the corpus or a seed file, or an import marked ``--prior``. A person's usable
+    decision on a segment or speech supersedes them (``store.gold``). The seed labels' name,
+    ``seed``, is one in every project, those made before this step included."""
+    db.execute(
+        "CREATE TABLE prior_annotators (annotator TEXT PRIMARY KEY, source TEXT NOT NULL, added_at TEXT NOT NULL)")
+    now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    db.execute("INSERT INTO prior_annotators (annotator, source, added_at) VALUES ('seed', 'seed labels', ?)", [now])
 
 
 def schema_steps() -> list[str]:

@@ -22,6 +22,7 @@ counts.py           ``annotator status``
 schemes.py          label schemes
 splits.py           each speech's side of the train/dev/test split
 embeddings.py       the sentence-embedding cache
+priors.py           which annotator names hold pre-annotations (seed labels, ``--prior`` imports)
 ==================  ==================================================================
 """
 
@@ -44,6 +45,7 @@ from annotator.store.counts import Counts
 from annotator.store.embeddings import Embeddings
 from annotator.store.glossary import Glossary
 from annotator.store.models import GLOSSARY_VERSION, Models
+from annotator.store.priors import Priors
 from annotator.store.schemes import Schemes
 from annotator.store.search import Search, SegmentFilter
 from annotator.store.segments import Segments
@@ -60,7 +62,7 @@ __all__ = ["GLOSSARY_VERSION", "SegmentFilter", "Store", "utcnow"]
 
 
 class Store(Speeches, Segments, Search, Translations, Suggestions, Models, Glossary, Annotations, Assignments,
-            Counts, Schemes, SplitSides, Embeddings, SpeechAnnotations, SpeechSuggestions):
+            Counts, Schemes, SplitSides, Embeddings, SpeechAnnotations, SpeechSuggestions, Priors):
     def __init__(self, db: Database, path: Path | None = None) -> None:
         self.db = db
         self.path = path

@@ -132,6 +132,21 @@ def other_split_sides(other: Database) -> dict[str, str]:
     return {r["speech_hash"]: r["side"] for r in other.query("SELECT speech_hash, side FROM split_sides")}
 
 
+def other_priors(other: Database) -> set[str]:
+    """The names whose decisions are pre-annotations in the other project (before schema step
+    14 that was the seed labels' name alone, as the step records it)."""
+    if not other["prior_annotators"].exists():
+        return {"seed"}
+    return {r["annotator"] for r in other.query("SELECT annotator FROM prior_annotators")}
+
+
+def other_has_decisions(other: Database, annotator: str) -> bool:
+    """Whether ``annotator`` decided anything in the other project (a segment, or a whole speech)."""
+    tables = [t for t in ("annotations", "speech_annotations") if other[t].exists()]
+    return any(other.execute(f"SELECT 1 FROM {t} WHERE annotator = ? LIMIT 1", [annotator]).fetchone()
+               for t in tables)
+
+
 # Our side ---------------------------------------------------------------------------------
 
 def speech_ids_by_hash(store: Store) -> dict[str, int]:
@@ -213,10 +228,12 @@ def insert_assignment(store: Store, segment_id: int, annotator: str, created_at:
 
 
 def unlabelled_segments(store: Store) -> list[tuple[int, int, int]]:
-    """(segment id, speech id, position) of segments nobody has decided on or been assigned."""
+    """(segment id, speech id, position) of segments no person has decided on (pre-annotations,
+    such as the seed labels, are no one's decision) and nobody has been assigned."""
     return [tuple(r) for r in store.db.execute(
         "SELECT s.id, s.speech_id, s.position FROM segments s "
-        "WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.segment_id = s.id) "
+        "WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.segment_id = s.id "
+        "AND a.annotator NOT IN (SELECT annotator FROM prior_annotators)) "
         "AND NOT EXISTS (SELECT 1 FROM assignments x WHERE x.segment_id = s.id) "
         "ORDER BY s.speech_id, s.position").fetchall()]
 

@@ -15,7 +15,8 @@
 * Spans: F1 between two annotators, exact (same start, end, label) and partial (character
   overlap, as in SemEval-2020 Task 11); F1 is symmetric, so neither side is "gold".
 
-Adjudicator decisions and skipped ones are left out; a rejected segment means "no labels".
+Adjudicator decisions, skipped ones and pre-annotations (the seed labels, ``import-labels
+--prior``: a prior, never a coder) are left out; a rejected segment means "no labels".
 All figures are given overall and per segment language. The shared segments are those the
 export's majority rule reads (``store.gold``); its *ties* are labels, not segments (a segment
 can hold several), and an adjudicated segment has none: the table gives both counts.
@@ -33,7 +34,7 @@ import numpy as np
 
 from annotator.store import Store
 from annotator.store import team_queries as q
-from annotator.store.gold import is_adjudicator, labels_of
+from annotator.store.gold import is_vote, labels_of
 
 # segment id -> annotator -> (frames, spans)
 Decisions = dict[int, dict[str, tuple[set[str], set[tuple[int, int, str]]]]]
@@ -45,10 +46,11 @@ BOOTSTRAP_MAX_UNITS = 2000  # more shared segments than this: the interval is na
 
 
 def collect(store: Store) -> tuple[Decisions, dict[int, str]]:
-    """Every non-adjudicator, non-skipped decision, and each segment's language."""
+    """Every person's vote (no adjudicator's, no prior's, none skipped), and each segment's language."""
     decisions: Decisions = {}
+    priors = store.prior_annotators()
     for ann in store.iter_annotations():
-        if is_adjudicator(ann.annotator) or ann.state.status == "skipped":
+        if not is_vote(ann.annotator, ann.state, priors):
             continue
         decisions.setdefault(ann.segment_id, {})[ann.annotator] = labels_of(ann.state)
     return decisions, q.segment_languages(store)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from annotator.errors import AnnotatorError
 from annotator.store import Store
 from annotator.store import team_queries as q
-from annotator.store.gold import is_adjudicator, labels_of
+from annotator.store.gold import is_adjudicator, is_vote, labels_of
 
 
 @dataclass
@@ -89,7 +89,13 @@ def plan_assignments(segments: Sequence[tuple[int, int, int]], annotators: Seque
 
 def assign_work(store: Store, annotators: Sequence[str], overlap: float = 0.1, seed: int = 0,
                 dry_run: bool = False) -> AssignmentPlan:
-    """Share out the segments nobody has decided on or been given yet, and record it."""
+    """Share out the segments no person has decided on (seed labels and other pre-annotations
+    are no one's decision) or been given yet, and record it."""
+    priors = store.prior_annotators()
+    bad = [n for n in annotators if n in priors]
+    if bad:
+        raise AnnotatorError(f"--annotators: {bad[0]!r} holds pre-annotations (a prior) in this project; "
+                             "assign work to people")
     plan = plan_assignments(q.unlabelled_segments(store), annotators, overlap, seed)
     if not dry_run and plan.pairs:
         store.assign(plan.pairs)
@@ -97,14 +103,19 @@ def assign_work(store: Store, annotators: Sequence[str], overlap: float = 0.1, s
 
 
 def disagreements(store: Store) -> list[int]:
-    """Segments where two or more annotators' labels differ and no adjudicator has decided yet."""
+    """Segments where two or more people's labels differ and no adjudicator has decided yet
+    (a person against the seed labels or another prior is no disagreement: the person's decision
+    is the gold one)."""
     labels: dict[int, list[tuple[frozenset, frozenset]]] = {}
     adjudicated: set[int] = set()
+    priors = store.prior_annotators()
     for ann in store.iter_annotations():
         if ann.state.status == "skipped":
             continue
         if is_adjudicator(ann.annotator):
             adjudicated.add(ann.segment_id)
+            continue
+        if not is_vote(ann.annotator, ann.state, priors):
             continue
         frames, spans = labels_of(ann.state)
         labels.setdefault(ann.segment_id, []).append((frozenset(frames), frozenset(spans)))

@@ -48,12 +48,13 @@ class MergeReport:
     assignments: int = 0
     split_sides: int = 0  # speeches whose train/dev/test side came from the other project
     split_sides_differing: int = 0  # placed on another side there: ours kept
+    priors: int = 0  # annotator names that hold pre-annotations there, now here too
     conflicts: list[Conflict] = field(default_factory=list)  # new ones: not met in an earlier merge
     conflicts_seen_before: int = 0
 
     def added_anything(self) -> bool:
         return any((self.speeches, self.segments, self.translations, self.glossary, self.annotations_added,
-                    self.annotations_replaced, self.history, self.assignments, self.split_sides))
+                    self.annotations_replaced, self.history, self.assignments, self.split_sides, self.priors))
 
     def line(self) -> str:
         return (f"merged: {self.speeches} speeches, {self.segments} segments, {self.translations} translations, "
@@ -63,6 +64,7 @@ class MergeReport:
                 + (f", {self.split_sides} speeches' split sides" if self.split_sides else "")
                 + (f" ({self.split_sides_differing} on another side there: ours kept)"
                    if self.split_sides_differing else "")
+                + (f", {self.priors} names of pre-annotations (a prior)" if self.priors else "")
                 + f"; {len(self.conflicts)} conflicts"
                 + (f" ({self.conflicts_seen_before} more met in an earlier merge)" if self.conflicts_seen_before else ""))
 
@@ -150,10 +152,27 @@ def _conflict_uid(c: Conflict, our_time: str, their_time: str) -> str:
         [c.segment_uid, c.annotator, c.ours.to_json(), our_time, c.theirs.to_json(), their_time]).encode()).hexdigest()[:32]
 
 
+def _merge_priors(store: Store, conn: Database, path: Path) -> int:
+    """The other project's pre-annotation names become priors here too (so its imports marked
+    ``--prior`` stay a prior); a name that is a prior on one side and a person's on the other
+    stops the merge. Returns how many names are new priors here."""
+    theirs, ours = q.other_priors(conn), store.prior_annotators()
+    for name in sorted(theirs - ours):
+        if store.has_decisions(name):
+            raise AnnotatorError(f"{shown(path)}: {name!r} holds pre-annotations there but a person's decisions "
+                                 "here; nothing was merged")
+    for name in sorted(ours - theirs):
+        if q.other_has_decisions(conn, name):
+            raise AnnotatorError(f"{shown(path)}: {name!r} holds a person's decisions there but pre-annotations "
+                                 "here; nothing was merged")
+    return sum(store.add_prior(name, f"merged from {path.name}") for name in sorted(theirs - ours))
+
+
 def _merge_one(store: Store, path: Path, report: MergeReport) -> None:
     conn = q.open_read_only(path)
     try:
         q.check_intact(conn, path)  # a truncated or damaged file would merge half its rows
+        report.priors += _merge_priors(store, conn, path)
         speech_map = _merge_speeches(store, conn, report)
         seg_map, uids = _merge_segments(store, conn, speech_map, path, report)
         _merge_translations(store, conn, seg_map, report)

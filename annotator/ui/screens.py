@@ -159,7 +159,8 @@ class PickScreen(ModalScreen[str | None]):
 
     def _prompt(self, number: int, vote: Vote) -> Text:
         text = Text(f"{number if number <= 9 else ' '}  ", "bold")
-        text.append(f"{STATUS_ICONS.get(vote.status, '?')} {visible_text(vote.annotator)}: ")
+        text.append(f"{STATUS_ICONS.get(vote.status, '?')} {visible_text(vote.annotator)}"
+                    f"{' (prior)' if vote.prior else ''}: ")
         frames = visible_text(", ".join(self.frame_names.get(f, f) for f in vote.frames))
         text.append(frames or ("rejected" if vote.status == "rejected" else "no frames"))
         if vote.spans:

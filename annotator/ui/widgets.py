@@ -353,8 +353,8 @@ class FrameChecklist(Widget):
 
 
 def others_text(view: SegmentView, scheme: Scheme) -> Text:
-    """The other annotators' decisions on the segment (a colleague's, the seed labels): who,
-    which status, which frames and spans. Empty when nobody else decided it."""
+    """The other annotators' decisions on the segment (a colleague's, the seed labels, marked
+    "(prior)"): who, which status, which frames and spans. Empty when nobody else decided it."""
     text = Text(end="")
     if not view.others:
         return text
@@ -363,6 +363,8 @@ def others_text(view: SegmentView, scheme: Scheme) -> Text:
     for vote in view.others:
         text.append(f"{STATUS_ICONS.get(vote.status, '?')} ")
         text.append(visible_text(vote.annotator), "bold")
+        if vote.prior:
+            text.append(" (prior)", "dim")
         text.append(f" {vote.status}: ", "dim")
         if vote.status == "rejected":
             text.append("nothing to label", "dim")
@@ -466,8 +468,9 @@ def guidelines_text(scheme: Scheme, keys: Mapping[str, str] | None = None) -> Te
         "the label existed, or an older run kept only the 5 best scores.\n\n")
     text.append("Others' labels and the speech\n", "bold")
     text.append(
-        f"{STATUS_ICONS[OTHERS]} a person decided the segment (a colleague, the seed labels): who and what "
-        "is listed above the frames, and ◆ marks their frames. Your own labels start from the suggestions.\n"
+        f"{STATUS_ICONS[OTHERS]} someone else decided the segment (a colleague, or the seed labels): who and "
+        "what is listed above the frames, and ◆ marks their frames. Your own labels start from the suggestions. "
+        "Seed labels are a prior, marked (prior): your decision replaces them in the gold, never ties with them.\n"
         "The dimmed lines above and below the segment are the segments before and after it in the "
         "speech; v reads the whole speech.\n\n")
     text.append(
@@ -529,6 +532,8 @@ def votes_table(votes: list[Vote], scheme: Scheme, accent: Style) -> Table:
     for i, vote in enumerate(votes, 1):
         who = Text(f"{STATUS_ICONS.get(vote.status, '?')} ")
         who.append(visible_text(vote.annotator))
+        if vote.prior:
+            who.append(" (prior)", "dim")
         frames = Text(end="")
         for frame in vote.frames:
             frames.append(visible_text(names.get(frame, frame)), Style() if frame in shared else accent)
