@@ -291,8 +291,9 @@ def test_a_phrase_too_short_to_be_a_formulation_is_refused_unless_forced(project
     before = state(db)
     result = CliRunner().invoke(cli, ["glossary", "import", str(terms), "--db", str(db)])
     assert result.exit_code == 2, result.output
-    assert f"{terms}:2: the phrase a is too short to be a formulation: it has 1 letter or digit" in result.stderr
-    assert f"{terms}:3: the phrase 党 is too short to be a formulation" in result.stderr
+    assert (f"{terms}:2: the phrase 'a' is too short to be a formulation (it has 1 letter or digit; a formulation "
+            "has at least 4): it would be found inside countless words; give --force") in result.stderr
+    assert f"{terms}:3: the phrase '党' is too short to be a formulation (it has one Chinese" in result.stderr
     assert "2 problems in" in result.stderr and state(db) == before
     forced = CliRunner().invoke(cli, ["glossary", "import", str(terms), "--force", "--db", str(db)])
     assert forced.exit_code == 0, forced.output

@@ -177,8 +177,8 @@ def read_glossary(path: Path, language: str = "zh", force: bool = False) -> list
         elif lang is None:
             problems.append(f"{where}: {unknown_language_message(given, 'the language')}")
         elif not force and (short := short_phrase_problem(phrase)) is not None:
-            problems.append(f"{where}: the phrase {shown(phrase)} is too short to be a formulation: it {short}, "
-                            "and would be found inside countless words (give --force to import it anyway)")
+            problems.append(f"{where}: the phrase {phrase!r} is too short to be a formulation (it {short}): it "
+                            "would be found inside countless words; give --force to import it anyway")
         elif (phrase, lang) in seen:
             problems.append(f"{where}: {shown(phrase)} ({lang}) is also on line {seen[phrase, lang]}")
         else:
