@@ -14,7 +14,6 @@ Every key has a stable id (``accept``, ``span.commit``; a label's key ``frame.<l
 from __future__ import annotations
 
 import functools
-import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from annotator.errors import InputError
+from annotator.inputs import parse_toml, read_input
 
 if TYPE_CHECKING:
     from annotator.schemes import Scheme
@@ -160,6 +160,7 @@ def label_keys(scheme: Scheme) -> tuple[Key, ...]:
 
 
 # ------------------------------------------------------------------------ keymap files
+MAX_KEYMAP_BYTES = 1 << 20  # a keymap is a few dozen lines
 MODIFIERS = ("ctrl", "alt", "shift", "meta", "super", "hyper")
 NAMED_KEYS = frozenset({
     "escape", "enter", "tab", "space", "backspace", "delete", "insert", "home", "end", "pageup", "pagedown",
@@ -201,16 +202,7 @@ def read_keymap(path: str | Path, keys: Iterable[Key], taken: Mapping[str, str] 
     a key name, or a key another action (or a label) takes after the keymap is applied.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "no such keymap file") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read the keymap file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "the keymap file is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"not a valid TOML file: {exc}") from None
+    data = parse_toml(read_input(path, "keymap file", MAX_KEYMAP_BYTES), path)
     for name in data:
         if name != "keys":
             raise InputError(path, f"unknown entry {name!r}: a keymap file has one [keys] table")

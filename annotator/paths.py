@@ -85,10 +85,12 @@ def keymap_file() -> Path | None:
     """The user's keymap for the annotation screen (binding ids → keys), or ``None``.
 
     ``ANNOTATOR_KEYMAP`` names it (then it must exist; set but empty: no keymap at all);
-    otherwise ``keymap.toml`` in the project folder (:func:`project_root`), if there is one.
+    otherwise ``keymap.toml`` in the project folder (:func:`project_root`), if there is one
+    (anything of that name: a link to nowhere or a FIFO is then refused with a reason, not
+    passed over).
     """
     env = os.environ.get("ANNOTATOR_KEYMAP")
     if env is not None:
         return Path(env).expanduser() if env.strip() else None
     default = project_root() / "keymap.toml"
-    return default if default.is_file() else None
+    return default if os.path.lexists(default) else None

@@ -147,6 +147,26 @@ def visible_text(text: str) -> str:
     return "".join(out)
 
 
+def name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as an annotator's name (it is stored with every decision,
+    shown in the screen, the exports and agreement tables), or ``None``: it must have a visible
+    character, and hold no control character (NUL, a line break, ESC…), no line or paragraph
+    separator, no bidirectional override or isolate (which would show the names around it in
+    another order) and no lone surrogate (not a character; SQLite cannot store it)."""
+    if not name.strip():
+        return "is empty"
+    for i, ch in enumerate(name, start=1):
+        o = ord(ch)
+        if 0xD800 <= o < 0xE000:
+            what = f"a lone surrogate (U+{o:04X}), which is not a character"
+        elif unicodedata.category(ch) == "Cc" or o in BIDI_CONTROLS or o in (0x2028, 0x2029):
+            what = "a NUL character (U+0000)" if o == 0 else f"a control character (U+{o:04X})"
+        else:
+            continue
+        return f"holds {what} at character {i}; a name is printable text"
+    return None
+
+
 def markup_literal(text: str) -> str:
     """``text`` (made visible) for the few places that only take Textual markup — the command
     palette's titles and help, tooltips — escaped so that it shows as itself: every ``[``

@@ -117,10 +117,11 @@ def test_import_reads_named_columns_in_any_order_csv_and_tsv(store, tmp_path):
         GlossaryEntry("中国梦", "zh", "the Chinese Dream", "a note, with a comma", "terms.csv",
                       "China Dream; Chinese dream"),
     ]
-    # the old three-column files without a header still read
+    # the old three-column files without a header read when forced (--force), by position
     old = tmp_path / "old.tsv"
     old.write_text("文化自信\tcultural confidence\tnote\n", encoding="utf-8")
-    assert read_glossary(old, "zh") == [GlossaryEntry("文化自信", "zh", "cultural confidence", "note", "old.tsv")]
+    assert read_glossary(old, "zh", force=True) == [
+        GlossaryEntry("文化自信", "zh", "cultural confidence", "note", "old.tsv")]
 
 
 def test_import_is_all_or_nothing_with_file_and_line(store, tmp_path):

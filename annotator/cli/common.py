@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from annotator.errors import AnnotatorError, shown
 from annotator.paths import DEFAULT_DB
@@ -22,11 +23,43 @@ db_option = click.option(
     help="The project database (SQLite file).",
 )
 
+
+def checked_name(name: str, source: str = "--annotator") -> str:
+    """``name`` as an annotator's name, or one line saying what is wrong with it (NUL and other
+    control characters, a lone surrogate: :func:`annotator.text.name_problem`); ``source``: where
+    it came from, for the message."""
+    from annotator.text import name_problem
+
+    problem = name_problem(name)
+    if problem is not None:
+        raise AnnotatorError(f"{source} {shown(name)}: {problem}")
+    return name
+
+
+def check_annotator_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The callback of an ``--annotator`` option: its value (or default) checked as a name."""
+    if value is None:
+        return None
+    if ctx.get_parameter_source(param.name or "") in (ParameterSource.DEFAULT, None):
+        return checked_name(value, _default_source())
+    return checked_name(value)
+
+
+def _default_source() -> str:
+    return "$ANNOTATOR_NAME" if os.environ.get("ANNOTATOR_NAME") else "your user name"
+
+
+def checked_default_annotator() -> str:
+    """:func:`default_annotator`, checked as a name."""
+    return checked_name(default_annotator(), _default_source())
+
+
 annotator_option = click.option(
     "--annotator",
     "annotator_name",
     default=lambda: default_annotator(),
     show_default="$ANNOTATOR_NAME or your user name",
+    callback=check_annotator_option,
     help="Whose decisions these are.",
 )
 

@@ -94,17 +94,21 @@ def glossary() -> None:
 
 
 @glossary.command("import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--lang", default="zh", show_default=True,
               help="Language of the formulations, where the file has no 'language' column.")
+@click.option("--force", is_flag=True,
+              help="Read a file without a header row (columns in order: phrase, rendering, note, source, "
+                   "variants), and take phrases too short to be formulations (one CJK character, fewer than "
+                   "4 letters).")
 @db_option
-def glossary_import(path: Path, lang: str, db_path: Path) -> None:
+def glossary_import(path: Path, lang: str, force: bool, db_path: Path) -> None:
     """Add or update formulations from a TSV or CSV file (all or nothing).
 
     The first row names the columns: phrase, rendering (required), language, note, source,
-    variants (other renderings, ;-separated, also found in English text). Without that row:
-    phrase, rendering, note, source, variants. Matches are found again at once in the segments
-    where a new or changed formulation occurs.
+    variants (other renderings, ;-separated, also found in English text); a file without it is
+    refused unless --force. Matches are found again at once in the segments where a new or
+    changed formulation occurs.
     """
     from annotator.corpora.glossary import GlossaryProblems
     from annotator.corpora.languages import checked_language
@@ -115,7 +119,7 @@ def glossary_import(path: Path, lang: str, db_path: Path) -> None:
     store = open_existing(db_path)
     store.refuse_own_files([path])  # reading the database itself would drop our locks on it
     try:
-        change = import_glossary(store, path, lang)
+        change = import_glossary(store, path, lang, force)
     except GlossaryProblems as exc:
         for line in exc.problems:
             echo(line, err=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from annotator.cli.common import db_option, default_annotator, echo, open_existing
+from annotator.cli.common import check_annotator_option, checked_default_annotator, db_option, echo, open_existing
 from annotator.errors import AnnotatorError
 from annotator.export.files import DEFAULT_BASE_DIR
 from annotator.export.formats import FORMATS, REJECTED_CHOICES
@@ -55,7 +55,7 @@ def export_cmd(fmt: str, out: str | None, base_dir: Path, split_seed: int, split
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(IMPORT_FORMATS), required=True,
               help="prodigy (JSONL), labelstudio (JSON or JSONL tasks), or jsonl (an `annotator export`).")
-@click.option("--annotator", "annotator_name", default=None,
+@click.option("--annotator", "annotator_name", default=None, callback=check_annotator_option,
               help="Record every decision under this name. [default: the file's annotator, else "
                    "$ANNOTATOR_NAME or your user name]")
 @click.option("--prior", is_flag=True,
@@ -73,7 +73,7 @@ def import_labels_cmd(path: Path, fmt: str, annotator_name: str | None, prior: b
     store = open_existing(db_path)
     try:
         report = import_labels(store, path, fmt, get_scheme(scheme_name), annotator=annotator_name,
-                               default_annotator=default_annotator(), prior=prior)
+                               default_annotator=checked_default_annotator(), prior=prior)
     except ImportProblems as exc:
         for line in exc.problems:
             echo(line, err=True)

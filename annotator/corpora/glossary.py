@@ -6,9 +6,11 @@ files with ``annotator glossary import`` (read here) or one by one in the annota
 
 A file's first row names its columns (any order; names as in the table below, case ignored):
 ``phrase`` and ``rendering`` are required, ``language``, ``note``, ``source`` and ``variants``
-optional (``language`` defaults to the command's ``--lang``). Without such a row the columns
-are, in order, phrase, rendering, note, source, variants. A file is read whole or not at all:
-every problem is reported as ``file:line: problem``.
+optional (``language`` defaults to the command's ``--lang``). A file without such a row is
+refused — a CSV of speeches or a word list is not a glossary — unless forced (``--force``):
+then its columns are, in order, phrase, rendering, note, source, variants. A phrase too short
+to be a formulation (:func:`short_phrase_problem`) is refused too, unless forced. A file is read
+whole or not at all: every problem is reported as ``file:line: problem``.
 """
 
 from __future__ import annotations
@@ -22,13 +24,17 @@ from annotator.corpora.readers import read_text_file
 from annotator.errors import AnnotatorError, InputError, shown
 from annotator.paths import PACKAGE_DATA
 from annotator.store import GlossaryEntry
-from annotator.text import HAN_CHAR
+from annotator.text import HAN_CHAR, SUBSTRING_SEARCHED_CHAR
 
 SEED_GLOSSARY = PACKAGE_DATA / "glossary" / "zh_en_political_terms.tsv"
 # What earlier versions of the tool wrote in ``source`` for the seed's entries: an entry that
 # still says so is the seed's, and is brought up to date with it.
 FORMER_SEED_SOURCES = frozenset({SEED_GLOSSARY.name})
 QUOTES = "\"'“”「」『』"
+# The shortest phrase that can be a formulation: characters of a script searched by substring
+# (Chinese, Japanese, Korean), or else letters and digits. See short_phrase_problem.
+MIN_CJK_CHARACTERS = 2
+MIN_LETTERS = 4
 FIELDS = ("phrase", "language", "rendering", "note", "source", "variants")
 POSITIONAL = ("phrase", "rendering", "note", "source", "variants")
 COLUMN_NAMES = {
@@ -63,6 +69,30 @@ def clean_phrase(raw: str) -> str:
             not any(ch in QUOTES for ch in phrase[1:-1]):
         phrase = phrase[1:-1].strip()
     return phrase
+
+
+def short_phrase_problem(phrase: str) -> str | None:
+    """Why ``phrase`` is too short to be a formulation, or ``None``.
+
+    A formulation (提法) is a fixed phrase: a compound or a set expression, 网络强国, "the
+    Russian world", "Leitkultur". A phrase is found in a segment wherever its characters occur,
+    inside words too, so a short one would mark countless spans that are no formulation ("a"
+    is in nearly every English sentence, 党 in most Chinese ones). The rule: in a script written
+    without spaces or searched by substring (Chinese, Japanese, Korean), at least
+    :data:`MIN_CJK_CHARACTERS` of its letters, a word of two syllables or morphemes (两会, 국정);
+    in other scripts at least :data:`MIN_LETTERS` letters or digits (NATO, "Volk", "war on
+    terror"; not "a", "the", "und", "EU").
+    """
+    cjk = sum(1 for ch in phrase if ch.isalnum() and SUBSTRING_SEARCHED_CHAR.match(ch))
+    if cjk:
+        if cjk >= MIN_CJK_CHARACTERS:
+            return None
+        return f"has one Chinese, Japanese or Korean character; a formulation has at least {MIN_CJK_CHARACTERS}"
+    letters = sum(1 for ch in phrase if ch.isalnum())
+    if letters >= MIN_LETTERS:
+        return None
+    count = f"{letters} letter{'s' if letters != 1 else ''} or digit{'s' if letters != 1 else ''}"
+    return f"has {count}; a formulation has at least {MIN_LETTERS}"
 
 
 def _header(cells: list[str], path: Path) -> dict[str, int] | None:
@@ -110,9 +140,11 @@ def _rows(path: Path, text: str) -> list[tuple[int, list[str]]]:
     return rows
 
 
-def read_glossary(path: Path, language: str = "zh") -> list[GlossaryEntry]:
+def read_glossary(path: Path, language: str = "zh", force: bool = False) -> list[GlossaryEntry]:
     """Every entry of a TSV or CSV glossary file, or :class:`GlossaryProblems` naming each bad
-    line (a missing phrase or rendering, a language that is not a code, a phrase given twice)."""
+    line (a missing phrase or rendering, a language that is not a code, a phrase given twice,
+    a phrase too short to be a formulation). ``force``: read a file without a header row by
+    position, and take short phrases too (see the module's docstring)."""
     text = read_text_file(path)
     rows = _rows(path, text)
     columns = _header(rows[0][1], path) if rows else None
@@ -121,6 +153,11 @@ def read_glossary(path: Path, language: str = "zh") -> list[GlossaryEntry]:
         if "phrase" not in columns or "rendering" not in columns:
             missing = " and ".join(f"'{f}'" for f in ("phrase", "rendering") if f not in columns)
             raise InputError(path, f"the header names no {missing} column (columns: {', '.join(FIELDS)})", 1)
+    elif not force and rows:
+        first = ", ".join(shown(c.strip()) for c in rows[0][1][:4]) + (", …" if len(rows[0][1]) > 4 else "")
+        raise InputError(path, f"the first row ({first}) does not name the glossary's columns: start the file "
+                               f"with a header row naming at least phrase and rendering (columns: {', '.join(FIELDS)}), "
+                               f"or give --force to read the columns in order as {', '.join(POSITIONAL)}", rows[0][0])
     else:
         columns = {name: i for i, name in enumerate(POSITIONAL)}
     problems: list[str] = []
@@ -139,6 +176,9 @@ def read_glossary(path: Path, language: str = "zh") -> list[GlossaryEntry]:
             problems.append(f"{where}: no {what}; each line needs at least a phrase and its rendering")
         elif lang is None:
             problems.append(f"{where}: {unknown_language_message(given, 'the language')}")
+        elif not force and (short := short_phrase_problem(phrase)) is not None:
+            problems.append(f"{where}: the phrase {phrase!r} is too short to be a formulation (it {short}): it "
+                            "would be found inside countless words; give --force to import it anyway")
         elif (phrase, lang) in seen:
             problems.append(f"{where}: {shown(phrase)} ({lang}) is also on line {seen[phrase, lang]}")
         else:

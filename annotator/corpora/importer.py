@@ -9,9 +9,15 @@ keyed by the hash of their text).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
+import multiprocessing
 import os
 import pickle
+import signal
+import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -222,8 +228,38 @@ def _prepare_all(raws: list[RawSpeech], language: str | None, segment_langid: bo
     if len(args) < PARALLEL_THRESHOLD or workers <= 1:
         yield from map(_prepare_star, args)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # fork where there is one (as Python's default on Linux; a forkserver would be the workers'
+    # parent instead of this process)
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         yield from pool.map(_prepare_star, args, chunksize=16)
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker's first act: end when the import that started it ends, however it ends. A
+    ``kill -9`` of the import gives its workers no word; without this they would wait for work
+    forever (holding the memory of a language model each). On Linux the kernel sends the worker
+    SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere, and as a second line,
+    a thread checks every second that the parent is still the one that started it."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the prctl took
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(PARENT_CHECK_SECONDS)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _prepare_on_ray(args: list[tuple[RawSpeech, str | None, bool]], options: RayOptions) -> Iterator[PreparedSpeech]:

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import csv
 import io
-import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from annotator.errors import InputError
+from annotator.inputs import decode_utf8, file_problem, parse_json, parse_yaml, read_input_bytes
 
 FORMATS = ("auto", "text", "markdown", "jsonl", "csv", "parlamint")
 METADATA_FIELDS = ("id", "title", "speaker", "date", "venue", "language", "source", "licence")
@@ -54,30 +53,15 @@ class RawSpeech:
     translation_source: str = ""
 
 
-def json_problem(exc: json.JSONDecodeError) -> str:
-    """``exc``'s message with its column: "Unterminated string starting at column 9" (some of
-    json's messages end in "at" already, "Expecting value" does not)."""
-    return f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
-
-
 def read_text_file(path: Path) -> str:
-    """Read a UTF-8 file, or fail with the file, line and byte that are wrong."""
-    try:
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise InputError(path, "is a folder; give files or use a folder path without a format") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read ({exc.strerror})") from None
+    """Read a UTF-8 speech file (a regular file, at most :data:`~annotator.inputs.MAX_INPUT_BYTES`:
+    see :func:`annotator.inputs.read_input`), or fail with the file, line and byte that are wrong."""
+    data = read_input_bytes(path)
     if not data.strip():
         raise InputError(path, "empty file")
     if b"\x00" in data[:8192]:
         raise InputError(path, "binary file (contains NUL bytes); expected UTF-8 text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError(path, f"invalid UTF-8 at byte {exc.start} (save the file as UTF-8)", line) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return decode_utf8(data, path).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _check_size(text: str, path: Path, line: int | None) -> None:
@@ -154,12 +138,7 @@ def read_plain(path: Path) -> list[RawSpeech]:
         end = text.find("\n---", 4)
         if end == -1:
             raise InputError(path, "front matter opened with '---' is never closed", 1)
-        try:
-            raw = yaml.safe_load(text[4:end]) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise InputError(path, f"invalid front matter ({getattr(exc, 'problem', exc)})",
-                             (mark.line + 2) if mark else 1) from None
+        raw = parse_yaml(text[4:end], path, 2, "front matter") or {}
         if not isinstance(raw, dict):
             raise InputError(path, "front matter must be 'key: value' lines", 2)
         meta = _clean_meta(raw, path, 2)
@@ -183,10 +162,7 @@ def read_jsonl(path: Path) -> list[RawSpeech]:
         if not line.strip():
             continue
         _check_size(line, path, number)
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"invalid JSON ({json_problem(exc)})", number) from None
+        record = parse_json(line, path, number)
         if not isinstance(record, dict):
             raise InputError(path, "each line must be a JSON object with a 'text' field", number)
         body = record.get("text", record.get("content"))
@@ -206,15 +182,17 @@ def read_csv(path: Path) -> list[RawSpeech]:
     text = read_text_file(path)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     csv.field_size_limit(MAX_RECORD_CHARS + 1)
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a quote opened and never closed is an error, not a field that runs to the end of the file
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         columns = reader.fieldnames or []
     except csv.Error as exc:
-        raise InputError(path, f"unreadable CSV header ({exc})", 1) from None
+        raise InputError(path, f"unreadable CSV header ({csv_problem(exc)})", 1) from None
     text_col = next((c for c in columns if c and c.strip().lower() in ("text", "content")), None)
     if text_col is None:
         raise InputError(path, f"no 'text' column (columns are: {', '.join(c for c in columns if c) or 'none'})", 1)
     out: list[RawSpeech] = []
+    start = reader.line_num + 1  # where the next record starts
     try:
         for row in reader:
             number = reader.line_num
@@ -229,11 +207,20 @@ def read_csv(path: Path) -> list[RawSpeech]:
                 check_storable(value, path, number, key)
             meta.setdefault("title", f"{path.stem} #{number}")
             out.append(RawSpeech(text=body, path=str(path), line=number, meta=meta))
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise InputError(path, f"malformed CSV ({exc})", reader.line_num) from None
+        raise InputError(path, f"malformed CSV ({csv_problem(exc)})", start) from None
     if not out:
         raise InputError(path, "no rows")
     return out
+
+
+def csv_problem(exc: csv.Error) -> str:
+    """What the csv module's error means, in words ("unexpected end of data": a quote opened
+    on the record's line is never closed)."""
+    if "unexpected end of data" in str(exc):
+        return "a quoted field opened in this record is never closed: a missing '\"'"
+    return str(exc)
 
 
 def _parlamint_lines(path: Path) -> list[tuple[int, str, str]]:
@@ -320,7 +307,7 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     """
     files: list[Path] = []
     for p in paths:
-        if not p.exists():
+        if not os.path.lexists(p):
             raise InputError(p, "no such file or folder")
         if p.is_dir():
             files += sorted(
@@ -330,6 +317,9 @@ def expand_paths(paths: list[Path]) -> list[Path]:
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
         else:
+            problem = file_problem(p)  # a link loop, a FIFO, a device: refused before anything is read
+            if problem is not None:
+                raise problem
             files.append(p)
     chosen = set(files)
     out = []

@@ -14,12 +14,12 @@ labels (offsets shifted). Lines that match no segment are reported, never silent
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotator.corpora.readers import read_text_file
 from annotator.errors import InputError
+from annotator.inputs import json_lines
 from annotator.schemes import Scheme
 from annotator.store import AnnotationState, SpanLabel, Store
 
@@ -43,13 +43,7 @@ def read_seed_file(path: Path, scheme: Scheme) -> list[tuple[int, dict]]:
     text = read_text_file(path)
     known_frames, known_spans = set(scheme.frame_ids), set(scheme.span_ids)
     rows = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"invalid JSON ({exc.msg})", number) from None
+    for number, row in json_lines(text, path):
         if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"]:
             raise InputError(path, "each line needs a non-empty 'text'", number)
         for frame in row.get("frames", []):

@@ -27,8 +27,10 @@ from xml.sax.saxutils import quoteattr
 
 from annotator.errors import AnnotatorError, InputError
 from annotator.export.speech_labels import SpeechIndex, is_speech_record, says_speech_level
+from annotator.inputs import json_records, read_input
 from annotator.schemes import Scheme
 from annotator.store import AnnotationState, SpanLabel, Store
+from annotator.text import name_problem
 
 IMPORT_FORMATS = ("prodigy", "labelstudio", "jsonl")
 PRODIGY_ANSWERS = {"accept": "accepted", "reject": "rejected", "ignore": "skipped"}
@@ -39,7 +41,7 @@ FRAMES_FROM, SPANS_FROM = "frames", "label"
 class LabelRecord:
     """One annotated text read from another tool's file."""
 
-    line: int  # line number (JSON lines) or task number (JSON array), from 1
+    line: int  # the line the record starts on, from 1
     text: str
     frames: list[str] = field(default_factory=list)
     spans: list[tuple[int, int, str]] = field(default_factory=list)
@@ -138,36 +140,60 @@ def labelstudio_config(frame_labels: Sequence[str], span_labels: Sequence[str]) 
 
 
 def _json_items(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line or task number, parsed object) from a JSON array or JSON lines file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not valid UTF-8 (byte {exc.start})") from None
-    if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"invalid JSON ({exc.msg})", exc.lineno) from None
-        yield from enumerate(items, start=1)
-        return
-    for n, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                yield n, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, f"invalid JSON ({exc.msg})", n) from None
+    """(line, parsed object) from a JSON array or JSON lines file (see :mod:`annotator.inputs`:
+    a regular file, UTF-8 with or without a byte-order mark, nesting bounded, no lone surrogates)."""
+    yield from json_records(read_input(path, "label file"), path)
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind, as a message names it: "a number (1)", "a string", "an object"."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return "a string"
+    return "an object" if isinstance(value, dict) else "a list"
+
+
+def _objects(path: Path, n: int, value: Any, what: str) -> list[dict[str, Any]]:
+    """``value`` (the field ``what``) as a list of objects; absent (null) is none."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(path, f"'{what}' must be a list of objects, not {_kind(value)}", n)
+    for item in value:
+        if not isinstance(item, dict):
+            raise InputError(path, f"'{what}' must be a list of objects; it holds {_kind(item)}", n)
+    return value
+
+
+def _names(path: Path, n: int, value: Any, what: str) -> list[str]:
+    """``value`` (the field ``what``) as a list of label names: strings, or numbers (Prodigy's
+    option ids may be); absent (null) is none."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(path, f"'{what}' must be a list of label names, not {_kind(value)}", n)
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise InputError(path, f"'{what}' must be a list of label names; it holds {_kind(item)}", n)
+    return [str(item) for item in value]
 
 
 def _span(path: Path, n: int, text: str, start: Any, end: Any, label: Any, quoted: Any = None) -> tuple[int, int, str]:
-    if not isinstance(start, int) or not isinstance(end, int) or not (0 <= start < end <= len(text)):
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in (start, end)) or not (0 <= start < end <= len(text)):
         raise InputError(path, f"span {start}-{end} is not inside the text (length {len(text)})", n)
     if not isinstance(label, str) or not label:
         raise InputError(path, f"span {start}-{end} has no label", n)
     if quoted is not None and quoted != text[start:end]:
         raise InputError(path, f"span {start}-{end} says {quoted!r} but the text there is {text[start:end]!r}", n)
     return (start, end, label)
+
+
+def _spans(path: Path, n: int, text: str, value: Any) -> list[tuple[int, int, str]]:
+    return [_span(path, n, text, s.get("start"), s.get("end"), s.get("label"), s.get("text"))
+            for s in _objects(path, n, value, "spans")]
 
 
 def _text(path: Path, n: int, obj: Any, where: str) -> str:
@@ -177,40 +203,59 @@ def _text(path: Path, n: int, obj: Any, where: str) -> str:
     return text
 
 
+def _annotator(path: Path, n: int, value: Any, what: str) -> str:
+    """The annotator's name a file gives (``what``: its field), checked as a name."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InputError(path, f"'{what}' must be a name, not {_kind(value)}", n)
+    name = str(value)
+    problem = name_problem(name)
+    if problem is not None:
+        raise InputError(path, f"the annotator's name in '{what}' {problem}", n)
+    return name
+
+
 def read_prodigy(path: Path) -> list[LabelRecord]:
     out = []
     for n, task in _json_items(path):
         text = _text(path, n, task, "text")
         answer = task.get("answer", "accept")
-        if answer not in PRODIGY_ANSWERS:
+        if not isinstance(answer, str) or answer not in PRODIGY_ANSWERS:
             raise InputError(path, f"answer {answer!r} is not accept, reject or ignore", n)
-        spans = [_span(path, n, text, s.get("start"), s.get("end"), s.get("label"), s.get("text"))
-                 for s in task.get("spans") or []]
-        frames = [str(f) for f in task.get("accept") or []]
+        spans = _spans(path, n, text, task.get("spans"))
+        frames = _names(path, n, task.get("accept"), "accept")
         if "label" in task and answer == "accept" and isinstance(task["label"], str) and not task.get("options"):
             frames.append(task["label"])  # a binary classification task: one label, accepted
         meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
-        out.append(LabelRecord(n, text, frames, spans, PRODIGY_ANSWERS[answer], str(task.get("_annotator_id") or ""), meta))
+        out.append(LabelRecord(n, text, frames, spans, PRODIGY_ANSWERS[answer],
+                               _annotator(path, n, task.get("_annotator_id"), "_annotator_id"), meta))
     return out
 
 
-def _labelstudio_annotator(ann: dict[str, Any]) -> str:
+def _labelstudio_annotator(path: Path, n: int, ann: dict[str, Any]) -> str:
     who = ann.get("completed_by")
     if isinstance(who, dict):
-        return str(who.get("email") or who.get("username") or who.get("id") or "")
-    return f"labelstudio-{who}" if who not in (None, "") else ""
+        field_name = next((k for k in ("email", "username", "id") if who.get(k)), "id")
+        return _annotator(path, n, who.get(field_name), f"completed_by.{field_name}")
+    name = _annotator(path, n, who, "completed_by")
+    return f"labelstudio-{name}" if name else ""
 
 
-def _labelstudio_result(path: Path, n: int, text: str, result: list[Any]) -> tuple[list[str], list[tuple[int, int, str]]]:
+def _labelstudio_result(path: Path, n: int, text: str, result: Any) -> tuple[list[str], list[tuple[int, int, str]]]:
     frames: list[str] = []
     spans: list[tuple[int, int, str]] = []
-    for item in result or []:
-        value = item.get("value", {}) if isinstance(item, dict) else {}
+    for item in _objects(path, n, result, "result"):
+        value = item.get("value")
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise InputError(path, f"a result's 'value' must be an object, not {_kind(value)}", n)
         if item.get("type") == "labels":
-            for label in value.get("labels") or []:
+            for label in _names(path, n, value.get("labels"), "value.labels"):
                 spans.append(_span(path, n, text, value.get("start"), value.get("end"), label, value.get("text")))
         elif item.get("type") == "choices":
-            frames.extend(str(c) for c in value.get("choices") or [])
+            frames.extend(_names(path, n, value.get("choices"), "value.choices"))
     return frames, spans
 
 
@@ -221,13 +266,14 @@ def read_labelstudio(path: Path) -> list[LabelRecord]:
         text = _text(path, n, data, "text")
         meta = {k: v for k, v in data.items() if k != "text"}
         meta.setdefault("id", task.get("id"))
-        annotations = task.get("annotations") or task.get("completions") or []
-        for ann in annotations:
+        field_name = "annotations" if task.get("annotations") or task.get("completions") is None else "completions"
+        for ann in _objects(path, n, task.get(field_name), field_name):
             if ann.get("was_cancelled"):
-                out.append(LabelRecord(n, text, status="skipped", annotator=_labelstudio_annotator(ann), meta=meta))
+                out.append(LabelRecord(n, text, status="skipped", annotator=_labelstudio_annotator(path, n, ann),
+                                       meta=meta))
                 continue
             frames, spans = _labelstudio_result(path, n, text, ann.get("result"))
-            out.append(LabelRecord(n, text, frames, spans, "accepted", _labelstudio_annotator(ann), meta))
+            out.append(LabelRecord(n, text, frames, spans, "accepted", _labelstudio_annotator(path, n, ann), meta))
     return out
 
 
@@ -238,13 +284,13 @@ def read_own_jsonl(path: Path) -> list[LabelRecord]:
     for n, row in _json_items(path):
         if isinstance(row, dict) and is_speech_record(row):
             text = row.get("text") if isinstance(row.get("text"), str) else ""
-            out.append(LabelRecord(n, text, list(row.get("frames") or []), [], "accepted", "", row, level="speech"))
+            out.append(LabelRecord(n, text, _names(path, n, row.get("frames"), "frames"), [], "accepted", "", row,
+                                   level="speech"))
             continue
         text = _text(path, n, row, "text")
-        spans = [_span(path, n, text, s.get("start"), s.get("end"), s.get("label"), s.get("text"))
-                 for s in row.get("spans") or []]
+        spans = _spans(path, n, text, row.get("spans"))
         status = "rejected" if row.get("status") == "rejected" else "accepted"
-        out.append(LabelRecord(n, text, list(row.get("frames") or []), spans, status, "", row))
+        out.append(LabelRecord(n, text, _names(path, n, row.get("frames"), "frames"), spans, status, "", row))
     return out
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from annotator.inputs import json_lines, read_input
 from annotator.splits import SPLIT_NAMES, assign_sides, label_keys
 from annotator.store import Store
 from annotator.store.gold import SpeechGold, project_sides
@@ -98,13 +99,10 @@ def write_hf(records: Sequence[dict[str, Any]], folder: Path) -> None:
 
 def read_speech_export(path: Path, fmt: str) -> list[dict[str, Any]]:
     """The speech-level records of an export (for checks and round trips)."""
-    import json
-
     path = Path(path)
     if fmt == "jsonl":
-        with open(path, encoding="utf-8") as fh:
-            rows = [json.loads(line) for line in fh if line.strip()]
-        return [r for r in rows if r.get("level") == SPEECH_LEVEL]
+        rows = [row for _, row in json_lines(read_input(path, "label file"), path)]
+        return [r for r in rows if isinstance(r, dict) and r.get("level") == SPEECH_LEVEL]
     where = speeches_file(path, fmt)
     if where is None or not where.exists():
         return []

@@ -10,16 +10,17 @@ in ``<project>/schemes/``.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from annotator.errors import AnnotatorError, shown
+from annotator.inputs import decode_utf8, parse_toml, read_input_bytes
 from annotator.keymap import reserved_characters
 from annotator.paths import project_root
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_SCHEME = "framing"
+MAX_SCHEME_BYTES = 1 << 20  # a scheme is a few hundred lines
 
 
 @dataclass(frozen=True)
@@ -85,16 +86,9 @@ def _labels(data: object, section: str, path: Path) -> tuple[Label, ...]:
 
 def load_scheme_file(path: str | Path) -> Scheme:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-        text = raw.decode("utf-8")
-        data = tomllib.loads(text)
-    except FileNotFoundError:
-        raise AnnotatorError(f"{path}: no such scheme file") from None
-    except UnicodeDecodeError as exc:
-        raise AnnotatorError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise AnnotatorError(f"{path}: invalid TOML ({exc})") from None
+    raw = read_input_bytes(path, "scheme file", MAX_SCHEME_BYTES)
+    text = decode_utf8(raw, path)
+    data = parse_toml(text, path)
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise AnnotatorError(f"{path}: missing 'name'")

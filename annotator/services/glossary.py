@@ -174,9 +174,10 @@ def ensure_seed(store: Store, into_empty: bool = True) -> GlossaryChange:
     return change
 
 
-def import_glossary(store: Store, path: Path, language: str = "zh") -> GlossaryChange:
-    """A TSV or CSV glossary file, all or nothing (``corpora.glossary.read_glossary``)."""
-    change = _save(store, read_glossary(path, language))
+def import_glossary(store: Store, path: Path, language: str = "zh", force: bool = False) -> GlossaryChange:
+    """A TSV or CSV glossary file, all or nothing (``corpora.glossary.read_glossary``; ``force``:
+    a file without a header row, and phrases too short to be formulations, taken too)."""
+    change = _save(store, read_glossary(path, language, force))
     regloss(store, change.glosses)
     return change
 

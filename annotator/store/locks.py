@@ -24,13 +24,59 @@ def write_lock_holder(db_path: str | Path) -> str | None:
     return describe_process(pid)
 
 
+def _lock_key(st: os.stat_result) -> str:
+    """How ``/proc/locks`` names a file: device major:minor (hex) and inode."""
+    return f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+
+
+def _proc_locks() -> str | None:
+    try:
+        return Path("/proc/locks").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+
+
+def locked(paths: list[Path]) -> bool | None:
+    """Whether any process holds a lock on any of ``paths`` that exist (an SQLite connection in
+    WAL mode holds one on the ``-shm`` file for as long as it is open); ``None`` where the system
+    cannot tell (no ``/proc/locks``)."""
+    locks = _proc_locks()
+    if locks is None:
+        return None
+    keys = set()
+    for path in paths:
+        try:
+            keys.add(_lock_key(os.stat(path)))
+        except OSError:
+            continue
+    # "1: POSIX  ADVISORY  READ 9677 fe:00:2163954 128 128" (a waiter's line has a "->" more)
+    return any(not keys.isdisjoint(line.split()) for line in locks.splitlines())
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` is running (a zombie, dead but not yet reaped, is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
 def _holder_pid(shm: Path) -> int | None:
     try:
         st = os.stat(shm)
-        locks = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
     except OSError:
         return None
-    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    locks = _proc_locks()
+    if locks is None:
+        return None
+    device = _lock_key(st)
     for line in locks.splitlines():
         # "1: POSIX  ADVISORY  WRITE 4031 fe:00:2146488 120 120"
         fields = line.split()

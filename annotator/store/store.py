@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -44,6 +46,7 @@ from annotator.store.base import utcnow
 from annotator.store.counts import Counts
 from annotator.store.embeddings import Embeddings
 from annotator.store.glossary import Glossary
+from annotator.store.locks import locked, process_alive
 from annotator.store.models import GLOSSARY_VERSION, Models
 from annotator.store.priors import Priors
 from annotator.store.schemes import Schemes
@@ -70,6 +73,7 @@ class Store(Speeches, Segments, Search, Translations, Suggestions, Models, Gloss
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(cls, path: str | Path) -> "Store":
+        remove_stale_staging(Path(path))
         return cls(dbmod.connect(path), Path(path))
 
     @classmethod
@@ -82,7 +86,9 @@ class Store(Speeches, Segments, Search, Translations, Suggestions, Models, Gloss
         deleted, so a failed first import leaves no empty database behind. The store must not
         be used after the block."""
         path = Path(path)
-        staging = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.new")
+        remove_stale_staging(path)
+        # the writer's process id in the name: a later open tells a dead writer's leftovers
+        staging = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.new")
         store: Store | None = None
         try:
             store = cls.open(staging)
@@ -122,6 +128,54 @@ class Store(Speeches, Segments, Search, Translations, Suggestions, Models, Gloss
         for path in paths:
             if dbmod.same_file(Path(path), own):
                 raise AnnotatorError(f"{shown(path)}: is this project's database, not a file to import")
+
+
+LEGACY_STAGING_AGE = 60.0  # seconds: a staging file named without its writer is left alone this long
+_swept: set[str] = set()  # databases whose folder this process has cleaned already
+
+
+def remove_stale_staging(path: Path) -> list[Path]:
+    """Remove the leftovers of :meth:`Store.creating` for ``path`` whose writer is dead — a
+    killed first import leaves ``.NAME.PID-XXXXXXXX.new`` (and its ``-wal`` and ``-shm``) beside
+    it — and return them. A staging database is never removed while its writer process runs or
+    while any process holds a lock on it (an open SQLite connection does, on Linux, as
+    ``/proc/locks`` shows); one named without its writer (older versions) only when it is
+    unlocked and untouched for :data:`LEGACY_STAGING_AGE` seconds. Once per folder and process."""
+    key = str(path.absolute())
+    if key in _swept:
+        return []
+    _swept.add(key)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(\d+)-)?[0-9a-f]{{8}}\.new(?:-wal|-shm|-journal)?")
+    groups: dict[str, list[Path]] = {}
+    try:
+        with os.scandir(path.parent) as entries:
+            for entry in entries:
+                if pattern.fullmatch(entry.name):
+                    base = entry.name[:entry.name.rindex(".new") + 4]
+                    groups.setdefault(base, []).append(Path(entry.path))
+    except OSError:
+        return []
+    removed = []
+    for base, files in groups.items():
+        if _stale(files, pattern.fullmatch(base).group(1)):
+            for f in files:
+                with contextlib.suppress(OSError):
+                    f.unlink()
+                    removed.append(f)
+    return removed
+
+
+def _stale(files: list[Path], pid: str | None) -> bool:
+    held = locked(files)
+    if held:
+        return False
+    if pid is not None:
+        return not process_alive(int(pid))
+    try:
+        newest = max(f.stat().st_mtime for f in files)
+    except (OSError, ValueError):
+        return False
+    return held is False and time.time() - newest > LEGACY_STAGING_AGE
 
 
 def _place(staging: Path, path: Path) -> None:
