@@ -36,7 +36,8 @@ class ModelNotFoundError(AnnotatorError):
 
 
 class UnsafeModelError(AnnotatorError):
-    """A model folder holds only pickled weights, which the tool refuses to load."""
+    """A model folder the tool refuses to load: only pickled weights, or code of its own
+    (an ``auto_map``, Python files), which would run on loading."""
 
 
 class CannotWriteNow(AnnotatorError):
