@@ -26,7 +26,7 @@ class Group(click.Group):
             echo(f"annotator: error: {exc}", err=True)
             sys.exit(2)
         except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
                 raise
             # a file the command writes (an export, a model's weights, a conversion) found no room
             where = f"{shown(exc.filename)}: " if exc.filename else ""

@@ -6,8 +6,9 @@ safetensors (:func:`annotator.ml.registry.check_safetensors` refuses pickles bef
 transformers sees the folder), and a folder's own code never runs: a folder that names some
 (``auto_map``) is refused first (:func:`annotator.ml.registry.check_no_code`), every
 ``from_pretrained`` passes ``trust_remote_code=False``, and transformers' question whether to
-run it is switched off (:func:`quiet_transformers`), so that no load can stop at a prompt. Loaded models and tokenizers are cached per folder, because the
-UI asks for one segment at a time and reloading a model per call would cost seconds.
+run it is switched off (:func:`quiet_transformers`), so that no load can stop at a prompt.
+Loaded models and tokenizers are cached per folder, because the UI asks for one segment at a
+time and reloading a model per call would cost seconds.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from annotator.errors import ModelNotFoundError, UnsafeModelError
+from annotator.errors import ModelNotFoundError, UnsafeModelError, shown
 from annotator.ml import registry
 
 # A Hugging Face repository id: "name" or "owner/name", no path tricks.
@@ -87,7 +88,7 @@ def refused_code(folder: Path, exc: Exception) -> UnsafeModelError | None:
     text = str(exc)
     if "trust_remote_code" not in text and "custom code" not in text:
         return None
-    return UnsafeModelError(f"{folder}: the model needs code of its own to load, which the tool never runs "
+    return UnsafeModelError(f"{shown(folder)}: the model needs code of its own to load, which the tool never runs "
                             "(trust_remote_code=False): use a model that transformers supports as it is")
 
 
