@@ -205,3 +205,19 @@ def test_no_space_for_a_file_a_command_writes_is_one_line(tmp_path, db, monkeypa
     assert result.exit_code == 2, result.output
     assert result.stderr.count("\n") == 1 and "no space left" in result.stderr.lower()
     assert "gold.jsonl" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("failure", [
+    OSError(errno.ENOSPC, "No space left on device"),
+    Exception("Error while serializing: I/O error: No space left on device (os error 28)"),  # safetensors' words
+])
+def test_a_model_folder_that_finds_no_space_is_one_line_and_leaves_nothing(tmp_path, failure):
+    from annotator.ml.registry import building
+
+    final = tmp_path / "models" / "frames" / "frames-new"
+    with pytest.raises(DiskFull) as caught:
+        with building(final) as staging:
+            (staging / "config.json").write_text("{}", encoding="utf-8")
+            raise failure  # the weights did not fit
+    assert "\n" not in str(caught.value) and "frames-new: the disk is full" in str(caught.value)
+    assert list(final.parent.iterdir()) == []  # no half-written folder, no staging left

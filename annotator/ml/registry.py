@@ -16,6 +16,7 @@ is recorded in the database (``store``), not here.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from annotator.errors import AnnotatorError, ModelNotFoundError, UnsafeModelError, shown
+from annotator.errors import AnnotatorError, DiskFull, ModelNotFoundError, UnsafeModelError, shown
 from annotator.paths import models_dir, models_not_writable, share_like_new_files
 
 KINDS = ("encoder", "frames", "spans", "translation", "speech_frames")
@@ -301,8 +302,20 @@ def building(final: Path) -> Iterator[Path]:
         if final.exists():
             raise AnnotatorError(f"{final}: appeared while the model was being written; remove one of them")
         staging.rename(final)
+    except Exception as exc:
+        if no_space(exc):  # the weights' writers say it in words of their own (safetensors: "os error 28")
+            raise DiskFull(final) from None
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # nothing left there after a rename
+
+
+def no_space(exc: BaseException) -> bool:
+    """Whether writing a file failed for lack of space, as Python (ENOSPC, EDQUOT) or the
+    libraries that write weights themselves (safetensors, in Rust) put it."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return True
+    return "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc)
 
 
 def version_method(folder: Path | str) -> str | None:
