@@ -36,13 +36,33 @@ class ModelNotFoundError(AnnotatorError):
 
 
 class UnsafeModelError(AnnotatorError):
-    """A model folder holds only pickled weights, which the tool refuses to load."""
+    """A model folder the tool refuses to load: only pickled weights, or code of its own
+    (an ``auto_map``, Python files), which would run on loading."""
 
 
-class DatabaseBusy(AnnotatorError):
+class CannotWriteNow(AnnotatorError):
+    """The project database cannot take a write just now: nothing of this write was kept,
+    everything saved before is, and the same write may succeed later (the annotation screen
+    keeps such decisions pending and retries them)."""
+
+
+class DatabaseBusy(CannotWriteNow):
     """Another connection holds the project's write lock; ``holder`` says which process, if known."""
 
     def __init__(self, holder: str | None = None) -> None:
         self.holder = holder
         who = f" ({holder})" if holder else ""
         super().__init__(f"the database is busy: another process holds its write lock{who}; try again")
+
+
+class DiskFull(CannotWriteNow):
+    """A write to the project database failed for lack of space (SQLite's "database or disk is
+    full"), or the disk failed it (``io_error``: "disk I/O error"). It was rolled back whole."""
+
+    def __init__(self, path: object = None, io_error: bool = False) -> None:
+        self.path = None if path is None else str(path)
+        self.io_error = io_error
+        where = f"{shown(self.path)}: " if self.path else ""
+        problem = "the disk failed a write (disk I/O error)" if io_error else "the disk is full"
+        super().__init__(f"{where}{problem}; this change was not written and nothing saved before is lost: "
+                         f"{'check the disk' if io_error else 'free some space'} and try again")

@@ -304,6 +304,42 @@ def make_tiny_translation_model(
     return _save(model, folder, meta)
 
 
+CODE_RAN = "code-ran.txt"  # what a model folder's own code writes beside it when it is imported
+
+
+def make_code_model(folder: Path, kind: str = "translation", in_tokenizer: bool = False) -> Path:
+    """A model folder whose ``config.json`` (or, ``in_tokenizer``, only its ``tokenizer_config.json``)
+    names code of its own through ``auto_map``, as Hugging Face repositories with custom code do:
+    importing that code writes :data:`CODE_RAN` into the folder. It has safetensors weights and
+    tokenizer files, so that nothing but the code tells it apart; a test asserts the file never
+    appears. ``kind``: the version's kind (its meta.json says so)."""
+    import torch
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    make_tiny_tokenizer(folder)
+    marker = folder / CODE_RAN
+    payload = f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\n"
+    (folder / "configuration_evil.py").write_text(
+        payload + "from transformers import PretrainedConfig\n\n\n"
+        "class EvilConfig(PretrainedConfig):\n    model_type = 'evil'\n", encoding="utf-8")
+    (folder / "modeling_evil.py").write_text(payload, encoding="utf-8")
+    (folder / "tokenization_evil.py").write_text(payload, encoding="utf-8")
+    config = {"model_type": "evil", "architectures": ["EvilModel"], "hidden_size": HIDDEN}
+    if in_tokenizer:
+        tok_config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+        tok_config["auto_map"] = {"AutoTokenizer": ["tokenization_evil.EvilTokenizer", None]}
+        tok_config["tokenizer_class"] = "EvilTokenizer"
+        (folder / "tokenizer_config.json").write_text(json.dumps(tok_config), encoding="utf-8")
+    else:
+        config["auto_map"] = {"AutoConfig": "configuration_evil.EvilConfig", "AutoModel": "modeling_evil.EvilModel",
+                              "AutoModelForSeq2SeqLM": "modeling_evil.EvilModel"}
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    save_file({"weight": torch.zeros(2, 2)}, str(folder / "model.safetensors"))
+    write_meta(folder, ModelMeta(kind=kind, version=folder.name, base="evil", method="test"))
+    return folder
+
+
 # Session fixtures: each model is built once per test run.
 
 

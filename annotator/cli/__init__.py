@@ -5,23 +5,33 @@ on stderr with exit status 2.
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import click
 
 from annotator import __version__
 from annotator.cli.common import echo
-from annotator.errors import AnnotatorError
+from annotator.errors import AnnotatorError, shown
 
 
 class Group(click.Group):
-    """Turns any ``AnnotatorError`` into one line on stderr and exit status 2."""
+    """Turns any ``AnnotatorError`` (and a full disk under a file the command writes) into one
+    line on stderr and exit status 2."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except AnnotatorError as exc:
             echo(f"annotator: error: {exc}", err=True)
+            sys.exit(2)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                raise
+            # a file the command writes (an export, a model's weights, a conversion) found no room
+            where = f"{shown(exc.filename)}: " if exc.filename else ""
+            echo(f"annotator: error: {where}no space left on the disk ({exc.strerror}); free some space "
+                 "and run the command again", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             echo("annotator: interrupted; nothing half-written was kept", err=True)

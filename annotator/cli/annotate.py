@@ -53,14 +53,14 @@ def annotate(db_path: Path, annotator_name: str, scheme_name: str | None, sugges
 
 
 def _ensure_seed_glossary(store: Store) -> None:
-    """The shipped glossary's new formulations, before the screen opens (a busy database
-    leaves that for the next time)."""
-    from annotator.errors import DatabaseBusy
+    """The shipped glossary's new formulations, before the screen opens (a busy database or a
+    full disk leaves that for the next time)."""
+    from annotator.errors import CannotWriteNow
     from annotator.services.glossary import ensure_seed
 
     try:
         change = ensure_seed(store, into_empty=False)
-    except DatabaseBusy:
+    except CannotWriteNow:
         return
     if change.added or change.updated or change.removed:
         echo(f"glossary: {change.line('official formulations from the seed glossary')}")

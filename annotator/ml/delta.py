@@ -58,7 +58,7 @@ def _reference(base_dir: Path, auto_cls: Any, config: Any) -> tuple[Any, set[str
 
     hf_logging.set_verbosity_error()  # "newly initialised weights": the head, as expected (``ml.loading`` reads us)
     model, info = auto_cls.from_pretrained(base_dir, config=config, local_files_only=True, use_safetensors=True,
-                                           output_loading_info=True)
+                                           trust_remote_code=False, output_loading_info=True)
     return model, set(info.get("missing_keys", ()))
 
 
@@ -114,16 +114,18 @@ def load_delta(folder: Path | str, auto_cls: Any, **config_overrides: Any) -> An
     from safetensors.torch import load_file
     from transformers import AutoConfig
 
-    from annotator.ml.registry import read_meta
+    from annotator.ml.registry import check_loadable, check_no_code, read_meta
 
     folder = Path(folder)
     info = (read_meta(folder).extra or {}).get("delta") or {}
     base = base_folder(folder)
+    check_no_code(folder)
+    check_loadable(base)  # the base's weights are loaded too
     recorded, actual = info.get("base_weights"), weights_fingerprint(base)
     if recorded and recorded != actual:
         raise AnnotatorError(f"{folder}: its base encoder {base} has other weights than the ones it was trained "
                              "from; the version cannot be rebuilt from it (train again, or restore that encoder)")
-    config = AutoConfig.from_pretrained(folder, local_files_only=True)
+    config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
     for key, value in config_overrides.items():
         setattr(config, key, value)
     model, fresh = _reference(base, auto_cls, config)

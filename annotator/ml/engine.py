@@ -314,10 +314,10 @@ def convert_encoder(encoder_dir: Path | str, layers: int | None = None, texts: S
     import time
 
     ct2()
-    from ctranslate2.converters import TransformersConverter  # imports torch: seconds a process that only runs the engine saves
-
     from annotator.ml.loading import quiet_transformers
-    from annotator.ml.registry import building
+    from annotator.ml.registry import building, check_loadable
+
+    check_loadable(Path(encoder_dir))  # pickles and a folder's own code: refused before the converter reads it
 
     say = say or _reporter or (lambda _line: None)
     depth = encoder_depth(encoder_dir)
@@ -329,7 +329,7 @@ def convert_encoder(encoder_dir: Path | str, layers: int | None = None, texts: S
     with tempfile.TemporaryDirectory(prefix="annotator-convert-") as scratch:
         source = _converter_source(Path(encoder_dir), cut, Path(scratch))
         with building(final) as staging:
-            TransformersConverter(str(source)).convert(str(staging), quantization=COMPUTE_TYPE, force=True)
+            converter_class()(str(source)).convert(str(staging), quantization=COMPUTE_TYPE, force=True)
             fidelity = check_encoder(encoder_dir, cut, Ct2Encoder(staging), texts or PROBE_TEXTS)
             write_engine_json(staging, {
                 "format": "ctranslate2", "compute_type": COMPUTE_TYPE, "layers": cut or depth,
@@ -343,6 +343,34 @@ def convert_encoder(encoder_dir: Path | str, layers: int | None = None, texts: S
     say(f"engine: converted in {time.perf_counter() - started:.0f} s; on {fidelity.texts} texts the embedding "
         f"cosine to float32 is {fidelity.cosine_min:.4f} at worst, {fidelity.cosine_mean:.4f} on average ({verdict})")
     return final
+
+
+@functools.cache
+def converter_class() -> Any:
+    """CTranslate2's converter as the tool runs it: offline, never unpickling, never running a
+    folder's own code. The converter's own loads pass ``trust_remote_code`` only when it is
+    true, which leaves transformers free to ask; these pass ``False`` every time."""
+    ct2()
+    from ctranslate2.converters import TransformersConverter  # imports torch: seconds a process that only runs the engine saves
+
+    from annotator.ml.loading import quiet_transformers
+
+    quiet_transformers()
+
+    class LocalConverter(TransformersConverter):
+        def __init__(self, model_name_or_path: str, **kwargs: Any) -> None:
+            super().__init__(model_name_or_path, **{**kwargs, "trust_remote_code": False})
+
+        def load_model(self, model_class: Any, name: str, **kwargs: Any) -> Any:
+            kwargs.pop("trust_remote_code", None)
+            return model_class.from_pretrained(name, local_files_only=True, use_safetensors=True,
+                                               trust_remote_code=False, **kwargs)
+
+        def load_tokenizer(self, tokenizer_class: Any, name: str, **kwargs: Any) -> Any:
+            kwargs.pop("trust_remote_code", None)
+            return tokenizer_class.from_pretrained(name, local_files_only=True, trust_remote_code=False, **kwargs)
+
+    return LocalConverter
 
 
 def _converter_source(encoder_dir: Path, cut: int | None, scratch: Path) -> Path:
@@ -361,7 +389,7 @@ def _converter_source(encoder_dir: Path, cut: int | None, scratch: Path) -> Path
         from transformers import AutoModel
 
         model = AutoModel.from_pretrained(encoder_dir, local_files_only=True, use_safetensors=True,
-                                          num_hidden_layers=cut)
+                                          trust_remote_code=False, num_hidden_layers=cut)
         model.save_pretrained(source, safe_serialization=True)
         load_tokenizer(encoder_dir).save_pretrained(source)
         del model

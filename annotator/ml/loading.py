@@ -3,8 +3,12 @@
 Every load goes through :func:`resolve_checkpoint`, which accepts a folder or a Hugging Face
 repository id that is already in the local cache, and never downloads. Weights must be
 safetensors (:func:`annotator.ml.registry.check_safetensors` refuses pickles before
-transformers sees the folder). Loaded models and tokenizers are cached per folder, because the
-UI asks for one segment at a time and reloading a model per call would cost seconds.
+transformers sees the folder), and a folder's own code never runs: a folder that names some
+(``auto_map``) is refused first (:func:`annotator.ml.registry.check_no_code`), every
+``from_pretrained`` passes ``trust_remote_code=False``, and transformers' question whether to
+run it is switched off (:func:`quiet_transformers`), so that no load can stop at a prompt.
+Loaded models and tokenizers are cached per folder, because the UI asks for one segment at a
+time and reloading a model per call would cost seconds.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from annotator.errors import ModelNotFoundError
-from annotator.ml.registry import check_safetensors
+from annotator.errors import ModelNotFoundError, UnsafeModelError, shown
+from annotator.ml import registry
 
 # A Hugging Face repository id: "name" or "owner/name", no path tricks.
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -68,11 +72,24 @@ def resolve_checkpoint(name_or_path: str | Path) -> Path:
 
 
 def quiet_transformers() -> None:
-    """Silence transformers' progress bars and info logs, which would scribble over the UI."""
+    """Silence transformers' progress bars and info logs, which would scribble over the UI, and
+    its question whether to run a model folder's own code: where a load did not say
+    ``trust_remote_code=False`` (a library's own call), it fails rather than waits for an answer."""
+    from transformers import dynamic_module_utils
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
+    dynamic_module_utils.TIME_OUT_REMOTE_CODE = 0  # 0: no prompt, an error (transformers' CI setting)
+
+
+def refused_code(folder: Path, exc: Exception) -> UnsafeModelError | None:
+    """transformers' refusal to run a folder's own code (we never allow it), as one line."""
+    text = str(exc)
+    if "trust_remote_code" not in text and "custom code" not in text:
+        return None
+    return UnsafeModelError(f"{shown(folder)}: the model needs code of its own to load, which the tool never runs "
+                            "(trust_remote_code=False): use a model that transformers supports as it is")
 
 
 _quiet_transformers = quiet_transformers  # the old private name, still imported by train.py
@@ -96,6 +113,7 @@ def load_tokenizer(name_or_path: str | Path) -> Any:
     key = str(folder)
     with _lock:
         if key not in _tokenizers:
+            registry.check_no_code(folder)  # a tokenizer_config.json may name code of its own (auto_map)
             quiet_transformers()
             from transformers import AutoTokenizer
 
@@ -103,8 +121,12 @@ def load_tokenizer(name_or_path: str | Path) -> Any:
                 with warnings.catch_warnings():
                     # MarianTokenizer nags about the optional sacremoses on every load.
                     warnings.filterwarnings("ignore", message="Recommended: pip install sacremoses")
-                    _tokenizers[key] = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+                    _tokenizers[key] = AutoTokenizer.from_pretrained(folder, local_files_only=True,
+                                                                     trust_remote_code=False)
             except (OSError, ValueError) as exc:
+                refused = refused_code(folder, exc)
+                if refused is not None:
+                    raise refused from None
                 raise ModelNotFoundError(
                     f"{folder}: no usable tokenizer files here ({str(exc).splitlines()[0]}); "
                     f"copy the tokenizer files that belong to this model into the folder"
@@ -120,23 +142,28 @@ def _weights_stamp(folder: Path) -> str:
 def load_model(name_or_path: str | Path, auto_cls: Any, **kwargs: Any) -> Any:
     """A model in eval mode from a local folder through ``auto_cls.from_pretrained``.
 
-    Refuses pickled weights (:class:`UnsafeModelError`) and turns a missing model into a
-    one-line :class:`ModelNotFoundError`. Cached per (folder, class, weights, kwargs).
+    Refuses pickled weights and code of the folder's own (:class:`UnsafeModelError`) and turns a
+    missing model into a one-line :class:`ModelNotFoundError`. Cached per (folder, class, weights, kwargs).
     """
     from annotator.ml.delta import is_delta, load_delta
 
     folder = resolve_checkpoint(name_or_path)
-    check_safetensors(folder)
+    registry.check_safetensors(folder)
     key = (str(folder), f"{auto_cls.__name__}{sorted(kwargs.items())!r}", _weights_stamp(folder))
     with _lock:
         if key not in _models:
+            registry.check_no_code(folder)
             quiet_transformers()
             try:
                 if is_delta(folder):  # a fine-tuned version kept as what differs from its base
                     model = load_delta(folder, auto_cls, **kwargs)
                 else:
-                    model = auto_cls.from_pretrained(folder, local_files_only=True, use_safetensors=True, **kwargs)
-            except OSError as exc:
+                    model = auto_cls.from_pretrained(folder, local_files_only=True, use_safetensors=True,
+                                                     trust_remote_code=False, **kwargs)
+            except (OSError, ValueError) as exc:
+                refused = refused_code(folder, exc)
+                if refused is not None:
+                    raise refused from None
                 raise ModelNotFoundError(f"{folder}: cannot load the model ({str(exc).splitlines()[0]})") from None
             model.eval()
             for old in [k for k in _models if k[:2] == key[:2]]:

@@ -16,6 +16,7 @@ is recorded in the database (``store``), not here.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import shutil
 import tempfile
@@ -25,12 +26,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from annotator.errors import AnnotatorError, ModelNotFoundError, UnsafeModelError
+from annotator.errors import AnnotatorError, DiskFull, ModelNotFoundError, UnsafeModelError, shown
 from annotator.paths import models_dir, models_not_writable, share_like_new_files
 
 KINDS = ("encoder", "frames", "spans", "translation", "speech_frames")
 META = "meta.json"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+# The files in which a Hugging Face folder names code of its own for the Auto classes (``auto_map``).
+CODE_CONFIGS = ("config.json", "tokenizer_config.json", "processor_config.json", "preprocessor_config.json",
+                "feature_extractor_config.json", "image_processor_config.json")
 
 
 @dataclass
@@ -140,6 +144,10 @@ def find_version(version: str, root: Path | None = None) -> tuple[Path, ModelMet
     for folder, meta in list_versions(root=root):
         if meta.version == version or folder.name == version:
             return folder, meta
+    for kind in KINDS:  # a folder of that name that is no version: say why, if it is refused
+        candidate = (root or models_dir()) / kind / version
+        if version not in ("", ".", "..") and "/" not in version and candidate.is_dir():
+            check_model_files(candidate)
     raise ModelNotFoundError(
         f"no saved model version named {version!r} under {root or models_dir()}; "
         "run `annotator models list` to see what there is"
@@ -204,14 +212,75 @@ def check_safetensors(folder: Path) -> None:
     folder = Path(folder)
     if any(folder.glob("*.safetensors")):
         return
+    _refuse_pickles(folder)
+    raise ModelNotFoundError(f"{folder}: no model.safetensors here")
+
+
+def _refuse_pickles(folder: Path) -> None:
     pickles = [p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES] if folder.is_dir() else []
     if pickles:
         raise UnsafeModelError(
-            f"{folder}: weights are pickled ({', '.join(sorted(pickles))}); the tool only loads "
-            "safetensors. Convert them on a trusted machine with "
+            f"{shown(folder)}: weights are pickled ({', '.join(shown(p) for p in sorted(pickles))}); the tool only "
+            "loads safetensors. Convert them on a trusted machine with "
             "`model.save_pretrained(dir, safe_serialization=True)`."
         )
-    raise ModelNotFoundError(f"{folder}: no model.safetensors here")
+
+
+def check_no_code(folder: Path) -> None:
+    """Refuse a model folder that brings code of its own: an ``auto_map`` in its config (or
+    tokenizer config), which transformers would import and run if allowed (every load here
+    passes ``trust_remote_code=False``, so it is never allowed), or Python files. One line that
+    says why, before anything reads the folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for name in CODE_CONFIGS:
+        try:
+            data = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue  # absent, or unreadable: transformers says what is wrong with it
+        auto_map = data.get("auto_map") if isinstance(data, dict) else None
+        if auto_map:
+            named = _code_names(auto_map)
+            listed = ", ".join(shown(n) for n in named[:3]) + (", …" if len(named) > 3 else "")
+            raise UnsafeModelError(
+                f"{shown(folder)}: {name} names code of its own to run (auto_map: {listed or shown(auto_map)}); "
+                "the tool never runs a model folder's code: use a model that transformers supports as it is")
+    code = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.py"))
+    if code:
+        listed = ", ".join(shown(c) for c in code[:3]) + (", …" if len(code) > 3 else "")
+        raise UnsafeModelError(
+            f"{shown(folder)}: holds Python code ({listed}); the tool never runs a model folder's code: "
+            "remove the .py files if the model works without them, or use another model")
+
+
+def _code_names(auto_map: object) -> list[str]:
+    """The modules and classes an ``auto_map`` names (its values: a name, or a list of them)."""
+    if not isinstance(auto_map, dict):
+        return []
+    names: list[str] = []
+    for value in auto_map.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item not in names:
+                names.append(item)
+    return names
+
+
+def check_loadable(folder: Path) -> None:
+    """What every load of weights checks first: no code of the folder's own
+    (:func:`check_no_code`), and safetensors weights (:func:`check_safetensors`)."""
+    check_no_code(folder)
+    check_safetensors(folder)
+
+
+def check_model_files(folder: Path) -> None:
+    """``models use``: refuse a version whose folder brings code of its own, or holds pickled
+    weights without safetensors beside them (a version without weights of its own, such as a
+    nearest-neighbours model, passes: it reads an encoder, checked when it is loaded)."""
+    folder = Path(folder)
+    check_no_code(folder)
+    if not any(folder.glob("*.safetensors")):
+        _refuse_pickles(folder)
 
 
 @contextlib.contextmanager
@@ -233,8 +302,20 @@ def building(final: Path) -> Iterator[Path]:
         if final.exists():
             raise AnnotatorError(f"{final}: appeared while the model was being written; remove one of them")
         staging.rename(final)
+    except Exception as exc:
+        if no_space(exc):  # the weights' writers say it in words of their own (safetensors: "os error 28")
+            raise DiskFull(final) from None
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # nothing left there after a rename
+
+
+def no_space(exc: BaseException) -> bool:
+    """Whether writing a file failed for lack of space, as Python (ENOSPC, EDQUOT) or the
+    libraries that write weights themselves (safetensors, in Rust) put it."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return True
+    return "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc)
 
 
 def version_method(folder: Path | str) -> str | None:

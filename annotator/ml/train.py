@@ -99,7 +99,7 @@ def _seed_everything(seed: int) -> None:
 def _load_base(base_dir: Path, auto_cls: Any, **kwargs: Any) -> tuple[Any, Any]:
     """Tokenizer and a fresh (uncached: we are about to change its weights) model."""
     from annotator.ml.loading import _quiet_transformers, load_tokenizer, resolve_checkpoint
-    from annotator.ml.registry import check_safetensors
+    from annotator.ml.registry import check_loadable
 
     from annotator.ml.delta import base_folder, is_delta
 
@@ -107,12 +107,13 @@ def _load_base(base_dir: Path, auto_cls: Any, **kwargs: Any) -> tuple[Any, Any]:
     if is_delta(folder):
         raise AnnotatorError(f"{folder}: a fine-tuned version kept as what differs from its base encoder; "
                              f"train from that encoder instead (--base {base_folder(folder)})")
-    check_safetensors(folder)
+    check_loadable(folder)  # pickles and a folder's own code, refused before anything reads it
     tokenizer = load_tokenizer(folder)
     if not getattr(tokenizer, "is_fast", False):
         raise AnnotatorError(f"{folder}: training needs a fast tokenizer (a tokenizer.json in the folder)")
     _quiet_transformers()
-    model = auto_cls.from_pretrained(folder, local_files_only=True, use_safetensors=True, **kwargs)
+    model = auto_cls.from_pretrained(folder, local_files_only=True, use_safetensors=True, trust_remote_code=False,
+                                     **kwargs)
     return tokenizer, model
 
 

@@ -31,8 +31,8 @@ from annotator.errors import AnnotatorError, ModelNotFoundError
 from annotator.ml import engine as engines
 from annotator.ml import translate_engine
 from annotator.ml.batching import map_batched
-from annotator.ml.loading import load_model, load_tokenizer, quiet_transformers, resolve_checkpoint
-from annotator.ml.registry import check_safetensors
+from annotator.ml.loading import load_model, load_tokenizer, quiet_transformers, refused_code, resolve_checkpoint
+from annotator.ml.registry import check_loadable, check_no_code
 from annotator.progress import Say
 
 # ISO 639-1 → NLLB-200 (FLORES-200) codes; covers the demo corpus and the common EU/UN languages.
@@ -101,7 +101,7 @@ class Translator:
 
     def __init__(self, name_or_path: str | Path, max_input_tokens: int = 512, engine: str | None = None) -> None:
         self.folder = resolve_checkpoint(name_or_path)
-        check_safetensors(self.folder)  # pickled weights are refused before anything reads the folder
+        check_loadable(self.folder)  # pickled weights and a folder's own code are refused before anything reads it
         self.tokenizer = load_tokenizer(self.folder)
         self.config = _load_config(self.folder)
         self.model_type = str(getattr(self.config, "model_type", ""))
@@ -305,10 +305,14 @@ class Translator:
 def _load_config(folder: Path) -> Any:
     from transformers import AutoConfig
 
+    check_no_code(folder)
     quiet_transformers()
     try:
-        return AutoConfig.from_pretrained(folder, local_files_only=True)
+        return AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
     except (OSError, ValueError) as exc:
+        refused = refused_code(folder, exc)
+        if refused is not None:
+            raise refused from None
         raise ModelNotFoundError(f"{folder}: no usable config.json ({str(exc).splitlines()[0]})") from None
 
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from annotator.errors import AnnotatorError
 from annotator.ml import engine
 from annotator.ml.loading import forget_models
-from annotator.ml.registry import META, building, check_safetensors
+from annotator.ml.registry import META, building, check_loadable
 from annotator.progress import Say
 
 if TYPE_CHECKING:
@@ -199,15 +199,14 @@ def clear_cache() -> None:
 
 
 def _converter(folder: Path) -> Any:
-    """CTranslate2's converter for a local folder, loading offline and never unpickling, with
-    the tokenizer's whole vocabulary: transformers 5 leaves M2M100's language codes out of
+    """CTranslate2's converter for a local folder, loading offline, never unpickling and never
+    running the folder's own code (:func:`annotator.ml.engine.converter_class`), with the
+    tokenizer's whole vocabulary: transformers 5 leaves M2M100's language codes out of
     ``get_vocab()``, which would shift every id after them."""
-    engine.ct2()
-    from ctranslate2.converters import TransformersConverter
 
-    class Converter(TransformersConverter):
+    class Converter(engine.converter_class()):
         def load_model(self, model_class: Any, name: str, **kwargs: Any) -> Any:
-            model = model_class.from_pretrained(name, local_files_only=True, use_safetensors=True, **kwargs)
+            model = super().load_model(model_class, name, **kwargs)
             # CTranslate2 reads BART's norm placement from the config, where transformers 5 only
             # keeps it if the checkpoint's config.json says it: the architecture's own, then.
             prenorm = _PRE_NORM.get(getattr(model.config, "model_type", ""))
@@ -216,7 +215,7 @@ def _converter(folder: Path) -> Any:
             return model
 
         def load_tokenizer(self, tokenizer_class: Any, name: str, **kwargs: Any) -> Any:
-            return _WholeVocabulary(tokenizer_class.from_pretrained(name, local_files_only=True, **kwargs))
+            return _WholeVocabulary(super().load_tokenizer(tokenizer_class, name, **kwargs))
 
     return Converter(str(folder))
 
@@ -265,7 +264,7 @@ def convert(translator: "Translator", texts: Sequence[tuple[str, str]] | None = 
         say(f"converting {folder.name} to CTranslate2 {engine.COMPUTE_TYPE} (once)…")
         started = time.perf_counter()
         try:
-            check_safetensors(folder)
+            check_loadable(folder)
             _converter(folder).convert(str(staging), quantization=engine.COMPUTE_TYPE, force=True)
             loaded = Ct2Seq2Seq(staging)
         except Exception as exc:  # noqa: BLE001 - any failure means "PyTorch for this version"

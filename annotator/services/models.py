@@ -14,10 +14,20 @@ from annotator.store import Store
 
 
 def register_and_activate(store: Store, folder: Path, activate: bool = True) -> registry.ModelMeta:
-    """Record a saved model version in the project (and make it the active one of its kind)."""
+    """Record a saved model version in the project (and make it the active one of its kind).
+
+    A version to activate is checked first, in one line each: its weights not deleted, and
+    neither it nor the encoder it reads brings code of its own or pickled weights (as
+    ``annotator models use`` says at once, rather than the first load)."""
     if activate:
         registry.check_usable(folder)  # a discarded or pruned version has no weights left
+        registry.check_model_files(folder)
     meta = registry.read_meta(folder)
+    if activate and meta.kind in ("frames", "spans") and meta.base:
+        try:
+            registry.check_model_files(registry.find_encoder(meta, folder, None))
+        except ModelNotFoundError:
+            pass  # not on this machine: the version says so when it loads
     store.register_model(meta.version, meta.kind, str(folder), asdict(meta))
     if activate:
         store.set_active_model(meta.kind, meta.version)

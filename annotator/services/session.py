@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from annotator.errors import AnnotatorError, DatabaseBusy
+from annotator.errors import AnnotatorError, CannotWriteNow, DatabaseBusy
 from annotator.progress import Progress as ProgressCallback
 from annotator.schemes import Label, Scheme
 from annotator.text import visible_text
@@ -42,7 +42,7 @@ STATUS_ICONS = {
     "corrected": "✎",
     "rejected": "✘",
     "skipped": "»",
-    "pending": "⧗",  # decided, not saved yet: the database is busy
+    "pending": "⧗",  # decided, not saved yet: the database is busy, or the disk full
 }
 SAVED, PENDING, UNCHANGED = "saved", "pending", "unchanged"  # what became of a decision
 # Why a label has no score, shortly (the frame checklist's row) and in full (its legend).
@@ -123,7 +123,7 @@ class SegmentView:
     glossary: tuple[GlossHit, ...]
     margin: float | None  # how far the best frame score is ahead of the next one
     has_suggestions: bool
-    pending: bool = False  # a decision on it waits for a busy database
+    pending: bool = False  # a decision on it waits for a busy database (or a full disk)
     others: tuple[Vote, ...] = ()  # the other annotators' decisions (a colleague's, the seed labels)
     before: Segment | None = None  # the segments before and after it in its speech
     after: Segment | None = None
@@ -219,8 +219,8 @@ class Session:
         refuse_prior_name(store, annotator)
         self.store = store
         self.wait = wait  # seconds a decision waits for a busy database before it is kept pending
-        self.pending: list[Edit] = []  # decisions made while the database was busy, in order
-        self.busy: DatabaseBusy | None = None  # why they are pending
+        self.pending: list[Edit] = []  # decisions made while the database could not be written, in order
+        self.busy: CannotWriteNow | None = None  # why they are pending: DatabaseBusy or DiskFull
         self.user = annotator  # the person; ``annotator`` is whose decisions are read and written
         self.annotator = annotator
         self.scheme = scheme
@@ -508,8 +508,9 @@ class Session:
 
     # ----------------------------------------------------------------- decisions
     def _decide(self, edit: Edit) -> str:
-        """Save one edit now, or keep it pending (in order) while another process holds the
-        write lock: ``SAVED``, ``PENDING`` or ``UNCHANGED``. Never raises ``DatabaseBusy``."""
+        """Save one edit now, or keep it pending (in order) while the database cannot be written
+        (another process holds the write lock, the disk is full): ``SAVED``, ``PENDING`` or
+        ``UNCHANGED``. Never raises ``DatabaseBusy`` or ``DiskFull``."""
         outcome = self._save_or_keep(edit)
         if outcome != UNCHANGED:
             self.decisions_made += 1  # what background retraining counts (ui: every N decisions)
@@ -522,7 +523,7 @@ class Session:
             return PENDING
         try:
             return self._write(edit, self.wait)
-        except DatabaseBusy as exc:
+        except CannotWriteNow as exc:
             self.busy = exc
             self.pending.append(edit)
             self.forget([edit.segment_id])
@@ -551,7 +552,7 @@ class Session:
         while self.pending:
             try:
                 self._write(self.pending[0], wait)
-            except DatabaseBusy as exc:
+            except CannotWriteNow as exc:
                 self.busy = exc
                 return saved
             self.forget([self.pending.pop(0).segment_id])
@@ -619,7 +620,8 @@ class Session:
 
     def undo(self) -> int | None:
         """Undo the latest decision; one still pending (not saved yet) is simply dropped.
-        Raises ``DatabaseBusy`` if the database is busy (nothing changes then)."""
+        Raises ``DatabaseBusy`` if the database is busy, ``DiskFull`` if the disk is (nothing
+        changes then)."""
         if self.pending:
             edit = self.pending.pop()
             self.forget([edit.segment_id])
@@ -629,8 +631,8 @@ class Session:
         return self._history_step(self.store.undo)
 
     def redo(self) -> int | None:
-        if self.pending:
-            raise DatabaseBusy(self.busy.holder if self.busy else None)
+        if self.pending:  # decisions wait to be saved: redo would come before them
+            raise self.busy.with_traceback(None) if self.busy is not None else DatabaseBusy()
         return self._history_step(self.store.redo)
 
     def _history_step(self, step: Callable[..., int | None]) -> int | None:

@@ -86,8 +86,8 @@ class SpeechDecisions:
 
     # ---------------------------------------------------------------- deciding
     def _decide(self, speech_id: int, edit: Edit) -> bool:
-        """Save one edit now (raises ``DatabaseBusy`` if another process holds the write lock);
-        True if it changed the decision."""
+        """Save one edit now (raises ``DatabaseBusy`` if another process holds the write lock,
+        ``DiskFull`` if the disk is full); True if it changed the decision."""
         suggested = self.suggested_state(speech_id)
         uid = self.store.decide_speech_with(
             speech_id, self.annotator, lambda current: next_state(edit, current, suggested, self._frame_order),

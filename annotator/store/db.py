@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from annotator.errors import AnnotatorError, DatabaseBusy, shown
+from annotator.errors import AnnotatorError, DatabaseBusy, DiskFull, shown
 from annotator.store.locks import write_lock_holder
 from annotator.store.schema import migrations
 
@@ -53,6 +53,8 @@ def _migrate(db: Database, path: Path) -> None:
         except sqlite3.OperationalError as exc:
             if db.conn.in_transaction:
                 db.execute("ROLLBACK")
+            if disk_error(exc):
+                raise DiskFull(path, io_error=is_io_error(exc)) from None
             if not list(migrations.pending(db)):
                 return  # another process applied them meanwhile
             if attempt == 2:
@@ -115,6 +117,34 @@ def is_busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
 
 
+SQLITE_IOERR, SQLITE_FULL = 10, 13  # SQLite's primary result codes (the low byte of extended ones)
+
+
+def _primary_code(exc: BaseException) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def is_io_error(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.Error) and (_primary_code(exc) == SQLITE_IOERR or "disk I/O error" in str(exc))
+
+
+def disk_error(exc: BaseException) -> bool:
+    """Whether SQLite failed a write for lack of space (SQLITE_FULL: "database or disk is full")
+    or because the disk failed it (SQLITE_IOERR: "disk I/O error")."""
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    return _primary_code(exc) == SQLITE_FULL or "database or disk is full" in str(exc) or is_io_error(exc)
+
+
+def as_write_error(exc: BaseException, path: str | Path | None) -> BaseException:
+    """The error a failed write raises: :class:`DiskFull` where the disk is full (or failed the
+    write), else ``exc`` itself. The one place that turns SQLite's words for it into ours."""
+    if disk_error(exc):
+        return DiskFull(path, io_error=is_io_error(exc))
+    return exc
+
+
 @contextlib.contextmanager
 def write(db: Database, wait: float | None = None, path: str | Path | None = None) -> Iterator[Database]:
     """One write transaction, taken with ``BEGIN IMMEDIATE``.
@@ -136,25 +166,33 @@ def write(db: Database, wait: float | None = None, path: str | Path | None = Non
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
         if not is_busy(exc):
-            raise
+            _raise_as_write_error(exc, path)
         raise DatabaseBusy(write_lock_holder(path) if path else None) from None
     finally:
         if wait is not None:
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     try:
         yield db
-    except BaseException:
+    except BaseException as exc:
+        # SQLite may have rolled back already (it does on SQLITE_FULL in some statements)
         if db.conn.in_transaction:
             db.execute("ROLLBACK")
-        raise
+        _raise_as_write_error(exc, path)
     try:
         db.execute("COMMIT")
-    except BaseException:
+    except BaseException as exc:
         # A failed COMMIT (disk full, I/O error) leaves the transaction open: later writes
         # would join it and never commit. Roll it back, and say so.
         if db.conn.in_transaction:
             db.execute("ROLLBACK")
-        raise
+        _raise_as_write_error(exc, path)
+
+
+def _raise_as_write_error(exc: BaseException, path: str | Path | None) -> None:
+    error = as_write_error(exc, path)
+    if error is exc:
+        raise exc
+    raise error from None
 
 
 def applied_steps(db: Database) -> list[str]:

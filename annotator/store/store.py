@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from annotator.errors import AnnotatorError, shown
+from annotator.errors import AnnotatorError, DiskFull, shown
 from annotator.store import db as dbmod
 from annotator.store.annotations import Annotations
 from annotator.store.assignments import Assignments
@@ -93,12 +94,20 @@ class Store(Speeches, Segments, Search, Translations, Suggestions, Models, Gloss
         try:
             store = cls.open(staging)
             yield store
-            busy = store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            try:
+                busy = store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            except sqlite3.Error as exc:  # writing the pages out: the disk may be full now
+                error = dbmod.as_write_error(exc, path)
+                if error is exc:
+                    raise
+                raise error from None
             store.close()
             if busy:
                 raise AnnotatorError(f"{shown(path)}: the new database could not be written out whole; "
                                      "nothing was written (run the command again)")
             _place(staging, path)
+        except DiskFull as exc:  # named by the file the user asked for, not the hidden one
+            raise DiskFull(path, io_error=exc.io_error) from None
         finally:
             if store is not None:
                 store.close()

@@ -35,7 +35,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from annotator.errors import AnnotatorError, DatabaseBusy
+from annotator.errors import AnnotatorError, CannotWriteNow, DiskFull
 from annotator.schemes import Scheme, get_scheme
 from annotator.keymap import ACTIONS_IN, label_keys, screen_keys
 from annotator.services.first_run import needs_setup, setup_models, setup_plan
@@ -328,7 +328,7 @@ class AnnotateScreen(Screen):
     def _history(self, step, verb: str) -> None:
         try:
             segment_id = step()
-        except DatabaseBusy as exc:
+        except CannotWriteNow as exc:  # busy, or the disk full: nothing changed
             self.say(f"nothing {verb}: {exc}", severity="warning", timeout=5)
             return
         if segment_id is None:
@@ -341,25 +341,32 @@ class AnnotateScreen(Screen):
 
     # ------------------------------------------------------------- busy database
     def show_busy(self) -> None:
-        """The top bar says how many decisions wait for a busy database, and who holds it."""
+        """The top bar says how many decisions wait for the database and why: a busy database
+        (and who holds its write lock), or a full disk (and that nothing saved is lost)."""
         bar = self.query_one("#busy", TopBar)
         pending = len(self.session.pending)
         if not pending:
             bar.update("")
             self.retry_timer.pause()
             return
-        holder = self.session.busy.holder if self.session.busy else None
-        text = Text(f" ⧗ database busy: {pending} decision{'s' if pending > 1 else ''} not saved yet", "bold")
-        if holder:
-            text.append(f" · write lock held by {visible_text(holder)}")
+        why = self.session.busy
+        waiting = f"{pending} decision{'s' if pending > 1 else ''} not saved yet"
+        if isinstance(why, DiskFull):
+            text = Text(f" ⧗ {'disk error' if why.io_error else 'disk full'}: {waiting}", "bold")
+            text.append(" · nothing saved is lost · " + ("check the disk" if why.io_error else "free some space"))
+        else:
+            text = Text(f" ⧗ database busy: {waiting}", "bold")
+            holder = getattr(why, "holder", None)
+            if holder:
+                text.append(f" · write lock held by {visible_text(holder)}")
         text.append(" · retrying ")
         bar.update(text)
         self.retry_timer.resume()
 
     def retry_pending(self) -> None:
         try:
-            saved = self.session.flush_pending(wait=0)
-        except Exception as exc:  # not a busy lock (disk full, I/O): keep them pending, say so once
+            saved = self.session.flush_pending(wait=0)  # busy or disk full: they stay pending
+        except Exception as exc:  # anything else: keep them pending, say so once
             if str(exc) != getattr(self, "_flush_error", None):
                 self._flush_error = str(exc)
                 self.say(f"{len(self.session.pending)} decisions still not saved: {exc}; retrying",
@@ -369,7 +376,7 @@ class AnnotateScreen(Screen):
             self.segment_list.refresh()
             self.update_progress()
             self.refresh_detail()
-        self.show_busy()
+        self.show_busy()  # the reason may have changed too (the lock released, the disk full)
         if saved and not self.session.pending:
             self.say(f"saved the {saved} decision{'s' if saved > 1 else ''} that waited for the database", timeout=3)
 
@@ -868,8 +875,10 @@ class AnnotatorApp(App):
             self.quit_anyway = True
             self.set_timer(6, lambda: setattr(self, "quit_anyway", False))
             n = len(session.pending)
+            wait_for = ("Free some space on the disk" if isinstance(session.busy, DiskFull)
+                        else "Wait for the write lock to be released")
             say(self, f"{n} decision{'s are' if n > 1 else ' is'} not saved yet: {session.busy}. "
-                      "Wait for the write lock to be released, or press ctrl+q again to quit without "
+                      f"{wait_for}, or press ctrl+q again to quit without "
                       f"{'them' if n > 1 else 'it'}.", severity="error", timeout=6)
             return
         self.exit()

@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from annotator.errors import AnnotatorError, DatabaseBusy
+from annotator.errors import AnnotatorError, CannotWriteNow
 from annotator.keymap import label_keys, screen_keys
 from annotator.schemes import Scheme
 from annotator.services.session import STATUS_ICONS
@@ -142,8 +142,8 @@ class SpeechScreen(Screen):
     def _save(self, step, *args) -> None:
         try:
             step(self.speech_id, *args)
-        except DatabaseBusy as exc:
-            say(self.app, f"not saved: {exc}; press the key again once it is free", severity="error", timeout=6)
+        except CannotWriteNow as exc:  # busy, or the disk full: nothing saved, nothing lost
+            say(self.app, f"not saved: {exc} (press the key again then)", severity="error", timeout=6)
         self.refresh_view()
 
     def action_toggle_frame(self, label: str) -> None:
@@ -158,7 +158,7 @@ class SpeechScreen(Screen):
     def _history(self, step, verb: str) -> None:
         try:
             speech_id = step()
-        except DatabaseBusy as exc:
+        except CannotWriteNow as exc:  # busy, or the disk full: nothing saved, nothing lost
             say(self.app, f"nothing {verb}: {exc}", severity="warning", timeout=5)
             return
         if speech_id is None:
