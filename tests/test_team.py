@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import re
 import sqlite3
 
 import pytest
@@ -251,7 +252,7 @@ def test_merge_brings_everything_and_keeps_the_later_decision(two_projects):
     report = merge_databases(a, [b_path])
     assert (report.speeches, report.segments, report.translations, report.glossary) == (1, 3, 1, 1)
     assert report.assignments == 1
-    conflicts = {(c.segment_id, c.annotator): c.kept for c in report.conflicts}
+    conflicts = {(c.item_id, c.annotator): c.kept for c in report.conflicts}
     assert conflicts == {(1, "ann"): "theirs", (2, "ann"): "ours"}
     assert a.annotation(1, "ann").state.frames == ("Political",)
     assert a.annotation(2, "ann").state.frames == ("Economic",)
@@ -331,6 +332,276 @@ def test_merge_is_one_transaction(tmp_path):
     with pytest.raises(AnnotatorError, match="other text than here"):
         merge_databases(a, [tmp_path / "b.db"])
     assert _counts(a) == before  # the new speech merged before the error was rolled back too
+
+
+# ---------------------------------------------------------------- merge: what a colleague's file holds
+
+
+def _craft(path, *statements: str) -> None:
+    """Change the colleague's file behind annotator's back, as a damaged or crafted copy would be."""
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA ignore_check_constraints = ON")
+    for sql in statements:
+        con.execute(sql)
+    con.commit()
+    con.close()
+
+
+@pytest.fixture
+def colleague(tmp_path):
+    """Our project, and a colleague's file with the same speeches and one decision of bob's."""
+    a, b = Store.open(tmp_path / "a.db"), Store.open(tmp_path / "b.db")
+    build_corpus(a, 2, 0)
+    build_corpus(b, 2, 0)
+    b.decide(1, "bob", AnnotationState(("Political",), (SpanLabel(0, 24),), "corrected"))
+    b.decide_speech(1, "bob", AnnotationState(("Economic",), (), "corrected"))
+    b.close()
+    yield a, tmp_path / "b.db"
+    a.close()
+
+
+def _refused_in_one_line(a: Store, b_path, message: str) -> None:
+    result = CliRunner().invoke(cli, ["merge", str(b_path), "--db", str(a.path)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_merge_brings_decisions_on_whole_speeches_with_their_conflicts(tmp_path):
+    a, b = Store.open(tmp_path / "a.db"), Store.open(tmp_path / "b.db")
+    build_corpus(a, 2, 0)
+    build_corpus(b, 2, 0)
+    a.decide_speech(1, "ann", AnnotationState(("Political",), (), "corrected"))
+    b.decide_speech(1, "ann", AnnotationState(("Economic",), (), "corrected"))  # later: B's wins
+    b.decide_speech(2, "bob", AnnotationState(("Morality",), (), "accepted"))
+    b.decide_speech(2, "bob", AnnotationState(("Morality", "Economic"), (), "corrected"))
+    b.undo_speech("bob")
+    b.decide_speech(2, "carla", AnnotationState(("Political",), (), "accepted"))
+    a.decide_speech(2, "carla", AnnotationState((), (), "rejected"))  # later: ours stays
+    b_history = {h["uid"] for h in b.speech_history()}
+    b.close()
+    report = merge_databases(a, [tmp_path / "b.db"])
+    assert a.speech_annotation(2, "bob").state.frames == ("Morality",)
+    assert a.speech_annotation(1, "ann").state.frames == ("Economic",)
+    assert a.speech_annotation(2, "carla").state.status == "rejected"
+    assert (report.speech_decisions_added, report.speech_decisions_replaced) == (1, 1)
+    assert [(c.kind, c.item_id, c.annotator, c.kept) for c in report.conflicts] == [
+        ("speech", 1, "ann", "theirs"), ("speech", 2, "carla", "ours")]
+    assert "1 decisions on whole speeches added, 1 replaced by later ones" in report.line()
+    assert b_history <= {h["uid"] for h in a.speech_history()}
+    # ours stays in the history, and a 'merge' entry says why the decision changed
+    assert [h["action"] for h in a.speech_history(1, "ann")] == ["decide", "decide", "merge"]
+    again = merge_databases(a, [tmp_path / "b.db"])
+    assert not again.added_anything() and again.conflicts == [] and again.conflicts_seen_before == 1
+    a.close()
+
+
+def test_undo_after_merge_never_changes_a_decision_the_other_copy_holds(tmp_path):
+    """ann's name in both copies: what both hold (the same decision, or two of which the merge
+    kept one) is no longer hers to undo here; only what this copy alone holds is."""
+    a, b = Store.open(tmp_path / "a.db"), Store.open(tmp_path / "b.db")
+    build_corpus(a, 2, 0)
+    build_corpus(b, 2, 0)
+    same = AnnotationState(("Economic",), (), "accepted")
+    a.decide(1, "ann", same)
+    b.decide(1, "ann", same)
+    b.decide(2, "ann", AnnotationState(("Morality",), (), "corrected"))
+    a.decide(2, "ann", AnnotationState(("Political",), (), "corrected"))  # later: ours kept
+    a.decide(3, "ann", AnnotationState(("Health_and_safety",), (), "corrected"))  # only here
+    a.decide_speech(1, "ann", AnnotationState(("Political",), (), "accepted"))
+    b.decide_speech(1, "ann", AnnotationState(("Political",), (), "accepted"))
+    b.close()
+    merge_databases(a, [tmp_path / "b.db"])
+
+    assert a.undo("ann") == 3 and a.annotation(3, "ann") is None
+    assert a.undo("ann") is None
+    assert a.annotation(1, "ann").state == same
+    assert a.annotation(2, "ann").state.frames == ("Political",)
+    assert a.redo("ann") == 3 and a.redo("ann") is None
+    assert a.undo_speech("ann") is None
+    assert a.speech_annotation(1, "ann").state.frames == ("Political",)
+    # a decision made after the merge is hers to undo again
+    a.decide(1, "ann", AnnotationState(("Morality",), (), "corrected"))
+    assert a.undo("ann") == 1 and a.annotation(1, "ann").state == same
+    a.close()
+
+
+ENDLESS = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n)"
+
+
+@pytest.mark.parametrize("statements, message", [
+    (["DROP TABLE split_sides",
+      f"CREATE VIEW split_sides AS {ENDLESS} SELECT hex(i) AS speech_hash, 'train' AS side FROM n"],
+     "split_sides is a view, not a table as annotator makes it"),
+    (["DROP TABLE assignments",
+      f"CREATE VIEW Assignments AS {ENDLESS} SELECT 1 AS segment_id, 'x' AS annotator, '' AS created_at FROM n"],
+     "assignments is a view, not a table as annotator makes it"),
+    (["DROP TABLE assignments", "CREATE VIRTUAL TABLE assignments USING fts5(segment_id, annotator, created_at)"],
+     "assignments is a virtual table"),
+    (["DROP TABLE split_sides", "CREATE TABLE split_sides (speech_hash TEXT PRIMARY KEY, "
+      "side TEXT GENERATED ALWAYS AS (hex(zeroblob(100))))"],
+     "column side of table split_sides is computed, not stored"),
+    (["DROP TABLE split_sides", "CREATE TABLE split_sides (speech_hash TEXT PRIMARY KEY, side TEXT) WITHOUT ROWID"],
+     "split_sides is a table without rowid"),
+    (["ALTER TABLE assignments DROP COLUMN created_at"], "table assignments has no column created_at"),
+])
+def test_a_crafted_schema_is_refused_before_the_write_lock(colleague, statements, message):
+    """A view over an endless query in place of a table once ran for ever while the merge held
+    this project's write lock. Now the schema is checked first, and the lock is never taken:
+    another process holds it here all along, and the refusal still comes, not 'busy'."""
+    a, b_path = colleague
+    _craft(b_path, *statements)
+    counts = _counts(a)
+    holder = sqlite3.connect(a.path)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        a.db.execute("PRAGMA busy_timeout = 100")
+        with pytest.raises(AnnotatorError, match=re.escape(message)):
+            merge_databases(a, [b_path])
+    finally:
+        holder.rollback()
+        holder.close()
+    _refused_in_one_line(a, b_path, message)
+    assert _counts(a) == counts
+
+
+def test_another_process_decides_while_a_merge_reads(colleague, monkeypatch):
+    """The colleague's file is read before the write lock is taken: meanwhile a decision made
+    elsewhere in this project is saved at once (no waiting: ``wait=0``), and both stay."""
+    from annotator.store import team_queries
+
+    a, b_path = colleague
+    read = team_queries.read_other
+
+    def read_while_ann_decides(path, limits):
+        rows = read(path, limits)
+        elsewhere = Store.open(a.path)
+        elsewhere.decide_with(2, "ann", lambda _: AnnotationState(("Morality",), (), "corrected"), wait=0)
+        elsewhere.close()
+        return rows
+
+    monkeypatch.setattr(team_queries, "read_other", read_while_ann_decides)
+    assert merge_databases(a, [b_path]).annotations_added == 1
+    assert a.annotation(2, "ann").state.frames == ("Morality",)
+    assert a.annotation(1, "bob").state.frames == ("Political",)
+
+
+def test_a_huge_value_is_refused_within_the_bounds(colleague):
+    """A 2 MB blob (a crafted file held 300 MB and ended in a MemoryError): not text where a
+    speech's licence is; over a lower bound on one value, SQLite itself refuses to read it."""
+    from annotator.team.merge import ReadLimits
+
+    a, b_path = colleague
+    _craft(b_path, "UPDATE speeches SET licence = zeroblob(2000000) WHERE id = 2")
+    counts = _counts(a)
+    _refused_in_one_line(a, b_path, "speeches row 2: licence is not text: 2000000 bytes of binary data")
+    with pytest.raises(AnnotatorError, match="table speeches holds a value over 1 MiB, more than a merge reads"):
+        merge_databases(a, [b_path], ReadLimits(value_bytes=2**20))
+    assert _counts(a) == counts
+
+
+@pytest.mark.parametrize("limits, message", [
+    ({"rows": 102}, "table segments has 306 rows, more than a merge reads (102)"),
+    ({"row_bytes": 100}, "a row of"),
+    ({"total_bytes": 500}, "the tables hold more than a merge reads (500 bytes)"),
+    ({"seconds": 0}, "took longer than 0 s"),  # SQLite stops the statement at its next check
+])
+def test_merge_reads_within_its_bounds(colleague, limits, message):
+    from annotator.team.merge import ReadLimits
+
+    a, b_path = colleague
+    b = Store.open(b_path)
+    for i in range(100, 200):  # enough rows that reading them takes a few thousand steps
+        add_speech(b, f"speech {i}", "en", english_segments(i))
+    b.close()
+    counts = _counts(a)
+    with pytest.raises(AnnotatorError, match=re.escape(message)):
+        merge_databases(a, [b_path], ReadLimits(**limits))
+    assert _counts(a) == counts
+    assert merge_databases(a, [b_path]).annotations_added == 1  # within the usual bounds it merges
+
+
+@pytest.mark.parametrize("statements, message", [
+    (["UPDATE annotations SET frames = '\"Political\"'"], "annotations row 1: frames is not a list of names"),
+    (["UPDATE annotations SET spans = '[{\"start\": -5, \"end\": 99999, \"label\": \"Slogan\"}]'"],
+     "annotations row 1: invalid span -5-99999 (the segment has 41 characters)"),
+    (["UPDATE annotations SET status = 'maybe'"], "annotations row 1: unknown annotation status 'maybe'"),
+    (["UPDATE annotations SET segment_id = 99"], "annotations row 1: segment_id 99 names no segment in the file"),
+    (["INSERT INTO annotation_history (uid, segment_id, annotator, action, state, created_at) "
+      "VALUES ('x', 2, 'bob', 'decide', '{\"frames\": [', '2025-01-01T00:00:00+00:00')"],
+     "annotation_history row 2: state is not valid JSON"),
+    (["UPDATE speech_annotations SET frames = '[1, 2]'"], "speech_annotations row 1: frames is not a list of names"),
+    (["INSERT INTO speech_annotation_history (uid, speech_id, annotator, action, state, created_at) VALUES "
+      "('y', 1, 'bob', 'decide', '{\"frames\": [], \"spans\": [{\"start\": 0, \"end\": 3}], \"status\": "
+      "\"accepted\"}', '2025-01-01T00:00:00+00:00')"],
+     "speech_annotation_history row 2: state: a decision on a whole speech has frames, not spans"),
+    (["UPDATE annotations SET updated_at = 'soon'"], "annotations row 1: updated_at is not a time: 'soon'"),
+])
+def test_a_bad_row_refuses_the_merge_naming_it(colleague, statements, message):
+    """Each row merged passes the checks a decision made in the screen passes; one that does
+    not (frames once became single letters, a span -5..99999 was stored, a history entry broke
+    ``Store.history()``) refuses the whole file."""
+    a, b_path = colleague
+    _craft(b_path, *statements)
+    counts = _counts(a)
+    with pytest.raises(AnnotatorError, match=re.escape(message)):
+        merge_databases(a, [b_path])
+    _refused_in_one_line(a, b_path, message)
+    assert _counts(a) == counts
+    a.history()  # still reads
+
+
+def test_a_project_of_the_first_version_still_merges(tmp_path):
+    """The checks take an older project as it is: no speech tables, assignments, split sides,
+    glossary variants or alignment columns (schema step 1 only)."""
+    from sqlite_utils import Database
+
+    from annotator.store.db import configure
+    from annotator.store.schema import SCHEMA_STEPS, migrations
+
+    db = Database(str(tmp_path / "old.db"))
+    configure(db)
+    migrations.apply(db, stop_before=SCHEMA_STEPS[1])
+    text = "Old speech here."
+    db["speeches"].insert({"content_hash": hashlib.sha256(text.encode()).hexdigest(), "text": text,
+                           "imported_at": "2020"})
+    db["segments"].insert({"uid": "h:0", "speech_id": 1, "position": 0, "start": 0, "end": 16, "text": text,
+                           "language": "en"})
+    db["translations"].insert({"segment_id": 1, "target_lang": "fr", "text": "Vieux discours.",
+                               "provenance": "human", "created_at": "2020-01-01T00:00:00+00:00"})
+    db["glossary"].insert({"source_text": "旧", "language": "zh", "rendering": "old"})
+    state = AnnotationState(("Economic",), (SpanLabel(0, 3),), "corrected")
+    db["annotations"].insert({"segment_id": 1, "annotator": "ann", "frames": '["Economic"]',
+                              "spans": '[{"start": 0, "end": 3, "label": "Slogan"}]', "status": "corrected",
+                              "created_at": "2020-01-01T00:00:00+00:00", "updated_at": "2020-01-01T00:00:00+00:00"})
+    db["annotation_history"].insert({"uid": "u1", "segment_id": 1, "annotator": "ann", "action": "decide",
+                                     "state": state.to_json(), "created_at": "2020-01-01T00:00:00+00:00"})
+    db.close()
+    a = Store.open(tmp_path / "a.db")
+    report = merge_databases(a, [tmp_path / "old.db"])
+    assert (report.speeches, report.segments, report.translations, report.glossary) == (1, 1, 1, 1)
+    assert report.annotations_added == 1 and report.history == 1
+    merged = a.segment_ids()[-1]
+    assert a.annotation(merged, "ann").state == state
+    a.close()
+
+
+def test_a_glossary_phrase_rendered_otherwise_there_is_a_conflict(tmp_path):
+    a, b = Store.open(tmp_path / "a.db"), Store.open(tmp_path / "b.db")
+    a.add_glossary([GlossaryEntry("网络强国", "zh", "cyberpower")])
+    b.add_glossary([GlossaryEntry("网络强国", "zh", "cyber great power"),
+                    GlossaryEntry("人民的美好生活", "zh", "the people's better life")])
+    b.close()
+    report = merge_databases(a, [tmp_path / "b.db"])
+    assert report.glossary == 1
+    assert [(g.source_text, g.ours, g.theirs) for g in report.glossary_conflicts] == [
+        ("网络强国", "cyberpower", "cyber great power")]
+    assert {e.source_text: e.rendering for e in a.glossary()}["网络强国"] == "cyberpower"
+    result = CliRunner().invoke(cli, ["merge", str(tmp_path / "b.db"), "--db", str(a.path)])
+    assert result.exit_code == 0, result.output
+    assert "1 glossary phrases rendered otherwise there (ours kept)" in result.output
+    assert "glossary: 网络强国 (zh) is rendered 'cyber great power' there; kept ours, 'cyberpower'" in result.output
+    a.close()
 
 
 # ---------------------------------------------------------------- assign

@@ -17,24 +17,33 @@ from annotator.cli.common import db_option, echo, open_existing, open_store
 def merge_cmd(others: tuple[Path, ...], db_path: Path, as_json: bool) -> None:
     """Merge other project databases into this one (one transaction; merging again adds nothing).
 
-    Where both sides hold different current decisions by one annotator on one segment, the
-    later one is kept and the pair is listed as a conflict; both stay in the history.
+    Where both sides hold different current decisions by one annotator on one segment or whole
+    speech, the later one is kept and the pair is listed as a conflict; both stay in the
+    history. A glossary phrase rendered otherwise there keeps ours and is listed. Each file is
+    read and checked whole before anything is written: one bad row merges nothing.
     """
+    from annotator.store.speeches import speech_key
     from annotator.team.merge import merge_databases
 
     report = merge_databases(open_store(db_path), list(others))
     if as_json:
-        data = {k: v for k, v in vars(report).items() if k != "conflicts"}
+        data = {k: v for k, v in vars(report).items() if k not in ("conflicts", "glossary_conflicts")}
         data["conflicts"] = [
-            {"segment_uid": c.segment_uid, "segment_id": c.segment_id, "annotator": c.annotator, "kept": c.kept,
+            {"kind": c.kind, f"{c.kind}_{'uid' if c.kind == 'segment' else 'hash'}": c.item_uid,
+             f"{c.kind}_id": c.item_id, "annotator": c.annotator, "kept": c.kept,
              "ours": json.loads(c.ours.to_json()), "theirs": json.loads(c.theirs.to_json()), "source": c.source}
             for c in report.conflicts]
+        data["glossary_conflicts"] = [vars(g) for g in report.glossary_conflicts]
         echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     echo(report.line())
     for c in report.conflicts:
-        echo(f"  conflict: segment {c.segment_id} ({c.segment_uid}) by {c.annotator}: kept {c.kept} "
-                   f"(ours {_short(c.ours)}; theirs {_short(c.theirs)})")
+        uid = c.item_uid if c.kind == "segment" else speech_key(c.item_uid)
+        echo(f"  conflict: {c.kind} {c.item_id} ({uid}) by {c.annotator}: kept {c.kept} "
+             f"(ours {_short(c.ours)}; theirs {_short(c.theirs)})")
+    for g in report.glossary_conflicts:
+        echo(f"  glossary: {g.source_text} ({g.language}) is rendered {g.theirs!r} there; "
+             f"kept ours, {g.ours!r}")
 
 
 def _short(state) -> str:

@@ -91,9 +91,10 @@ class Annotations(StorePart):
         """Undo the annotator's latest decision that is not undone; returns its segment id.
 
         Undo follows the annotator's own chain of decisions made in this project: decisions a
-        merge brought in are never on the stack, and a decision of ours that a merge has since
-        replaced on its segment is no longer in force, so it is passed over, never "undone"
-        over the merged one. Each step reads a few rows by index, whatever the history's size.
+        merge brought in are never on the stack, and a merge takes off it the annotator's entries
+        on every segment where the merged file held a decision by the same name (the same as
+        ours, or set against it), so undo never changes what a merge settled. Each step reads a
+        few rows by index, whatever the history's size.
         """
         with self.write(wait):
             return self._log.step("undo", annotator)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from annotator.errors import AnnotatorError
-from annotator.store.base import first, utcnow
+from annotator.store.base import first, scalar, utcnow
 from annotator.store.records import AnnotationState, state_from_row
 from annotator.store.schema import ANNOTATION_STATUSES
 
@@ -33,11 +33,39 @@ class DecisionTables:
     history: str
     stack: str
     spans: bool = True
+    conflicts: str = ""  # where a merge keeps the conflicts it met
+    items: str = ""  # the table of what is decided on
 
 
-SEGMENT_DECISIONS = DecisionTables("annotations", "segment_id", "annotation_history", "undo_stack")
+SEGMENT_DECISIONS = DecisionTables("annotations", "segment_id", "annotation_history", "undo_stack",
+                                   conflicts="merge_conflicts", items="segments")
 SPEECH_DECISIONS = DecisionTables("speech_annotations", "speech_id", "speech_annotation_history",
-                                  "speech_undo_stack", spans=False)
+                                  "speech_undo_stack", spans=False, conflicts="speech_merge_conflicts",
+                                  items="speeches")
+
+HISTORY_ACTIONS = ("decide", "undo", "redo", "merge")
+
+
+def state_problem(state: AnnotationState, spans: bool, text_length: int | None = None) -> str | None:
+    """What is wrong with a decision, or ``None``: the one set of checks every decision passes,
+    made in the screen or brought in by a merge. ``spans``: whether this kind of decision has
+    spans; ``text_length``: the length of the segment's text, which they must lie within."""
+    if state.status not in ANNOTATION_STATUSES:
+        return f"unknown annotation status {state.status!r}; use one of {', '.join(ANNOTATION_STATUSES)}"
+    for frame in state.frames:
+        if not isinstance(frame, str) or not frame.strip():
+            return f"a frame name is empty or not text: {frame!r}"
+    if len(set(state.frames)) != len(state.frames):
+        return "a frame is given twice"
+    if state.spans and not spans:
+        return "a decision on a whole speech has frames, not spans"
+    for span in state.spans:
+        if not (0 <= span.start < span.end) or (text_length is not None and span.end > text_length):
+            within = f" (the segment has {text_length} characters)" if text_length is not None else ""
+            return f"invalid span {span.start}-{span.end}{within}"
+        if not isinstance(span.label, str) or not span.label.strip():
+            return f"span {span.start}-{span.end} has no label"
+    return None
 
 # How undo and redo step through the stack: which entries they take ("undone" flag), which of
 # them first, what the item must still show for the step to apply (else the entry is out of
@@ -71,7 +99,7 @@ class DecisionLog:
         state = edit(before)
         if state is None:
             return None
-        self.check(state)
+        self.check(item, state)
         uid = uuid.uuid4().hex
         self.apply(item, annotator, state)
         self.record(uid, item, annotator, "decide", state, before)
@@ -155,11 +183,20 @@ class DecisionLog:
             r["before"] = AnnotationState.from_json(r["before"])
         return rows
 
-    def check(self, state: AnnotationState) -> None:
-        if state.status not in ANNOTATION_STATUSES:
-            raise AnnotatorError(f"unknown annotation status {state.status!r}; use one of {', '.join(ANNOTATION_STATUSES)}")
-        if state.spans and not self.t.spans:
-            raise AnnotatorError("a decision on a whole speech has frames, not spans")
-        for span in state.spans:
-            if not (0 <= span.start < span.end):
-                raise AnnotatorError(f"invalid span {span.start}-{span.end}")
+    def check(self, item: int, state: AnnotationState) -> None:
+        length = None
+        if state.spans and self.t.spans:
+            length = scalar(self.db, f"SELECT length(text) FROM {self.t.items} WHERE id = ?", [item])
+        problem = state_problem(state, self.t.spans, length)
+        if problem:
+            raise AnnotatorError(problem)
+
+    def release(self, item: int, annotator: str) -> int:
+        """Take the annotator's entries on ``item`` off the undo stack (undone ones too): a merge
+        found the other project holding a decision there, so it is no longer this project's own
+        to undo or redo. Returns how many were taken off."""
+        t = self.t
+        cur = self.db.execute(
+            f"DELETE FROM {t.stack} WHERE annotator = ? AND history_uid IN "
+            f"(SELECT uid FROM {t.history} WHERE {t.item} = ? AND annotator = ?)", [annotator, item, annotator])
+        return cur.rowcount

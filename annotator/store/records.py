@@ -180,6 +180,60 @@ def state_from_row(row: dict[str, Any]) -> AnnotationState:
     )
 
 
+def parse_state(frames: Any, spans: Any, status: Any) -> AnnotationState:
+    """A decision from its stored fields (``frames`` and ``spans`` as JSON text), read strictly,
+    for rows this version did not write (a colleague's, in a merge): a ``ValueError`` says what
+    is wrong, where :func:`state_from_row` would make letters of a string of frames."""
+    if not isinstance(status, str):
+        raise ValueError("status is not text")
+    return AnnotationState(_strings(_json(frames, "frames"), "frames"), _spans(_json(spans, "spans")), status)
+
+
+def parse_state_json(text: Any, what: str = "state") -> AnnotationState | None:
+    """A history entry's ``state`` or ``before`` (``None``: no decision), read strictly (see
+    :func:`parse_state`)."""
+    if text is None:
+        return None
+    data = _json(text, what)
+    if not isinstance(data, dict) or not isinstance(data.get("frames"), list) or "status" not in data:
+        raise ValueError(f"{what} is not a decision (an object with frames, spans and status)")
+    return AnnotationState(_strings(data["frames"], f"{what}'s frames"), _spans(data.get("spans", []), what),
+                           _text(data["status"], f"{what}'s status"))
+
+
+def _json(text: Any, what: str) -> Any:
+    if not isinstance(text, str):
+        raise ValueError(f"{what} is not JSON text")
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ValueError(f"{what} is not valid JSON") from None
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} is not text")
+    return value
+
+
+def _strings(value: Any, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{what} is not a list of names")
+    return tuple(value)
+
+
+def _spans(value: Any, owner: str = "") -> tuple[SpanLabel, ...]:
+    what = f"{owner}'s spans" if owner else "spans"
+    if not isinstance(value, list):
+        raise ValueError(f"{what} is not a list")
+    spans = []
+    for s in value:
+        if not isinstance(s, dict) or not all(type(s.get(k)) is int for k in ("start", "end")):
+            raise ValueError(f"{what}: {s!r:.60} is not a span (start and end as whole numbers)")
+        spans.append(SpanLabel(s["start"], s["end"], _text(s.get("label", "Slogan"), f"{what}: a label")))
+    return tuple(spans)
+
+
 def annotation_from_row(row: dict[str, Any]) -> Annotation:
     return Annotation(row["segment_id"], row["annotator"], state_from_row(row), row["created_at"], row["updated_at"])
 

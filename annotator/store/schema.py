@@ -529,6 +529,27 @@ def m014_prior_annotators(db: Database) -> None:
     db.execute("INSERT INTO prior_annotators (annotator, source, added_at) VALUES ('seed', 'seed labels', ?)", [now])
 
 
+@migrations()
+def m015_speech_merge_conflicts(db: Database) -> None:
+    """Where a merge met two different current decisions by one annotator on one whole speech,
+    kept as step 5 keeps those on segments: each conflict is told once, a second merge of the
+    same file does not tell it again."""
+    db.execute(
+        """
+        CREATE TABLE speech_merge_conflicts (
+            uid TEXT PRIMARY KEY,
+            speech_id INTEGER NOT NULL REFERENCES speeches(id) ON DELETE CASCADE,
+            annotator TEXT NOT NULL,
+            ours TEXT NOT NULL,
+            theirs TEXT NOT NULL,
+            kept TEXT NOT NULL CHECK (kept IN ('ours', 'theirs')),
+            source TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 def schema_steps() -> list[str]:
     """The names of every schema step, in order (all of them pending for an empty database)."""
     with Database(memory=True) as empty:
