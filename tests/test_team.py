@@ -536,6 +536,8 @@ def test_merge_reads_within_its_bounds(colleague, limits, message):
       "\"accepted\"}', '2025-01-01T00:00:00+00:00')"],
      "speech_annotation_history row 2: state: a decision on a whole speech has frames, not spans"),
     (["UPDATE annotations SET updated_at = 'soon'"], "annotations row 1: updated_at is not a time: 'soon'"),
+    (["UPDATE annotations SET annotator = 'b' || char(0) || 'ob'"],
+     "annotations row 1: annotator 'b\\x00ob' holds a NUL character (U+0000) at character 2"),
 ])
 def test_a_bad_row_refuses_the_merge_naming_it(colleague, statements, message):
     """Each row merged passes the checks a decision made in the screen passes; one that does

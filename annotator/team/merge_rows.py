@@ -24,6 +24,7 @@ from annotator.store.decision_log import HISTORY_ACTIONS, state_problem
 from annotator.store.records import AnnotationState, parse_state, parse_state_json
 from annotator.store.schema import TRANSLATION_PROVENANCES
 from annotator.store.team_queries import ROW_KEY
+from annotator.text import name_problem
 
 _QUOTED = 60  # characters of a bad value a message quotes
 
@@ -79,7 +80,7 @@ def check_rows(other: dict[str, list[dict[str, Any]]], path: Path) -> None:
             spans = kind == "annotation"
             for table, row in _rows(other, f"{kind}s"):
                 _ref(row, item, items)
-                _text(row, "annotator", empty=False)
+                _name(row, "annotator")
                 state = parse_state(row["frames"], row["spans"] if spans else "[]", row["status"])
                 _decision(state, spans, lengths[row[item]] if lengths else None)
                 _time(row, "created_at")
@@ -89,7 +90,7 @@ def check_rows(other: dict[str, list[dict[str, Any]]], path: Path) -> None:
                 _text(row, "uid", empty=False)
                 _once(seen, table, row, "uid")
                 _ref(row, item, items)
-                _text(row, "annotator", empty=False)
+                _name(row, "annotator")
                 _one_of(row, "action", HISTORY_ACTIONS)
                 _text(row, "ref_uid", null=True)
                 for column in ("state", "before"):
@@ -99,14 +100,14 @@ def check_rows(other: dict[str, list[dict[str, Any]]], path: Path) -> None:
                 _text(row, "created_at")
         for table, row in _rows(other, "assignments"):
             _ref(row, "segment_id", segments)
-            _text(row, "annotator", empty=False)
+            _name(row, "annotator")
             _text(row, "created_at")
         for table, row in _rows(other, "split_sides"):
             _text(row, "speech_hash", empty=False)
             _one_of(row, "side", SPLIT_NAMES)
             _once(seen, table, row, "speech_hash")
         for table, row in _rows(other, "prior_annotators"):
-            _text(row, "annotator", empty=False)
+            _name(row, "annotator")
             _once(seen, table, row, "annotator")
     except ValueError as exc:  # a BadRow, or a decision that does not parse
         where = f"{table} row {row.get(ROW_KEY)}: " if table else ""
@@ -149,6 +150,14 @@ def _text(row: dict[str, Any], column: str, null: bool = False, empty: bool = Tr
     if not empty and not value.strip():
         raise BadRow(f"{column} is empty")
     return value
+
+
+def _name(row: dict[str, Any], column: str) -> None:
+    """An annotator's name, held to the rule ``--annotator`` is (no NUL, control or bidi
+    characters: it is shown in the screen, the exports and the agreement tables)."""
+    problem = name_problem(_text(row, column))
+    if problem:
+        raise BadRow(f"{column} {_quote(row[column])} {problem}")
 
 
 def _texts(row: dict[str, Any], *columns: str) -> None:
