@@ -136,7 +136,7 @@ async def test_the_checklist_shows_score_and_threshold_and_the_guide_explains_th
     app = make_app(db, "ann", "framing", suggest=False)
     async with app.run_test(size=(120, 40)) as pilot:
         checklist = str(screen_of(app).query_one("#frames").render())
-        assert "0.91 / 0.50 ◇" in checklist and "0.24 / 0.30" in checklist and "0.24 / 0.30 ◇" not in checklist
+        assert "0.910 / 0.500 ◇" in checklist and "0.240 / 0.300" in checklist and "0.240 / 0.300 ◇" not in checklist
         assert "– new label" in checklist and "the model was trained before this label existed" in checklist
         await pilot.press("question_mark")
         guide = str(screen_of(app).query_one("#guidelines Static").render())

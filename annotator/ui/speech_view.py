@@ -29,6 +29,7 @@ from annotator.schemes import Scheme
 from annotator.services.session import STATUS_ICONS
 from annotator.services.speech_session import SpeechDecisions, SpeechView
 from annotator.text import display_line, visible_text
+from annotator.thresholds import score_text
 from annotator.ui.bindings import screen_bindings
 from annotator.ui.widgets import SegmentText, say
 
@@ -70,8 +71,8 @@ def speech_checklist(view: SpeechView, scheme: Scheme, accent: Style, keys: Mapp
         text.append("[x]" if row.checked else "[ ]", style)
         text.append(f" {visible_text(row.label.name):<{name_width}}", style)
         if row.score is not None:
-            text.append(f" {row.score:.2f}", "bold" if row.suggested else "dim")
-            text.append(f" / {row.threshold:.2f}", "dim")
+            text.append(f" {score_text(row.score)}", "bold" if row.suggested else "dim")
+            text.append(f" / {score_text(row.threshold)}", "dim")
             if row.suggested:
                 text.append(" ◇", accent)
         text.append("\n")

@@ -32,6 +32,7 @@ from annotator.services.session import (
 )
 from annotator.text import display_line, visible_text, visual_order
 from annotator.store import SpanLabel, Translation
+from annotator.thresholds import score_text
 
 
 def say(app: App, message: str, title: str = "", **kwargs) -> None:
@@ -316,9 +317,9 @@ def _checklist_tail(row: FrameRow, accent: Style) -> Text:
     the other annotators who chose it."""
     tail = Text(end="")
     if row.score is not None:
-        tail.append(f" {row.score:.2f}", "bold" if row.suggested else "dim")
+        tail.append(f" {score_text(row.score)}", "bold" if row.suggested else "dim")
         if row.threshold is not None:
-            tail.append(f" / {row.threshold:.2f}", "dim")
+            tail.append(f" / {score_text(row.threshold)}", "dim")
         if row.suggested:
             tail.append(" ◇", accent)
     elif row.note:
@@ -460,8 +461,8 @@ def guidelines_text(scheme: Scheme, keys: Mapping[str, str] | None = None) -> Te
     text.append("Scores and thresholds\n", "bold")
     text.append(
         "Beside each frame: the model's score / the label's threshold, tuned for each label on the "
-        "dev labels when the model was trained. Where the score reaches the threshold (◇), the model "
-        "ticks the frame: a accepts those. A label without a score says why: no frames model active, "
+        "dev labels when the model was trained, both to three decimals. Where the score reaches the "
+        "threshold, as shown (0.500 / 0.500 too), the model ticks the frame (◇): a accepts those. A label without a score says why: no frames model active, "
         "not scored yet (suggestions are computed in the background), the model was trained before "
         "the label existed, or an older run kept only the 5 best scores.\n\n")
     text.append("Others' labels and the speech\n", "bold")
