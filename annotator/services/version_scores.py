@@ -48,8 +48,14 @@ class VersionScore:
     @property
     def recorded_n(self) -> int | None:
         """The test items behind the recorded scores."""
-        n = self.recorded_scores.get("n", self.recorded_scores.get("n_docs"))
-        return int(n) if isinstance(n, (int, float)) else None
+        from annotator.services.training import test_items
+
+        return test_items(self.recorded_scores)
+
+    def recorded_score(self, key: str) -> float | None:
+        """A score recorded when it was trained; None where it was scored on no test item."""
+        value = self.recorded_scores.get(key)
+        return float(value) if isinstance(value, (int, float)) and self.recorded_n != 0 else None
 
 
 @dataclass
@@ -169,6 +175,8 @@ def _score(store: Store, kind: str, entry: dict[str, Any], test: list | None, sc
     recorded = dict(meta.get("metrics") or {})
     row = VersionScore(version=entry["version"], method=str(meta.get("method") or ""), trained_at=_trained_at(entry),
                        active=active, scores=recorded, recorded=True, recorded_scores=recorded)
+    if row.recorded_n == 0:  # scored on nothing when trained: no score to show, not a score of 0
+        row.scores = {}
     if not test:
         row.why = note or "no current test split"
     elif meta.get("scheme") and meta["scheme"] != scheme.name:
