@@ -172,7 +172,7 @@ async def test_the_screen_shows_others_labels_beside_the_suggestions(db):
     async with app.run_test(size=(120, 40)):
         screen = screen_of(app)
         others = str(screen.query_one("#others").render())
-        assert "seed" in others and "Security & defence" in others
+        assert "seed" in others and "Security and defense" in others
         assert "◆ seed" in str(screen.query_one("#frames").render())
         assert "labelled by seed" in str(screen.query_one("#meta").render())
         assert screen.segment_list.render_line(0).text.startswith(STATUS_ICONS[OTHERS])

@@ -21,7 +21,7 @@ from typing import Any
 from annotator.services.evaluation import MAJORITY, TFIDF, FramesEvaluation, evaluate_project_frames
 from annotator.services.span_evaluation import SpansEvaluation, evaluate_project_spans
 from annotator.services.speech_training import SpeechFramesResult
-from annotator.services.version_scores import KIND_NAMES, SCORE_NAMES, KindVersions, score_versions
+from annotator.services.version_scores import KIND_NAMES, SCORE_NAMES, KindVersions, report_scheme, score_versions
 from annotator.store import Store
 
 
@@ -46,12 +46,13 @@ def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True,
     else:
         frames = _active_frames_metrics(store)
         if frames.get("per_label"):
+            scheme = report_scheme(store)
             lines.append("")
             lines.append("frames per label of the active version (on its own test split when it was trained):")
             lines.append(f"  {'label':<46} {'n test':>6} {'P':>6} {'R':>6} {'F1':>6}")
             for label, s in frames["per_label"].items():
                 support = int(s.get("support", 0))
-                lines.append(f"  {label:<46} {support:6d} " + (f"{s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f}"
+                lines.append(f"  {scheme.display_name(label):<46} {support:6d} " + (f"{s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f}"
                                                                if support else NO_TEST_ITEMS))
     if spans is not None:
         lines.extend(span_baseline_lines(spans))
@@ -188,7 +189,7 @@ def label_lines(ev: FramesEvaluation) -> list[str]:
              f"  {'label':<46} {'n test':>6} {'n train':>7}"
              + (f" {'P':>6} {'R':>6} {'active':>6}" if active else "") + f" {'major.':>6} {'tfidf':>6}"]
     for label in ev.labels:
-        line = f"  {label:<46} {ev.label_counts['test'][label]:6d} {ev.label_counts['train'][label]:7d}"
+        line = f"  {ev.label_name(label):<46} {ev.label_counts['test'][label]:6d} {ev.label_counts['train'][label]:7d}"
         if not ev.label_counts["test"][label]:  # F1 says nothing here: no row scores 0 for it
             lines.append(f"{line} {NO_TEST_ITEMS}")
             continue
@@ -303,12 +304,13 @@ def plots(store: Store, evaluation: FramesEvaluation | None | bool = True,
         if frames.get("per_label"):
             per_label = frames["per_label"]
             labels = list(per_label)
+            scheme = report_scheme(store)
             support = {lab: int(per_label[lab].get("support", 0)) for lab in labels}
             fig, ax = plt.subplots(figsize=(7, 0.4 * len(labels) + 1.5))
             ys = list(range(len(labels)))
             ax.barh(ys, [per_label[lab]["f1"] if support[lab] else 0.0 for lab in labels], color="#4c72b0")
             _mark_no_test_items(ax, ys, [support[lab] for lab in labels])
-            ax.set_yticks(ys, [_plain(f"{lab.replace('_', ' ')}  n={support[lab]}") for lab in labels])
+            ax.set_yticks(ys, [_plain(f"{scheme.display_name(lab)}  n={support[lab]}") for lab in labels])
             ax.set_xlim(0, 1)
             ax.set_xlabel("F1 on the active version's own test split when it was trained (n: its test segments "
                           "with the label)", fontsize="small")
@@ -363,7 +365,7 @@ def label_figure(ev: FramesEvaluation):
         ax.barh(ys + i * height, [v or 0.0 for v in f1], height, label=_plain(name))
     middle = ys + height * (len(names) - 1) / 2
     _mark_no_test_items(ax, middle, counts)
-    ax.set_yticks(middle, [_plain(f"{lab.replace('_', ' ')}  n={n}") for lab, n in zip(ev.labels, counts)])
+    ax.set_yticks(middle, [_plain(f"{ev.label_name(lab)}  n={n}") for lab, n in zip(ev.labels, counts)])
     ax.set_xlim(0, 1)
     ax.set_xlabel(f"F1 on the project's test split ({ev.n_test} segments; n: test segments with the label)")
     ax.set_title("Frames: F1 per label", pad=22)
@@ -499,7 +501,7 @@ def evaluation_html(ev: FramesEvaluation, images: dict[str, bytes]) -> list[str]
     out.append("<h2>Frames per label (F1, test split)</h2><p>n test: the test segments with the label; a label "
                "with none has no F1 (which is not an F1 of 0).</p>")
     out.append(_table(["label", "n test", "n train", *names],
-                      [[lab, ev.label_counts["test"][lab], ev.label_counts["train"][lab],
+                      [[ev.label_name(lab), ev.label_counts["test"][lab], ev.label_counts["train"][lab],
                         *([_label_f1(ev, n, lab) for n in names] if ev.label_counts["test"][lab]
                           else [_Span(NO_TEST_ITEMS, len(names))])] for lab in ev.labels]))
     out += img("f1_per_label.png")

@@ -100,7 +100,7 @@ def score_versions(store: Store, newest: int = DEFAULT_NEWEST, scheme: Scheme | 
         return {}
     active = store.active_models()
     ever = store.ever_active_versions()
-    scheme = scheme or _report_scheme(store)
+    scheme = scheme or report_scheme(store)
     tests = _TestSets(store, scheme)
     out: dict[str, KindVersions] = {}
     for kind in KINDS:
@@ -124,8 +124,9 @@ def _trained_at(entry: dict[str, Any]) -> str:
     return str(entry["meta"].get("created_at") or entry["registered_at"])
 
 
-def _report_scheme(store: Store) -> Scheme:
-    """The active frames version's label scheme (the one the report's other figures use)."""
+def report_scheme(store: Store) -> Scheme:
+    """The active frames version's label scheme (the one the report's figures use, and whose
+    display names it shows), else the default scheme."""
     from annotator.schemes import get_scheme
 
     version = store.active_models().get("frames")

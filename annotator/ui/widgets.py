@@ -359,7 +359,6 @@ def others_text(view: SegmentView, scheme: Scheme) -> Text:
     text = Text(end="")
     if not view.others:
         return text
-    names = {lab.id: lab.name for lab in (*scheme.frames, *scheme.spans)}
     text.append(f"{STATUS_ICONS[OTHERS]} Labelled by others\n", "bold")
     for vote in view.others:
         text.append(f"{STATUS_ICONS.get(vote.status, '?')} ")
@@ -368,7 +367,7 @@ def others_text(view: SegmentView, scheme: Scheme) -> Text:
         if vote.status == "rejected":
             text.append("nothing to label", "dim")
         else:
-            text.append(visible_text(", ".join(names.get(f, f) for f in vote.frames)) or "no frame")
+            text.append(visible_text(", ".join(scheme.display_name(f) for f in vote.frames)) or "no frame")
             for covered in vote.span_texts:
                 text.append(" · «" + display_line(visible_text(covered)) + "»")
         text.append("\n")
@@ -496,7 +495,8 @@ def header_text(session: Session) -> Text:
     flt = session.filter
     parts = [f"{k}={v}" for k, v in (("search", flt.query), ("language", flt.language),
                                      ("speech", flt.speech_id), ("status", flt.status),
-                                     ("frame", flt.label)) if v not in ("", None)]
+                                     ("frame", session.scheme.display_name(flt.label) if flt.label else "")
+                                     ) if v not in ("", None)]
     if session.low_confidence:
         parts.append("least sure first")
     if session.similar_to is not None:  # a list of its own: the filters above are not in force
@@ -517,7 +517,6 @@ def header_text(session: Session) -> Text:
 
 def votes_table(votes: list[Vote], scheme: Scheme, accent: Style) -> Table:
     """Each annotator's decision side by side; labels not everyone chose stand out."""
-    names = {lab.id: lab.name for lab in (*scheme.frames, *scheme.spans)}
     shared = set.intersection(*(set(v.frames) for v in votes)) if votes else set()
     shared_spans = set.intersection(*(set(v.spans) for v in votes)) if votes else set()
     table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False,
@@ -532,7 +531,7 @@ def votes_table(votes: list[Vote], scheme: Scheme, accent: Style) -> Table:
         who.append(visible_text(vote.annotator))
         frames = Text(end="")
         for frame in vote.frames:
-            frames.append(visible_text(names.get(frame, frame)), Style() if frame in shared else accent)
+            frames.append(visible_text(scheme.display_name(frame)), Style() if frame in shared else accent)
             frames.append("\n")
         if not vote.frames:
             frames.append("none" if vote.status != "rejected" else "rejected: nothing", "dim")
