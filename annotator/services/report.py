@@ -143,10 +143,10 @@ def _f(value: float | None, width: int = 6) -> str:
 def _scored(metrics: dict[str, Any], key: str) -> float | None:
     """A score, or None where there is none: not computed, or computed on no test item (an F1
     of nothing, which is not an F1 of 0)."""
-    from annotator.services.training import test_items
+    from annotator.services.training import scored_items
 
     value = metrics.get(key)
-    return float(value) if isinstance(value, (int, float)) and test_items(metrics) != 0 else None
+    return float(value) if isinstance(value, (int, float)) and scored_items(metrics) != 0 else None
 
 
 def _label_f1(ev: FramesEvaluation, name: str, label: str) -> float | None:

@@ -65,8 +65,6 @@ class SpeechFramesResult:
                 line += f"; {self.chosen.version} now active"
             elif self.previous_version and self.kept_why:
                 line += f"; kept {self.previous_version} active: {self.kept_why}"
-                if self.kept_why.startswith("it scores"):
-                    line += f" ({_f(self.previous_metrics)})"
             out.append(line)
         out += [f"speech frames: {note}" for note in self.notes]
         return out
@@ -74,10 +72,10 @@ class SpeechFramesResult:
 
 def _f(metrics: dict[str, Any], key: str = "micro_f1") -> str:
     """A score, or - where there is none (nothing scored, or scored on no speech)."""
-    from annotator.services.training import test_items
+    from annotator.services.training import scored_items
 
     value = metrics.get(key)
-    return f"{value:.3f}" if isinstance(value, (int, float)) and test_items(metrics) != 0 else "-"
+    return f"{value:.3f}" if isinstance(value, (int, float)) and scored_items(metrics) != 0 else "-"
 
 
 def _metric(metrics: dict[str, Any], key: str = "micro_f1") -> float:

@@ -59,7 +59,7 @@ class TrainOutcome:
         if self.reused:
             line += " (labels unchanged: same version)"
         elif self.kept_previous:
-            line += f"; kept {self.previous_version}: {self.kept_why() or 'forced to'}"
+            line += f"; kept {self.previous_version}: {self.kept_why()}"
             if self.discarded:
                 line += " (the new version discarded)"
         return line
@@ -114,7 +114,7 @@ def _metric(metrics: dict[str, Any], key: str) -> float:
     return float(value) if isinstance(value, (int, float)) else 0.0
 
 
-def test_items(metrics: dict[str, Any]) -> int | None:
+def scored_items(metrics: dict[str, Any]) -> int | None:
     """How many test items (segments, speeches) scores were computed on (None: not recorded)."""
     n = metrics.get("n", metrics.get("n_docs"))
     return int(n) if isinstance(n, (int, float)) and not isinstance(n, bool) else None
@@ -133,12 +133,13 @@ def kept_because(new: dict[str, Any], previous_version: str, previous_now: dict[
     (or equal to the active one's 0 on the same empty test side) says nothing."""
     if not previous_version or "error" in previous_now:
         return ""
-    recorded = test_items(previous_recorded) or 0
-    if test_items(new) == 0 and recorded:
+    recorded = scored_items(previous_recorded) or 0
+    if scored_items(new) == 0 and recorded:
         return (f"the new version was scored on 0 test {unit}, {previous_version} on {recorded} "
                 "when it was trained")
     if _metric(new, key) < _metric(previous_now, key):
-        return f"it scores higher on the same test {unit}"
+        return (f"the new version's test {key} {_metric(new, key):.3f} is below the active {previous_version}'s "
+                f"{_metric(previous_now, key):.3f} on the same test {unit}")
     return ""
 
 
@@ -368,12 +369,7 @@ def discard(store: Store, outcome: TrainOutcome) -> None:
     its weights go (a fine-tuned one's are hundreds of MB), its meta.json stays."""
     from annotator.services.models import discard_version
 
-    key = outcome.key
-    why = outcome.kept_why()
-    discard_version(store, outcome.folder, reason=(
-        f"test {key} {_metric(outcome.metrics, key):.3f}, below the active {outcome.previous_version}'s "
-        f"{_metric(outcome.previous_metrics, key):.3f} on the same test segments" if why.startswith("it scores")
-        else f"kept {outcome.previous_version} active: {why}"))
+    discard_version(store, outcome.folder, reason=outcome.kept_why())
     outcome.discarded = True
 
 

@@ -48,9 +48,9 @@ class VersionScore:
     @property
     def recorded_n(self) -> int | None:
         """The test items behind the recorded scores."""
-        from annotator.services.training import test_items
+        from annotator.services.training import scored_items
 
-        return test_items(self.recorded_scores)
+        return scored_items(self.recorded_scores)
 
     def recorded_score(self, key: str) -> float | None:
         """A score recorded when it was trained; None where it was scored on no test item."""
