@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 
+from annotator.thresholds import reaches_matrix
+
 Span = tuple[int, int, str]
 
 THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 0.05 .. 0.95
@@ -74,7 +76,9 @@ def frame_scores_from_matrix(y_true: np.ndarray, y_pred: np.ndarray, labels: Seq
 
 
 def apply_thresholds(probs: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
-    return (probs >= np.asarray(thresholds, dtype=probs.dtype)[None, :]).astype(np.int64)
+    """0/1 decisions (items x labels): a score gives its label where it reaches the label's
+    threshold (``annotator.thresholds``, the one rule)."""
+    return reaches_matrix(probs, thresholds).astype(np.int64)
 
 
 MIN_DEV_POSITIVES = 3  # fewer positives in dev than this: too little to tune a threshold on
@@ -99,7 +103,7 @@ def tune_thresholds(probs: np.ndarray, y_true: np.ndarray, grid: Sequence[float]
             continue
         best = (-1.0, 0.0, 0.5)
         for t in grid:
-            pred = (probs[:, j] >= t).astype(np.int64)
+            pred = reaches_matrix(probs[:, j], t).astype(np.int64)
             tp = int((pred & truth).sum())
             denom = int(pred.sum() + truth.sum())
             f1 = 2 * tp / denom if denom else 0.0

@@ -107,9 +107,11 @@ def test_per_label_and_per_language_rows_carry_the_number_of_test_items(project,
     result = CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(tmp_path / "r"), "--no-curves"])
     assert result.exit_code == 0, result.output
     out = result.output
-    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("  ")}
+    # label rows: the label's display name in a column of 46, then the figures
+    rows = {line[2:48].strip(): [line[2:48].strip(), *line[48:].split()] for line in out.splitlines()
+            if line.startswith("  ")}
     for label in get_scheme().frame_ids:  # every label, with its test and train items and three F1
-        cells = rows[label]
+        cells = rows[get_scheme().display_name(label)]
         n_test = sum(label in ex.frames for ex in test)
         assert int(cells[1]) == n_test, cells
         assert int(cells[2]) == sum(label in ex.frames for ex in train), cells
@@ -280,7 +282,7 @@ def test_the_label_chart_shows_the_test_items_and_no_bars_where_there_are_none(p
     ax = figure.axes[0]
     ticks = [t.get_text() for t in ax.get_yticklabels()]
     counts = ev.label_counts["test"]
-    assert ticks == [f"{lab.replace('_', ' ')}  n={counts[lab]}" for lab in ev.labels]
+    assert ticks == [f"{get_scheme().display_name(lab)}  n={counts[lab]}" for lab in ev.labels]
     notes = [t.get_text() for t in ax.texts]
     assert notes.count("no test items: no F1") == sum(1 for lab in ev.labels if not counts[lab]) == 11
     widths = [bar.get_width() for bar in ax.patches]  # bars label by label, row after row

@@ -148,3 +148,48 @@ def test_the_report_shows_both_ways_beside_majority_on_the_test_speeches(project
     assert any(line.split()[-1] == str(n_test) for line in section if "n test speeches" in line)
     page = write_report(project, tmp_path / "report", False, spans=None, speeches=speeches).read_text(encoding="utf-8")
     assert "<h2>Frames for whole speeches</h2>" in page
+
+
+def _skip_test_speeches(store: Store) -> int:
+    """Every test speech's speech label skipped (no gold any more): the test side is empty."""
+    from annotator.store import AnnotationState
+    from annotator.store.speeches import speech_key
+
+    _, _, test = split_speech_docs(store, gold_speech_docs(store, SCHEME))
+    ids = {speech_key(s.content_hash): s.id for s in store.speeches()}
+    for doc in test:
+        store.decide_speech(ids[doc.id], "ann", AnnotationState((), (), "skipped"))
+    assert not split_speech_docs(store, gold_speech_docs(store, SCHEME))[2]
+    return len(test)
+
+
+def test_a_version_scored_on_no_test_speech_never_replaces_one_scored_on_some(project, tiny_encoder_dir):
+    from annotator.services.report import text_report, version_points
+    from annotator.services.version_scores import score_versions
+
+    first = train_speech_frames(project, SCHEME, base=str(tiny_encoder_dir))
+    assert first.activated and first.chosen.metrics["n"] > 0
+    n_test = _skip_test_speeches(project)
+    second = train_speech_frames(project, SCHEME, base=str(tiny_encoder_dir))
+    assert second.sizes["test"] == 0 and second.chosen.version != first.chosen.version
+    assert not second.activated
+    assert project.active_models()["speech_frames"] == first.chosen.version
+    text = "\n".join(second.lines())
+    assert (f"kept {first.chosen.version} active: the new version was scored on 0 test speeches, "
+            f"{first.chosen.version} on {n_test} when it was trained") in text
+    assert "test micro-F1 0.000" not in text  # nothing was scored: no F1 of 0
+    # the report: the version in use keeps its recorded score; the one scored on nothing has no point
+    group = score_versions(project)["speech_frames"]
+    assert [r.version for r in group.rows] == [first.chosen.version]
+    points = version_points(group)["micro_f1"]
+    assert points["recorded"] == [(1, pytest.approx(first.chosen.metrics["micro_f1"]))]
+    # `--force-activate` still makes it active; then it is drawn nowhere, and said to have no score
+    forced = train_speech_frames(project, SCHEME, base=str(tiny_encoder_dir), force=True)
+    assert forced.activated and project.active_models()["speech_frames"] == forced.chosen.version
+    group = score_versions(project)["speech_frames"]
+    assert [r.version for r in group.rows] == [first.chosen.version, forced.chosen.version]
+    assert version_points(group)["micro_f1"] == {"scored": [], "recorded": [(1, pytest.approx(
+        first.chosen.metrics["micro_f1"]))]}
+    report = text_report(project, False, spans=None, versions={"speech_frames": group})
+    line = next(line for line in report.splitlines() if forced.chosen.version in line)
+    assert "no score: it was scored on 0 test speeches when trained" in line and "0.000" not in line

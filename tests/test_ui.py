@@ -294,7 +294,7 @@ async def test_a_label_key_a_keymap_moves_is_shown_where_the_label_is(db, tmp_pa
     async with app.run_test(size=(160, 48)) as pilot:
         first = app.session.ids[0]
         checklist = str(app.screen.query_one("#frames").render())
-        assert "a [x] Economic" in checklist and "2 [ ] Capacity & resources" in checklist
+        assert "a [x] Economic" in checklist and "2 [ ] Capacity and resources" in checklist
         await pilot.press("question_mark")
         assert "a  Economic" in str(app.screen.query_one("#guidelines").query_one("Static").render())
         await pilot.press("a")  # toggles Economic off (it was suggested)

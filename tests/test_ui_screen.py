@@ -136,7 +136,7 @@ async def test_the_checklist_shows_score_and_threshold_and_the_guide_explains_th
     app = make_app(db, "ann", "framing", suggest=False)
     async with app.run_test(size=(120, 40)) as pilot:
         checklist = str(screen_of(app).query_one("#frames").render())
-        assert "0.91 / 0.50 ◇" in checklist and "0.24 / 0.30" in checklist and "0.24 / 0.30 ◇" not in checklist
+        assert "0.910 / 0.500 ◇" in checklist and "0.240 / 0.300" in checklist and "0.240 / 0.300 ◇" not in checklist
         assert "– new label" in checklist and "the model was trained before this label existed" in checklist
         await pilot.press("question_mark")
         guide = str(screen_of(app).query_one("#guidelines Static").render())
@@ -172,7 +172,7 @@ async def test_the_screen_shows_others_labels_beside_the_suggestions(db):
     async with app.run_test(size=(120, 40)):
         screen = screen_of(app)
         others = str(screen.query_one("#others").render())
-        assert "seed" in others and "Security & defence" in others
+        assert "seed" in others and "Security and defense" in others
         assert "◆ seed" in str(screen.query_one("#frames").render())
         assert "labelled by seed" in str(screen.query_one("#meta").render())
         assert screen.segment_list.render_line(0).text.startswith(STATUS_ICONS[OTHERS])

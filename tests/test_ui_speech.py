@@ -95,4 +95,4 @@ async def test_the_speech_view_scores_a_speech_that_has_no_scores_yet(db, monkey
         await app.workers.wait_for_complete()
         await pilot.pause()
         checklist = str(app.screen.query_one("#speech-checklist").render())
-        assert "0.90 / 0.50 ◇" in checklist and "no scores for this speech yet" not in checklist
+        assert "0.900 / 0.500 ◇" in checklist and "no scores for this speech yet" not in checklist

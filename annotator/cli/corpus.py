@@ -76,7 +76,8 @@ def status(db_path: Path, as_json: bool) -> None:
 @click.command()
 @click.option("--verbose", "-v", is_flag=True, help="Show every label with its definition.")
 def schemes(verbose: bool) -> None:
-    """List the label schemes (built in, and the project's own in ./schemes/*.toml)."""
+    """List the label schemes (built in, and the project's own in ./schemes/*.toml); -v: each label's
+    display name, its id (what files store and export) and its definition."""
     from annotator.schemes import DEFAULT_SCHEME, available_schemes
 
     for name, scheme in sorted(available_schemes().items()):
@@ -85,7 +86,7 @@ def schemes(verbose: bool) -> None:
                    f"{len(scheme.spans)} span labels  [{scheme.source}]")
         if verbose:
             for lab in (*scheme.frames, *scheme.spans):
-                echo(f"  [{lab.key or ' '}] {lab.id:<46} {lab.definition}")
+                echo(f"  [{lab.key or ' '}] {scheme.display_name(lab.id)} ({lab.id}): {lab.definition}")
 
 
 @click.group()

@@ -60,8 +60,9 @@ def agreement_cmd(db_path: Path, as_json: bool, scheme_name: str | None) -> None
     from annotator.schemes import get_scheme
     from annotator.team.agreement import agreement, format_table
 
-    report = agreement(open_existing(db_path), labels=get_scheme(scheme_name).frame_ids)
-    echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_table(report))
+    scheme = get_scheme(scheme_name)
+    report = agreement(open_existing(db_path), labels=scheme.frame_ids)
+    echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_table(report, scheme))
 
 
 @click.command("assign")

@@ -19,7 +19,9 @@ Rejected segments (no label applies) are negatives, exported with status ``rejec
 labels, unless ``rejected="drop"`` leaves them out (``annotator export --rejected drop``).
 
 Every export writes ``metadata.json`` (inside a folder export) or ``<name>.metadata.json``
-(beside a file export): scheme and its hash, split seed and sizes, counts, ties, time, version.
+(beside a file export): scheme and its hash, the labels (their ids, which the data files hold,
+and ``label_names``: each id's display name, as the screens and the report show it), split seed
+and sizes, counts, ties, time, version.
 """
 
 from __future__ import annotations
@@ -331,6 +333,7 @@ def build_metadata(gold: GoldSet, split: dict[str, Any], scheme: Scheme, fmt: st
         "format": fmt, "file": dest.name,
         "scheme": scheme.name, "scheme_hash": scheme.hash,
         "frame_labels": scheme.frame_ids, "span_labels": scheme.span_ids,
+        "label_names": scheme.display_names,
         "annotators": list(annotators) if annotators else "all",
         "split": split, "counts": gold.summary(),
         "ties": [{"segment_id": t.segment_id, "uid": uids.get(t.segment_id, ""), "what": t.what} for t in gold.ties],

@@ -35,6 +35,7 @@ import numpy as np
 
 from annotator.errors import AnnotatorError
 from annotator.ml.batching import cpu_flags
+from annotator.thresholds import reaches_matrix
 
 ENGINES = ("auto", "ct2", "torch")
 # The slogan tagger is fitted (and tuned on dev) on PyTorch's token states and predicts through
@@ -538,8 +539,7 @@ def _decisions(model: Any, kind: str, texts: list[str], contexts: Sequence[Any] 
     from annotator.ml.context import predict_scores
 
     scores = predict_scores(model, texts, contexts)
-    thresholds = np.array([model.thresholds.get(label, 0.5) for label in model.labels], np.float32)
-    return scores >= thresholds
+    return reaches_matrix(scores, [model.thresholds.get(label, 0.5) for label in model.labels])
 
 
 def gate_version(model: Any, kind: str, folder: Path, texts: Sequence[str] = PROBE_TEXTS) -> None:

@@ -19,6 +19,7 @@ from annotator.ml.batching import inference_context, map_batched
 from annotator.ml.delta import tokenizer_folder
 from annotator.ml.loading import load_model, load_tokenizer, resolve_checkpoint
 from annotator.ml.registry import ModelMeta, read_meta
+from annotator.thresholds import reaches
 
 DEFAULT_THRESHOLD = 0.5
 MAX_LENGTH = 256  # tokens, for checkpoints whose meta.json does not say what they were trained with
@@ -53,7 +54,7 @@ def model_labels(config: object, meta: ModelMeta | None) -> list[str]:
 
 def decide(scores: Mapping[str, float], thresholds: Mapping[str, float], default: float = DEFAULT_THRESHOLD) -> list[str]:
     """The labels whose score reaches their threshold, highest score first."""
-    chosen = [label for label, score in scores.items() if score >= thresholds.get(label, default)]
+    chosen = [label for label, score in scores.items() if reaches(score, thresholds.get(label, default))]
     return sorted(chosen, key=lambda label: -scores[label])
 
 

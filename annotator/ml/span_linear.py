@@ -44,6 +44,7 @@ from annotator.ml.registry import (
 from annotator.ml.spans import Span, spans_from_token_labels
 from annotator.ml.token_states import TokenStates, default_layer, token_states
 from annotator.text import trimmed_phrase
+from annotator.thresholds import reaches
 
 WEIGHTS_FILE = "span_linear.safetensors"
 KNOWN_FILE = "known.json"
@@ -177,7 +178,7 @@ class LinearSpanTagger:
             for tt in TOKEN_THRESHOLDS:
                 found = [self._label_spans(text, st, p, j, tt) for text, st, p in zip(texts, states, probs)]
                 for stt in SPAN_THRESHOLDS:
-                    pred = [[(sp.start, sp.end, sp.label) for sp in doc if sp.score >= stt] for doc in found]
+                    pred = [[(sp.start, sp.end, sp.label) for sp in doc if reaches(sp.score, stt)] for doc in found]
                     f1 = span_scores(gold_l, pred)["partial_f1"]
                     if f1 >= best[0] - 1e-9:
                         best = (max(f1, best[0]), tt, stt)
@@ -196,7 +197,7 @@ class LinearSpanTagger:
         a phrase."""
         label = self.labels[j]
         column = probs[:, j].tolist() if len(probs) else []
-        tags = [f"I-{label}" if p >= token_threshold else "O" for p in column]
+        tags = [f"I-{label}" if reaches(p, token_threshold) else "O" for p in column]
         known = [Span(s, e, label, 1.0, text[s:e]) for s, e, lab in self.known.matches(text) if lab == label]
         found = list(known)
         for run in spans_from_token_labels(text, tokens.offsets, tags, column):
@@ -220,7 +221,7 @@ class LinearSpanTagger:
         for j, label in enumerate(self.labels):
             spans = self._label_spans(text, tokens, probs, j, token_t.get(label, DEFAULTS["token_threshold"]))
             if span_t is not None:
-                spans = [sp for sp in spans if sp.score >= span_t.get(label, 0.0)]
+                spans = [sp for sp in spans if reaches(sp.score, span_t.get(label, 0.0))]
             out += spans
         return sorted(out, key=lambda sp: (sp.start, sp.end, sp.label))
 

@@ -21,6 +21,7 @@ from annotator.ml.frames import model_labels, read_meta_if_any, trained_max_leng
 from annotator.ml.delta import tokenizer_folder
 from annotator.ml.loading import load_model, load_tokenizer, resolve_checkpoint
 from annotator.text import is_unspaced, trimmed_phrase
+from annotator.thresholds import reaches
 
 IGNORE_INDEX = -100  # the label id PyTorch's cross-entropy skips (special tokens, padding)
 OUTSIDE = "O"
@@ -189,7 +190,7 @@ class SpanTagger:
         found = map_batched(list(texts), batch_size, self._predict_batch)
         if not thresholded or not self.thresholds:
             return found
-        return [[sp for sp in row if sp.score >= self.thresholds.get(sp.label, 0.0)] for row in found]
+        return [[sp for sp in row if reaches(sp.score, self.thresholds.get(sp.label, 0.0))] for row in found]
 
     def predict_tuples(self, texts: Sequence[str], batch_size: int = 16) -> list[list[tuple[int, int, str]]]:
         return [[(s.start, s.end, s.label) for s in row] for row in self.predict(texts, batch_size)]

@@ -37,6 +37,7 @@ from annotator.ml.predictors import load_predictor
 from annotator.ml.span_linear import LinearSpanTagger
 from annotator.ml.spans import SpanTagger
 from annotator.progress import StepProgress
+from annotator.thresholds import reaches
 
 
 SPAN_LABELS = ("Slogan",)
@@ -438,7 +439,8 @@ def tune_span_thresholds(gold: Sequence[Sequence[tuple[int, int, str]]], found: 
         gold_l = [[s for s in doc if s[2] == label] for doc in gold]
         best = (-1.0, 0.0)
         for t in (0.0, *SPAN_THRESHOLD_GRID):
-            pred = [[(sp.start, sp.end, sp.label) for sp in doc if sp.label == label and sp.score >= t] for doc in found]
+            pred = [[(sp.start, sp.end, sp.label) for sp in doc if sp.label == label and reaches(sp.score, t)]
+                    for doc in found]
             f1 = span_scores(gold_l, pred)["partial_f1"]
             if f1 >= best[0] - 1e-9:  # the grid ascends: on a tie the higher threshold wins
                 best = (max(f1, best[0]), t)

@@ -1,7 +1,8 @@
 """Label schemes: TOML data files, validated on load.
 
 A scheme has segment-level labels (``[[frames]]``, multi-label) and span labels (``[[spans]]``).
-Each label has an ``id`` (the identifier stored and exported), a display ``name``, a one-line
+Each label has an ``id`` (the identifier stored and exported: the data's), a display ``name``
+(what a person reads, wherever a label is shown: :meth:`Scheme.display_name`), a one-line
 ``definition`` and a ``key`` (the key that toggles it in the UI). The tool ships the schemes in
 ``annotator/schemes/data``; a project adds its own with ``--scheme-file`` or by putting a file
 in ``<project>/schemes/``.
@@ -53,6 +54,18 @@ class Scheme:
     def frame(self, label_id: str) -> Label | None:
         return next((lab for lab in self.frames if lab.id == label_id), None)
 
+    def display_name(self, label_id: str) -> str:
+        """The name a person reads for a label (a frame or a span label): the scheme's ``name``
+        for it, the same on the screens, in the report, its plots, the command line's output and
+        the export's metadata; the id itself for a label the scheme does not have."""
+        found = next((lab for lab in (*self.frames, *self.spans) if lab.id == label_id), None)
+        return found.name if found is not None else label_id
+
+    @property
+    def display_names(self) -> dict[str, str]:
+        """Every label's id → :meth:`display_name` (frames, then span labels)."""
+        return {lab.id: self.display_name(lab.id) for lab in (*self.frames, *self.spans)}
+
 
 def _labels(data: object, section: str, path: Path) -> tuple[Label, ...]:
     if data is None:
@@ -96,6 +109,13 @@ def load_scheme_file(path: str | Path) -> Scheme:
     spans = _labels(data.get("spans"), "spans", path)
     if not frames and not spans:
         raise AnnotatorError(f"{path}: a scheme needs at least one [[frames]] or [[spans]] label")
+    for section in (frames, spans):  # one name per label, and one label per name
+        named: dict[str, str] = {}
+        for lab in section:
+            if lab.name in named:
+                raise AnnotatorError(f"{shown(path)}: name {lab.name!r} of label {lab.id!r} is the name of label "
+                                     f"{named[lab.name]!r} too")
+            named[lab.name] = lab.id
     keys = [lab.key for lab in (*frames, *spans) if lab.key]
     reserved = reserved_characters()  # from the annotation screen's own key table, every mode
     for lab in (*frames, *spans):

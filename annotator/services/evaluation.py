@@ -73,6 +73,11 @@ class FramesEvaluation:
     seconds: float = 0.0
     curve_seconds: float = 0.0
     per_language_min: int = PER_LANGUAGE_MIN
+    scheme: Scheme | None = None  # whose labels these are: the names a person reads
+
+    def label_name(self, label: str) -> str:
+        """The label's display name (``Scheme.display_name``), as the screens show it."""
+        return self.scheme.display_name(label) if self.scheme is not None else label
 
     @property
     def shown_languages(self) -> list[str]:
@@ -178,7 +183,7 @@ def evaluate_project_frames(store: Store, scheme: Scheme | None = None, curves: 
               for side, part in (("train", train), ("test", test))}
     ev = FramesEvaluation(n_train=len(train), n_dev=len(dev), n_test=len(test), labels=labels, languages=languages,
                           rows=rows, label_counts=counts, note=note,
-                          per_language_min=minimum)
+                          per_language_min=minimum, scheme=scheme)
     if curves:
         curve_started = time.perf_counter()
         try:

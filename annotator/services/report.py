@@ -21,7 +21,7 @@ from typing import Any
 from annotator.services.evaluation import MAJORITY, TFIDF, FramesEvaluation, evaluate_project_frames
 from annotator.services.span_evaluation import SpansEvaluation, evaluate_project_spans
 from annotator.services.speech_training import SpeechFramesResult
-from annotator.services.version_scores import KIND_NAMES, SCORE_NAMES, KindVersions, score_versions
+from annotator.services.version_scores import KIND_NAMES, SCORE_NAMES, KindVersions, report_scheme, score_versions
 from annotator.store import Store
 
 
@@ -46,12 +46,13 @@ def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True,
     else:
         frames = _active_frames_metrics(store)
         if frames.get("per_label"):
+            scheme = report_scheme(store)
             lines.append("")
             lines.append("frames per label of the active version (on its own test split when it was trained):")
             lines.append(f"  {'label':<46} {'n test':>6} {'P':>6} {'R':>6} {'F1':>6}")
             for label, s in frames["per_label"].items():
                 support = int(s.get("support", 0))
-                lines.append(f"  {label:<46} {support:6d} " + (f"{s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f}"
+                lines.append(f"  {scheme.display_name(label):<46} {support:6d} " + (f"{s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f}"
                                                                if support else NO_TEST_ITEMS))
     if spans is not None:
         lines.extend(span_baseline_lines(spans))
@@ -93,11 +94,14 @@ def version_lines(group: KindVersions) -> list[str]:
         n = row.recorded_n
         own = f"its own test split{f' of {n}' if n is not None else ''}"
         head = f"  {'*' if row.active else ' '} {row.version:<{width}}  {row.method:<9} {_score_cells(group, row.scores)}"
-        if row.recorded:
+        if row.recorded and n == 0:
+            lines.append(f"{head}   no score: it was scored on 0 test {group.unit} when trained"
+                         + (f" (not scored now: {row.why})" if group.n_test else ""))
+        elif row.recorded:
             lines.append(f"{head}   RECORDED when trained, on {own}"
                          + (f" (not scored now: {row.why})" if group.n_test else ""))
         else:
-            lines.append(f"{head}   (when trained: {_f(row.recorded_scores.get(first), 5)} on {own})")
+            lines.append(f"{head}   (when trained: {_f(row.recorded_score(first), 5)} on {own})")
     for left in group.left_out():
         lines.append(f"    not shown: {left}")
     return lines
@@ -120,7 +124,7 @@ def speech_lines(result: SpeechFramesResult) -> list[str]:
         width = max(len(name) for name, _ in rows)
         lines.append(f"  {'':<{width}} {'micro-F1':>8} {'macro-F1':>8}")
         for name, metrics in rows:
-            lines.append(f"  {name:<{width}} {metrics.get('micro_f1', 0.0):8.3f} {metrics.get('macro_f1', 0.0):8.3f}")
+            lines.append(f"  {name:<{width}} {_f(_scored(metrics, 'micro_f1'), 8)} {_f(_scored(metrics, 'macro_f1'), 8)}")
         lines.append(f"  {'n test speeches':<{width}} {n:8d}")
     lines += [f"  {note}" for note in result.notes]
     return lines
@@ -134,6 +138,15 @@ def _evaluation(store: Store, evaluation: FramesEvaluation | None | bool) -> Fra
 
 def _f(value: float | None, width: int = 6) -> str:
     return f"{value:{width}.3f}" if isinstance(value, (int, float)) else f"{'-':>{width}}"
+
+
+def _scored(metrics: dict[str, Any], key: str) -> float | None:
+    """A score, or None where there is none: not computed, or computed on no test item (an F1
+    of nothing, which is not an F1 of 0)."""
+    from annotator.services.training import scored_items
+
+    value = metrics.get(key)
+    return float(value) if isinstance(value, (int, float)) and scored_items(metrics) != 0 else None
 
 
 def _label_f1(ev: FramesEvaluation, name: str, label: str) -> float | None:
@@ -176,7 +189,7 @@ def label_lines(ev: FramesEvaluation) -> list[str]:
              f"  {'label':<46} {'n test':>6} {'n train':>7}"
              + (f" {'P':>6} {'R':>6} {'active':>6}" if active else "") + f" {'major.':>6} {'tfidf':>6}"]
     for label in ev.labels:
-        line = f"  {label:<46} {ev.label_counts['test'][label]:6d} {ev.label_counts['train'][label]:7d}"
+        line = f"  {ev.label_name(label):<46} {ev.label_counts['test'][label]:6d} {ev.label_counts['train'][label]:7d}"
         if not ev.label_counts["test"][label]:  # F1 says nothing here: no row scores 0 for it
             lines.append(f"{line} {NO_TEST_ITEMS}")
             continue
@@ -291,12 +304,13 @@ def plots(store: Store, evaluation: FramesEvaluation | None | bool = True,
         if frames.get("per_label"):
             per_label = frames["per_label"]
             labels = list(per_label)
+            scheme = report_scheme(store)
             support = {lab: int(per_label[lab].get("support", 0)) for lab in labels}
             fig, ax = plt.subplots(figsize=(7, 0.4 * len(labels) + 1.5))
             ys = list(range(len(labels)))
             ax.barh(ys, [per_label[lab]["f1"] if support[lab] else 0.0 for lab in labels], color="#4c72b0")
             _mark_no_test_items(ax, ys, [support[lab] for lab in labels])
-            ax.set_yticks(ys, [_plain(f"{lab.replace('_', ' ')}  n={support[lab]}") for lab in labels])
+            ax.set_yticks(ys, [_plain(f"{scheme.display_name(lab)}  n={support[lab]}") for lab in labels])
             ax.set_xlim(0, 1)
             ax.set_xlabel("F1 on the active version's own test split when it was trained (n: its test segments "
                           "with the label)", fontsize="small")
@@ -351,7 +365,7 @@ def label_figure(ev: FramesEvaluation):
         ax.barh(ys + i * height, [v or 0.0 for v in f1], height, label=_plain(name))
     middle = ys + height * (len(names) - 1) / 2
     _mark_no_test_items(ax, middle, counts)
-    ax.set_yticks(middle, [_plain(f"{lab.replace('_', ' ')}  n={n}") for lab, n in zip(ev.labels, counts)])
+    ax.set_yticks(middle, [_plain(f"{ev.label_name(lab)}  n={n}") for lab, n in zip(ev.labels, counts)])
     ax.set_xlim(0, 1)
     ax.set_xlabel(f"F1 on the project's test split ({ev.n_test} segments; n: test segments with the label)")
     ax.set_title("Frames: F1 per label", pad=22)
@@ -390,6 +404,20 @@ def _short_time(iso: str) -> str:
     return iso[:16].replace("T", " ")
 
 
+def version_points(group: KindVersions) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """What the versions' plot draws for one kind: per score, the (x, score) points of the
+    versions scored now (``scored``) and of those with their recorded score (``recorded``); x
+    counts the rows from 1. A version with no score (scored on no test item) has no point."""
+    out: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for key in group.keys:
+        out[key] = {"scored": [], "recorded": []}
+        for x, row in enumerate(group.rows, start=1):
+            value = row.scores.get(key)
+            if isinstance(value, (int, float)):
+                out[key]["recorded" if row.recorded else "scored"].append((x, float(value)))
+    return out
+
+
 def versions_figure(groups: list[KindVersions]):
     """One panel per kind: its versions that were active at some time, in training order (x: 1,
     2, 3, … labelled with the method and the time), each scored on the current test split; a
@@ -399,11 +427,9 @@ def versions_figure(groups: list[KindVersions]):
                                                      3.6 * len(groups)), squeeze=False)
     for ax, group in zip(axes[:, 0], groups):
         xs = list(range(1, len(group.rows) + 1))
+        points = version_points(group)
         for key, style in zip(group.keys, ("-", "--")):
-            scored = [(x, row.scores.get(key)) for x, row in zip(xs, group.rows)
-                      if not row.recorded and isinstance(row.scores.get(key), (int, float))]
-            recorded = [(x, row.scores.get(key)) for x, row in zip(xs, group.rows)
-                        if row.recorded and isinstance(row.scores.get(key), (int, float))]
+            scored, recorded = points[key]["scored"], points[key]["recorded"]
             color = f"C{group.keys.index(key)}"
             if scored:
                 ax.plot([x for x, _ in scored], [y for _, y in scored], marker="o", linestyle=style, color=color,
@@ -475,7 +501,7 @@ def evaluation_html(ev: FramesEvaluation, images: dict[str, bytes]) -> list[str]
     out.append("<h2>Frames per label (F1, test split)</h2><p>n test: the test segments with the label; a label "
                "with none has no F1 (which is not an F1 of 0).</p>")
     out.append(_table(["label", "n test", "n train", *names],
-                      [[lab, ev.label_counts["test"][lab], ev.label_counts["train"][lab],
+                      [[ev.label_name(lab), ev.label_counts["test"][lab], ev.label_counts["train"][lab],
                         *([_label_f1(ev, n, lab) for n in names] if ev.label_counts["test"][lab]
                           else [_Span(NO_TEST_ITEMS, len(names))])] for lab in ev.labels]))
     out += img("f1_per_label.png")
@@ -509,7 +535,7 @@ def speech_html(result: SpeechFramesResult) -> list[str]:
            f"(trained on {result.sizes.get('train', 0)}, tuned on {result.sizes.get('dev', 0)}).</p>"]
     if result.majority:
         out.append(_table(["", "micro-F1", "macro-F1"],
-                          [[name, m.get("micro_f1", 0.0), m.get("macro_f1", 0.0)] for name, m in speech_rows(result)]
+                          [[name, _scored(m, "micro_f1"), _scored(m, "macro_f1")] for name, m in speech_rows(result)]
                           + [["n test speeches", n, ""]]))
     out += [f"<p>{html.escape(note)}</p>" for note in result.notes]
     return out
@@ -531,7 +557,7 @@ def versions_html(groups: dict[str, KindVersions], images: dict[str, bytes]) -> 
                           [[row.version, row.method, "*" if row.active else "", row.scores.get(first),
                             row.scores.get(second),
                             f"recorded ({row.why})" if row.recorded else f"current test split ({group.n_test})",
-                            row.recorded_scores.get(first), row.recorded_n]
+                            row.recorded_score(first), row.recorded_n]
                            for row in group.rows]))
         out += [f"<p>Not shown: {html.escape(left)}.</p>" for left in group.left_out()]
     data = images.get("versions.png")

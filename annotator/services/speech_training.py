@@ -44,7 +44,8 @@ class SpeechFramesResult:
     chosen: SpeechCandidate | None = None
     activated: bool = False
     previous_version: str = ""
-    previous_metrics: dict[str, Any] = field(default_factory=dict)
+    previous_metrics: dict[str, Any] = field(default_factory=dict)  # on the same test speeches
+    kept_why: str = ""  # why the active version was kept (services.training.kept_because)
     test: list[SpeechDoc] = field(default_factory=list, repr=False)  # the test speeches scored
 
     def lines(self) -> list[str]:
@@ -62,17 +63,19 @@ class SpeechFramesResult:
             line = f"speech frames: chose {self.chosen.method} by dev micro-F1"
             if self.activated:
                 line += f"; {self.chosen.version} now active"
-            elif self.previous_version:
-                line += (f"; kept {self.previous_version} active: it scores higher on the same test speeches "
-                         f"({_f(self.previous_metrics)})")
+            elif self.previous_version and self.kept_why:
+                line += f"; kept {self.previous_version} active: {self.kept_why}"
             out.append(line)
         out += [f"speech frames: {note}" for note in self.notes]
         return out
 
 
 def _f(metrics: dict[str, Any], key: str = "micro_f1") -> str:
+    """A score, or - where there is none (nothing scored, or scored on no speech)."""
+    from annotator.services.training import scored_items
+
     value = metrics.get(key)
-    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+    return f"{value:.3f}" if isinstance(value, (int, float)) and scored_items(metrics) != 0 else "-"
 
 
 def _metric(metrics: dict[str, Any], key: str = "micro_f1") -> float:
@@ -186,18 +189,21 @@ def _save(store: Store, scheme: Scheme, candidate: SpeechCandidate, recipe: str,
 def train_speech_frames(store: Store, scheme: Scheme, base: str | None = None, activate: bool = True,
                         force: bool = False, reuse: bool = True) -> SpeechFramesResult | None:
     """Train, save and register both candidates; the one best on dev becomes the active speech
-    frames version if it scores at least as well as the active one on the same test speeches
-    (or ``force``). None without speech labels."""
+    frames version if it may replace the active one (``services.training.kept_because``: it
+    scores at least as well on the same test speeches, and a version scored on no test speech
+    never replaces one that was scored on some), or with ``force``. None without speech labels."""
     result = speech_frames_result(store, scheme, base, save=True, reuse=reuse)
     if result is None or result.chosen is None:
         return result
+    from annotator.services.training import kept_because, recorded_metrics
+
     previous = store.active_models().get(KIND, "")
     if previous and previous != result.chosen.version:
         result.previous_version = previous
         result.previous_metrics = _previous_on_test(store, previous, result.test)
-    better = (not result.previous_version or "error" in result.previous_metrics
-              or _metric(result.chosen.metrics) >= _metric(result.previous_metrics))
-    result.activated = activate and (force or better)
+        result.kept_why = kept_because(result.chosen.metrics, previous, result.previous_metrics,
+                                       recorded_metrics(store, previous), "micro_f1", "speeches")
+    result.activated = activate and (force or not result.kept_why)
     if result.activated:
         store.set_active_model(KIND, result.chosen.version)
     return result

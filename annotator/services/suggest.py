@@ -38,6 +38,7 @@ from annotator.progress import Progress
 from annotator.services.glossary import glossary_matches  # noqa: F401 - where it was before it moved
 from annotator.services.glossary import ensure_seed, regloss, run_glossary
 from annotator.store import GLOSSARY_VERSION, Segment, Store, Suggestion
+from annotator.thresholds import reaches, rounded_score
 
 if TYPE_CHECKING:
     from annotator.ml.context import SegmentContext
@@ -114,17 +115,18 @@ class ActiveModels:
 
 
 def frame_suggestions(scores: dict[str, float], thresholds: dict[str, float]) -> tuple[list[Suggestion], float, dict]:
-    """Above-threshold frames, the run's uncertainty (mean binary entropy) and its scores: the
-    top ones with their thresholds, and every label's score in the model's label order
-    (``scores``, the order of the version's ``labels``; three decimals, so that it stays small),
-    which the annotation screen shows beside each label's threshold."""
+    """The frames whose score reaches their threshold (``annotator.thresholds``, the one rule),
+    the run's uncertainty (mean binary entropy) and its scores: the top ones with their
+    thresholds, and every label's score in the model's label order (``scores``, the order of the
+    version's ``labels``), all at the precision the rule compares (three decimals), so that the
+    annotation screen, which shows them beside each label's threshold, ticks what was ticked here."""
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     chosen = [Suggestion(0, "", "frame", label, float(score))
-              for label, score in ranked if score >= thresholds.get(label, 0.5)]
+              for label, score in ranked if reaches(score, thresholds.get(label, 0.5))]
     uncertainty = sum(binary_entropy(p) for p in scores.values()) / max(len(scores), 1)
-    info = {"top": [[label, round(float(score), 4)] for label, score in ranked[:TOP_K]],
+    info = {"top": [[label, rounded_score(score)] for label, score in ranked[:TOP_K]],
             "thresholds": {label: thresholds.get(label, 0.5) for label, _ in ranked[:TOP_K]},
-            "scores": [round(float(score), 3) for score in scores.values()]}
+            "scores": [rounded_score(score) for score in scores.values()]}
     return chosen, uncertainty, info
 
 

@@ -28,7 +28,8 @@ class TrainOutcome:
     metrics: dict[str, Any]
     dev_metrics: dict[str, Any] = field(default_factory=dict)
     previous_version: str = ""
-    previous_metrics: dict[str, Any] = field(default_factory=dict)
+    previous_metrics: dict[str, Any] = field(default_factory=dict)  # on the same test items
+    previous_recorded: dict[str, Any] = field(default_factory=dict)  # recorded when it was trained
     sizes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     activated: bool = False
@@ -41,9 +42,13 @@ class TrainOutcome:
         return "micro_f1" if self.kind == "frames" else "partial_f1"
 
     def better_than_previous(self) -> bool:
-        if not self.previous_version or "error" in self.previous_metrics:
-            return True
-        return _metric(self.metrics, self.key) >= _metric(self.previous_metrics, self.key)
+        return not kept_because(self.metrics, self.previous_version, self.previous_metrics, self.previous_recorded,
+                                self.key)
+
+    def kept_why(self) -> str:
+        """Why the active version was kept ("" where the new one may replace it)."""
+        return kept_because(self.metrics, self.previous_version, self.previous_metrics, self.previous_recorded,
+                            self.key, "segments")
 
     def note(self) -> str:
         """One line: the new score against the previous version's, and what became of it."""
@@ -54,7 +59,7 @@ class TrainOutcome:
         if self.reused:
             line += " (labels unchanged: same version)"
         elif self.kept_previous:
-            line += f"; kept {self.previous_version}, which scores higher"
+            line += f"; kept {self.previous_version}: {self.kept_why()}"
             if self.discarded:
                 line += " (the new version discarded)"
         return line
@@ -74,11 +79,11 @@ class TrainOutcome:
         if not self.reused:
             line += f", {self.seconds:.0f} s"
         if self.kept_previous and self.discarded:
-            line += (f"\n  kept {self.previous_version} active: it scores higher on the same test speeches; "
+            line += (f"\n  kept {self.previous_version} active: {self.kept_why()}; "
                      f"{self.version} is discarded (its weights deleted, its scores kept; `--force-activate` "
                      "keeps and activates a new version anyway)")
         elif self.kept_previous:
-            line += (f"\n  kept {self.previous_version} active: it scores higher on the same test speeches "
+            line += (f"\n  kept {self.previous_version} active: {self.kept_why()} "
                      f"(`annotator models use {self.version}` switches anyway)")
         elif self.activated:
             line += "; now active"
@@ -107,6 +112,41 @@ def span_detail(metrics: dict[str, Any]) -> str:
 def _metric(metrics: dict[str, Any], key: str) -> float:
     value = metrics.get(key)
     return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def scored_items(metrics: dict[str, Any]) -> int | None:
+    """How many test items (segments, speeches) scores were computed on (None: not recorded)."""
+    n = metrics.get("n", metrics.get("n_docs"))
+    return int(n) if isinstance(n, (int, float)) and not isinstance(n, bool) else None
+
+
+def kept_because(new: dict[str, Any], previous_version: str, previous_now: dict[str, Any],
+                 previous_recorded: dict[str, Any], key: str, unit: str = "items") -> str:
+    """Why a new version must not replace the active one, in words ("" where it may): the one
+    rule of every kind (segment frames, spans, frames for whole speeches). ``new`` and
+    ``previous_now``: both versions' scores on the same test items; ``previous_recorded``: the
+    active version's scores recorded when it was trained.
+
+    A new version replaces the active one if it scores at least as well on the same test items,
+    or if the active one cannot be scored (a broken version must not cost the new one). A new
+    version scored on no test item never replaces one that was scored on some: its score of 0
+    (or equal to the active one's 0 on the same empty test side) says nothing."""
+    if not previous_version or "error" in previous_now:
+        return ""
+    recorded = scored_items(previous_recorded) or 0
+    if scored_items(new) == 0 and recorded:
+        return (f"the new version was scored on 0 test {unit}, {previous_version} on {recorded} "
+                "when it was trained")
+    if _metric(new, key) < _metric(previous_now, key):
+        return (f"the new version's test {key} {_metric(new, key):.3f} is below the active {previous_version}'s "
+                f"{_metric(previous_now, key):.3f} on the same test {unit}")
+    return ""
+
+
+def recorded_metrics(store: Store, version: str) -> dict[str, Any]:
+    """A registered version's scores as recorded when it was trained (on its own test split)."""
+    entry = next((m for m in store.registered_models() if m["version"] == version), None)
+    return dict((entry or {}).get("meta", {}).get("metrics") or {}) if entry else {}
 
 
 def gold_examples(store: Store, scheme: Scheme, annotators: Sequence[str] | None = None) -> list[Example]:
@@ -310,6 +350,7 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     outcome = TrainOutcome(kind=kind, version="", method=method, folder=folder, metrics=metrics,
                            dev_metrics=dev_metrics,
                            previous_version=previous, previous_metrics=previous_metrics,
+                           previous_recorded=recorded_metrics(store, previous) if previous else {},
                            sizes={"train": len(train), "dev": len(dev), "test": len(test)})
     # Never make the suggestions worse behind the user's back: a new version replaces the
     # active one only if it scores at least as well on the same test speeches.
@@ -324,14 +365,11 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
 
 
 def discard(store: Store, outcome: TrainOutcome) -> None:
-    """A new version that scores lower than the active one on the same test speeches is never
-    used: its weights go (a fine-tuned one's are hundreds of MB), its meta.json stays."""
+    """A new version that may not replace the active one (:func:`kept_because`) is never used:
+    its weights go (a fine-tuned one's are hundreds of MB), its meta.json stays."""
     from annotator.services.models import discard_version
 
-    key = outcome.key
-    discard_version(store, outcome.folder, reason=(
-        f"test {key} {_metric(outcome.metrics, key):.3f}, below the active {outcome.previous_version}'s "
-        f"{_metric(outcome.previous_metrics, key):.3f} on the same test speeches"))
+    discard_version(store, outcome.folder, reason=outcome.kept_why())
     outcome.discarded = True
 
 
@@ -397,6 +435,8 @@ def _reused_outcome(store: Store, existing: dict[str, Any], sides: tuple[list[Ex
     # the same rule as for a new version: it becomes active only if it scores at least as well
     outcome.previous_version, outcome.previous_metrics = _active_on_test(store, outcome.kind, test,
                                                                          unless=outcome.version)
+    if outcome.previous_version:
+        outcome.previous_recorded = recorded_metrics(store, outcome.previous_version)
     outcome.activated = activate and (force or outcome.better_than_previous())
     outcome.kept_previous = activate and not outcome.activated
     if outcome.activated:

@@ -48,8 +48,14 @@ class VersionScore:
     @property
     def recorded_n(self) -> int | None:
         """The test items behind the recorded scores."""
-        n = self.recorded_scores.get("n", self.recorded_scores.get("n_docs"))
-        return int(n) if isinstance(n, (int, float)) else None
+        from annotator.services.training import scored_items
+
+        return scored_items(self.recorded_scores)
+
+    def recorded_score(self, key: str) -> float | None:
+        """A score recorded when it was trained; None where it was scored on no test item."""
+        value = self.recorded_scores.get(key)
+        return float(value) if isinstance(value, (int, float)) and self.recorded_n != 0 else None
 
 
 @dataclass
@@ -94,7 +100,7 @@ def score_versions(store: Store, newest: int = DEFAULT_NEWEST, scheme: Scheme | 
         return {}
     active = store.active_models()
     ever = store.ever_active_versions()
-    scheme = scheme or _report_scheme(store)
+    scheme = scheme or report_scheme(store)
     tests = _TestSets(store, scheme)
     out: dict[str, KindVersions] = {}
     for kind in KINDS:
@@ -118,8 +124,9 @@ def _trained_at(entry: dict[str, Any]) -> str:
     return str(entry["meta"].get("created_at") or entry["registered_at"])
 
 
-def _report_scheme(store: Store) -> Scheme:
-    """The active frames version's label scheme (the one the report's other figures use)."""
+def report_scheme(store: Store) -> Scheme:
+    """The active frames version's label scheme (the one the report's figures use, and whose
+    display names it shows), else the default scheme."""
     from annotator.schemes import get_scheme
 
     version = store.active_models().get("frames")
@@ -169,6 +176,8 @@ def _score(store: Store, kind: str, entry: dict[str, Any], test: list | None, sc
     recorded = dict(meta.get("metrics") or {})
     row = VersionScore(version=entry["version"], method=str(meta.get("method") or ""), trained_at=_trained_at(entry),
                        active=active, scores=recorded, recorded=True, recorded_scores=recorded)
+    if row.recorded_n == 0:  # scored on nothing when trained: no score to show, not a score of 0
+        row.scores = {}
     if not test:
         row.why = note or "no current test split"
     elif meta.get("scheme") and meta["scheme"] != scheme.name:

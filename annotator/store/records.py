@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from annotator.thresholds import reaches
+
 
 @dataclass(frozen=True)
 class SpanLabel:
@@ -147,7 +149,7 @@ class SpeechScore:
 
     @property
     def suggested(self) -> bool:
-        return self.score >= self.threshold
+        return reaches(self.score, self.threshold)
 
 
 @dataclass(frozen=True)

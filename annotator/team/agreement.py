@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from annotator.schemes import Scheme
 from annotator.store import Store
 from annotator.store import team_queries as q
 from annotator.store.gold import is_vote, labels_of
@@ -259,8 +260,9 @@ def _fmt(x: float | None) -> str:
     return "   -" if x is None else f"{x:.3f}"
 
 
-def format_table(report: Mapping[str, Any]) -> str:
-    """A plain-text table of the figures (one block overall, one line per language)."""
+def format_table(report: Mapping[str, Any], scheme: Scheme | None = None) -> str:
+    """A plain-text table of the figures (one block overall, one line per language); each label
+    by its display name in ``scheme`` (``Scheme.display_name``)."""
     o = report["overall"]
     if not o["segments"]:
         return "no segment has decisions by two or more annotators yet; assign overlap with `annotator assign`"
@@ -284,7 +286,8 @@ def format_table(report: Mapping[str, Any]) -> str:
     for label, value in a["per_label"].items():
         n = counts.get(label, 0)
         few = "  too few to judge" if n < MIN_LABEL_SEGMENTS else ""
-        lines.append(f"  {label:<46} {_fmt(value)}  n={n}{few}")
+        name = scheme.display_name(label) if scheme is not None else label
+        lines.append(f"  {name:<46} {_fmt(value)}  n={n}{few}")
     lines += ["", f"{'pair':<30} {'segments':>8} {'kappa':>7} {'span F1 exact':>14} {'partial':>8}"]
     for pair, p in o["pairs"].items():
         lines.append(f"{pair:<30} {p['kappa']['segments']:>8} {_fmt(p['kappa']['mean']):>7} "

@@ -60,7 +60,7 @@ class Adjudication(Static):
         if not votes:
             say(self.app, "no annotator has decided on this segment", severity="warning", timeout=3)
             return
-        names = {lab.id: lab.name for lab in self.session.scheme.frames}
+        names = self.session.scheme.display_names
 
         def take(annotator: str | None) -> None:
             if annotator is None:

@@ -235,7 +235,8 @@ class AnnotateScreen(Screen):
             return
         view = self.session.view(self.current_id)
         accent = self.spans.get_component_rich_style("segment-text--span")
-        mode = Text(f"  ·  SPANS: {visible_text(self.spans.label)}", "bold reverse") if self.spans.active else None
+        mode = (Text(f"  ·  SPANS: {visible_text(self.session.scheme.display_name(self.spans.label))}", "bold reverse")
+                if self.spans.active else None)
         self.query_one(MetaLine).show(view, mode)
         self.query_one("#before", ContextText).show(view.before.text if view.before else "")
         self.spans.show(view.segment.text, view.spans)

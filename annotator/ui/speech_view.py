@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import on, work
@@ -20,6 +21,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
@@ -29,8 +31,28 @@ from annotator.schemes import Scheme
 from annotator.services.session import STATUS_ICONS
 from annotator.services.speech_session import SpeechDecisions, SpeechView
 from annotator.text import display_line, visible_text
+from annotator.thresholds import score_text
 from annotator.ui.bindings import screen_bindings
-from annotator.ui.widgets import SegmentText, say
+from annotator.ui.widgets import SegmentText, say, truncate_cells
+
+
+class SpeechChecklist(Widget):
+    """The speech's checklist (:func:`speech_checklist`), laid out for the width it has when drawn."""
+
+    DEFAULT_CSS = "SpeechChecklist { height: auto; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.args: tuple | None = None
+
+    def show(self, view: SpeechView, scheme: Scheme, accent: Style, keys: Mapping[str, str] | None = None) -> None:
+        self.args = (view, scheme, accent, keys)
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        if self.args is None:
+            return Text()
+        return speech_checklist(*self.args, width=self.content_size.width or self.size.width)
 
 
 class SpeechScored(Message):
@@ -52,8 +74,11 @@ def speech_header(view: SpeechView) -> Text:
     return text
 
 
-def speech_checklist(view: SpeechView, scheme: Scheme, accent: Style, keys: Mapping[str, str] | None = None) -> Text:
-    """The speech's frames: key, box, name, and the model's score against its threshold."""
+def speech_checklist(view: SpeechView, scheme: Scheme, accent: Style, keys: Mapping[str, str] | None = None,
+                     width: int = 0) -> Text:
+    """The speech's frames: key, box, name, and the model's score against its threshold.
+    ``width``: the cells a row may take (0: any); the names' column narrows (long names cut
+    with …) so that rows fit, as in the segment's checklist."""
     keys = keys or {}
     text = Text(end="")
     text.append("Frames of the whole speech\n", "bold")
@@ -61,17 +86,22 @@ def speech_checklist(view: SpeechView, scheme: Scheme, accent: Style, keys: Mapp
         text.append(f"scores of {visible_text(view.version)}; ◇ at or above the threshold\n", "dim")
     if not view.has_scores:
         text.append("no scores for this speech yet\n", "dim italic")
-    name_width = max((len(lab.name) for lab in scheme.frames), default=10)
+    name_width = max((cell_len(visible_text(lab.name)) for lab in scheme.frames), default=10)
     shown = {lab.id: visible_text(keys.get(f"frame.{lab.id}", lab.key)) or " " for lab in scheme.frames}
-    key_width = max((len(k) for k in shown.values()), default=1)
+    key_width = max((cell_len(k) for k in shown.values()), default=1)
+    if width:
+        tail = max((len(f" {score_text(r.score)} / {score_text(r.threshold)} ◇") for r in view.frames
+                    if r.score is not None and r.threshold is not None), default=0)
+        name_width = max(min(name_width, width - key_width - 5 - tail), 8)  # "k [x] name"
     for row in view.frames:
         style = accent if row.checked else Style()
         text.append(f"{shown.get(row.label.id, ' '):<{key_width}} ", "dim")
         text.append("[x]" if row.checked else "[ ]", style)
-        text.append(f" {visible_text(row.label.name):<{name_width}}", style)
+        name = truncate_cells(visible_text(row.label.name), name_width, "…")
+        text.append(" " + name + " " * (name_width - cell_len(name)), style)
         if row.score is not None:
-            text.append(f" {row.score:.2f}", "bold" if row.suggested else "dim")
-            text.append(f" / {row.threshold:.2f}", "dim")
+            text.append(f" {score_text(row.score)}", "bold" if row.suggested else "dim")
+            text.append(f" / {score_text(row.threshold)}", "dim")
             if row.suggested:
                 text.append(" ◇", accent)
         text.append("\n")
@@ -116,7 +146,7 @@ class SpeechScreen(Screen):
                 for _ in self.paragraphs:
                     yield SegmentText()
             with VerticalScroll(id="speech-frames", can_focus=False):
-                yield Static(id="speech-checklist")
+                yield SpeechChecklist(id="speech-checklist")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -135,8 +165,7 @@ class SpeechScreen(Screen):
         view = self.decisions.view(self.speech_id)
         accent = self._accent()
         self.query_one("#speech-meta", Static).update(speech_header(view))
-        self.query_one("#speech-checklist", Static).update(speech_checklist(view, self.decisions.scheme, accent,
-                                                                             self.keys))
+        self.query_one("#speech-checklist", SpeechChecklist).show(view, self.decisions.scheme, accent, self.keys)
 
     # ---------------------------------------------------------------- deciding
     def _save(self, step, *args) -> None:

@@ -32,6 +32,7 @@ from annotator.services.session import (
 )
 from annotator.text import display_line, visible_text, visual_order
 from annotator.store import SpanLabel, Translation
+from annotator.thresholds import score_text
 
 
 def say(app: App, message: str, title: str = "", **kwargs) -> None:
@@ -316,9 +317,9 @@ def _checklist_tail(row: FrameRow, accent: Style) -> Text:
     the other annotators who chose it."""
     tail = Text(end="")
     if row.score is not None:
-        tail.append(f" {row.score:.2f}", "bold" if row.suggested else "dim")
+        tail.append(f" {score_text(row.score)}", "bold" if row.suggested else "dim")
         if row.threshold is not None:
-            tail.append(f" / {row.threshold:.2f}", "dim")
+            tail.append(f" / {score_text(row.threshold)}", "dim")
         if row.suggested:
             tail.append(" ◇", accent)
     elif row.note:
@@ -358,7 +359,6 @@ def others_text(view: SegmentView, scheme: Scheme) -> Text:
     text = Text(end="")
     if not view.others:
         return text
-    names = {lab.id: lab.name for lab in (*scheme.frames, *scheme.spans)}
     text.append(f"{STATUS_ICONS[OTHERS]} Labelled by others\n", "bold")
     for vote in view.others:
         text.append(f"{STATUS_ICONS.get(vote.status, '?')} ")
@@ -369,7 +369,7 @@ def others_text(view: SegmentView, scheme: Scheme) -> Text:
         if vote.status == "rejected":
             text.append("nothing to label", "dim")
         else:
-            text.append(visible_text(", ".join(names.get(f, f) for f in vote.frames)) or "no frame")
+            text.append(visible_text(", ".join(scheme.display_name(f) for f in vote.frames)) or "no frame")
             for covered in vote.span_texts:
                 text.append(" · «" + display_line(visible_text(covered)) + "»")
         text.append("\n")
@@ -462,8 +462,8 @@ def guidelines_text(scheme: Scheme, keys: Mapping[str, str] | None = None) -> Te
     text.append("Scores and thresholds\n", "bold")
     text.append(
         "Beside each frame: the model's score / the label's threshold, tuned for each label on the "
-        "dev labels when the model was trained. Where the score reaches the threshold (◇), the model "
-        "ticks the frame: a accepts those. A label without a score says why: no frames model active, "
+        "dev labels when the model was trained, both to three decimals. Where the score reaches the "
+        "threshold, as shown (0.500 / 0.500 too), the model ticks the frame (◇): a accepts those. A label without a score says why: no frames model active, "
         "not scored yet (suggestions are computed in the background), the model was trained before "
         "the label existed, or an older run kept only the 5 best scores.\n\n")
     text.append("Others' labels and the speech\n", "bold")
@@ -498,7 +498,8 @@ def header_text(session: Session) -> Text:
     flt = session.filter
     parts = [f"{k}={v}" for k, v in (("search", flt.query), ("language", flt.language),
                                      ("speech", flt.speech_id), ("status", flt.status),
-                                     ("frame", flt.label)) if v not in ("", None)]
+                                     ("frame", session.scheme.display_name(flt.label) if flt.label else "")
+                                     ) if v not in ("", None)]
     if session.low_confidence:
         parts.append("least sure first")
     if session.similar_to is not None:  # a list of its own: the filters above are not in force
@@ -519,7 +520,6 @@ def header_text(session: Session) -> Text:
 
 def votes_table(votes: list[Vote], scheme: Scheme, accent: Style) -> Table:
     """Each annotator's decision side by side; labels not everyone chose stand out."""
-    names = {lab.id: lab.name for lab in (*scheme.frames, *scheme.spans)}
     shared = set.intersection(*(set(v.frames) for v in votes)) if votes else set()
     shared_spans = set.intersection(*(set(v.spans) for v in votes)) if votes else set()
     table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False,
@@ -536,7 +536,7 @@ def votes_table(votes: list[Vote], scheme: Scheme, accent: Style) -> Table:
             who.append(" (prior)", "dim")
         frames = Text(end="")
         for frame in vote.frames:
-            frames.append(visible_text(names.get(frame, frame)), Style() if frame in shared else accent)
+            frames.append(visible_text(scheme.display_name(frame)), Style() if frame in shared else accent)
             frames.append("\n")
         if not vote.frames:
             frames.append("none" if vote.status != "rejected" else "rejected: nothing", "dim")
