@@ -11,6 +11,7 @@ in ``<project>/schemes/``.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,13 @@ class Scheme:
     @property
     def span_ids(self) -> list[str]:
         return [lab.id for lab in self.spans]
+
+    @property
+    def labels_key(self) -> str:
+        """What a model learns of the scheme: its frame and span label ids, in order (hashed).
+        Training recipes name this, not the file's hash, so that a new display name or a
+        reworded definition does not make every version trained before count as another's."""
+        return hashlib.sha256(json.dumps([self.frame_ids, self.span_ids]).encode()).hexdigest()[:16]
 
     def frame(self, label_id: str) -> Label | None:
         return next((lab for lab in self.frames if lab.id == label_id), None)

@@ -100,7 +100,7 @@ def _active_segment_model(store: Store) -> tuple[str, Path, Any] | None:
 def _recipe(method: str, source: str, scheme: Scheme, sides: tuple[list[SpeechDoc], ...]) -> str:
     """What a speech frames version is made from: its method and what it reads (the segment
     version, or the encoder), the labels and the split. The same recipe gives the same version."""
-    recipe = {"kind": KIND, "method": method, "source": source, "scheme": scheme.hash, "format": TRAINING_FORMAT,
+    recipe = {"kind": KIND, "method": method, "source": source, "scheme": scheme.labels_key, "format": TRAINING_FORMAT,
               "sides": [sorted([d.id, sorted(d.frames)] for d in side) for side in sides]}
     text = json.dumps(recipe, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

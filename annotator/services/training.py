@@ -195,7 +195,7 @@ def training_recipe(kind: str, method: str, epochs: int, encoder: str, scheme: S
     import json
 
     recipe = {"kind": kind, "method": method, "epochs": epochs if method == "finetune" else None,
-              "encoder": encoder, "scheme": scheme.hash, "data": digest,
+              "encoder": encoder, "scheme": scheme.labels_key, "data": digest,
               "sides": [sorted(ex.id for ex in side) for side in sides], "format": training_format(kind, method)}
     if glossary:
         recipe["glossary"] = sorted(glossary)
