@@ -12,6 +12,7 @@ The speech's text is data: each paragraph is drawn by :class:`~annotator.ui.widg
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -21,7 +22,6 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
@@ -33,26 +33,16 @@ from annotator.services.speech_session import SpeechDecisions, SpeechView
 from annotator.text import display_line, visible_text
 from annotator.thresholds import score_text
 from annotator.ui.bindings import screen_bindings
-from annotator.ui.widgets import SegmentText, say, truncate_cells
+from annotator.ui.widgets import SegmentText, WidthChecklist, say, truncate_cells
 
 
-class SpeechChecklist(Widget):
-    """The speech's checklist (:func:`speech_checklist`), laid out for the width it has when drawn."""
+class SpeechChecklist(WidthChecklist):
+    """The speech's checklist (:func:`speech_checklist`)."""
 
     DEFAULT_CSS = "SpeechChecklist { height: auto; }"
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.args: tuple | None = None
-
-    def show(self, view: SpeechView, scheme: Scheme, accent: Style, keys: Mapping[str, str] | None = None) -> None:
-        self.args = (view, scheme, accent, keys)
-        self.refresh(layout=True)
-
-    def render(self) -> Text:
-        if self.args is None:
-            return Text()
-        return speech_checklist(*self.args, width=self.content_size.width or self.size.width)
+    def draw(self, *args: Any, width: int) -> Text:
+        return speech_checklist(*args, width=width)
 
 
 class SpeechScored(Message):

@@ -5,6 +5,7 @@ markup and escape sequences in a speech are shown literally."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from rich import box
 from rich.cells import cell_len
@@ -330,16 +331,17 @@ def _checklist_tail(row: FrameRow, accent: Style) -> Text:
     return tail
 
 
-class FrameChecklist(Widget):
-    """The frame checklist (:func:`frame_checklist`), laid out for the width it has when drawn."""
+class WidthChecklist(Widget):
+    """A checklist laid out for the width it has when drawn: ``show`` keeps what to draw,
+    ``draw`` (a subclass's) draws it at a width."""
 
-    DEFAULT_CSS = "FrameChecklist { height: auto; }"
+    DEFAULT_CSS = "WidthChecklist { height: auto; }"
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.args: tuple | None = None
 
-    def show(self, view: SegmentView, scheme: Scheme, accent: Style, keys: Mapping[str, str] | None = None) -> None:
+    def show(self, view: Any, scheme: Scheme, accent: Style, keys: Mapping[str, str] | None = None) -> None:
         self.args = (view, scheme, accent, keys)
         self.refresh(layout=True)
 
@@ -347,10 +349,22 @@ class FrameChecklist(Widget):
         self.args = None
         self.refresh(layout=True)
 
+    def draw(self, *args: Any, width: int) -> Text:
+        raise NotImplementedError
+
     def render(self) -> Text:
         if self.args is None:
             return Text()
-        return frame_checklist(*self.args, width=self.content_size.width or self.size.width)
+        return self.draw(*self.args, width=self.content_size.width or self.size.width)
+
+
+class FrameChecklist(WidthChecklist):
+    """The frame checklist (:func:`frame_checklist`)."""
+
+    DEFAULT_CSS = "FrameChecklist { height: auto; }"
+
+    def draw(self, *args: Any, width: int) -> Text:
+        return frame_checklist(*args, width=width)
 
 
 def others_text(view: SegmentView, scheme: Scheme) -> Text:
