@@ -317,7 +317,10 @@ def make_code_model(folder: Path, kind: str = "translation", in_tokenizer: bool 
     from safetensors.torch import save_file
 
     folder = Path(folder)
-    make_tiny_tokenizer(folder)
+    if in_tokenizer:  # a real tiny encoder otherwise: only its tokenizer names code
+        make_tiny_encoder(folder)
+    else:
+        make_tiny_tokenizer(folder)
     marker = folder / CODE_RAN
     payload = f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\n"
     (folder / "configuration_evil.py").write_text(
@@ -325,17 +328,20 @@ def make_code_model(folder: Path, kind: str = "translation", in_tokenizer: bool 
         "class EvilConfig(PretrainedConfig):\n    model_type = 'evil'\n", encoding="utf-8")
     (folder / "modeling_evil.py").write_text(payload, encoding="utf-8")
     (folder / "tokenization_evil.py").write_text(payload, encoding="utf-8")
-    config = {"model_type": "evil", "architectures": ["EvilModel"], "hidden_size": HIDDEN}
     if in_tokenizer:
         tok_config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
         tok_config["auto_map"] = {"AutoTokenizer": ["tokenization_evil.EvilTokenizer", None]}
         tok_config["tokenizer_class"] = "EvilTokenizer"
         (folder / "tokenizer_config.json").write_text(json.dumps(tok_config), encoding="utf-8")
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        config.setdefault("position_embedding_type", "absolute")  # what CTranslate2's converter reads
+        (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
     else:
-        config["auto_map"] = {"AutoConfig": "configuration_evil.EvilConfig", "AutoModel": "modeling_evil.EvilModel",
-                              "AutoModelForSeq2SeqLM": "modeling_evil.EvilModel"}
-    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    save_file({"weight": torch.zeros(2, 2)}, str(folder / "model.safetensors"))
+        config = {"model_type": "evil", "architectures": ["EvilModel"], "hidden_size": HIDDEN,
+                  "auto_map": {"AutoConfig": "configuration_evil.EvilConfig", "AutoModel": "modeling_evil.EvilModel",
+                               "AutoModelForSeq2SeqLM": "modeling_evil.EvilModel"}}
+        (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+        save_file({"weight": torch.zeros(2, 2)}, str(folder / "model.safetensors"))
     write_meta(folder, ModelMeta(kind=kind, version=folder.name, base="evil", method="test"))
     return folder
 

@@ -32,7 +32,8 @@ from annotator.ml import engine as engines
 from annotator.ml import translate_engine
 from annotator.ml.batching import map_batched
 from annotator.ml.loading import load_model, load_tokenizer, quiet_transformers, refused_code, resolve_checkpoint
-from annotator.ml.registry import check_loadable, check_no_code
+from annotator.ml import registry
+from annotator.ml.registry import check_loadable
 from annotator.progress import Say
 
 # ISO 639-1 → NLLB-200 (FLORES-200) codes; covers the demo corpus and the common EU/UN languages.
@@ -305,7 +306,7 @@ class Translator:
 def _load_config(folder: Path) -> Any:
     from transformers import AutoConfig
 
-    check_no_code(folder)
+    registry.check_no_code(folder)
     quiet_transformers()
     try:
         return AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)

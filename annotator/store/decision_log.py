@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,12 +191,19 @@ class DecisionLog:
         if problem:
             raise AnnotatorError(problem)
 
-    def release(self, item: int, annotator: str) -> int:
-        """Take the annotator's entries on ``item`` off the undo stack (undone ones too): a merge
-        found the other project holding a decision there, so it is no longer this project's own
-        to undo or redo. Returns how many were taken off."""
+    def release(self, pairs: Iterable[tuple[int, str]]) -> int:
+        """Take each ``(item, annotator)``'s entries off the undo stack (undone ones too): a
+        merge found the other project holding a decision there, so it is no longer this
+        project's own to undo or redo. One statement for all of them (a merge of 100,000
+        decisions releases them in a second, where one statement each scanned the annotator's
+        whole stack every time). Returns how many entries were taken off."""
         t = self.t
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS released_items "
+                        "(item INTEGER NOT NULL, annotator TEXT NOT NULL, PRIMARY KEY (item, annotator))")
+        self.db.execute("DELETE FROM temp.released_items")
+        self.db.conn.executemany("INSERT OR IGNORE INTO temp.released_items (item, annotator) VALUES (?, ?)", list(pairs))
         cur = self.db.execute(
-            f"DELETE FROM {t.stack} WHERE annotator = ? AND history_uid IN "
-            f"(SELECT uid FROM {t.history} WHERE {t.item} = ? AND annotator = ?)", [annotator, item, annotator])
+            f"DELETE FROM {t.stack} WHERE history_uid IN (SELECT h.uid FROM temp.released_items r "
+            f"JOIN {t.history} h ON h.{t.item} = r.item AND h.annotator = r.annotator)")
+        self.db.execute("DELETE FROM temp.released_items")
         return cur.rowcount

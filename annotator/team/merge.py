@@ -185,11 +185,11 @@ def _merge_decisions(store: Store, other: Rows, kind: _Kind, item_map: dict[int,
             report.history += int(q.insert_history(store, t, row, item_map[row[t.item]]))
     log = DecisionLog(store.db, t)
     added = replaced = 0
+    # Wherever the other project holds a decision, by a name: whatever the outcome below, undo
+    # and redo here must not change it (ours would come back, or theirs, at the next merge).
+    log.release((item_map[row[t.item]], row["annotator"]) for row in other[kind.decisions])
     for row in other[kind.decisions]:
         item = item_map[row[t.item]]
-        # The other project holds a decision here, by this name: whatever the outcome below,
-        # undo and redo here must not change it (ours would come back, or theirs, at the next merge).
-        log.release(item, row["annotator"])
         mine = q.decision_row(store, t, item, row["annotator"])
         theirs = state_from_row(row)
         if mine is None:
