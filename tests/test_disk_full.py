@@ -221,3 +221,29 @@ def test_a_model_folder_that_finds_no_space_is_one_line_and_leaves_nothing(tmp_p
             raise failure  # the weights did not fit
     assert "\n" not in str(caught.value) and "frames-new: the disk is full" in str(caught.value)
     assert list(final.parent.iterdir()) == []  # no half-written folder, no staging left
+
+
+def test_a_new_project_on_a_disk_that_takes_no_byte_is_one_line(tmp_path):
+    """The very first write of a new project (switching it to WAL) fails on a disk with no room
+    at all — a real one this time: the process may write no byte to any file (RLIMIT_FSIZE,
+    which fails writes as a full file system does). One line, exit 2, no database left behind."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    speech = tmp_path / "s1.txt"
+    speech.write_text("Hello world. This is a speech.\n", encoding="utf-8")
+
+    def no_room() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the writer
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+    run = subprocess.run([sys.executable, "-m", "annotator", "import", str(speech), "--db", str(tmp_path / "new.db"),
+                          "--lang", "en"], preexec_fn=no_room, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2 and len(lines) == 1, run.stderr
+    assert "new.db" in lines[0] and "nothing saved before is lost" in lines[0]
+    assert not (tmp_path / "new.db").exists()

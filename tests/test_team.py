@@ -15,6 +15,7 @@ from _team_fixtures import add_speech, build_corpus, build_project, decide_many,
 from annotator.cli import cli
 from annotator.errors import AnnotatorError
 from annotator.store import AnnotationState, GlossaryEntry, SpanLabel, Store
+from annotator.store import team_queries as q
 from annotator.store.gold import adjudicator_name, is_adjudicator
 from annotator.team.agreement import agreement
 from annotator.team.assign import assign_work, disagreements, plan_assignments
@@ -712,3 +713,35 @@ def test_undo_costs_the_same_at_any_history_size():
         cost[name] = (_vm_steps(store, lambda: store.undo("ann")), _vm_steps(store, lambda: store.redo("ann")))
     assert cost["big"][0] <= cost["small"][0] * 1.5 + 2, cost
     assert cost["big"][1] <= cost["small"][1] * 1.5 + 2, cost
+
+
+def test_a_full_disk_during_a_merge_is_this_projects_disk_not_the_other_file(colleague):
+    """SQLite's "database or disk is full" while the merge writes here is the project's DiskFull
+    (free some space), not "cannot merge b.db" — the colleague's file is fine."""
+    from annotator.errors import DiskFull
+
+    a, b_path = colleague
+    b = Store.open(b_path)
+    for i in range(400):  # the colleague's history: more than the free room of a page or two
+        b.decide(1, "bob", AnnotationState(("Economic",) if i % 2 else ("Political",), (), "corrected"))
+    b.close()
+    counts = _counts(a)
+    a.db.execute("PRAGMA max_page_count = 1")  # SQLite keeps it at the current size
+    with pytest.raises(DiskFull) as caught:
+        merge_databases(a, [b_path])
+    assert "b.db" not in str(caught.value)
+    a.db.execute(f"PRAGMA max_page_count = {2**31 - 2}")
+    assert _counts(a) == counts
+
+
+def test_a_file_too_big_for_memory_is_refused_in_one_line(colleague, monkeypatch):
+    a, b_path = colleague
+    real = q._check_intact
+
+    def out_of_memory(conn, path):
+        real(conn, path)
+        raise MemoryError
+
+    monkeypatch.setattr(q, "_check_intact", out_of_memory)
+    with pytest.raises(AnnotatorError, match="does not fit in this machine's memory; nothing was merged"):
+        merge_databases(a, [b_path])

@@ -37,7 +37,13 @@ def connect(path: str | Path, *, migrate: bool = True) -> Database:
         raise AnnotatorError(f"{shown(path)}: cannot open database ({exc})") from None
     check_is_database(conn, path)
     db = Database(conn)
-    configure(db)
+    try:
+        configure(db)  # a new database's first write (WAL mode) is here: a full disk fails it
+    except sqlite3.Error as exc:
+        conn.close()
+        if disk_error(exc):
+            raise DiskFull(path, io_error=is_io_error(exc)) from None
+        raise AnnotatorError(f"{shown(path)}: cannot open the database ({exc})") from None
     if migrate:
         _migrate(db, path)
     return db
@@ -69,6 +75,8 @@ def check_is_database(conn: sqlite3.Connection, path: str | Path) -> None:
         conn.execute("PRAGMA schema_version").fetchone()
     except sqlite3.DatabaseError as exc:
         conn.close()
+        if disk_error(exc):
+            raise DiskFull(path, io_error=is_io_error(exc)) from None
         if "not a database" in str(exc):
             raise AnnotatorError(f"{shown(path)}: not an SQLite database") from None
         if "malformed" in str(exc):

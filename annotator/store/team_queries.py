@@ -88,6 +88,7 @@ def read_other(path: str | Path, limits: ReadLimits = ReadLimits()) -> dict[str,
     path = Path(path)
     conn = _open_read_only(path)
     reading = "the file"
+    rows: dict[str, list[dict[str, Any]]] = {}
     try:
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limits.value_bytes)
         deadline = time.monotonic() + limits.seconds
@@ -97,7 +98,6 @@ def read_other(path: str | Path, limits: ReadLimits = ReadLimits()) -> dict[str,
         conn.execute("BEGIN")
         columns = _table_columns(conn, path)
         _check_intact(conn, path)
-        rows: dict[str, list[dict[str, Any]]] = {}
         total = 0
         for table in OTHER_TABLES:
             reading = f"table {table.name}"
@@ -123,6 +123,9 @@ def read_other(path: str | Path, limits: ReadLimits = ReadLimits()) -> dict[str,
             rows[table.name] = [
                 {ROW_KEY: r[0], **table.older, **dict(zip(read, r[1:]))} for r in cur]
         return rows
+    except MemoryError:
+        rows.clear()
+        raise _refused(path, f"{reading} does not fit in this machine's memory") from None
     except sqlite3.DataError as exc:  # SQLite's own limit on one value
         raise _refused(path, f"{reading} holds a value over {_size(limits.value_bytes)}, more than a merge reads "
                              f"({exc})") from None

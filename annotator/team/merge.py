@@ -31,6 +31,7 @@ from typing import Any
 from annotator.errors import AnnotatorError, shown
 from annotator.store import AnnotationState, Store
 from annotator.store import team_queries as q
+from annotator.store.db import disk_error
 from annotator.store.decision_log import SEGMENT_DECISIONS, SPEECH_DECISIONS, DecisionLog, DecisionTables
 from annotator.store.records import state_from_row
 from annotator.store.team_queries import ReadLimits
@@ -271,6 +272,8 @@ def _merge_one(store: Store, other: Rows, path: Path, report: MergeReport) -> No
             report.assignments += int(q.insert_assignment(store, seg_map[row["segment_id"]], row["annotator"],
                                                           row["created_at"]))
     except sqlite3.DatabaseError as exc:
+        if disk_error(exc):  # this project's disk, not the other file: store.write() says so
+            raise
         raise AnnotatorError(f"{shown(path)}: cannot merge ({exc}); nothing was merged") from None
 
 

@@ -110,7 +110,8 @@ def check_rows(other: dict[str, list[dict[str, Any]]], path: Path) -> None:
             _name(row, "annotator")
             _once(seen, table, row, "annotator")
     except ValueError as exc:  # a BadRow, or a decision that does not parse
-        where = f"{table} row {row.get(ROW_KEY)}: " if table else ""
+        key = row.get(ROW_KEY)
+        where = f"{table} row {key if type(key) is int else _quote(key)}: " if table else ""
         raise AnnotatorError(f"{shown(path)}: {where}{exc}; nothing was merged") from None
 
 
