@@ -133,7 +133,10 @@ SHAPES = {  # case → (format, the record, a part of the message)
     "spans is a number": ("prodigy", lambda t: prodigy(t, spans=1), "'spans' must be a list of objects, not a number"),
     "accept is a string": ("prodigy", lambda t: prodigy(t, accept="Political"), "'accept' must be a list of label"),
     "span start is true": ("prodigy", lambda t: prodigy(t, spans=[{"start": False, "end": True, "label": "Slogan"}]),
-                           "span False-True is not inside the text"),
+                           "span False-True: start and end must be whole numbers"),
+    "span start forges a line": ("prodigy", lambda t: prodigy(t, spans=[{"start": "x\nannotator: imported 9",
+                                                                        "end": 3, "label": "Slogan"}]),
+                                 "span 'x\\nannotator: imported 9'-3: start and end must be whole numbers"),
     "frames is a number": ("jsonl", lambda t: {"text": t, "frames": 3}, "'frames' must be a list of label names, "
                                                                          "not a number (3)"),
     "speech frames is a number": ("jsonl", lambda t: {"level": "speech", "speech_id": 1, "frames": 3},
@@ -196,8 +199,8 @@ def test_an_annotator_name_with_a_control_character_is_refused(project, tmp_path
     assert len(lines) == 1 and lines[0].startswith("annotator: error: --annotator ") and problem in lines[0]
     assert state(db) == before
     ok = CliRunner().invoke(cli, ["import-labels", str(path), "--format", "prodigy", "--db", str(db),
-                                  "--annotator", "Zoë Ng"])
-    assert ok.exit_code == 0, ok.output
+                                  "--annotator", "Zoë Ng"], env={"ANNOTATOR_NAME": name})
+    assert ok.exit_code == 0, ok.output  # a bad $ANNOTATOR_NAME is no matter where --annotator names someone
 
 
 @pytest.mark.parametrize("fmt", ["prodigy", "labelstudio", "jsonl"])

@@ -591,19 +591,22 @@ def test_a_project_of_the_first_version_still_merges(tmp_path):
 
 def test_a_glossary_phrase_rendered_otherwise_there_is_a_conflict(tmp_path):
     a, b = Store.open(tmp_path / "a.db"), Store.open(tmp_path / "b.db")
-    a.add_glossary([GlossaryEntry("网络强国", "zh", "cyberpower")])
-    b.add_glossary([GlossaryEntry("网络强国", "zh", "cyber great power"),
+    forged = "中国梦\nFORGED LINE"  # a phrase that would print a line of its own
+    a.add_glossary([GlossaryEntry("网络强国", "zh", "cyberpower"), GlossaryEntry(forged, "zh", "Chinese Dream")])
+    b.add_glossary([GlossaryEntry("网络强国", "zh", "cyber great power"), GlossaryEntry(forged, "zh", "China dream"),
                     GlossaryEntry("人民的美好生活", "zh", "the people's better life")])
     b.close()
     report = merge_databases(a, [tmp_path / "b.db"])
     assert report.glossary == 1
-    assert [(g.source_text, g.ours, g.theirs) for g in report.glossary_conflicts] == [
-        ("网络强国", "cyberpower", "cyber great power")]
+    assert sorted((g.source_text, g.ours, g.theirs) for g in report.glossary_conflicts) == sorted([
+        ("网络强国", "cyberpower", "cyber great power"), (forged, "Chinese Dream", "China dream")])
     assert {e.source_text: e.rendering for e in a.glossary()}["网络强国"] == "cyberpower"
     result = CliRunner().invoke(cli, ["merge", str(tmp_path / "b.db"), "--db", str(a.path)])
     assert result.exit_code == 0, result.output
-    assert "1 glossary phrases rendered otherwise there (ours kept)" in result.output
+    assert "2 glossary phrases rendered otherwise there (ours kept)" in result.output
     assert "glossary: 网络强国 (zh) is rendered 'cyber great power' there; kept ours, 'cyberpower'" in result.output
+    assert "glossary: '中国梦\\nFORGED LINE' (zh)" in result.output
+    assert not any(line.startswith("FORGED") for line in result.output.splitlines())
     a.close()
 
 
@@ -745,3 +748,21 @@ def test_a_file_too_big_for_memory_is_refused_in_one_line(colleague, monkeypatch
     monkeypatch.setattr(q, "_check_intact", out_of_memory)
     with pytest.raises(AnnotatorError, match="does not fit in this machine's memory; nothing was merged"):
         merge_databases(a, [b_path])
+
+
+def test_views_virtual_and_without_rowid_tables_are_told_apart_on_an_sqlite_older_than_3_37():
+    """``pragma_table_list`` came with SQLite 3.37; where the system's SQLite is older, the
+    CREATE statement tells what a table is, and the same files are refused."""
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE TABLE plain (x)")
+    con.execute("CREATE TABLE keyed (x PRIMARY KEY) WITHOUT ROWID")
+    con.execute("CREATE VIRTUAL TABLE words USING fts5(x)")
+
+    class OlderSqlite:
+        def execute(self, sql, *args):
+            if "pragma_table_list" in sql:
+                raise sqlite3.OperationalError("no such table: pragma_table_list")
+            return con.execute(sql, *args)
+
+    for name, kind in (("plain", ("table", 0)), ("keyed", ("table", 1)), ("words", ("virtual", 0))):
+        assert q._table_kind(con, name) == q._table_kind(OlderSqlite(), name) == kind

@@ -73,7 +73,7 @@ def import_labels_cmd(path: Path, fmt: str, annotator_name: str | None, prior: b
     store = open_existing(db_path)
     try:
         report = import_labels(store, path, fmt, get_scheme(scheme_name), annotator=annotator_name,
-                               default_annotator=checked_default_annotator(), prior=prior)
+                               default_annotator=annotator_name or checked_default_annotator(), prior=prior)
     except ImportProblems as exc:
         for line in exc.problems:
             echo(line, err=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from annotator.cli.common import db_option, echo, open_existing, open_store
+from annotator.errors import shown
 
 
 @click.command("merge")
@@ -39,11 +40,11 @@ def merge_cmd(others: tuple[Path, ...], db_path: Path, as_json: bool) -> None:
     echo(report.line())
     for c in report.conflicts:
         uid = c.item_uid if c.kind == "segment" else speech_key(c.item_uid)
-        echo(f"  conflict: {c.kind} {c.item_id} ({uid}) by {c.annotator}: kept {c.kept} "
+        echo(f"  conflict: {c.kind} {c.item_id} ({uid}) by {shown(c.annotator)}: kept {c.kept} "
              f"(ours {_short(c.ours)}; theirs {_short(c.theirs)})")
     for g in report.glossary_conflicts:
-        echo(f"  glossary: {g.source_text} ({g.language}) is rendered {g.theirs!r} there; "
-             f"kept ours, {g.ours!r}")
+        echo(f"  glossary: {shown(g.source_text)} ({shown(g.language)}) is rendered {shown(repr(g.theirs))} there; "
+             f"kept ours, {shown(repr(g.ours))}")
 
 
 def _short(state) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from annotator.errors import AnnotatorError, InputError
+from annotator.errors import AnnotatorError, InputError, shown
 from annotator.export.speech_labels import SpeechIndex, is_speech_record, says_speech_level
 from annotator.inputs import json_records, read_input
 from annotator.schemes import Scheme
@@ -182,7 +182,9 @@ def _names(path: Path, n: int, value: Any, what: str) -> list[str]:
 
 
 def _span(path: Path, n: int, text: str, start: Any, end: Any, label: Any, quoted: Any = None) -> tuple[int, int, str]:
-    if not all(isinstance(x, int) and not isinstance(x, bool) for x in (start, end)) or not (0 <= start < end <= len(text)):
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in (start, end)):
+        raise InputError(path, f"span {shown(repr(start))}-{shown(repr(end))}: start and end must be whole numbers", n)
+    if not (0 <= start < end <= len(text)):
         raise InputError(path, f"span {start}-{end} is not inside the text (length {len(text)})", n)
     if not isinstance(label, str) or not label:
         raise InputError(path, f"span {start}-{end} has no label", n)

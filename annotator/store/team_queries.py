@@ -176,8 +176,7 @@ def _table_columns(conn: sqlite3.Connection, path: Path) -> dict[str, set[str]]:
         if table.name not in kinds:
             continue
         if kinds[table.name] == "table":  # a virtual table, or one without rowid, is listed as a table too
-            kind, without_rowid = conn.execute("SELECT type, wr FROM pragma_table_list(?) WHERE schema = 'main'",
-                                               [table.name]).fetchone()
+            kind, without_rowid = _table_kind(conn, table.name)
         else:
             kind, without_rowid = kinds[table.name], 0
         if kind != "table" or without_rowid:
@@ -194,6 +193,23 @@ def _table_columns(conn: sqlite3.Connection, path: Path) -> dict[str, set[str]]:
                 raise _refused(path, f"column {column} of table {table.name} is computed, not stored")
         columns[table.name] = {c for c in table.columns if c in have}
     return columns
+
+
+def _table_kind(conn: sqlite3.Connection, name: str) -> tuple[str, int]:
+    """What SQLite says a table of the main schema is (``table``, ``virtual``…) and whether it is
+    WITHOUT ROWID: from ``pragma_table_list`` (SQLite 3.37 and newer), else from its CREATE
+    statement (an older SQLite, as some systems' Pythons have)."""
+    try:
+        row = conn.execute("SELECT type, wr FROM pragma_table_list(?) WHERE schema = 'main'", [name]).fetchone()
+        return row[0], row[1]
+    except sqlite3.OperationalError as exc:
+        if "pragma_table_list" not in str(exc):
+            raise
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone()[0] or ""
+    words = " ".join(sql.upper().split())
+    kind = "virtual" if words.startswith("CREATE VIRTUAL TABLE") else "table"
+    body_end = words.rfind(")")
+    return kind, int("WITHOUT ROWID" in words[body_end:])
 
 
 def _check_intact(conn: sqlite3.Connection, path: Path) -> None:
