@@ -199,7 +199,8 @@ def test_an_annotator_name_with_a_control_character_is_refused(project, tmp_path
     assert len(lines) == 1 and lines[0].startswith("annotator: error: --annotator ") and problem in lines[0]
     assert state(db) == before
     ok = CliRunner().invoke(cli, ["import-labels", str(path), "--format", "prodigy", "--db", str(db),
-                                  "--annotator", "Zoë Ng"], env={"ANNOTATOR_NAME": name})
+                                  "--annotator", "Zoë Ng"],
+                            env={"ANNOTATOR_NAME": name} if "\x00" not in name else {})  # (no NUL in the environment)
     assert ok.exit_code == 0, ok.output  # a bad $ANNOTATOR_NAME is no matter where --annotator names someone
 
 
