@@ -36,6 +36,8 @@ def reaches(score: float, threshold: float) -> bool:
     score, threshold = float(score), float(threshold)
     if math.isnan(score) or math.isnan(threshold):
         return False
+    if math.isinf(score) or math.isinf(threshold):  # no digits to round: as reaches_matrix compares them
+        return score >= threshold
     return score_units(score) >= score_units(threshold)
 
 

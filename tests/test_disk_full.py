@@ -247,3 +247,17 @@ def test_a_new_project_on_a_disk_that_takes_no_byte_is_one_line(tmp_path):
     assert run.returncode == 2 and len(lines) == 1, run.stderr
     assert "new.db" in lines[0] and "nothing saved before is lost" in lines[0]
     assert not (tmp_path / "new.db").exists()
+
+
+def test_the_screen_opens_on_a_full_disk_to_read(tmp_path):
+    """Opening a session writes nothing where the scheme is registered already, so a full disk
+    does not keep a linguist from reading the project (and their decisions wait, pending)."""
+    store = build_project(tmp_path / "p.db")
+    scheme = get_scheme("framing")
+    Session(store, "ann", scheme)
+    fill_the_disk(store, store.segment_ids()[0])
+    writes = store.db.conn.total_changes
+    session = Session(store, "ann", scheme)  # no DiskFull
+    assert store.db.conn.total_changes == writes  # opened without writing a row
+    assert session.accept(store.segment_ids()[0]) == PENDING
+    lift_the_cap(store)

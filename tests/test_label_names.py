@@ -84,6 +84,21 @@ def test_the_export_keeps_the_ids_and_names_them_in_its_metadata(project, tmp_pa
     assert meta["label_names"] == {**CODEBOOK, "Slogan": "Slogan"}
 
 
+def test_prodigy_and_label_studio_show_the_names_and_keep_the_ids(project, tmp_path):
+    """The tools a colleague labels in show each label's name; what they store stays the id,
+    so the files read back as they were written."""
+    from annotator.export.formats import export_gold, read_export
+
+    prodigy = export_gold(project, "prodigy", out="gold.jsonl", base_dir=tmp_path / "exports", scheme=SCHEME)
+    task = json.loads(prodigy.path.read_text(encoding="utf-8").splitlines()[0])
+    assert {"id": "Security_and_defense", "text": "Security and defense"} in task["options"]
+    studio = export_gold(project, "labelstudio", out="gold.json", base_dir=tmp_path / "exports", scheme=SCHEME)
+    config = json.loads(studio.metadata_path.read_text(encoding="utf-8"))["labelstudio_config"]
+    assert '<Choice value="Security_and_defense" html="Security and defense"/>' in config
+    frames = {f for r in read_export(studio.path, "labelstudio") for f in r.get("frames", [])}
+    assert frames and frames <= set(CODEBOOK)
+
+
 def test_agreement_and_the_scheme_listing_name_the_labels(project, tmp_path):
     for seg in project.segment_ids()[:12]:  # a second annotator on the same segments
         project.decide(seg, "bob", AnnotationState(("Security_and_defense",), (), "corrected"))

@@ -105,3 +105,18 @@ def test_the_tick_always_agrees_with_the_digits_shown():
             for score, ticked in zip(column, matrix):
                 assert reaches(score, t) == bool(ticked)
                 assert reaches(score, t) == (float(score_text(score)) >= float(score_text(t))), (score, t)
+
+
+def test_one_score_and_a_matrix_follow_one_rule_at_the_edges():
+    """``reaches`` and ``reaches_matrix`` are the same rule, for values without digits too (a
+    threshold of infinity in a hand-edited meta.json reaches nothing; NaN nothing either)."""
+    import math
+
+    import numpy as np
+
+    from annotator.thresholds import reaches, reaches_matrix
+
+    pairs = [(0.7, math.inf), (math.inf, 0.5), (0.7, -math.inf), (math.nan, 0.5), (0.5, math.nan),
+             (0.4996, 0.5), (0.4994, 0.5), (np.float32(0.35), 0.35)]
+    for score, threshold in pairs:
+        assert reaches(score, threshold) == bool(reaches_matrix([[score]], [threshold])[0, 0]), (score, threshold)

@@ -363,13 +363,15 @@ def _write_data(records: list[dict[str, Any]], fmt: str, tmp: Path, dest: Path, 
         write_hf(records, tmp)
         return {"hf_splits": list(SPLIT_NAMES)}
     elif fmt == "prodigy":
-        interop.write_prodigy(records, tmp, frame_labels=frame_columns(records, scheme))
+        interop.write_prodigy(records, tmp, frame_labels=frame_columns(records, scheme),
+                              names=scheme.display_names)
     elif fmt == "labelstudio":
         # Label Studio imports a JSON array (.json) or JSON lines (.jsonl): follow the name.
         as_array = dest.suffix.lower() != ".jsonl"
         interop.write_labelstudio(records, tmp, as_array=as_array)
         return {"labelstudio": "json array" if as_array else "json lines",
-                "labelstudio_config": interop.labelstudio_config(frame_columns(records, scheme), span_labels(records, scheme))}
+                "labelstudio_config": interop.labelstudio_config(frame_columns(records, scheme), span_labels(records, scheme),
+                                                                  scheme.display_names)}
     else:
         raise AnnotatorError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     return {}

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 from annotator.errors import AnnotatorError, InputError, shown
 from annotator.export.speech_labels import SpeechIndex, is_speech_record, says_speech_level
@@ -86,23 +86,27 @@ def _meta(r: dict[str, Any]) -> dict[str, Any]:
             "annotators": list(r["annotators"]), "status": r["status"]}
 
 
-def prodigy_task(r: dict[str, Any], frame_labels: Sequence[str] = ()) -> dict[str, Any]:
+def prodigy_task(r: dict[str, Any], frame_labels: Sequence[str] = (),
+                 names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A Prodigy task; ``names``: each label's display name, the option's text a person reads
+    (the id stays the option's id, what the answer holds)."""
     spans = [{"start": s["start"], "end": s["end"], "label": s["label"], "text": s["text"]} for s in r["spans"]]
     # a rejected segment (no label applies) is Prodigy's "reject", which reads back as rejected
     answer = "reject" if r.get("status") == "rejected" else "accept"
     task: dict[str, Any] = {"text": r["text"], "spans": spans, "accept": list(r["frames"]), "answer": answer,
                             "meta": _meta(r)}
     if frame_labels:
-        task["options"] = [{"id": lab, "text": lab} for lab in frame_labels]
+        task["options"] = [{"id": lab, "text": (names or {}).get(lab, lab)} for lab in frame_labels]
     task["_input_hash"] = stable_hash(r["text"])
     task["_task_hash"] = stable_hash(r["text"], spans, list(r["frames"]))
     return task
 
 
-def write_prodigy(records: Sequence[dict[str, Any]], path: Path, frame_labels: Sequence[str] = ()) -> None:
+def write_prodigy(records: Sequence[dict[str, Any]], path: Path, frame_labels: Sequence[str] = (),
+                  names: Mapping[str, str] | None = None) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
         for r in records:
-            fh.write(json.dumps(prodigy_task(r, frame_labels), ensure_ascii=False) + "\n")
+            fh.write(json.dumps(prodigy_task(r, frame_labels, names), ensure_ascii=False) + "\n")
 
 
 def labelstudio_task(r: dict[str, Any]) -> dict[str, Any]:
@@ -128,10 +132,16 @@ def write_labelstudio(records: Sequence[dict[str, Any]], path: Path, as_array: b
                 fh.write(json.dumps(t, ensure_ascii=False) + "\n")
 
 
-def labelstudio_config(frame_labels: Sequence[str], span_labels: Sequence[str]) -> str:
-    """A labelling interface for Label Studio that matches the exported tasks' names."""
-    spans = "".join(f"<Label value={quoteattr(lab)}/>" for lab in span_labels)
-    frames = "".join(f"<Choice value={quoteattr(lab)}/>" for lab in frame_labels)
+def labelstudio_config(frame_labels: Sequence[str], span_labels: Sequence[str],
+                       names: Mapping[str, str] | None = None) -> str:
+    """A labelling interface for Label Studio that matches the exported tasks' names: each
+    label's ``value`` is its id (what the tasks and their results hold), its ``html`` the
+    display name a person reads (``names``)."""
+    def shown_as(lab: str) -> str:
+        return f" html={quoteattr(escape((names or {}).get(lab, lab)))}"
+
+    spans = "".join(f"<Label value={quoteattr(lab)}{shown_as(lab)}/>" for lab in span_labels)
+    frames = "".join(f"<Choice value={quoteattr(lab)}{shown_as(lab)}/>" for lab in frame_labels)
     return (f'<View><Text name="text" value="$text"/><Labels name="{SPANS_FROM}" toName="text">{spans}</Labels>'
             f'<Choices name="{FRAMES_FROM}" toName="text" choice="multiple">{frames}</Choices></View>')
 
