@@ -33,16 +33,7 @@ from annotator.services.speech_session import SpeechDecisions, SpeechView
 from annotator.text import display_line, visible_text
 from annotator.thresholds import score_text
 from annotator.ui.bindings import screen_bindings
-from annotator.ui.widgets import SegmentText, WidthChecklist, say, truncate_cells
-
-
-class SpeechChecklist(WidthChecklist):
-    """The speech's checklist (:func:`speech_checklist`)."""
-
-    DEFAULT_CSS = "SpeechChecklist { height: auto; }"
-
-    def draw(self, *args: Any, width: int) -> Text:
-        return speech_checklist(*args, width=width)
+from annotator.ui.widgets import FrameChecklist, SegmentText, say, truncate_cells
 
 
 class SpeechScored(Message):
@@ -97,6 +88,13 @@ def speech_checklist(view: SpeechView, scheme: Scheme, accent: Style, keys: Mapp
         text.append("\n")
     text.append("\na accept · x no frame · ⌫ undo · esc back", "dim")
     return text
+
+
+class SpeechChecklist(FrameChecklist):
+    """The speech's checklist (:func:`speech_checklist`), laid out as the segment's is."""
+
+    DEFAULT_CSS = "SpeechChecklist { height: auto; }"
+    draw = staticmethod(speech_checklist)
 
 
 class SpeechScreen(Screen):

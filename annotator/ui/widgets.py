@@ -331,11 +331,12 @@ def _checklist_tail(row: FrameRow, accent: Style) -> Text:
     return tail
 
 
-class WidthChecklist(Widget):
-    """A checklist laid out for the width it has when drawn: ``show`` keeps what to draw,
-    ``draw`` (a subclass's) draws it at a width."""
+class FrameChecklist(Widget):
+    """The frame checklist (:func:`frame_checklist`), laid out for the width it has when drawn;
+    ``draw`` is what draws it (the speech view's checklist draws the speech's)."""
 
-    DEFAULT_CSS = "WidthChecklist { height: auto; }"
+    DEFAULT_CSS = "FrameChecklist { height: auto; }"
+    draw = staticmethod(frame_checklist)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -349,22 +350,10 @@ class WidthChecklist(Widget):
         self.args = None
         self.refresh(layout=True)
 
-    def draw(self, *args: Any, width: int) -> Text:
-        raise NotImplementedError
-
     def render(self) -> Text:
         if self.args is None:
             return Text()
         return self.draw(*self.args, width=self.content_size.width or self.size.width)
-
-
-class FrameChecklist(WidthChecklist):
-    """The frame checklist (:func:`frame_checklist`)."""
-
-    DEFAULT_CSS = "FrameChecklist { height: auto; }"
-
-    def draw(self, *args: Any, width: int) -> Text:
-        return frame_checklist(*args, width=width)
 
 
 def others_text(view: SegmentView, scheme: Scheme) -> Text:
