@@ -90,7 +90,7 @@ def test_each_text_is_embedded_once_per_encoder(tiny_encoder_dir, split, monkeyp
     second.fit(train, tiny_encoder_dir, LABELS, dev=dev)  # retraining: the encoder does not run
     assert sum(runs) == encoded
     texts = [ex.text for ex in train[:5]]
-    assert second.embed(texts) == pytest.approx(real(tiny_encoder_dir, texts, "query: ", 128, 16), abs=2e-3)
+    assert second.embed(texts) == pytest.approx(real(tiny_encoder_dir, texts, "query: ", 128), abs=2e-3)
 
 
 def test_the_project_keeps_the_embeddings(store, tiny_encoder_dir):

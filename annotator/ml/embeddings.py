@@ -53,14 +53,15 @@ def embedding_keys(encoder_dir: Path | str, texts: Sequence[str], prefix: str = 
 
 
 def embed_texts(encoder_dir: Path | str, texts: Sequence[str], prefix: str = E5_QUERY_PREFIX,
-                max_length: int = 128, batch_size: int = 16, cache: EmbeddingCache | None = None,
+                max_length: int = 128, cache: EmbeddingCache | None = None,
                 engine: str | None = None) -> np.ndarray:
     """Mean-pooled, L2-normalised embeddings (texts x hidden) from an encoder folder, through the
     inference engine (``ml.engine``: ``engine``, or the process's); texts the cache holds are not
     run through the encoder again, and the new ones are added to it (under keys of the engine
     that computed them, so that the engines' vectors are never mixed).
 
-    Texts go through in length-sorted batches (little padding).
+    Texts go through in the runner's batches (:func:`annotator.ml.engine.encode`): in the engine,
+    texts of one token length each, so that a text's vector does not depend on the texts beside it.
     """
     from annotator.ml.engine import encoder_runner
 
@@ -69,7 +70,7 @@ def embed_texts(encoder_dir: Path | str, texts: Sequence[str], prefix: str = E5_
     known: dict[str, np.ndarray] = dict(cache.get(sorted(set(keys)))) if cache is not None and texts else {}
     todo = sorted({k: t for k, t in zip(keys, texts) if k not in known}.items())
     if todo:
-        vectors = _run_encoder(encoder_dir, [t for _, t in todo], prefix, max_length, batch_size, runner)
+        vectors = _run_encoder(encoder_dir, [t for _, t in todo], prefix, max_length, runner)
         # at the store's precision (float16): a text gives the same vector fresh or from the
         # store, so a version scores the same when trained and when evaluated again later
         vectors = vectors.astype(np.float16).astype(np.float32)
@@ -90,9 +91,9 @@ def _hidden_size(encoder_dir: Path | str) -> int:
 
 
 def _run_encoder(encoder_dir: Path | str, texts: Sequence[str], prefix: str, max_length: int,
-                 batch_size: int, runner: object | None = None) -> np.ndarray:
+                 runner: object | None = None) -> np.ndarray:
     from annotator.ml.engine import encoder_runner, pooled
     from annotator.ml.loading import load_tokenizer
 
     runner = runner or encoder_runner(encoder_dir, texts=texts)
-    return pooled(runner, load_tokenizer(encoder_dir), texts, prefix, max_length, batch_size)
+    return pooled(runner, load_tokenizer(encoder_dir), texts, prefix, max_length)

@@ -1,23 +1,38 @@
-"""The inference engine: transformer encoders (and translation models) in CTranslate2 int8 on
-the CPU, PyTorch as the fallback and for training.
+"""The inference engine: transformer encoders (and translation models) in CTranslate2 on the
+CPU, PyTorch as the fallback and for training.
 
 Which engine runs is one setting for the process: ``auto`` (the default: CTranslate2 where the
-package is installed, the model is converted and its conversion passed the fidelity check;
-PyTorch otherwise, with one line saying why), ``ct2`` or ``torch``; ``annotator suggest
---engine`` or ``$ANNOTATOR_ENGINE`` sets it.
+package is installed and the model converted, PyTorch otherwise, with one line saying why),
+``ct2`` or ``torch``; ``annotator suggest --engine`` or ``$ANNOTATOR_ENGINE`` sets it.
 
 A converted model is the engine's own format (``model.bin``, CTranslate2's weights file: no
-pickles), made once per model and kept under ``models/engine/<encoder key>/`` for a base encoder
-(cut to its first ``layers`` layers where a head reads a middle layer), or inside a version's
-folder (``engine/``) for a fine-tuned or translation model. Beside it, ``engine.json`` records
-the check made at conversion: the embedding cosine to the float32 PyTorch model on real texts
-(min and mean). Where the minimum is under ``MIN_COSINE`` the conversion is not used.
+pickles), its weights stored in int8, made once per model and kept under
+``models/engine/<encoder key>/`` for a base encoder (cut to its first ``layers`` layers where a
+head reads a middle layer), or inside a version's folder (``engine/``) for a fine-tuned or
+translation model. CTranslate2 loads those weights at any precision it offers on the CPU
+(:data:`PRECISIONS`, fastest first); which one runs is chosen per CPU, since int8's error is
+the CPU's: AVX2 CPUs without VNNI (most AMD EPYCs) multiply int8 through 16-bit pair sums that
+saturate, and their embeddings stray about twice as far from float32 as on AVX-512 VNNI ones
+(worst cosine 0.9970 against 0.9983 on the demo's texts). ``engine.json`` beside the weights
+keeps, per CPU (:func:`cpu_signature`), each precision's check and the one chosen:
+
+* a base encoder takes the fastest precision whose embeddings keep a cosine of ``MIN_COSINE``
+  to float32 PyTorch's on every check text: a bar that catches a broken conversion, far outside
+  the spread of any precision on any CPU; whatever makes decisions from the embeddings checks
+  them itself;
+* a quick model version (frames over sentence embeddings, the slogan tagger over token states)
+  takes the fastest precision at which its score on labelled segments (dev first) is within
+  noise of its score with float32 PyTorch: :func:`check_version`, at training; the slogan
+  tagger, whose token states move most, may have its thresholds tuned again on the engine's own
+  states where that keeps its score.
+
+A text's output does not depend on the batch it is in: the engine batches only texts of one
+token length (oneDNN's int8 kernels, which CTranslate2 runs on AMD CPUs, let a padded row change
+the others' states by up to 0.07), and each batch runs on one core, whatever the thread count.
 
 CTranslate2 runs its own kernels (everything but the matrix products) with AVX-512 only on Intel
 CPUs; on an AMD CPU with AVX-512 it falls back to AVX2. :func:`ct2` asks for AVX-512 wherever the
-CPU has it (``CT2_FORCE_CPU_ISA``, unless the user set it): 1.2-1.3x the encoder's throughput on
-these 2-core AMD EPYC sandboxes (``bench/bench_suggest.py``), the same results within the
-fidelity checks.
+CPU has it (``CT2_FORCE_CPU_ISA``, unless the user set it).
 """
 
 from __future__ import annotations
@@ -27,27 +42,39 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from annotator.errors import AnnotatorError
-from annotator.ml.batching import cpu_flags
-from annotator.thresholds import reaches_matrix
+from annotator.ml.batching import cpu_flags, cpu_vendor
 
 ENGINES = ("auto", "ct2", "torch")
 # The slogan tagger is fitted (and tuned on dev) on PyTorch's token states and predicts through
 # the engine: the fidelity check then measures exactly what the engine changes in its spans.
 TRAINING_ENGINE = "torch"
 FLOAT32 = "float32"  # PyTorch without bf16 autocast: the reference of the fidelity checks (not a setting)
-COMPUTE_TYPE = "int8"
+COMPUTE_TYPE = "int8"  # the weights a conversion stores (a quarter of float32's size)
+# What CTranslate2 offers on a CPU, fastest first; each is tried where the one before fails its
+# check. (On a CPU, int8 computes everything but the matrix products in float32: it is
+# ``int8_float32``. int8_bfloat16 needs a CPU backend that has it; int16 needs Intel MKL.)
+PRECISIONS = ("int8", "int8_bfloat16", "int16", "float32")
 BATCH_SIZE = 8  # texts per engine batch: small batches side by side beat big ones on a CPU (bench_suggest)
 ENGINE_FILE = "engine.json"
-MIN_COSINE = 0.998  # below this (the worst text's cosine to float32), a conversion is not used
-MIN_FRAMES_UNCHANGED = 0.99  # share of a version's frame decisions the engine must leave as they are
-MIN_SPANS_UNCHANGED = 0.95  # share of a version's spans the engine must leave as they are
+# A base encoder's embeddings at a precision must keep this cosine to float32's on every check
+# text: int8's worst is 0.9970-0.9985 across CPUs, a broken conversion's far under 0.9.
+MIN_COSINE = 0.99
+# A version's score through the engine may be this much under float32's (or twice the paired
+# bootstrap's standard error of the difference, where that is more): the noise of a dev set.
+MIN_TOLERANCE = 0.01
+BOOTSTRAP_SAMPLES = 200
+CHECK_TEXTS = 256  # labelled segments a version is checked on: dev first, then train
+# Only where a version has no labelled segments to be checked on (one trained before these
+# checks): the share of its decisions the engine must leave as they are.
+MIN_FRAMES_UNCHANGED = 0.99
+MIN_SPANS_UNCHANGED = 0.95
 
 _setting: str | None = None
 _reporter: "ConvertProgress | None" = None
@@ -146,24 +173,16 @@ def _give_torch_its_threads() -> None:
 
 @dataclass
 class Fidelity:
-    """What a conversion's check measured on real texts."""
+    """An encoder's embeddings at one precision against float32 PyTorch's, on real texts."""
 
     texts: int = 0
     cosine_min: float = 0.0
     cosine_mean: float = 0.0
-    frames_unchanged: float | None = None
-    spans_unchanged: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def failures(self) -> list[str]:
-        why = []
         if self.texts and self.cosine_min < MIN_COSINE:
-            why.append(f"embedding cosine to float32 {self.cosine_min:.4f} < {MIN_COSINE}")
-        if self.frames_unchanged is not None and self.frames_unchanged < MIN_FRAMES_UNCHANGED:
-            why.append(f"{self.frames_unchanged:.1%} of frame decisions unchanged < {MIN_FRAMES_UNCHANGED:.0%}")
-        if self.spans_unchanged is not None and self.spans_unchanged < MIN_SPANS_UNCHANGED:
-            why.append(f"{self.spans_unchanged:.1%} of spans unchanged < {MIN_SPANS_UNCHANGED:.0%}")
-        return why
+            return [f"embedding cosine to float32 {self.cosine_min:.4f} < {MIN_COSINE}"]
+        return []
 
     @property
     def passed(self) -> bool:
@@ -171,14 +190,35 @@ class Fidelity:
 
     def to_json(self) -> dict[str, Any]:
         return {"texts": self.texts, "cosine_min": round(self.cosine_min, 6), "cosine_mean": round(self.cosine_mean, 6),
-                "frames_unchanged": self.frames_unchanged, "spans_unchanged": self.spans_unchanged,
-                "passed": self.passed, "failures": self.failures(), **self.extra}
+                "passed": self.passed, "failures": self.failures()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Fidelity":
-        known = {"texts", "cosine_min", "cosine_mean", "frames_unchanged", "spans_unchanged"}
-        return cls(**{k: data[k] for k in known if k in data},
-                   extra={k: v for k, v in data.items() if k not in known | {"passed", "failures"}})
+        return cls(**{k: data[k] for k in ("texts", "cosine_min", "cosine_mean") if k in data})
+
+
+def precisions() -> list[str]:
+    """The precisions CTranslate2 offers on this CPU, in :data:`PRECISIONS` order (fastest first)."""
+    supported = set(ct2().get_supported_compute_types("cpu"))
+    return [p for p in PRECISIONS if p in supported]
+
+
+MATRIX_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8")  # what decides int8's kernels
+KERNEL_SETTINGS = ("CT2_USE_MKL", "CT2_FORCE_CPU_ISA", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+
+
+def cpu_signature() -> str:
+    """What decides the engine's kernels, and so its error, here: the CPU's vendor, the matrix
+    library CTranslate2 uses (Intel MKL on Intel CPUs, oneDNN elsewhere, unless ``CT2_USE_MKL``
+    says otherwise), the instruction sets int8 products can use, and any setting that limits
+    them. A check made under one signature is made again under another."""
+    choose_cpu_isa()
+    vendor = cpu_vendor() or "unknown-cpu"
+    use_mkl = os.environ.get("CT2_USE_MKL", "").strip().lower()
+    mkl = use_mkl in ("1", "true", "yes", "on") if use_mkl else vendor == "GenuineIntel"
+    flags = [flag for flag in MATRIX_FLAGS if flag in cpu_flags()]
+    limits = [f"{name}={os.environ[name]}" for name in KERNEL_SETTINGS[1:] if os.environ.get(name)]
+    return " ".join([vendor, "mkl" if mkl else "onednn", *flags, *limits])
 
 
 def read_engine_json(folder: Path) -> dict[str, Any] | None:
@@ -203,18 +243,6 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return num / np.maximum(den, 1e-12)
 
 
-def span_agreement(a: Sequence[Sequence[Any]], b: Sequence[Sequence[Any]]) -> float:
-    """The share of spans the two sides hold alike, over all documents: exact-match F1 between
-    them (Dice: 2|A∩B| / (|A| + |B|); 1 when neither has any), so that a span one side has and
-    the other lacks counts once, whichever side has it."""
-    both = total = 0
-    for x, y in zip(a, b):
-        sx, sy = set(map(tuple, x)), set(map(tuple, y))
-        both += len(sx & sy)
-        total += len(sx) + len(sy)
-    return 2 * both / total if total else 1.0
-
-
 ConvertProgress = Callable[[str], None]
 
 
@@ -232,10 +260,12 @@ PROBE_TEXTS = (
 
 
 class TorchEncoder:
-    """An encoder in PyTorch: the fallback, and the float32 reference of the fidelity check."""
+    """An encoder in PyTorch: the fallback, and the float32 reference of the checks."""
 
     name = "torch"
+    precision = "torch"
     parallel = 1  # PyTorch spreads one batch over every core itself
+    batch_size = 16
 
     def __init__(self, encoder_dir: Path | str, layers: int | None = None, float32: bool = False) -> None:
         from transformers import AutoModel
@@ -245,7 +275,13 @@ class TorchEncoder:
         kwargs = {"num_hidden_layers": layers} if layers else {}
         self.model = load_model(encoder_dir, AutoModel, **kwargs)
         self.float32 = float32
-        self.name = "torch-fp32" if float32 else "torch"
+        self.name = self.precision = "torch-fp32" if float32 else "torch"
+
+    def batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        """Length-sorted batches (PyTorch spreads each over every core: bigger is faster)."""
+        from annotator.ml.batching import length_sorted_batches
+
+        return length_sorted_batches(lengths, self.batch_size)
 
     def forward(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         """Last hidden states (batch x longest x hidden, float32) for token id lists."""
@@ -266,24 +302,46 @@ class TorchEncoder:
 
 
 class Ct2Encoder:
-    """An encoder converted to CTranslate2 int8."""
+    """An encoder converted to CTranslate2, loaded at one of :data:`PRECISIONS`."""
 
-    name = f"ct2-{COMPUTE_TYPE}"
-
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, precision: str = COMPUTE_TYPE) -> None:
         ctranslate2 = ct2()
         self.folder = folder
+        self.precision = precision
+        self.name = f"ct2-{precision}"
         # one replica per core, each batch on one core, batches side by side (``parallel``): on
-        # 2 cores 1.3-1.4x the throughput of one batch at a time over both cores
+        # 2 cores 1.3-1.4x the throughput of one batch at a time over both cores; and a text's
+        # states do not depend on how many threads there are
         self.parallel = threads()
         self.batch_size = BATCH_SIZE
-        self.encoder = ctranslate2.Encoder(str(folder), device="cpu", compute_type=COMPUTE_TYPE,
+        self.encoder = ctranslate2.Encoder(str(folder), device="cpu", compute_type=precision,
                                            inter_threads=self.parallel, intra_threads=1)
         _give_torch_its_threads()
+
+    def batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        """Batches of texts of one token length each: nothing padded, so that no text's states
+        depend on the texts beside it (:func:`annotator.ml.batching.equal_length_batches`)."""
+        from annotator.ml.batching import equal_length_batches
+
+        return equal_length_batches(lengths, self.batch_size)
 
     def forward(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         output = self.encoder.forward_batch([list(row) for row in ids])
         return np.asarray(output.last_hidden_state, dtype=np.float32)
+
+
+def encode(runner: Any, ids: Sequence[Sequence[int]], each: Callable[[int, np.ndarray], Any]) -> list[Any]:
+    """``each(i, states)`` for every text's last hidden states (its tokens x hidden, float32), in
+    input order, the runner's batches (``runner.batches``) ``runner.parallel`` at a time."""
+    from annotator.ml.batching import map_batches
+
+    lengths = [len(row) for row in ids]
+
+    def run(batch: list[int]) -> list[Any]:
+        hidden = runner.forward([ids[i] for i in batch])
+        return [each(i, hidden[r, :lengths[i]]) for r, i in enumerate(batch)]
+
+    return map_batches(range(len(ids)), runner.batches(lengths), run, workers=getattr(runner, "parallel", 1))
 
 
 def encoder_depth(encoder_dir: Path | str) -> int:
@@ -303,14 +361,29 @@ def converted_dir(encoder_dir: Path | str, layers: int | None = None, root: Path
     return (root or models_dir()) / "engine" / safe / name
 
 
+WEIGHTS = ("model.bin", "config.json", "vocabulary.json", "vocabulary.txt", "shared_vocabulary.json",
+           "shared_vocabulary.txt")
+
+
 def convert_encoder(encoder_dir: Path | str, layers: int | None = None, texts: Sequence[str] = (),
                     say: ConvertProgress | None = None, root: Path | None = None) -> Path:
-    """Convert an encoder (its first ``layers`` layers) to CTranslate2 int8 once, and check it on
-    ``texts`` (or the probe sentences): the mean-pooled embedding's cosine to float32 PyTorch.
-    Returns the converted folder (``engine.json`` says whether it passed)."""
+    """Convert an encoder (its first ``layers`` layers) to CTranslate2 once, and check it here
+    (:func:`check_encoder_here`) on ``texts`` (or the probe sentences). Returns the converted
+    folder; its ``engine.json`` says which precision runs on this CPU, if any."""
     final = converted_dir(encoder_dir, layers, root)
-    if (final / ENGINE_FILE).is_file():
-        return final
+    record = read_engine_json(final)
+    if record is not None and not (final / "model.bin").is_file() and cpu_signature() not in record.get("checks", {}):
+        import shutil  # rejected on another CPU and its weights deleted: convert again for this one
+
+        shutil.rmtree(final, ignore_errors=True)
+        record = None
+    if record is None:
+        _convert(Path(encoder_dir), layers, final, say)
+    check_encoder_here(final, Path(encoder_dir), layers, texts or PROBE_TEXTS, say)
+    return final
+
+
+def _convert(encoder_dir: Path, layers: int | None, final: Path, say: ConvertProgress | None) -> None:
     import tempfile
     import time
 
@@ -318,32 +391,83 @@ def convert_encoder(encoder_dir: Path | str, layers: int | None = None, texts: S
     from annotator.ml.loading import quiet_transformers
     from annotator.ml.registry import building, check_loadable
 
-    check_loadable(Path(encoder_dir))  # pickles and a folder's own code: refused before the converter reads it
-
+    check_loadable(encoder_dir)  # pickles and a folder's own code: refused before the converter reads it
     say = say or _reporter or (lambda _line: None)
     depth = encoder_depth(encoder_dir)
     cut = layers if layers and layers < depth else None
-    say(f"engine: converting {Path(encoder_dir).name}{f' (first {cut} of {depth} layers)' if cut else ''} "
-        f"to CTranslate2 {COMPUTE_TYPE}, once …")
+    say(f"engine: converting {encoder_dir.name}{f' (first {cut} of {depth} layers)' if cut else ''} "
+        f"to CTranslate2, once …")
     started = time.perf_counter()
     quiet_transformers()
     with tempfile.TemporaryDirectory(prefix="annotator-convert-") as scratch:
-        source = _converter_source(Path(encoder_dir), cut, Path(scratch))
+        source = _converter_source(encoder_dir, cut, Path(scratch))
         with building(final) as staging:
             converter_class()(str(source)).convert(str(staging), quantization=COMPUTE_TYPE, force=True)
-            fidelity = check_encoder(encoder_dir, cut, Ct2Encoder(staging), texts or PROBE_TEXTS)
             write_engine_json(staging, {
                 "format": "ctranslate2", "compute_type": COMPUTE_TYPE, "layers": cut or depth,
-                "cpu_isa": choose_cpu_isa() or "ctranslate2's choice",
-                "encoder": str(Path(encoder_dir).resolve()), "seconds": round(time.perf_counter() - started, 1),
-                "fidelity": fidelity.to_json()})
-    if cut:  # a cut encoder feeds a head: the head's own decisions are checked (gate_version)
-        verdict = "each model that reads it checks its own decisions"
+                "encoder": str(encoder_dir.resolve()), "seconds": round(time.perf_counter() - started, 1),
+                "checks": {}})
+
+
+def check_encoder_here(folder: Path, encoder_dir: Path, layers: int | None, texts: Sequence[str],
+                       say: ConvertProgress | None = None) -> dict[str, Any]:
+    """This CPU's check of a conversion, made once per CPU (:func:`cpu_signature`) and kept in its
+    ``engine.json``: each precision's embedding cosine to float32 PyTorch on ``texts``, fastest
+    first, until one reaches ``MIN_COSINE``; that one runs here. Where none does, the weights are
+    deleted (the record stays, so that the conversion is not made again on this CPU)."""
+    import time
+
+    record = read_engine_json(folder) or {}
+    signature = cpu_signature()
+    checks = record.setdefault("checks", {})
+    if signature in checks:
+        return checks[signature]
+    say = say or _reporter or (lambda _line: None)
+    started = time.perf_counter()
+    from annotator.ml.loading import load_tokenizer
+
+    tokenizer = load_tokenizer(encoder_dir)
+    texts = list(texts)[:256]
+    reference = pooled(TorchEncoder(encoder_dir, layers, float32=True), tokenizer, texts)
+    tried: dict[str, Any] = {}
+    chosen = None
+    for precision in precisions():
+        cos = cosines(reference, pooled(Ct2Encoder(folder, precision), tokenizer, texts))
+        fidelity = Fidelity(texts=len(texts), cosine_min=float(cos.min()), cosine_mean=float(cos.mean()))
+        tried[precision] = fidelity.to_json()
+        if fidelity.passed:
+            chosen = precision
+            break
+    check = {"precision": chosen, "tried": tried, "seconds": round(time.perf_counter() - started, 1)}
+    checks[signature] = check
+    what = Path(encoder_dir).name + (f" (first {layers} layers)" if layers else "")
+    failed = {p: t["failures"][0] for p, t in tried.items() if t["failures"]}
+    if chosen is None:
+        for name in WEIGHTS:
+            (folder / name).unlink(missing_ok=True)
+        record["rejected"] = f"no precision reached the bar on {signature}; weights deleted"
+        say(f"engine: {what} NOT used: no precision keeps its embeddings within the bar "
+            f"({'; '.join(f'{p}: {why}' for p, why in failed.items())}); PyTorch runs it")
     else:
-        verdict = "passed" if fidelity.passed else "NOT used: " + "; ".join(fidelity.failures())
-    say(f"engine: converted in {time.perf_counter() - started:.0f} s; on {fidelity.texts} texts the embedding "
-        f"cosine to float32 is {fidelity.cosine_min:.4f} at worst, {fidelity.cosine_mean:.4f} on average ({verdict})")
-    return final
+        why = " (" + "; ".join(f"{p}: {why}" for p, why in failed.items()) + ")" if failed else ""
+        say(f"engine: {what} runs in CTranslate2 {chosen}{why}; on {len(texts)} texts its embeddings' cosine "
+            f"to float32 is {tried[chosen]['cosine_min']:.4f} at worst, {tried[chosen]['cosine_mean']:.4f} on average")
+    try:
+        write_engine_json(folder, record)
+    except OSError:
+        pass  # a read-only models folder: checked again next time
+    return check
+
+
+def check_encoder(encoder_dir: Path | str, layers: int | None, converted: Any, texts: Sequence[str]) -> Fidelity:
+    """The cosine of a runner's embeddings to float32 PyTorch's on ``texts``."""
+    from annotator.ml.loading import load_tokenizer
+
+    tokenizer = load_tokenizer(encoder_dir)
+    texts = list(texts)[:256]
+    reference = pooled(TorchEncoder(encoder_dir, layers, float32=True), tokenizer, texts)
+    cos = cosines(reference, pooled(converted, tokenizer, texts))
+    return Fidelity(texts=len(texts), cosine_min=float(cos.min()), cosine_mean=float(cos.mean()))
 
 
 @functools.cache
@@ -405,36 +529,17 @@ def _converter_source(encoder_dir: Path, cut: int | None, scratch: Path) -> Path
     return source
 
 
-def pooled(encoder: Any, tokenizer: Any, texts: Sequence[str], prefix: str = "", max_length: int = 128,
-           batch_size: int = 16) -> np.ndarray:
+def pooled(encoder: Any, tokenizer: Any, texts: Sequence[str], prefix: str = "", max_length: int = 128) -> np.ndarray:
     """Mean-pooled, L2-normalised embeddings of ``texts`` through an encoder runner."""
-    from annotator.ml.batching import map_batched
-
-    def run(batch: list[str]) -> list[np.ndarray]:
-        ids = tokenizer([prefix + t for t in batch], truncation=True, max_length=max_length)["input_ids"]
-        hidden = encoder.forward(ids)
-        out = []
-        for r, row in enumerate(ids):
-            v = hidden[r, :len(row)].mean(axis=0)
-            out.append(v / max(float(np.linalg.norm(v)), 1e-12))
-        return out
-
     if not len(texts):
         return np.zeros((0, 0), np.float32)
-    return np.stack(map_batched(list(texts), getattr(encoder, "batch_size", batch_size), run,
-                                workers=getattr(encoder, "parallel", 1))).astype(np.float32)
+    ids = tokenizer([prefix + t for t in texts], truncation=True, max_length=max_length)["input_ids"]
 
+    def mean(_i: int, states: np.ndarray) -> np.ndarray:
+        v = states.mean(axis=0)
+        return v / max(float(np.linalg.norm(v)), 1e-12)
 
-def check_encoder(encoder_dir: Path | str, layers: int | None, converted: Any, texts: Sequence[str]) -> Fidelity:
-    """The cosine of the converted encoder's embeddings to float32 PyTorch's on ``texts``."""
-    from annotator.ml.loading import load_tokenizer
-
-    tokenizer = load_tokenizer(encoder_dir)
-    texts = list(texts)[:256]
-    reference = pooled(TorchEncoder(encoder_dir, layers, float32=True), tokenizer, texts)
-    ours = pooled(converted, tokenizer, texts)
-    cos = cosines(reference, ours)
-    return Fidelity(texts=len(texts), cosine_min=float(cos.min()), cosine_mean=float(cos.mean()))
+    return np.stack(encode(encoder, ids, mean)).astype(np.float32)
 
 
 _runners: dict[tuple[str, int | None, str], Any] = {}
@@ -444,10 +549,11 @@ _runners_lock = threading.Lock()
 def encoder_runner(encoder_dir: Path | str, layers: int | None = None, engine: str | None = None,
                    texts: Sequence[str] = (), say: ConvertProgress | None = None) -> Any:
     """The runner of an encoder (its first ``layers`` layers) under ``engine`` (None: the process
-    setting): CTranslate2 where it can and its conversion passed the check (converted now on
-    first use, checked on ``texts``), else PyTorch with a note saying why."""
+    setting; ``ct2-<precision>``: the engine at that precision, as a version's check chose):
+    CTranslate2 at the precision this CPU's check chose (converted and checked now on first
+    use, on ``texts``), else PyTorch with a note saying why."""
     setting = engine or engine_setting()
-    if setting not in (*ENGINES, FLOAT32):
+    if setting not in (*ENGINES, FLOAT32) and not (setting.startswith("ct2-") and setting[4:] in PRECISIONS):
         raise AnnotatorError(f"unknown engine {setting!r}; use one of {', '.join(ENGINES)}")
     resolved = str(Path(encoder_dir).resolve())
     depth = encoder_depth(encoder_dir)
@@ -475,17 +581,25 @@ def _choose(encoder_dir: Path, layers: int | None, setting: str, texts: Sequence
     except Exception as exc:  # an architecture the converter does not know, a read-only models/ …
         note(f"convert:{encoder_dir}:{layers}", f"engine: PyTorch for {what}, because its conversion failed: {exc}")
         return TorchEncoder(encoder_dir, layers)
-    info = read_engine_json(folder) or {}
-    fidelity = Fidelity.from_json(info.get("fidelity") or {})
-    if not fidelity.passed and not layers:  # a cut encoder's users check their own decisions
-        note(f"fidelity:{folder}", f"engine: PyTorch for {what}, because its int8 conversion is not faithful "
-                                    f"enough ({'; '.join(fidelity.failures())})")
+    check = ((read_engine_json(folder) or {}).get("checks") or {}).get(cpu_signature()) or {}
+    if setting.startswith("ct2-"):
+        precision = setting[4:]
+        if precision in precisions() and (folder / "model.bin").is_file():
+            return Ct2Encoder(folder, precision)
+        note(f"precision:{folder}:{precision}", f"engine: PyTorch for {what}, because CTranslate2 does not run "
+                                                 f"{precision} on this CPU")
         return TorchEncoder(encoder_dir, layers)
-    return Ct2Encoder(folder)
+    precision = check.get("precision")
+    if not precision:
+        failures = "; ".join(f"{p}: {'; '.join(t.get('failures') or [])}" for p, t in (check.get("tried") or {}).items())
+        note(f"fidelity:{folder}", f"engine: PyTorch for {what}, because no precision of CTranslate2 keeps its "
+                                    f"embeddings faithful enough ({failures})")
+        return TorchEncoder(encoder_dir, layers)
+    return Ct2Encoder(folder, precision)
 
 
 def runner_name(encoder_dir: Path | str, layers: int | None = None, engine: str | None = None) -> str:
-    """``torch``, ``torch-fp32`` or ``ct2-int8``: what :func:`encoder_runner` runs for these arguments."""
+    """``torch``, ``torch-fp32`` or ``ct2-<precision>``: what :func:`encoder_runner` runs for these arguments."""
     return encoder_runner(encoder_dir, layers, engine).name
 
 
@@ -493,75 +607,3 @@ def forget_runners() -> None:
     """Drop the loaded runners (tests; after models/ changed under the process)."""
     with _runners_lock:
         _runners.clear()
-
-
-# ---------------------------------------------------------------------- model versions
-def check_version(model: Any, kind: str, texts: Sequence[str], contexts: Sequence[Any] | None = None) -> Fidelity | None:
-    """How far the engine moves a quick model's decisions on ``texts`` (a version's dev texts):
-    its predictions with the encoder in the engine against float32 PyTorch. ``kind`` is
-    ``frames`` (the share of text x label decisions unchanged) or ``spans`` (the share of spans
-    unchanged). None where the process runs PyTorch anyway (nothing to check)."""
-    encoder_dir = getattr(model, "encoder_dir", None)
-    if encoder_dir is None or not texts:
-        return None
-    layers = getattr(model, "layers", None) if kind == "spans" else None
-    runner = encoder_runner(encoder_dir, layers, model.engine)
-    if runner.name.startswith("torch"):
-        return None
-    texts = list(texts)[:256]
-    saved = model.engine
-    try:  # (a project's store keeps each engine's vectors apart: both sides may read it)
-        model.engine = FLOAT32
-        reference = _decisions(model, kind, texts, contexts)
-        model.engine = saved
-        ours = _decisions(model, kind, texts, contexts)
-    finally:
-        model.engine = saved
-    info = read_engine_json(converted_dir(encoder_dir, layers)) or {}
-    encoder = Fidelity.from_json(info.get("fidelity") or {})
-    extra = {"engine": runner.name, "checked_on": len(texts)}
-    if kind == "frames":  # over sentence embeddings: their cosine is a bar too
-        fidelity = Fidelity(texts=encoder.texts, cosine_min=encoder.cosine_min, cosine_mean=encoder.cosine_mean,
-                            extra=extra)
-    else:  # over token states of a cut encoder: the spans themselves are the bar
-        fidelity = Fidelity(extra={**extra, "encoder_cosine_min": encoder.cosine_min,
-                                   "encoder_cosine_mean": encoder.cosine_mean})
-    if kind == "frames":
-        fidelity.frames_unchanged = float((reference == ours).mean()) if reference.size else 1.0
-    else:
-        fidelity.spans_unchanged = span_agreement(reference, ours)
-    return fidelity
-
-
-def _decisions(model: Any, kind: str, texts: list[str], contexts: Sequence[Any] | None) -> Any:
-    if kind == "spans":
-        return model.predict_tuples(texts)
-    from annotator.ml.context import predict_scores
-
-    scores = predict_scores(model, texts, contexts)
-    return reaches_matrix(scores, [model.thresholds.get(label, 0.5) for label in model.labels])
-
-
-def gate_version(model: Any, kind: str, folder: Path, texts: Sequence[str] = PROBE_TEXTS) -> None:
-    """Let a loaded quick version use the engine only if its check passed: the check made at
-    training (``meta.json``'s ``engine``), or made now on ``texts`` for a version trained
-    before the engine and recorded there. A version that fails is pinned to PyTorch, with a
-    note saying why."""
-    from annotator.ml.registry import add_meta_extra, read_meta
-
-    if engine_setting() == "torch" or getattr(model, "encoder_dir", None) is None:
-        return
-    recorded = (read_meta(folder).extra or {}).get("engine")
-    if recorded is None:
-        fidelity = check_version(model, kind, texts)
-        if fidelity is None:
-            return
-        recorded = fidelity.to_json()
-        try:
-            add_meta_extra(folder, engine=recorded)
-        except OSError:
-            pass  # a read-only models folder: checked again next time
-    if not recorded.get("passed", True):
-        model.engine = "torch"
-        note(f"version:{folder}", f"engine: PyTorch for {folder.name}, because the int8 engine changes its "
-                                  f"suggestions too much ({'; '.join(recorded.get('failures') or [])})")

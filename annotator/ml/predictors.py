@@ -62,8 +62,8 @@ def load_predictor(kind: str, folder: str | Path) -> Any:
 
 def _gated(model: Any, kind: str, folder: str | Path) -> Any:
     """A quick version runs its encoder in the inference engine only where the engine leaves
-    its decisions as they are (``ml.engine.gate_version``)."""
-    from annotator.ml.engine import gate_version
+    its decisions as they are (``ml.engine_checks.gate_version``)."""
+    from annotator.ml.engine_checks import gate_version
 
     gate_version(model, kind, Path(folder))
     return model

@@ -73,6 +73,9 @@ class LinearSpanTagger:
         self.c: float = DEFAULTS["c"]
         self.class_weight: str | None = None
         self.engine: str | None = None  # the inference engine (None: the process's; "torch" pins PyTorch)
+        # thresholds tuned again on the engine's own dev states, by precision, where the engine
+        # check did so (``ml.engine_checks``): used when the tagger runs at that precision
+        self.engine_thresholds: dict[str, dict[str, dict[str, float]]] = {}
         self.data_hash = ""
         self.dev_metrics: dict[str, Any] = {}  # with the train speeches' formulations only, as tuned
         self._coef = np.zeros((0, 0), np.float32)
@@ -187,6 +190,24 @@ class LinearSpanTagger:
                 for text, st, p in zip(texts, states, probs)]
         return token_t, span_t, span_scores(gold, pred)["partial_f1"]
 
+    def calibrate(self, dev: Sequence[Example], precision: str) -> None:
+        """Tune the token and span thresholds again on ``dev`` through the encoder as it runs now
+        (the heads as they are), and keep them for when the tagger runs at ``precision``."""
+        texts = [ex.text for ex in dev]
+        gold = [[s for s in ex.spans if s[2] in self.labels] for ex in dev]
+        states = self._states(texts)
+        probs = [_probabilities(self._coef, self._intercept, self._features(t, st)) for t, st in zip(texts, states)]
+        token_t, span_t, _ = self._tune(texts, states, probs, gold)
+        self.engine_thresholds[precision] = {"token_thresholds": token_t, "thresholds": span_t}
+
+    def current_thresholds(self) -> tuple[dict[str, float], dict[str, float]]:
+        """The token and span thresholds for the precision the tagger runs at now."""
+        engine = self.engine or ""
+        tuned = self.engine_thresholds.get(engine[4:]) if engine.startswith("ct2-") else None
+        if tuned:
+            return tuned["token_thresholds"], tuned["thresholds"]
+        return self.token_thresholds, self.thresholds
+
     # ---------------------------------------------------------------- prediction
     def _label_spans(self, text: str, tokens: TokenStates, probs: np.ndarray, j: int,
                      token_threshold: float) -> list[Span]:
@@ -231,10 +252,11 @@ class LinearSpanTagger:
         if not texts:
             return []
         states = self._states(list(texts))
+        token_t, span_t = self.current_thresholds()
         out = []
         for text, st in zip(texts, states):
             probs = _probabilities(self._coef, self._intercept, self._features(text, st))
-            out.append(self._spans(text, st, probs, self.token_thresholds, self.thresholds if thresholded else None))
+            out.append(self._spans(text, st, probs, token_t, span_t if thresholded else None))
         return out
 
     def predict_tuples(self, texts: Sequence[str], batch_size: int = 16) -> list[list[tuple[int, int, str]]]:
@@ -261,7 +283,8 @@ class LinearSpanTagger:
                 extra={"token_thresholds": self.token_thresholds, "layers": self.layers,
                        "max_length": self.max_length, "c": self.c, "class_weight": self.class_weight,
                        "known_formulations": len(self.known), "use_known": self.use_known,
-                       "encoder_dir": str(self.encoder_dir.resolve()), "dev_metrics": dev_metrics or {}},
+                       "encoder_dir": str(self.encoder_dir.resolve()), "dev_metrics": dev_metrics or {},
+                       "engine_thresholds": self.engine_thresholds},
             ))
         return final
 
@@ -280,6 +303,9 @@ class LinearSpanTagger:
         model.labels, model.thresholds = list(meta.labels), dict(meta.thresholds)
         model.token_thresholds = {str(k): float(v) for k, v in (x.get("token_thresholds") or {}).items()}
         model.c, model.class_weight = float(x.get("c", DEFAULTS["c"])), x.get("class_weight")
+        model.engine_thresholds = {str(p): {part: {str(k): float(v) for k, v in values.items()}
+                                            for part, values in tuned.items()}
+                                   for p, tuned in (x.get("engine_thresholds") or {}).items()}
         model.data_hash = meta.data_hash
         model.encoder_dir = Path(encoder_dir) if encoder_dir else find_encoder(meta, folder, root)
         return model

@@ -3,7 +3,7 @@
 The encoder is cut to its first ``layers`` layers (a middle layer describes a token in its
 phrase better than the last one, which e5 trained for whole-sentence similarity; and the layers
 above are never computed), and runs in the inference engine (``ml.engine``: CTranslate2 int8
-where it can, PyTorch otherwise). Texts go through in length-sorted batches; each text's
+where it can, PyTorch otherwise). Texts go through in the runner's batches (``ml.engine.encode``); each text's
 states are kept in memory for the process, so
 that retraining on the same labels in the UI costs no encoder time.
 """
@@ -44,7 +44,7 @@ def default_layer(encoder_dir: Path | str) -> int:
 
 
 def token_states(encoder_dir: Path | str, texts: Sequence[str], layers: int, max_length: int = 512,
-                 batch_size: int = 16, engine: str | None = None) -> list[TokenStates]:
+                 engine: str | None = None) -> list[TokenStates]:
     """The hidden states after ``layers`` layers for every token of every text, in input order,
     through the inference engine (``engine``, or the process's)."""
     from annotator.ml.embeddings import encoder_key
@@ -63,7 +63,7 @@ def token_states(encoder_dir: Path | str, texts: Sequence[str], layers: int, max
             else:
                 todo.setdefault(text, []).append(i)
     if todo:
-        fresh = _run(encoder_dir, runner, list(todo), max_length, batch_size)
+        fresh = _run(encoder_dir, runner, list(todo), max_length)
         with _memory_lock:
             for text, states in zip(todo, fresh):
                 for i in todo[text]:
@@ -74,25 +74,20 @@ def token_states(encoder_dir: Path | str, texts: Sequence[str], layers: int, max
     return out  # type: ignore[return-value]
 
 
-def _run(encoder_dir: Path | str, runner: Any, texts: list[str], max_length: int,
-         batch_size: int) -> list[TokenStates]:
-    from annotator.ml.batching import map_batched
+def _run(encoder_dir: Path | str, runner: Any, texts: list[str], max_length: int) -> list[TokenStates]:
+    from annotator.ml.engine import encode
     from annotator.ml.loading import load_tokenizer
 
     tokenizer = load_tokenizer(encoder_dir)
     special = set(tokenizer.all_special_ids)
+    enc = tokenizer(texts, truncation=True, max_length=max_length, return_offsets_mapping=True)
 
-    def run(batch: list[str]) -> list[TokenStates]:
-        enc = tokenizer(batch, truncation=True, max_length=max_length, return_offsets_mapping=True)
-        hidden = runner.forward(enc["input_ids"])
-        result = []
-        for row, (ids, offsets) in enumerate(zip(enc["input_ids"], enc["offset_mapping"])):
-            keep = [t for t, (i, (a, b)) in enumerate(zip(ids, offsets)) if i not in special and b > a]
-            result.append(TokenStates(hidden[row, keep].astype(np.float16).astype(np.float32),
-                                      [tuple(offsets[t]) for t in keep]))
-        return result
+    def keep(i: int, hidden: np.ndarray) -> TokenStates:
+        ids, offsets = enc["input_ids"][i], enc["offset_mapping"][i]
+        kept = [t for t, (tok, (a, b)) in enumerate(zip(ids, offsets)) if tok not in special and b > a]
+        return TokenStates(hidden[kept].astype(np.float16).astype(np.float32), [tuple(offsets[t]) for t in kept])
 
-    return map_batched(texts, getattr(runner, "batch_size", batch_size), run, workers=getattr(runner, "parallel", 1))
+    return encode(runner, enc["input_ids"], keep)
 
 
 def clear_memory() -> None:

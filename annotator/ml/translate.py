@@ -30,7 +30,7 @@ from typing import Any
 from annotator.errors import AnnotatorError, ModelNotFoundError
 from annotator.ml import engine as engines
 from annotator.ml import translate_engine
-from annotator.ml.batching import map_batched
+from annotator.ml.batching import equal_length_batches, map_batched
 from annotator.ml.loading import load_model, load_tokenizer, quiet_transformers, refused_code, resolve_checkpoint
 from annotator.ml import registry
 from annotator.ml.registry import check_loadable
@@ -295,11 +295,17 @@ class Translator:
                                  max_length=self.max_input_tokens)["input_ids"]
         sources = [self.tokenizer.convert_ids_to_tokens(row) for row in ids]
         target = self.tokenizer.convert_ids_to_tokens(forced_bos) if forced_bos is not None else None
-        rows = []
-        for tokens in backend.generate(sources, target, beam_size, max_new_tokens, **self._ct2_options):
-            if self._forced_eos is not None and len(tokens) >= max_new_tokens:
-                tokens = tokens[: max_new_tokens - 1]  # where generate() would put the forced end token
-            rows.append([i for i in self.tokenizer.convert_tokens_to_ids(tokens) if i != forced_bos])
+        rows: list[list[int]] = [[] for _ in sources]
+        # sources of one token length at a time: nothing padded, so that a text's translation
+        # does not depend on the texts beside it (``ml.engine``: oneDNN's int8 kernels let padded
+        # rows change the others)
+        for group in equal_length_batches([len(row) for row in sources], max(1, len(sources))):
+            found = backend.generate([sources[i] for i in group], target, beam_size, max_new_tokens,
+                                     **self._ct2_options)
+            for i, tokens in zip(group, found):
+                if self._forced_eos is not None and len(tokens) >= max_new_tokens:
+                    tokens = tokens[: max_new_tokens - 1]  # where generate() would put the forced end token
+                rows[i] = [t for t in self.tokenizer.convert_tokens_to_ids(tokens) if t != forced_bos]
         return [t.strip() for t in self.tokenizer.batch_decode(rows, skip_special_tokens=True)]
 
 

@@ -193,7 +193,7 @@ def prepare_engine(store: Store, base: str | None = None) -> Iterator[str]:
     segments = [s.text for s in store.iter_segments()]
     step = max(1, len(segments) // ENGINE_CHECK_TEXTS)
     texts = segments[::step][:ENGINE_CHECK_TEXTS]
-    names = {encoder_runner(encoder, layers, texts=texts).name for layers in (None, default_layer(encoder))}
+    runners = [encoder_runner(encoder, layers, texts=texts) for layers in (None, default_layer(encoder))]
     yield from (f"note: {line}" for line in notes())
-    if names == {"ct2-int8"}:
-        yield "engine: the base encoder runs in CTranslate2 int8"
+    if all(r.name.startswith("ct2-") for r in runners):
+        yield f"engine: the base encoder runs in CTranslate2 {' and '.join(dict.fromkeys(r.precision for r in runners))}"

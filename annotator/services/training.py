@@ -388,24 +388,18 @@ def _prepare_engine(base_dir: Path, kind: str, method: str, texts: Sequence[str]
         encoder_runner(base_dir, None, texts=texts)
 
 
-CHECK_TEXTS = 256  # texts the engine check runs on: the dev texts, then train texts up to this many
-
-
 def _engine_check(model: Any, kind: str, dev: Sequence[Example], train: Sequence[Example]) -> dict[str, Any] | None:
-    """How far the inference engine moves a quick version's decisions on its dev texts (and train
-    texts, up to ``CHECK_TEXTS``, for a figure that means something). A version it moves too far
-    is pinned to PyTorch here, before it is scored, so that its test scores are those of the
-    engine its suggestions will come from; its ``meta.json`` keeps the check."""
-    from annotator.ml.engine import check_version
+    """The precision of the inference engine a quick version runs at on this CPU, chosen on its
+    labelled dev (then train) segments (``ml.engine_checks.check_version``), before it is scored,
+    so that its test scores are those of the engine its suggestions will come from; its
+    ``meta.json`` keeps the check, and the CLI prints its line."""
+    from annotator.ml.engine import note
+    from annotator.ml.engine_checks import check_version
 
-    examples = [*dev, *train][:CHECK_TEXTS]
-    # each segment on its own: its context would cost the encoder its whole speech, twice
-    fidelity = check_version(model, kind, [ex.text for ex in examples])
-    if fidelity is None:
-        return None
-    if not fidelity.passed:
-        model.engine = "torch"
-    return fidelity.to_json()
+    record = check_version(model, kind, dev, train)
+    if record is not None:
+        note(f"check:{kind}:{id(model)}", f"engine: {record['line']}")
+    return record
 
 
 def _active_on_test(store: Store, kind: str, test: list[Example], unless: str = "") -> tuple[str, dict[str, Any]]:

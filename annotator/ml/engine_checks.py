@@ -1,0 +1,244 @@
+"""Which precision of the inference engine a quick model version predicts through, on this CPU.
+
+A version's check is made at training, on labelled segments (its dev segments first, then train
+ones, up to ``CHECK_TEXTS``): its score there with the encoder in float32 PyTorch is the
+reference, and each precision CTranslate2 offers here (fastest first) is tried until one scores
+within noise of it: at most ``MIN_TOLERANCE`` under it, or twice the standard error of the
+paired difference over bootstrap resamples of the segments where that is more. The slogan
+tagger, whose token states move most under int8, may have its token and span thresholds tuned
+again on the engine's own dev states (the head as it is): that precision passes if the tuned
+tagger's score is within noise. The first precision that passes is the one the version runs at
+(``model.engine`` pinned to ``ct2-<precision>``); where none does, PyTorch. The record goes to the
+version's ``meta.json`` (``engine``), with one line saying what was chosen and why.
+
+A version saved before these checks, with no labelled segments at hand, is checked once on
+first use on the probe sentences by how many of its decisions each precision leaves as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotator.metrics import label_matrix, span_scores
+from annotator.ml import engine
+from annotator.ml.engine import (
+    BOOTSTRAP_SAMPLES,
+    CHECK_TEXTS,
+    FLOAT32,
+    MIN_FRAMES_UNCHANGED,
+    MIN_SPANS_UNCHANGED,
+    MIN_TOLERANCE,
+    PROBE_TEXTS,
+)
+from annotator.thresholds import reaches_matrix
+
+METRIC = {"frames": "micro_f1", "spans": "partial_f1"}
+
+
+def span_agreement(a: Sequence[Sequence[Any]], b: Sequence[Sequence[Any]]) -> float:
+    """The share of spans the two sides hold alike, over all documents: exact-match F1 between
+    them (Dice: 2|A∩B| / (|A| + |B|); 1 when neither has any), so that a span one side has and
+    the other lacks counts once, whichever side has it."""
+    both = total = 0
+    for x, y in zip(a, b):
+        sx, sy = set(map(tuple, x)), set(map(tuple, y))
+        both += len(sx & sy)
+        total += len(sx) + len(sy)
+    return 2 * both / total if total else 1.0
+
+
+def decisions(model: Any, kind: str, texts: Sequence[str]) -> Any:
+    """The version's decisions on ``texts`` under its current ``engine``: a texts x labels
+    matrix of ticks (frames; each segment on its own, its context would cost the encoder its
+    whole speech), or each text's spans."""
+    if kind == "spans":
+        return model.predict_tuples(list(texts))
+    from annotator.ml.context import predict_scores
+
+    scores = predict_scores(model, list(texts), None)
+    return reaches_matrix(scores, [model.thresholds.get(label, 0.5) for label in model.labels])
+
+
+def unchanged(kind: str, reference: Any, ours: Any) -> float:
+    """The share of the reference's decisions the other side leaves as they are."""
+    if kind == "spans":
+        return span_agreement(reference, ours)
+    return float((reference == ours).mean()) if reference.size else 1.0
+
+
+def scorer(kind: str, model: Any, examples: Sequence[Any]) -> Callable[[Any, np.ndarray], float]:
+    """``score(decisions, rows)``: the version's metric (frames: micro-F1; spans: partial-overlap
+    F1) on the ``rows`` of ``examples`` (repeats count again, as a bootstrap resample needs)."""
+    if kind == "spans":
+        known = set(model.span_labels)
+        gold = [[s for s in ex.spans if s[2] in known] for ex in examples]
+
+        def spans(found: Any, rows: np.ndarray) -> float:
+            return float(span_scores([gold[i] for i in rows], [found[i] for i in rows])["partial_f1"])
+
+        return spans
+    truth = label_matrix((ex.frames for ex in examples), model.labels).astype(bool)
+
+    def frames(ticks: Any, rows: np.ndarray) -> float:
+        t, p = truth[rows], np.asarray(ticks, bool)[rows]
+        tp, fp, fn = int((t & p).sum()), int((~t & p).sum()), int((t & ~p).sum())
+        return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+
+    return frames
+
+
+def compare(score: Callable[[Any, np.ndarray], float], reference: Any, ours: Any, n: int) -> dict[str, Any]:
+    """The engine's score against the reference's on the same segments, and whether it is
+    within noise: at most ``MIN_TOLERANCE`` under it, or twice the bootstrap standard error of
+    the paired difference (``BOOTSTRAP_SAMPLES`` resamples, seeded: the same figures each run)."""
+    every = np.arange(n)
+    ref, our = score(reference, every), score(ours, every)
+    rng = np.random.default_rng(0)
+    diffs = [score(reference, rows) - score(ours, rows) for rows in rng.integers(0, n, (BOOTSTRAP_SAMPLES, n))]
+    tolerance = max(MIN_TOLERANCE, 2 * float(np.std(diffs)))
+    return {"score": round(our, 4), "float32": round(ref, 4), "tolerance": round(tolerance, 4),
+            "passed": ref - our <= tolerance + 1e-9}
+
+
+def check_version(model: Any, kind: str, dev: Sequence[Any], train: Sequence[Any] = ()) -> dict[str, Any] | None:
+    """Choose the precision a quick version (``kind``: ``frames`` or ``spans``) runs at on this
+    CPU, on its labelled ``dev`` segments and then ``train`` ones (up to ``CHECK_TEXTS``), pin
+    the model to it, and return the record (None where the process runs PyTorch anyway)."""
+    encoder_dir = getattr(model, "encoder_dir", None)
+    examples = [*dev, *train][:CHECK_TEXTS]
+    if encoder_dir is None or not examples or engine.engine_setting() == "torch" or engine.ct2_missing():
+        return None
+    layers = getattr(model, "layers", None) if kind == "spans" else None
+    texts = [ex.text for ex in examples]
+    if engine.encoder_runner(encoder_dir, layers, None, texts=texts).name.startswith("torch"):
+        return None  # no conversion to run (the engine said why)
+    score = scorer(kind, model, examples)
+    dev_spans = [ex for ex in dev if ex.spans] if kind == "spans" else []
+    saved = model.engine
+    tried: dict[str, Any] = {}
+    chosen = None
+    try:
+        model.engine = FLOAT32
+        reference = decisions(model, kind, texts)
+        for precision in engine.precisions():
+            model.engine = f"ct2-{precision}"
+            ours = decisions(model, kind, texts)
+            entry = {**compare(score, reference, ours, len(texts)), "unchanged": round(unchanged(kind, reference, ours), 4)}
+            if not entry["passed"] and dev_spans and hasattr(model, "calibrate"):
+                model.calibrate(dev, precision)  # thresholds tuned on this precision's own dev states
+                tuned = decisions(model, kind, texts)
+                entry["calibrated"] = compare(score, reference, tuned, len(texts))
+                if entry["calibrated"]["passed"]:
+                    entry["passed"] = True
+                else:
+                    model.engine_thresholds.pop(precision, None)
+            tried[precision] = entry
+            if entry["passed"]:
+                chosen = precision
+                break
+    finally:
+        model.engine = saved
+    record = {"cpu": engine.cpu_signature(), "precision": chosen, "metric": METRIC[kind], "checked_on": len(texts),
+              "dev": min(len(dev), len(texts)), "tried": tried, "passed": chosen is not None}
+    record["line"] = choice_line(kind, record)
+    pin(model, record)
+    return record
+
+
+def choice_line(kind: str, record: dict[str, Any]) -> str:
+    """What a check chose and why, in one line."""
+    metric = record["metric"].replace("_", " ").replace("micro f1", "micro-F1").replace("partial f1", "partial F1")
+    on = f"{record['checked_on']} labelled segments ({record['dev']} dev)"
+    parts = []
+    for precision, entry in record["tried"].items():
+        tuned = entry.get("calibrated")
+        figure = f"{precision} {entry['score']:.3f}"
+        if tuned:
+            figure += f" ({tuned['score']:.3f} with thresholds tuned on its own dev states)"
+        parts.append(figure)
+    first = next(iter(record["tried"].values()), None)
+    reference = f"float32 {first['float32']:.3f}" if first else ""
+    noise = f"noise ±{first['tolerance']:.3f}" if first else ""
+    if record["precision"]:
+        verdict = f"runs in CTranslate2 {record['precision']}"
+    else:
+        verdict = "runs in PyTorch, as no precision of CTranslate2 scores within noise of float32"
+    return f"{kind}: {verdict} ({metric} on {on}: {reference}; {', '.join(parts)}; {noise})"
+
+
+def pin(model: Any, record: dict[str, Any]) -> None:
+    """Run the version as its check says: at the chosen precision, or in PyTorch. A record made
+    before precisions were chosen (``passed`` only) leaves a passing version to the process's
+    engine."""
+    if "precision" not in record:
+        if not record.get("passed", True):
+            model.engine = "torch"
+        return
+    model.engine = f"ct2-{record['precision']}" if record["precision"] else "torch"
+
+
+def gate_version(model: Any, kind: str, folder: Path, texts: Sequence[str] = PROBE_TEXTS) -> None:
+    """Let a loaded quick version run as its check says (``meta.json``'s ``engine``), or, for a
+    version saved before these checks, as a check made now on ``texts`` says. Where the check
+    pins PyTorch, a note says why; where a precision it chose does not run on this CPU, the
+    process's engine runs it."""
+    from annotator.ml.registry import add_meta_extra, read_meta
+
+    if engine.engine_setting() == "torch" or getattr(model, "encoder_dir", None) is None:
+        return
+    recorded = (read_meta(folder).extra or {}).get("engine")
+    if recorded is None:
+        recorded = agreement_check(model, kind, texts)
+        if recorded is None:
+            return
+        try:
+            add_meta_extra(folder, engine=recorded)
+        except OSError:
+            pass  # a read-only models folder: checked again next time
+    precision = recorded.get("precision")
+    if precision and engine.ct2_missing() == "" and precision not in engine.precisions():
+        engine.note(f"version:{folder}", f"engine: {folder.name} was checked at {precision}, which CTranslate2 does "
+                                         "not run on this CPU: the process's engine runs it")
+        return
+    pin(model, recorded)
+    if model.engine == "torch":
+        why = recorded.get("line") or "; ".join(recorded.get("failures") or [])
+        engine.note(f"version:{folder}", f"engine: PyTorch for {folder.name}, because the engine changes its "
+                                         f"suggestions too much ({why})")
+
+
+def agreement_check(model: Any, kind: str, texts: Sequence[str]) -> dict[str, Any] | None:
+    """For a version with no labelled segments at hand: the fastest precision that leaves
+    ``MIN_FRAMES_UNCHANGED`` of its frame decisions (``MIN_SPANS_UNCHANGED`` of its spans) on
+    ``texts`` as float32 PyTorch makes them."""
+    encoder_dir = getattr(model, "encoder_dir", None)
+    if encoder_dir is None or not texts or engine.ct2_missing():
+        return None
+    layers = getattr(model, "layers", None) if kind == "spans" else None
+    if engine.encoder_runner(encoder_dir, layers, None, texts=texts).name.startswith("torch"):
+        return None
+    bar = MIN_SPANS_UNCHANGED if kind == "spans" else MIN_FRAMES_UNCHANGED
+    saved = model.engine
+    tried: dict[str, Any] = {}
+    chosen = None
+    try:
+        model.engine = FLOAT32
+        reference = decisions(model, kind, texts)
+        for precision in engine.precisions():
+            model.engine = f"ct2-{precision}"
+            share = unchanged(kind, reference, decisions(model, kind, texts))
+            tried[precision] = {"unchanged": round(share, 4), "passed": share >= bar}
+            if share >= bar:
+                chosen = precision
+                break
+    finally:
+        model.engine = saved
+    shares = ", ".join(f"{p} {t['unchanged']:.1%}" for p, t in tried.items())
+    line = (f"{kind}: {'runs in CTranslate2 ' + chosen if chosen else 'runs in PyTorch'}: decisions unchanged "
+            f"from float32 on {len(texts)} probe texts: {shares} (bar {bar:.0%})")
+    return {"cpu": engine.cpu_signature(), "precision": chosen, "metric": "unchanged", "checked_on": len(texts),
+            "tried": tried, "passed": chosen is not None, "line": line}
