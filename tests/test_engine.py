@@ -21,6 +21,8 @@ from annotator.ml.span_linear import LinearSpanTagger
 from annotator.schemes import get_scheme
 from annotator.services.training import train_kind
 
+# PyTorch's runner: without bf16 (the tests turn it off) it is the float32 reference itself
+PYTORCH = "torch-fp32"
 TEXTS = ["我们要建设网络强国。", "Take back control of our borders.", "La séance est levée.", "Крым наш."]
 
 
@@ -89,7 +91,7 @@ def test_where_int8_falls_under_the_bar_the_next_precision_runs_and_says_why(tin
 def test_a_conversion_no_precision_keeps_faithful_is_deleted_and_pytorch_runs(tiny_encoder_dir, fresh_runners,
                                                                                monkeypatch):
     monkeypatch.setattr(engine, "MIN_COSINE", 1.01)  # no precision reaches it
-    assert engine.runner_name(tiny_encoder_dir) == "torch"
+    assert engine.runner_name(tiny_encoder_dir) == PYTORCH
     [line] = engine.notes()
     assert "no precision of CTranslate2 keeps its embeddings faithful enough" in line and "< 1.01" in line
     folder = engine.converted_dir(tiny_encoder_dir)
@@ -100,7 +102,7 @@ def test_a_conversion_no_precision_keeps_faithful_is_deleted_and_pytorch_runs(ti
         raise AssertionError("converted again")
 
     monkeypatch.setattr(engine, "_convert", no_second_conversion)
-    assert engine.runner_name(tiny_encoder_dir) == "torch"
+    assert engine.runner_name(tiny_encoder_dir) == PYTORCH
 
 
 def test_a_texts_output_does_not_depend_on_the_batch_it_is_in_or_on_the_threads(tiny_encoder_dir, fresh_runners,
@@ -135,10 +137,10 @@ def test_equal_length_batches_never_mix_lengths():
 def test_pytorch_when_asked_or_when_the_engine_cannot_run_with_one_line_why(tiny_encoder_dir, fresh_runners,
                                                                             monkeypatch):
     engine.set_engine("torch")
-    assert engine.runner_name(tiny_encoder_dir) == "torch" and engine.notes() == []
+    assert engine.runner_name(tiny_encoder_dir) == PYTORCH and engine.notes() == []
     engine.set_engine("auto")
     monkeypatch.setattr(engine, "ct2_missing", lambda: "the ctranslate2 package is not installed (pip install ctranslate2)")
-    assert engine.runner_name(tiny_encoder_dir) == "torch"
+    assert engine.runner_name(tiny_encoder_dir) == PYTORCH
     assert engine.notes() == ["engine: PyTorch, because the ctranslate2 package is not installed "
                               "(pip install ctranslate2)"]
 
@@ -150,7 +152,7 @@ def test_a_failed_conversion_falls_back_instead_of_crashing(tiny_encoder_dir, fr
         raise ValueError("No conversion is registered for the model configuration NoSuchModel")
 
     monkeypatch.setattr(converters.TransformersConverter, "convert", unsupported)
-    assert engine.runner_name(tiny_encoder_dir) == "torch"
+    assert engine.runner_name(tiny_encoder_dir) == PYTORCH
     [line] = engine.notes()
     assert "its conversion failed: No conversion is registered" in line
     assert not engine.converted_dir(tiny_encoder_dir).exists()  # nothing half-written left
@@ -171,7 +173,7 @@ def test_training_chooses_the_precision_by_the_versions_score_and_says_so_in_one
     assert entry["float32"] - entry["score"] <= entry["tolerance"] and entry["tolerance"] >= engine.MIN_TOLERANCE
     assert check["checked_on"] == outcome.sizes["dev"] + outcome.sizes["train"]
     assert check["line"].startswith("spans: runs in CTranslate2 int8 (partial F1 on ")
-    assert f"engine: {check['line']}" in engine.notes()
+    assert f"engine: linear {check['line']}" in engine.notes()
     assert load_predictor("spans", outcome.folder).engine == "ct2-int8"  # pinned to what was checked
     store.close()
 

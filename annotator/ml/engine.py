@@ -52,10 +52,11 @@ from annotator.errors import AnnotatorError
 from annotator.ml.batching import cpu_flags, cpu_vendor
 
 ENGINES = ("auto", "ct2", "torch")
-# The slogan tagger is fitted (and tuned on dev) on PyTorch's token states and predicts through
-# the engine: the fidelity check then measures exactly what the engine changes in its spans.
-TRAINING_ENGINE = "torch"
-FLOAT32 = "float32"  # PyTorch without bf16 autocast: the reference of the fidelity checks (not a setting)
+FLOAT32 = "float32"  # PyTorch without bf16 autocast: the reference of the checks (not a setting)
+# The slogan tagger is fitted (and tuned on dev) on float32 PyTorch's token states and predicts
+# through the engine: its check then measures exactly what the engine changes in its spans, on
+# the states it was fitted on (kept in memory: the check computes no reference of its own).
+TRAINING_ENGINE = FLOAT32
 COMPUTE_TYPE = "int8"  # the weights a conversion stores (a quarter of float32's size)
 # What CTranslate2 offers on a CPU, fastest first; each is tried where the one before fails its
 # check. (On a CPU, int8 computes everything but the matrix products in float32: it is
@@ -71,6 +72,7 @@ MIN_COSINE = 0.99
 MIN_TOLERANCE = 0.01
 BOOTSTRAP_SAMPLES = 200
 CHECK_TEXTS = 256  # labelled segments a version is checked on: dev first, then train
+ENCODER_CHECK_TEXTS = 128  # segments a conversion's embeddings are checked on (for a broken conversion: plenty)
 # Only where a version has no labelled segments to be checked on (one trained before these
 # checks): the share of its decisions the engine must leave as they are.
 MIN_FRAMES_UNCHANGED = 0.99
@@ -427,8 +429,8 @@ def check_encoder_here(folder: Path, encoder_dir: Path, layers: int | None, text
     from annotator.ml.loading import load_tokenizer
 
     tokenizer = load_tokenizer(encoder_dir)
-    texts = list(texts)[:256]
-    reference = pooled(TorchEncoder(encoder_dir, layers, float32=True), tokenizer, texts)
+    texts = list(texts)[:ENCODER_CHECK_TEXTS]
+    reference = pooled(encoder_runner(encoder_dir, layers, FLOAT32), tokenizer, texts)
     tried: dict[str, Any] = {}
     chosen = None
     for precision in precisions():
@@ -457,17 +459,6 @@ def check_encoder_here(folder: Path, encoder_dir: Path, layers: int | None, text
     except OSError:
         pass  # a read-only models folder: checked again next time
     return check
-
-
-def check_encoder(encoder_dir: Path | str, layers: int | None, converted: Any, texts: Sequence[str]) -> Fidelity:
-    """The cosine of a runner's embeddings to float32 PyTorch's on ``texts``."""
-    from annotator.ml.loading import load_tokenizer
-
-    tokenizer = load_tokenizer(encoder_dir)
-    texts = list(texts)[:256]
-    reference = pooled(TorchEncoder(encoder_dir, layers, float32=True), tokenizer, texts)
-    cos = cosines(reference, pooled(converted, tokenizer, texts))
-    return Fidelity(texts=len(texts), cosine_min=float(cos.min()), cosine_mean=float(cos.mean()))
 
 
 @functools.cache
@@ -555,6 +546,11 @@ def encoder_runner(encoder_dir: Path | str, layers: int | None = None, engine: s
     setting = engine or engine_setting()
     if setting not in (*ENGINES, FLOAT32) and not (setting.startswith("ct2-") and setting[4:] in PRECISIONS):
         raise AnnotatorError(f"unknown engine {setting!r}; use one of {', '.join(ENGINES)}")
+    if setting == "torch":
+        from annotator.ml.batching import use_bf16
+
+        if not use_bf16():  # PyTorch without bf16 is the float32 reference: one runner, one set of states
+            setting = FLOAT32
     resolved = str(Path(encoder_dir).resolve())
     depth = encoder_depth(encoder_dir)
     layers = layers if layers and layers < depth else None
@@ -575,12 +571,12 @@ def _choose(encoder_dir: Path, layers: int | None, setting: str, texts: Sequence
     missing = ct2_missing()
     if missing:
         note(f"missing:{missing}", f"engine: PyTorch, because {missing}")
-        return TorchEncoder(encoder_dir, layers)
+        return _pytorch(encoder_dir, layers)
     try:
         folder = convert_encoder(encoder_dir, layers, texts, say)
     except Exception as exc:  # an architecture the converter does not know, a read-only models/ …
         note(f"convert:{encoder_dir}:{layers}", f"engine: PyTorch for {what}, because its conversion failed: {exc}")
-        return TorchEncoder(encoder_dir, layers)
+        return _pytorch(encoder_dir, layers)
     check = ((read_engine_json(folder) or {}).get("checks") or {}).get(cpu_signature()) or {}
     if setting.startswith("ct2-"):
         precision = setting[4:]
@@ -588,14 +584,21 @@ def _choose(encoder_dir: Path, layers: int | None, setting: str, texts: Sequence
             return Ct2Encoder(folder, precision)
         note(f"precision:{folder}:{precision}", f"engine: PyTorch for {what}, because CTranslate2 does not run "
                                                  f"{precision} on this CPU")
-        return TorchEncoder(encoder_dir, layers)
+        return _pytorch(encoder_dir, layers)
     precision = check.get("precision")
     if not precision:
         failures = "; ".join(f"{p}: {'; '.join(t.get('failures') or [])}" for p, t in (check.get("tried") or {}).items())
         note(f"fidelity:{folder}", f"engine: PyTorch for {what}, because no precision of CTranslate2 keeps its "
                                     f"embeddings faithful enough ({failures})")
-        return TorchEncoder(encoder_dir, layers)
+        return _pytorch(encoder_dir, layers)
     return Ct2Encoder(folder, precision)
+
+
+def _pytorch(encoder_dir: Path, layers: int | None) -> "TorchEncoder":
+    """PyTorch as the fallback: with bf16 autocast where the CPU has it, else the float32 reference."""
+    from annotator.ml.batching import use_bf16
+
+    return TorchEncoder(encoder_dir, layers, float32=not use_bf16())
 
 
 def runner_name(encoder_dir: Path | str, layers: int | None = None, engine: str | None = None) -> str:

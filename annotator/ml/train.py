@@ -541,7 +541,7 @@ def fit_quick_frames(method: str, train: Sequence[Example], dev: Sequence[Exampl
 
 def fit_quick_spans(train: Sequence[Example], dev: Sequence[Example], encoder_dir: Path | str,
                     span_labels: Sequence[str], glossary: Sequence[str] = ()) -> LinearSpanTagger:
-    """The quick slogan tagger fitted on ``train`` and tuned on ``dev`` on PyTorch's token states
+    """The quick slogan tagger fitted on ``train`` and tuned on ``dev`` on float32 PyTorch's token states
     (``TRAINING_ENGINE``); it predicts through the process's engine. Token states of a cut
     encoder move more in int8 than sentence embeddings: a tagger fitted on the int8 states
     kept 81 % of its demo dev spans when run on float32 ones, one fitted on PyTorch's 95 %."""

@@ -314,7 +314,7 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
         # the encoder only for texts it has not seen.
         model = fit_quick_frames(method, train, dev, base_dir, scheme.frame_ids,
                                  cache=store.embedding_cache(encoder_key(base_dir)))
-        engine_check = _engine_check(model, "frames", dev, train)  # before scoring: it may pin PyTorch
+        engine_check = _engine_check(model, "frames", method, dev, train)  # before scoring: it may pin PyTorch
         metrics = evaluate_frames(model, test)
         dev_metrics = evaluate_frames(model, dev) if dev else {}
         model.data_hash = digest
@@ -329,7 +329,7 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
         from annotator.ml.train import evaluate_spans, fit_quick_spans
 
         tagger = fit_quick_spans(train, dev, base_dir, tuple(scheme.span_ids), glossary)
-        engine_check = _engine_check(tagger, "spans", dev, train)  # before scoring: it may pin PyTorch
+        engine_check = _engine_check(tagger, "spans", method, dev, train)  # before scoring: it may pin PyTorch
         metrics = evaluate_spans(tagger, test)
         dev_metrics = tagger.dev_metrics
         folder = tagger.save(scheme=scheme.name, scheme_hash=scheme.hash, metrics=metrics, dev_metrics=dev_metrics)
@@ -388,7 +388,8 @@ def _prepare_engine(base_dir: Path, kind: str, method: str, texts: Sequence[str]
         encoder_runner(base_dir, None, texts=texts)
 
 
-def _engine_check(model: Any, kind: str, dev: Sequence[Example], train: Sequence[Example]) -> dict[str, Any] | None:
+def _engine_check(model: Any, kind: str, method: str, dev: Sequence[Example],
+                  train: Sequence[Example]) -> dict[str, Any] | None:
     """The precision of the inference engine a quick version runs at on this CPU, chosen on its
     labelled dev (then train) segments (``ml.engine_checks.check_version``), before it is scored,
     so that its test scores are those of the engine its suggestions will come from; its
@@ -398,7 +399,7 @@ def _engine_check(model: Any, kind: str, dev: Sequence[Example], train: Sequence
 
     record = check_version(model, kind, dev, train)
     if record is not None:
-        note(f"check:{kind}:{id(model)}", f"engine: {record['line']}")
+        note(f"check:{kind}:{id(model)}", f"engine: {method} {record['line']}")
     return record
 
 
