@@ -71,8 +71,8 @@ MIN_COSINE = 0.99
 # bootstrap's standard error of the difference, where that is more): the noise of a dev set.
 MIN_TOLERANCE = 0.01
 BOOTSTRAP_SAMPLES = 200
-CHECK_TEXTS = 256  # labelled segments a version is checked on: dev first, then train
-ENCODER_CHECK_TEXTS = 128  # segments a conversion's embeddings are checked on (for a broken conversion: plenty)
+CHECK_TEXTS = 128  # labelled segments a version is checked on: dev first, then train
+ENCODER_CHECK_TEXTS = 64  # segments a conversion's embeddings are checked on (for a broken conversion: plenty)
 # Only where a version has no labelled segments to be checked on (one trained before these
 # checks): the share of its decisions the engine must leave as they are.
 MIN_FRAMES_UNCHANGED = 0.99
