@@ -210,6 +210,10 @@ def track_precision(monkeypatch):
     monkeypatch.setattr(engine_checks, "decisions", decisions)
 
 
+def tagger_thresholds_kept(folder):
+    return read_meta(folder).extra.get("engine_thresholds")
+
+
 def test_a_version_the_engine_moves_beyond_noise_at_every_precision_runs_in_pytorch(
         tmp_path, tiny_encoder_dir, fresh_runners, monkeypatch, track_precision):
     store = slogan_project(tmp_path / "s.db")
@@ -222,6 +226,7 @@ def test_a_version_the_engine_moves_beyond_noise_at_every_precision_runs_in_pyto
     tried_in_order = re.findall(r"(?:^|, )(\w+) \d", check["line"].split("; ")[1])
     assert tried_in_order == engine.precisions()
     assert all(entry["calibrated"] for entry in check["tried"].values())  # the tagger's thresholds tried too
+    assert not tagger_thresholds_kept(pinned.folder)
     assert "runs in PyTorch, as no precision of CTranslate2 scores within noise" in check["line"]
     tagger = load_predictor("spans", pinned.folder)
     assert tagger.engine == "torch"
@@ -241,7 +246,8 @@ def test_a_slogan_tagger_moved_by_int8_keeps_int8_with_thresholds_tuned_on_its_o
     outcome = train_kind(store, get_scheme(), "spans", base=str(tiny_encoder_dir), reuse=False)
     check = read_meta(outcome.folder).extra["engine"]
     assert check["precision"] == "int8" and check["tried"]["int8"]["calibrated"]["passed"]
-    assert "with thresholds tuned on its own dev states" in check["line"]
+    assert check["tried"]["int8"]["calibrated"]["used"]
+    assert "with thresholds tuned on its own dev states, used" in check["line"]
     tagger = load_predictor("spans", outcome.folder)
     tuned = read_meta(outcome.folder).extra["engine_thresholds"]["int8"]
     assert tagger.engine == "ct2-int8" and tagger.current_thresholds() == (tuned["token_thresholds"],

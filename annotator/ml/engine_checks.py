@@ -5,9 +5,10 @@ ones, up to ``CHECK_TEXTS``): its score there with the encoder in float32 PyTorc
 reference, and each precision CTranslate2 offers here (fastest first) is tried until one scores
 within noise of it: at most ``MIN_TOLERANCE`` under it, or twice the standard error of the
 paired difference over bootstrap resamples of the segments where that is more. The slogan
-tagger, whose token states move most under int8, may have its token and span thresholds tuned
-again on the engine's own dev states (the head as it is): that precision passes if the tuned
-tagger's score is within noise. The first precision that passes is the one the version runs at
+tagger, whose token states move most under int8, has its token and span thresholds tuned again
+on the engine's own dev states (the head as it is) at each precision tried: the tuned thresholds
+are kept where they score better than those fitted on float32 (or pass where those do not), and
+the precision passes if what is kept scores within noise. The first precision that passes is the one the version runs at
 (``model.engine`` pinned to ``ct2-<precision>``); where none does, PyTorch. The record goes to the
 version's ``meta.json`` (``engine``), with one line saying what was chosen and why.
 
@@ -128,12 +129,14 @@ def check_version(model: Any, kind: str, dev: Sequence[Any], train: Sequence[Any
             model.engine = f"ct2-{precision}"
             ours = decisions(model, kind, texts)
             entry = {**compare(score, reference, ours, len(texts)), "unchanged": round(unchanged(kind, reference, ours), 4)}
-            if not entry["passed"] and dev_spans and hasattr(model, "calibrate"):
+            if dev_spans and hasattr(model, "calibrate"):
                 model.calibrate(dev, precision)  # thresholds tuned on this precision's own dev states
-                tuned = decisions(model, kind, texts)
-                entry["calibrated"] = compare(score, reference, tuned, len(texts))
-                if entry["calibrated"]["passed"]:
-                    entry["passed"] = True
+                tuned = compare(score, reference, decisions(model, kind, texts), len(texts))
+                # kept where they score better, or pass where the thresholds fitted on float32 do not
+                tuned["used"] = tuned["score"] > entry["score"] or (tuned["passed"] and not entry["passed"])
+                entry["calibrated"] = tuned
+                if tuned["used"]:
+                    entry["passed"] = tuned["passed"]
                 else:
                     model.engine_thresholds.pop(precision, None)
             tried[precision] = entry
@@ -142,6 +145,8 @@ def check_version(model: Any, kind: str, dev: Sequence[Any], train: Sequence[Any
                 break
     finally:
         model.engine = saved
+    if hasattr(model, "engine_thresholds"):  # only the precision it runs at keeps tuned thresholds
+        model.engine_thresholds = {p: t for p, t in model.engine_thresholds.items() if p == chosen}
     record = {"cpu": engine.cpu_signature(), "precision": chosen, "metric": METRIC[kind], "checked_on": len(texts),
               "dev": min(len(dev), len(texts)), "tried": tried, "passed": chosen is not None}
     record["line"] = choice_line(kind, record)
@@ -157,8 +162,8 @@ def choice_line(kind: str, record: dict[str, Any]) -> str:
     for precision, entry in record["tried"].items():
         tuned = entry.get("calibrated")
         figure = f"{precision} {entry['score']:.3f}"
-        if tuned:
-            figure += f" ({tuned['score']:.3f} with thresholds tuned on its own dev states)"
+        if tuned and tuned.get("used", True):
+            figure += f" ({tuned['score']:.3f} with thresholds tuned on its own dev states, used)"
         parts.append(figure)
     first = next(iter(record["tried"].values()), None)
     reference = f"float32 {first['float32']:.3f}" if first else ""
