@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import hashlib
 import json
 import pickle
 import shutil
@@ -74,7 +75,7 @@ def forget_loaded() -> None:
     token_states.clear_memory()
 
 
-def stored(db: Path) -> dict[str, list]:
+def stored(db: Path, vectors: bool = True) -> dict[str, list]:
     conn = sqlite3.connect(db)
     try:
         return {
@@ -82,8 +83,37 @@ def stored(db: Path) -> dict[str, list]:
                                         "FROM suggestions ORDER BY 1, 2, 3, 4, 5, 6").fetchall(),
             "runs": conn.execute("SELECT segment_id, model_version, uncertainty, info FROM suggestion_runs "
                                  "ORDER BY 1, 2").fetchall(),
-            "vectors": conn.execute("SELECT encoder, text_key, vector FROM text_embeddings ORDER BY 1, 2").fetchall(),
+            "vectors": conn.execute("SELECT encoder, text_key, vector FROM text_embeddings ORDER BY 1, 2").fetchall()
+            if vectors else [],
         }
+    finally:
+        conn.close()
+
+
+def prefill(db: Path, count: int, encoder: str, dim: int) -> None:
+    """``count`` vectors more in a copy's embedding store, under random keys of the project's
+    encoder: the store of a large project, which each new vector joins."""
+    conn = sqlite3.connect(db)
+    blob = bytes(2 * dim)
+    with conn:
+        for start in range(0, count, 100_000):
+            keys = sorted(hashlib.sha1(f"stored-{i}".encode()).hexdigest()
+                          for i in range(start, min(count, start + 100_000)))
+            conn.executemany("INSERT INTO text_embeddings (encoder, text_key, vector) VALUES (?, ?, ?)",
+                             [(encoder, key, blob) for key in keys])
+    conn.close()
+
+
+def same_as_ray(ray_db: Path, driver_db: Path) -> bool:
+    """The driver's copy holds the Ray copy's suggestions and runs, and its vectors (beside any prefilled)."""
+    x, y = stored(ray_db, vectors=False), stored(driver_db, vectors=False)
+    if x != y:
+        return False
+    ray_vectors = stored(ray_db)["vectors"]
+    conn = sqlite3.connect(driver_db)
+    try:
+        return all(conn.execute("SELECT vector FROM text_embeddings WHERE encoder = ? AND text_key = ?",
+                                [encoder, key]).fetchone() == (vector,) for encoder, key, vector in ray_vectors)
     finally:
         conn.close()
 
@@ -151,13 +181,38 @@ class Replay:
         self.recorder = recorder
         self.driver_s: dict[str, float] = {}
         self.cpu_s: dict[str, float] = {}  # the process's CPU time: what an idle core would take
+        self.write_s: dict[str, float] = {}  # of driver_s, inside the write transactions
+        self.kind: str | None = None
 
     @contextlib.contextmanager
     def start_pool(self, spec: Any):
+        self.kind, self.write_s[spec.kind] = spec.kind, 0.0
         started, cpu = time.perf_counter(), time.process_time()
         yield _Replaying(self.recorder, spec.kind)
         self.driver_s[spec.kind] = time.perf_counter() - started
         self.cpu_s[spec.kind] = time.process_time() - cpu
+        self.kind = None
+
+    @contextlib.contextmanager
+    def timing_writes(self):
+        """The time spent in the store's outermost write transactions, while a version runs."""
+        from annotator.store.base import StorePart
+
+        plain, replay = StorePart.write, self
+
+        @contextlib.contextmanager
+        def timed(part: Any, wait: float | None = None):
+            outermost, started = not part.db.conn.in_transaction, time.perf_counter()
+            with plain(part, wait) as db:
+                yield db
+            if outermost and replay.kind:
+                replay.write_s[replay.kind] += time.perf_counter() - started
+
+        StorePart.write = timed
+        try:
+            yield
+        finally:
+            StorePart.write = plain
 
 
 class _Replaying:
@@ -187,6 +242,8 @@ def main() -> None:
     ap.add_argument("--node-cores", type=int, default=16, help="for the projection: cores per node")
     ap.add_argument("--words-per-segment", type=float, default=WORDS_PER_SEGMENT)
     ap.add_argument("--driver-repeats", type=int, default=5, help="times the driver alone runs (median reported)")
+    ap.add_argument("--stored-vectors", type=int, default=0,
+                    help="the driver alone writes into a store holding this many vectors already (a large project's)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -227,23 +284,32 @@ def main() -> None:
         comparison = same_suggestions(local_db, ray_db)
 
         recorder.freeze()
+        base = fresh_copy(args.db, Path(scratch), "driver-base.db")
+        if args.stored_vectors:
+            [(encoder, dim)] = sqlite3.connect(ray_db).execute(
+                "SELECT encoder, length(vector) / 2 FROM text_embeddings LIMIT 1").fetchall()
+            prefill(base, args.stored_vectors, encoder, dim)
         replays, replayed = [], True
         for repeat in range(args.driver_repeats):  # the driver alone is quick: its best and median of a few
-            driver_db = fresh_copy(args.db, Path(scratch), f"driver{repeat}.db")
+            driver_db = Path(scratch) / f"driver{repeat}.db"
+            shutil.copy(base, driver_db)
             replay = Replay(recorder)
             store = Store.open(driver_db)
             for kind in ("frames", "spans"):  # loaded before the clock, as the driver loads them before its pools
                 model = ActiveModels(store).load(kind)
                 if kind == "frames" and reads_embeddings(model):
                     embedding_keys(model, ["-"])  # its encoder's runner too (the keys name it), once per run
-            suggest_all_on_ray(store, options, translate=False, start_pool=replay.start_pool)
+            with replay.timing_writes():
+                suggest_all_on_ray(store, options, translate=False, start_pool=replay.start_pool)
             store.close()
-            replayed = replayed and same_suggestions(ray_db, driver_db)["identical"]
+            replayed = replayed and same_as_ray(ray_db, driver_db)
             replays.append(replay)
+            driver_db.unlink()
 
     by_total = sorted(replays, key=lambda r: sum(r.driver_s.values()))
     best, median = by_total[0].driver_s, by_total[len(by_total) // 2].driver_s
     cpu = sorted(replays, key=lambda r: sum(r.cpu_s.values()))[len(replays) // 2].cpu_s
+    writes = sorted(replays, key=lambda r: sum(r.write_s.values()))[len(replays) // 2].write_s
     driver_s = sum(median.values())
     driver_rate = segments / driver_s
     worker_s = sum(recorder.worker_s.values())
@@ -263,11 +329,13 @@ def main() -> None:
         "same_suggestions": comparison,
         "workers": {"seconds": {k: round(v, 2) for k, v in recorder.worker_s.items()},
                     "per_worker_seg_s": round(per_worker, 1)},
-        "driver": {"repeats": len(replays), "seconds_median": {k: round(v, 3) for k, v in median.items()},
+        "driver": {"repeats": len(replays), "stored_vectors_before": args.stored_vectors, "seconds_median": {k: round(v, 3) for k, v in median.items()},
                    "seg_s_median": {k: round(segments / v) for k, v in median.items()},
                    "seg_s_best": {k: round(segments / v) for k, v in best.items()},
                    "driver_seg_s": round(driver_rate), "driver_seg_s_best": round(segments / sum(best.values())),
                    "cpu_seconds_median": {k: round(v, 3) for k, v in cpu.items()},
+                   "write_seconds_median": {k: round(v, 3) for k, v in writes.items()},
+                   "writes_only_seg_s": round(segments / sum(writes.values())),
                    "driver_seg_s_cpu": round(segments / sum(cpu.values())),
                    "same_as_ray_copy": replayed},
         "projection": {
@@ -295,10 +363,13 @@ def main() -> None:
           f"{comparison['runs']} runs, {comparison['vectors']} vectors; largest score difference "
           f"{comparison['max_score_difference']})")
     print(f"the workers' own time: {w['seconds']}: {w['per_worker_seg_s']} seg/s per worker (both models)")
-    print(f"the driver alone (recorded results, no workers; median of {d['repeats']}): {d['seconds_median']} s: "
+    print(f"the driver alone (recorded results, no workers; {d['stored_vectors_before']:,} vectors stored before; "
+          f"median of {d['repeats']}): {d['seconds_median']} s: "
           f"{d['seg_s_median']} seg/s per version, {d['driver_seg_s']} seg/s for both (best "
           f"{d['driver_seg_s_best']}; its CPU time {d['cpu_seconds_median']} s: {d['driver_seg_s_cpu']} seg/s on a "
           f"core of its own; its copies the same as Ray's: {d['same_as_ray_copy']})")
+    print(f"  of which the write transactions (one per chunk and version): {d['write_seconds_median']} s, "
+          f"{d['writes_only_seg_s']} seg/s for both")
     print(f"ParlaMint: {p['parlamint_words']:.2g} words / {p['words_per_segment']:g} words per segment = "
           f"{p['segments'] / 1e6:.1f} M segments")
     print(f"  workers: {p['per_worker_seg_s']} seg/s per worker x {p['nodes']} nodes x {p['cores_per_node']} cores = "

@@ -406,3 +406,23 @@ def test_a_chunk_of_runs_written_at_once_replaces_each_segments_earlier_run_all_
         store.replace_runs("v", [(2, 0.1, "{}"), (99, 0.1, "{}")], [(2, "frame", "Political", None, None, 0.6, "{}")])
     assert store.suggestions(2, ["v"]) == [Suggestion(2, "v", "span", "Slogan", 0.9, 0, 3)]
     assert store.uncertainties("v") == {1: 0.25, 2: 0.0}
+
+
+def test_vectors_stored_before_the_embeddings_table_was_rebuilt_are_kept_and_found(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "old.db"
+    db = Database(str(path))
+    configure(db)
+    migrations.apply(db, stop_before="m016_text_embeddings_in_arrival_order")
+    vectors = {f"{i:040x}": np.full(4, i, np.float16) for i in range(3)}
+    db.conn.executemany("INSERT INTO text_embeddings (encoder, text_key, vector) VALUES ('e', ?, ?)",
+                        [(k, v.tobytes()) for k, v in vectors.items()])
+    db.conn.commit()
+    db.close()
+    store = Store.open(path)
+    assert applied_steps(store.db) == SCHEMA_STEPS
+    cache = store.embedding_cache("e")
+    assert {k: v.tolist() for k, v in cache.get(list(vectors)).items()} == {k: v.tolist() for k, v in vectors.items()}
+    cache.put({f"{1:040x}": np.full(4, 7, np.float16)})  # stored again: replaced, not doubled
+    assert store.embedding_counts() == {"e": 3} and cache.get([f"{1:040x}"])[f"{1:040x}"].tolist() == [7.0] * 4

@@ -65,11 +65,12 @@ class EmbeddingCache:
         self.put_blobs([(k, np.asarray(v, dtype=np.float16).tobytes()) for k, v in vectors.items()])
 
     def put_blobs(self, rows: Sequence[tuple[str, bytes]]) -> None:
-        """Vectors as (key, float16 bytes), as a Ray worker sends them back: one statement."""
+        """Vectors as (key, float16 bytes), as a Ray worker sends them back: one statement, in
+        key order (the index of keys then changes each of its pages once, left to right)."""
         with self.store.write():
             self.store.db.conn.executemany(
                 "INSERT OR REPLACE INTO text_embeddings (encoder, text_key, vector) VALUES (?, ?, ?)",
-                [(self.encoder, key, blob) for key, blob in rows])
+                [(self.encoder, key, blob) for key, blob in sorted(rows)])
 
 
 class Embeddings(StorePart):
