@@ -17,7 +17,9 @@ Its segments/s is the most one driver can write, whatever the cluster. The calls
 results go through pickle, as Ray would move them. The copy it fills must equal the Ray copy.
 
 **The projection** for ParlaMint uses the two measured rates: the workers' (segments per second
-of one worker's own time, both models) times the cluster's cores, against the driver's.
+of one worker's own time, both models) times the cluster's cores, against the driver's; twice:
+as measured (the workers sharing this machine's cores; the driver's wall time), and each on cores
+of its own (the run again with one actor alone; the driver's CPU time).
 
 Run from the repository root: ``.venv/bin/python bench/bench_ray.py --db annotator.db [--json]``
 (the copies go to a temporary folder; the project is not touched).
@@ -281,6 +283,11 @@ def main() -> None:
             suggest_all_on_ray(store, options, translate=False, start_pool=recorder.start(options))
             ray_run_s = time.perf_counter() - started
             store.close()
+            # the same run again with one actor: a worker's rate where no other one shares its cores
+            forget_loaded()
+            alone, one = Recorder(), RayOptions(address=args.address, actors=1)
+            suggest_all_on_ray(Store.open(fresh_copy(args.db, Path(scratch), "alone.db")), one, translate=False,
+                               start_pool=alone.start(one))
         comparison = same_suggestions(local_db, ray_db)
 
         recorder.freeze()
@@ -316,9 +323,17 @@ def main() -> None:
     per_worker = segments / worker_s  # both models, per second of one worker's own time
     local_rate = segments / local_s
     ray_rate = segments / ray_run_s
-    cluster_workers = per_worker * args.nodes * args.node_cores
+    per_worker_alone = segments / sum(alone.worker_s.values())
+    driver_rate_cpu = segments / sum(cpu.values())
     total_segments = PARLAMINT_WORDS / args.words_per_segment
-    cluster_rate = min(cluster_workers, driver_rate)
+    cores = args.nodes * args.node_cores
+
+    def projection(worker_rate: float, driver: float) -> dict:
+        cluster = min(worker_rate * cores, driver)
+        return {"per_worker_seg_s": round(worker_rate, 1), "workers_seg_s": round(worker_rate * cores),
+                "driver_seg_s": round(driver), "cluster_seg_s": round(cluster),
+                "bound_by": "the workers" if worker_rate * cores <= driver else "the driver",
+                "hours": round(total_segments / cluster / 3600, 1)}
     summary = {
         "segments": segments, "cores_here": threads(), "ray_actors": actors, "versions": versions,
         "local_s": round(local_s, 2), "local_seg_s": round(local_rate, 1),
@@ -328,23 +343,25 @@ def main() -> None:
         "overhead_ratio_with_start": round((ray_start_s + ray_run_s) / local_s, 2),
         "same_suggestions": comparison,
         "workers": {"seconds": {k: round(v, 2) for k, v in recorder.worker_s.items()},
-                    "per_worker_seg_s": round(per_worker, 1)},
-        "driver": {"repeats": len(replays), "stored_vectors_before": args.stored_vectors, "seconds_median": {k: round(v, 3) for k, v in median.items()},
+                    "per_worker_seg_s": round(per_worker, 1),
+                    "alone_seconds": {k: round(v, 2) for k, v in alone.worker_s.items()},
+                    "per_worker_seg_s_alone": round(per_worker_alone, 1)},
+        "driver": {"repeats": len(replays), "stored_vectors_before": args.stored_vectors,
+                   "seconds_median": {k: round(v, 3) for k, v in median.items()},
                    "seg_s_median": {k: round(segments / v) for k, v in median.items()},
                    "seg_s_best": {k: round(segments / v) for k, v in best.items()},
                    "driver_seg_s": round(driver_rate), "driver_seg_s_best": round(segments / sum(best.values())),
                    "cpu_seconds_median": {k: round(v, 3) for k, v in cpu.items()},
                    "write_seconds_median": {k: round(v, 3) for k, v in writes.items()},
                    "writes_only_seg_s": round(segments / sum(writes.values())),
-                   "driver_seg_s_cpu": round(segments / sum(cpu.values())),
+                   "driver_seg_s_cpu": round(driver_rate_cpu),
                    "same_as_ray_copy": replayed},
         "projection": {
             "parlamint_words": PARLAMINT_WORDS, "words_per_segment": args.words_per_segment,
             "segments": round(total_segments), "nodes": args.nodes, "cores_per_node": args.node_cores,
-            "per_worker_seg_s": round(per_worker, 1), "workers_seg_s": round(cluster_workers),
-            "driver_seg_s": round(driver_rate), "cluster_seg_s": round(cluster_rate),
-            "bound_by": "the workers" if cluster_workers <= driver_rate else "the driver",
-            "hours": round(total_segments / cluster_rate / 3600, 1),
+            # both sharing cores, as measured here; and each on cores of its own
+            "as_measured": projection(per_worker, driver_rate),
+            "cores_of_their_own": projection(per_worker_alone, driver_rate_cpu),
             "hours_on_this_machine": round(total_segments / local_rate / 3600),
         },
     }
@@ -362,7 +379,8 @@ def main() -> None:
     print(f"Ray's copy the same as the local one: {comparison['identical']} ({comparison['rows']} suggestions, "
           f"{comparison['runs']} runs, {comparison['vectors']} vectors; largest score difference "
           f"{comparison['max_score_difference']})")
-    print(f"the workers' own time: {w['seconds']}: {w['per_worker_seg_s']} seg/s per worker (both models)")
+    print(f"the workers' own time: {w['seconds']} s: {w['per_worker_seg_s']} seg/s per worker (both models); "
+          f"one actor alone: {w['alone_seconds']} s: {w['per_worker_seg_s_alone']} seg/s")
     print(f"the driver alone (recorded results, no workers; {d['stored_vectors_before']:,} vectors stored before; "
           f"median of {d['repeats']}): {d['seconds_median']} s: "
           f"{d['seg_s_median']} seg/s per version, {d['driver_seg_s']} seg/s for both (best "
@@ -372,10 +390,13 @@ def main() -> None:
           f"{d['writes_only_seg_s']} seg/s for both")
     print(f"ParlaMint: {p['parlamint_words']:.2g} words / {p['words_per_segment']:g} words per segment = "
           f"{p['segments'] / 1e6:.1f} M segments")
-    print(f"  workers: {p['per_worker_seg_s']} seg/s per worker x {p['nodes']} nodes x {p['cores_per_node']} cores = "
-          f"{p['workers_seg_s']} seg/s; the driver: {p['driver_seg_s']} seg/s")
-    print(f"  so {p['cluster_seg_s']} seg/s, bound by {p['bound_by']}: {p['hours']} h "
-          f"(this machine alone: {p['hours_on_this_machine']} h)")
+    for name, what in (("as_measured", "as measured here (cores shared)"),
+                       ("cores_of_their_own", "each on cores of its own (one actor alone; the driver's CPU time)")):
+        q = p[name]
+        print(f"  {what}: workers {q['per_worker_seg_s']} seg/s x {p['nodes']} nodes x {p['cores_per_node']} "
+              f"cores = {q['workers_seg_s']} seg/s, the driver {q['driver_seg_s']} seg/s: {q['cluster_seg_s']} "
+              f"seg/s, bound by {q['bound_by']}: {q['hours']} h")
+    print(f"  (this machine alone, the local path: {p['hours_on_this_machine']} h)")
 
 
 if __name__ == "__main__":

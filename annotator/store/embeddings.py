@@ -56,8 +56,9 @@ class EmbeddingCache:
         out: dict[str, bytes] = {}
         for i in range(0, len(keys), _CHUNK):
             chunk = list(keys[i:i + _CHUNK])
+            marks = ",".join("?" * len(chunk))
             out.update(self.store.db.execute(
-                f"SELECT text_key, vector FROM text_embeddings WHERE encoder = ? AND text_key IN ({','.join('?' * len(chunk))})",
+                f"SELECT text_key, vector FROM text_embeddings WHERE encoder = ? AND text_key IN ({marks})",
                 [self.encoder, *chunk]).fetchall())
         return out
 

@@ -16,7 +16,8 @@ from annotator.store.records import SEGMENT_COLUMNS, Segment, Suggestion, segmen
 # A model run's results as rows, ready to write (``Suggestions.replace_runs``): built where they
 # are computed (in this process, or on a Ray worker), so that writing them is all that is left.
 RunRow = tuple[int, "float | None", str]  # segment id, uncertainty, info (JSON)
-SuggestionRow = tuple[int, str, str, "int | None", "int | None", float, str]  # segment id, kind, label, start, end, score, extra (JSON)
+# segment id, kind, label, start, end, score, extra (JSON)
+SuggestionRow = tuple[int, str, str, "int | None", "int | None", float, str]
 
 
 class Suggestions(StorePart):
