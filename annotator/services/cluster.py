@@ -10,10 +10,10 @@ driver) plans the calls, ships texts and vectors, and writes.
   worker call. *embed*: the texts the project's embedding store lacks (the segments, and the
   neighbours and speeches a context-reading version looks at, which are segments too), in the
   very calls the local path makes (per chunk: its segments' texts, then their contexts' texts,
-  those not stored or embedded before: the int8 engine's output depends a little on the batch a
-  text is padded in, so same calls, same vectors); *score*: a chunk's segments with their
-  contexts and every vector they read (from those calls, or from the store), scored by the
-  local code (``suggest.compute_frame_scores``, no encoder run) into rows;
+  those not stored or embedded before: where PyTorch runs the encoder a vector may depend a
+  little on the batch it is padded in, so same calls, same vectors); *score*: a chunk's
+  segments with their contexts and every vector they read (from those calls, or from the
+  store), scored by the local code (``suggest.compute_frame_scores``, no encoder run) into rows;
 * a fine-tuned frames version, and either slogan tagger: one call per chunk, rows back;
 * glossary matches and translations: here, as without Ray.
 
@@ -240,7 +240,7 @@ def run_on_ray(store: Store, models: ActiveModels, kind: str, version: str, only
             progress(f"suggest:{kind}", done, total)
 
     from_embeddings = kind == "frames" and model is not None and reads_embeddings(model)
-    if not from_embeddings and model is not None:  # the engine's conversion made once, here, not by every actor at once
+    if model is not None:  # the engine's conversion made once, here, not by every actor at once
         _prepare_engine(model, kind)
     with start_pool(_spec(kind, str(folder), options)) as workers:
         size = suggest.CHUNK * max(WINDOW_CHUNKS, WINDOW_CHUNKS_PER_ACTOR * workers.size)
@@ -419,7 +419,9 @@ def _frames_from_embeddings(store: Store, model: Any, version: str, window: Sequ
             written += 1
 
 
-def _score_payload(chunk: Sequence[Segment], plan: _Plan, c: int, held: dict[str, bytes], cache: Any) -> dict[str, Any]:
+def _score_payload(chunk: Sequence[Segment], plan: _Plan, c: int, held: dict[str, bytes],
+                   cache: Any) -> dict[str, Any]:
+    """Chunk ``c``'s score call: its segments, their contexts and every vector they read."""
     vectors = cache.blobs(plan.stored[c]) if plan.stored[c] else {}
     vectors.update((k, held[k]) for k in plan.reads[c] if k in held)
     return {"ids": [s.id for s in chunk], "texts": [s.text for s in chunk], "contexts": plan.contexts[c],
