@@ -286,8 +286,9 @@ def main() -> None:
             # the same run again with one actor: a worker's rate where no other one shares its cores
             forget_loaded()
             alone, one = Recorder(), RayOptions(address=args.address, actors=1)
-            suggest_all_on_ray(Store.open(fresh_copy(args.db, Path(scratch), "alone.db")), one, translate=False,
-                               start_pool=alone.start(one))
+            store = Store.open(fresh_copy(args.db, Path(scratch), "alone.db"))
+            suggest_all_on_ray(store, one, translate=False, start_pool=alone.start(one))
+            store.close()
         comparison = same_suggestions(local_db, ray_db)
 
         recorder.freeze()
