@@ -1,6 +1,8 @@
 """Ray, for the commands that spread their work over a cluster (``--ray``): connecting (a local
-instance on this machine, or a cluster started with ``ray start --head``), and mapping batches
-through a pool of actors with Ray Data, the results coming back in input order as they complete.
+instance on this machine, or a cluster started with ``ray start --head``), mapping batches
+through a pool of actors with Ray Data, the results coming back in input order as they complete
+(``map_in_order``: the rows known at the start), and a pool of actors kept for as long as the
+caller needs it, which takes calls as the caller has them (``ActorPool``).
 
 The one module that imports ``ray`` (lazily: Ray is the optional ``cluster`` extra). What runs
 on the actors is the callers' business (``services.cluster``, ``corpora.importer``); this module
@@ -140,3 +142,73 @@ def map_in_order(rows: Sequence[dict[str, Any]], make_worker: Callable[[], Calla
         columns = list(batch)
         for i in range(len(batch[columns[0]]) if columns else 0):
             yield {c: batch[c][i] for c in columns}
+
+
+RESTARTS = 3  # an actor lost with its node is started again, and its calls retried, this many times
+
+
+class _Actor:
+    """A Ray actor: builds its worker once (a model loaded once per actor), then runs calls. A
+    worker that cannot be built (a model folder missing on its node) fails each call with its
+    error, rather than the actor dying and starting again to fail the same way."""
+
+    def __init__(self, make_worker: Callable[[], Callable[..., Any]]) -> None:
+        try:
+            self.work, self.failed = make_worker(), None
+        except Exception as exc:  # noqa: BLE001 - said by every call, on the driver
+            self.failed = exc
+
+    def run(self, *args: Any) -> Any:
+        if self.failed is not None:
+            raise self.failed
+        return self.work(*args)
+
+
+class ActorPool:
+    """Actors that each build their worker once (``make_worker()``: it must pickle) and keep it
+    until :meth:`close`. The caller submits calls as it has them, at most :meth:`free` at a time
+    (``depth`` per actor, so that none waits for its next call), and takes each result as it
+    completes, in any order, with the tag it was submitted with (:meth:`next`). Must be used
+    inside :func:`connected`."""
+
+    def __init__(self, make_worker: Callable[[], Callable[..., Any]], options: RayOptions, depth: int = 2) -> None:
+        ray = require_ray()
+        self.size = pool_size(options)
+        actor = ray.remote(num_cpus=options.cpus_per_actor, num_gpus=options.gpus_per_actor or 0,
+                           max_restarts=RESTARTS, max_task_retries=RESTARTS)(_Actor)
+        self._actors = [actor.remote(make_worker) for _ in range(self.size)]
+        self._load = [0] * self.size
+        self._depth = depth
+        self._running: dict[Any, tuple[int, Any]] = {}  # object ref -> (actor, tag)
+
+    def free(self) -> int:
+        """How many more calls may be submitted now."""
+        return self.size * self._depth - len(self._running)
+
+    def submit(self, tag: Any, *args: Any) -> None:
+        """``worker(*args)`` on the least busy actor."""
+        i = min(range(self.size), key=self._load.__getitem__)
+        self._running[self._actors[i].run.remote(*args)] = (i, tag)
+        self._load[i] += 1
+
+    def next(self) -> tuple[Any, Any]:
+        """The first call to complete: its tag and its result (a worker's error, in one line)."""
+        ray = require_ray()
+        if not self._running:
+            raise RuntimeError("ActorPool.next() with no call running")
+        [ref], _ = ray.wait(list(self._running), num_returns=1)
+        i, tag = self._running.pop(ref)
+        self._load[i] -= 1
+        try:
+            return tag, ray.get(ref)
+        except ray.exceptions.RayError as exc:
+            cause = getattr(exc, "cause", None) or exc
+            what = (" ".join(str(cause).split()) if isinstance(cause, AnnotatorError)  # ours: whole
+                    else f"{type(cause).__name__}: {_one_line(cause)}")
+            raise AnnotatorError(f"a Ray worker failed: {what}") from None
+
+    def close(self) -> None:
+        ray = require_ray()
+        for actor in self._actors:
+            ray.kill(actor)
+        self._actors, self._running = [], {}

@@ -5,10 +5,13 @@ without Ray installed, say in one line what to install."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
+import pickle
 import random
 import shutil
 import signal
@@ -25,6 +28,7 @@ from conftest import REPO
 from test_span_linear import examples
 
 from annotator.cli import cli
+from annotator.ml.linear import LinearFrameModel
 from annotator.ml.registry import read_meta, write_meta
 from annotator.ray_pool import RayOptions
 from annotator.schemes import get_scheme
@@ -95,28 +99,26 @@ def trained_project(path: Path, encoder: Path, unlabelled: int) -> Store:
     return store
 
 
-def stored(db: Path) -> tuple[list, list]:
+def stored(db: Path) -> dict[str, list]:
     conn = sqlite3.connect(db)
     try:
-        rows = conn.execute('SELECT segment_id, model_version, kind, label, start, "end", score FROM suggestions '
-                            'ORDER BY 1, 2, 3, 4, 5, 6').fetchall()
-        runs = conn.execute("SELECT segment_id, model_version, uncertainty, info FROM suggestion_runs "
-                            "ORDER BY 1, 2").fetchall()
+        return {"suggestions": conn.execute('SELECT segment_id, model_version, kind, label, start, "end", score, extra '
+                                            "FROM suggestions ORDER BY 1, 2, 3, 4, 5, 6").fetchall(),
+                "runs": conn.execute("SELECT segment_id, model_version, uncertainty, info FROM suggestion_runs "
+                                     "ORDER BY 1, 2").fetchall(),
+                "vectors": conn.execute("SELECT encoder, text_key, vector FROM text_embeddings ORDER BY 1, 2").fetchall()}
     finally:
         conn.close()
-    return rows, runs
 
 
 def assert_same_suggestions(a: Path, b: Path) -> None:
-    rows_a, runs_a = stored(a)
-    rows_b, runs_b = stored(b)
-    assert [r[:6] for r in rows_a] == [r[:6] for r in rows_b]  # the same labels and spans
-    assert max(abs(x[6] - y[6]) for x, y in zip(rows_a, rows_b)) <= 1e-4
-    assert [r[:2] for r in runs_a] == [r[:2] for r in runs_b]
-    assert max(abs((x[2] or 0) - (y[2] or 0)) for x, y in zip(runs_a, runs_b)) <= 1e-4
-    for x, y in zip(runs_a, runs_b):
-        top_a, top_b = json.loads(x[3]).get("top", []), json.loads(y[3]).get("top", [])
-        assert [label for label, _ in top_a] == [label for label, _ in top_b]
+    """The very same suggestions (labels, spans, scores to the last bit), runs (uncertainty, top
+    scores) and stored vectors."""
+    x, y = stored(a), stored(b)
+    assert [r[:6] for r in x["suggestions"]] == [r[:6] for r in y["suggestions"]]  # the same labels and spans
+    assert x["suggestions"] == y["suggestions"]  # and scores
+    assert x["runs"] == y["runs"]
+    assert x["vectors"] == y["vectors"]
 
 
 def no_duplicates(db: Path) -> None:
@@ -128,8 +130,12 @@ def no_duplicates(db: Path) -> None:
         conn.close()
 
 
+def scored_by_the_driver(*args, **kwargs):
+    raise AssertionError("the driver scored frames itself")
+
+
 @pytest.mark.slow
-def test_suggest_on_ray_stores_what_the_local_path_stores(tmp_path, tiny_encoder_dir, ray_address):
+def test_suggest_on_ray_stores_what_the_local_path_stores(tmp_path, tiny_encoder_dir, ray_address, monkeypatch):
     trained_project(tmp_path / "a.db", tiny_encoder_dir, unlabelled=10).close()
     shutil.copy(tmp_path / "a.db", tmp_path / "b.db")
     local = Store.open(tmp_path / "a.db")
@@ -138,9 +144,11 @@ def test_suggest_on_ray_stores_what_the_local_path_stores(tmp_path, tiny_encoder
     embedded_before = on_ray.embedding_counts()
     seen: list[tuple[str, int, int]] = []
     report_local = suggest_all(local, translate=False)
-    ActiveModels._cache.clear()  # the Ray path loads its own (here, to score from the stored vectors)
-    report_ray = suggest_all_on_ray(on_ray, RayOptions(address=ray_address), translate=False,
-                                    progress=lambda *a: seen.append(a))
+    ActiveModels._cache.clear()  # the Ray path loads its own (here, to plan the calls)
+    with monkeypatch.context() as patch:  # the driver scores nothing: the workers send rows to write
+        patch.setattr(LinearFrameModel, "predict_matrix", scored_by_the_driver)
+        report_ray = suggest_all_on_ray(on_ray, RayOptions(address=ray_address), translate=False,
+                                        progress=lambda *a: seen.append(a))
     assert report_ray.segments == report_local.segments == {"glossary": 320, versions["frames"]: 320,
                                                             versions["spans"]: 320}
     assert on_ray.embedding_counts() == local.embedding_counts() != embedded_before  # the workers' vectors, stored
@@ -150,6 +158,81 @@ def test_suggest_on_ray_stores_what_the_local_path_stores(tmp_path, tiny_encoder
     assert_same_suggestions(tmp_path / "a.db", tmp_path / "b.db")
     again = suggest_all_on_ray(Store.open(tmp_path / "b.db"), RayOptions(address=ray_address), translate=False)
     assert not again.segments  # nothing left to do
+
+
+class InProcessPool:
+    """A version's workers in this process, no Ray: each call's payload and result pickled (as Ray
+    moves them), and the calls completing in a shuffled order, as on a cluster."""
+
+    def __init__(self, spec, seed: int) -> None:
+        from annotator.services.cluster import SuggestWorker
+
+        self.worker, self.size, self.rng = SuggestWorker(spec), 3, random.Random(seed)
+        self.calls: list[tuple] = []
+        self.working = False
+
+    def free(self) -> int:
+        return 2 * self.size - len(self.calls)
+
+    def submit(self, tag, task, payload) -> None:
+        self.calls.append((tag, task, pickle.dumps(payload)))
+
+    def next(self):
+        tag, task, payload = self.calls.pop(self.rng.randrange(len(self.calls)))
+        self.working = True
+        try:
+            result = self.worker(task, pickle.loads(payload))
+        finally:
+            self.working = False
+        return tag, pickle.loads(pickle.dumps(result))
+
+
+@pytest.mark.slow
+def test_the_driver_writes_what_the_workers_send_in_any_order_as_the_local_path_would(tmp_path, tiny_encoder_dir,
+                                                                                   monkeypatch):
+    """The driver's part of --ray, without Ray: it makes the local path's embedding calls, sends
+    each chunk the vectors it reads, and writes the rows the workers send back, chunk after chunk
+    (what is written is always the first segments), whatever order the calls complete in; it
+    scores nothing itself. The result is the local path's, to the last bit, vectors included."""
+    from annotator.ml import token_states
+
+    monkeypatch.setattr(suggest, "CHUNK", 16)  # 20 chunks, speeches across their edges
+    trained_project(tmp_path / "a.db", tiny_encoder_dir, unlabelled=10).close()
+    shutil.copy(tmp_path / "a.db", tmp_path / "b.db")
+    report_local = suggest_all(Store.open(tmp_path / "a.db"), translate=False)
+    ActiveModels._cache.clear()
+    token_states.clear_memory()  # the workers compute every token state afresh, as on Ray
+    pools: list[InProcessPool] = []
+
+    @contextlib.contextmanager
+    def start_pool(spec):
+        pools.append(InProcessPool(spec, seed=len(pools)))
+        yield pools[-1]
+
+    scored = LinearFrameModel.predict_matrix
+
+    def on_a_worker(model, *args, **kwargs):
+        assert any(pool.working for pool in pools), "the driver scored frames itself"
+        return scored(model, *args, **kwargs)
+
+    versions = Store.open(tmp_path / "b.db").active_models()
+    ids = [s.id for s in Store.open(tmp_path / "b.db").iter_segments()]
+    prefixes = []
+
+    def written(what: str, done: int, total: int) -> None:
+        if what in ("suggest:frames", "suggest:spans"):
+            with sqlite3.connect(tmp_path / "b.db") as conn:
+                runs = [r[0] for r in conn.execute("SELECT segment_id FROM suggestion_runs WHERE model_version = ? "
+                                                   "ORDER BY 1", [versions[what.split(":")[1]]])]
+            prefixes.append(runs == ids[:done])
+
+    monkeypatch.setattr(LinearFrameModel, "predict_matrix", on_a_worker)
+    report = suggest_all_on_ray(Store.open(tmp_path / "b.db"), RayOptions(), translate=False, start_pool=start_pool,
+                                progress=written)
+    assert report.segments == report_local.segments
+    assert [pool.worker.spec.kind for pool in pools] == ["frames", "spans"]
+    assert len(prefixes) == 2 * 20 and all(prefixes)
+    assert_same_suggestions(tmp_path / "a.db", tmp_path / "b.db")
 
 
 @pytest.mark.slow
@@ -213,6 +296,24 @@ def test_fine_tuned_versions_run_whole_on_the_workers(tmp_path, tiny_frames_dir,
     assert not on_ray.embedding_counts()  # nothing embedded: the fine-tuned models read texts
     on_ray.close()
     assert_same_suggestions(tmp_path / "a.db", tmp_path / "b.db")
+
+
+@pytest.mark.slow
+def test_a_worker_that_cannot_load_its_model_says_so_in_one_line(tmp_path, ray_address):
+    from annotator.errors import AnnotatorError
+    from annotator.ray_pool import ActorPool
+    from annotator.services.cluster import SuggestWorker, WorkerSpec
+
+    spec = WorkerSpec("frames", str(tmp_path / "gone"), "auto")  # not on the worker's node
+    pool = ActorPool(functools.partial(SuggestWorker, spec), RayOptions(address=ray_address, actors=1))
+    try:
+        pool.submit("chunk", "rows", {"ids": [1], "texts": ["Taxes."]})
+        with pytest.raises(AnnotatorError) as failed:
+            pool.next()
+    finally:
+        pool.close()
+    assert str(failed.value).startswith(f"a Ray worker failed: model '{tmp_path / 'gone'}' not found")
+    assert "\n" not in str(failed.value)
 
 
 def glossary_and_translations(db: Path) -> tuple:

@@ -384,3 +384,45 @@ def test_the_store_remembers_every_version_that_was_active_also_from_before_it_k
     store.set_active_model("frames", "new")  # again: still once
     assert set(store.ever_active_versions()) == {"used-1", "used-2", "new"}
     assert store.db.execute("SELECT COUNT(*) FROM model_activations WHERE version = 'new'").fetchone()[0] == 1
+
+
+def test_a_chunk_of_runs_written_at_once_replaces_each_segments_earlier_run_all_or_nothing(store):
+    """What `suggest` writes per chunk (one statement per table): each segment's earlier run of
+    the version gives way, other versions keep theirs, and a chunk that cannot be written
+    leaves everything as it was."""
+    from annotator.store import Suggestion
+
+    add_demo_speech(store)
+    store.replace_suggestions(1, "v", [Suggestion(1, "v", "frame", "Morality", 0.9)], uncertainty=0.5,
+                              info={"top": [["Morality", 0.9]]})
+    store.replace_suggestions(1, "w", [Suggestion(1, "w", "frame", "Economic", 0.8)])
+    store.replace_runs("v", [(1, 0.25, '{"top": [["Economic", 0.7]]}'), (2, 0.0, "{}")],
+                       [(1, "frame", "Economic", None, None, 0.7, "{}"), (2, "span", "Slogan", 0, 3, 0.9, "{}")])
+    assert store.suggestions(1, ["v"]) == [Suggestion(1, "v", "frame", "Economic", 0.7)]
+    assert store.suggestions(2, ["v"]) == [Suggestion(2, "v", "span", "Slogan", 0.9, 0, 3)]
+    assert store.suggestions(1, ["w"]) == [Suggestion(1, "w", "frame", "Economic", 0.8)]
+    assert store.run_info(1, "v") == {"top": [["Economic", 0.7]]} and store.uncertainties("v") == {1: 0.25, 2: 0.0}
+    with pytest.raises(sqlite3.IntegrityError):  # segment 99 does not exist: nothing of the chunk is kept
+        store.replace_runs("v", [(2, 0.1, "{}"), (99, 0.1, "{}")], [(2, "frame", "Political", None, None, 0.6, "{}")])
+    assert store.suggestions(2, ["v"]) == [Suggestion(2, "v", "span", "Slogan", 0.9, 0, 3)]
+    assert store.uncertainties("v") == {1: 0.25, 2: 0.0}
+
+
+def test_vectors_stored_before_the_embeddings_table_was_rebuilt_are_kept_and_found(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "old.db"
+    db = Database(str(path))
+    configure(db)
+    migrations.apply(db, stop_before="m016_text_embeddings_in_arrival_order")
+    vectors = {f"{i:040x}": np.full(4, i, np.float16) for i in range(3)}
+    db.conn.executemany("INSERT INTO text_embeddings (encoder, text_key, vector) VALUES ('e', ?, ?)",
+                        [(k, v.tobytes()) for k, v in vectors.items()])
+    db.conn.commit()
+    db.close()
+    store = Store.open(path)
+    assert applied_steps(store.db) == SCHEMA_STEPS
+    cache = store.embedding_cache("e")
+    assert {k: v.tolist() for k, v in cache.get(list(vectors)).items()} == {k: v.tolist() for k, v in vectors.items()}
+    cache.put({f"{1:040x}": np.full(4, 7, np.float16)})  # stored again: replaced, not doubled
+    assert store.embedding_counts() == {"e": 3} and cache.get([f"{1:040x}"])[f"{1:040x}"].tolist() == [7.0] * 4

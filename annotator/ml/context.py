@@ -48,9 +48,13 @@ def context_texts(contexts: Sequence[SegmentContext | None]) -> list[str]:
     """Every text these contexts read (neighbours, whole speeches), once each, in order: what
     :func:`context_vectors` embeds."""
     wanted: dict[str, None] = {}
+    speeches: set[int] = set()  # a speech's texts once, not once per segment (its segments share the tuple)
     for ctx in contexts:
         if ctx is not None:
-            wanted.update(dict.fromkeys(t for t in (ctx.before, ctx.after, *ctx.speech) if t))
+            wanted.update(dict.fromkeys(t for t in (ctx.before, ctx.after) if t))
+            if id(ctx.speech) not in speeches:
+                speeches.add(id(ctx.speech))
+                wanted.update(dict.fromkeys(t for t in ctx.speech if t))
     return list(wanted)
 
 

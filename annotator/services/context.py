@@ -11,7 +11,6 @@ from annotator.store import Store
 def segment_contexts(store: Store, speech_ids: Iterable[int]) -> dict[int, SegmentContext]:
     """Segment id → its context (neighbours and whole speech), for every segment of the speeches."""
     out: dict[int, SegmentContext] = {}
-    for speech_id in sorted(set(speech_ids)):
-        segments = store.segments_of_speech(speech_id)
-        out.update(zip((s.id for s in segments), contexts_of([s.text for s in segments])))
+    for segments in store.speech_segment_texts(list(speech_ids)).values():
+        out.update(zip((i for i, _ in segments), contexts_of([text for _, text in segments])))
     return out

@@ -23,6 +23,7 @@ uses too: there the computing runs on Ray workers and this process writes.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from annotator.ml.predictors import load_predictor
 from annotator.progress import Progress
 from annotator.services.glossary import glossary_matches  # noqa: F401 - where it was before it moved
 from annotator.services.glossary import ensure_seed, regloss, run_glossary
-from annotator.store import GLOSSARY_VERSION, Segment, Store, Suggestion
+from annotator.store import GLOSSARY_VERSION, RunRow, Segment, Store, Suggestion, SuggestionRow
 from annotator.thresholds import reaches, rounded_score
 
 if TYPE_CHECKING:
@@ -172,12 +173,40 @@ def compute_frame_scores(model: Any, texts: Sequence[str],
     return [dict(zip(model.labels, map(float, row))) for row in matrix]
 
 
+@dataclass
+class ChunkRows:
+    """One version's results for a chunk of segments, as rows ready to write
+    (``Store.replace_runs``): built where they are computed (here, or on a Ray worker, which
+    sends them back as they are), so that writing them is all that is left to do."""
+
+    runs: list[RunRow] = field(default_factory=list)
+    suggestions: list[SuggestionRow] = field(default_factory=list)
+
+
+def frame_thresholds(model: Any) -> dict[str, float]:
+    """The per-label thresholds a frames predictor's suggestions are decided by."""
+    return dict(getattr(model, "thresholds", {}) or {})
+
+
+def frame_rows(segment_ids: Sequence[int], scores: Sequence[dict[str, float]],
+               thresholds: dict[str, float]) -> ChunkRows:
+    """Each segment's chosen frames and its run (uncertainty, top scores: :func:`frame_suggestions`)."""
+    rows = ChunkRows()
+    for segment_id, sc in zip(segment_ids, scores, strict=True):
+        chosen, unc, info = frame_suggestions(sc, thresholds)
+        rows.suggestions += [(segment_id, "frame", s.label, None, None, float(s.score), "{}") for s in chosen]
+        rows.runs.append((segment_id, unc, json.dumps(info, ensure_ascii=False)))
+    return rows
+
+
+def write_rows(store: Store, version: str, rows: ChunkRows) -> None:
+    """A chunk's rows in one transaction (each segment's earlier run of the version replaced)."""
+    store.replace_runs(version, rows.runs, rows.suggestions)
+
+
 def write_frames(store: Store, version: str, thresholds: dict[str, float], segment_ids: Sequence[int],
                  scores: Sequence[dict[str, float]]) -> None:
-    with store.write():
-        for segment_id, sc in zip(segment_ids, scores, strict=True):
-            chosen, unc, info = frame_suggestions(sc, thresholds)
-            store.replace_suggestions(segment_id, version, chosen, uncertainty=unc, info=info)
+    write_rows(store, version, frame_rows(segment_ids, scores, thresholds))
 
 
 def embedding_keys(model: Any, texts: Sequence[str]) -> list[str]:
@@ -199,14 +228,18 @@ def compute_spans(model: Any, texts: Sequence[str]) -> list[list[Span]]:
     return model.predict(list(texts))
 
 
+def span_rows(segment_ids: Sequence[int], spans: Sequence[Sequence[Span]]) -> ChunkRows:
+    """Each segment's spans and its run (uncertainty: 1 - its lowest span's score, 0 without one)."""
+    rows = ChunkRows()
+    for segment_id, found in zip(segment_ids, spans, strict=True):
+        rows.suggestions += [(segment_id, "span", sp.label, sp.start, sp.end, float(sp.score), "{}") for sp in found]
+        low = min((sp.score for sp in found), default=None)
+        rows.runs.append((segment_id, float(1 - low) if low is not None else 0.0, "{}"))
+    return rows
+
+
 def write_spans(store: Store, version: str, segment_ids: Sequence[int], spans: Sequence[Sequence[Span]]) -> None:
-    with store.write():
-        for segment_id, found in zip(segment_ids, spans, strict=True):
-            items = [Suggestion(segment_id, version, "span", sp.label, float(sp.score), sp.start, sp.end)
-                     for sp in found]
-            low = min((sp.score for sp in found), default=None)
-            store.replace_suggestions(segment_id, version, items,
-                                      uncertainty=(1 - low) if low is not None else 0.0)
+    write_rows(store, version, span_rows(segment_ids, spans))
 
 
 # ---------------------------------------------------------------------------- running
@@ -219,7 +252,7 @@ def _chunks(items: Sequence[Segment], size: int | None = None):
 def _run_frames(store: Store, model: Any, version: str, segments: Sequence[Segment],
                 contexts: Sequence[SegmentContext | None] | None | bool = True) -> None:
     """``contexts``: as :func:`frame_contexts` gave them, where the caller has them already."""
-    thresholds = dict(getattr(model, "thresholds", {}) or {})
+    thresholds = frame_thresholds(model)
     if contexts is True:
         contexts = frame_contexts(store, model, segments)
     with ActiveModels._lock:  # the loaded model is shared: its cache is this store's while it predicts

@@ -14,8 +14,10 @@ from annotator.store.records import (
 )
 from annotator.store.search import SegmentFilter
 from annotator.store.store import Store
+from annotator.store.suggestions import RunRow, SuggestionRow
 
 __all__ = [
     "Annotation", "AnnotationState", "GlossaryEntry", "GLOSSARY_VERSION", "Segment", "SegmentFilter",
-    "SpanLabel", "Speech", "SpeechTranslation", "Store", "Suggestion", "Translation",
+    "SpanLabel", "RunRow", "Speech", "SpeechTranslation", "Store", "Suggestion",
+    "SuggestionRow", "Translation",
 ]

@@ -51,11 +51,27 @@ class EmbeddingCache:
         dim = rows[0].shape[0] if rows else 0
         return keys, (np.stack(rows) if rows else np.zeros((0, dim), np.float16))
 
+    def blobs(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """Those of ``keys`` the store holds, as stored (float16 bytes: what :meth:`put_blobs` takes)."""
+        out: dict[str, bytes] = {}
+        for i in range(0, len(keys), _CHUNK):
+            chunk = list(keys[i:i + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            out.update(self.store.db.execute(
+                f"SELECT text_key, vector FROM text_embeddings WHERE encoder = ? AND text_key IN ({marks})",
+                [self.encoder, *chunk]).fetchall())
+        return out
+
     def put(self, vectors: Mapping[str, np.ndarray]) -> None:
+        self.put_blobs([(k, np.asarray(v, dtype=np.float16).tobytes()) for k, v in vectors.items()])
+
+    def put_blobs(self, rows: Sequence[tuple[str, bytes]]) -> None:
+        """Vectors as (key, float16 bytes), as a Ray worker sends them back: one statement, in
+        key order (the index of keys then changes each of its pages once, left to right)."""
         with self.store.write():
             self.store.db.conn.executemany(
                 "INSERT OR REPLACE INTO text_embeddings (encoder, text_key, vector) VALUES (?, ?, ?)",
-                [(self.encoder, k, np.asarray(v, dtype=np.float16).tobytes()) for k, v in vectors.items()])
+                [(self.encoder, key, blob) for key, blob in sorted(rows)])
 
 
 class Embeddings(StorePart):

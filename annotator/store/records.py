@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -248,6 +249,14 @@ def speech_annotation_from_row(row: dict[str, Any]) -> SpeechAnnotation:
 def speech_from_row(row: dict[str, Any]) -> Speech:
     """A speech from a ``speeches`` row (with or without its text); empty fields read as ""."""
     return Speech(**{k: (v if k == "id" else v or "") for k, v in row.items() if k in Speech.__dataclass_fields__})
+
+
+SEGMENT_COLUMNS = 'id, uid, speech_id, position, start, "end", text, language'  # Segment's fields, in order
+
+
+def segment_from_tuple(row: Sequence[Any]) -> Segment:
+    """A segment from a row of :data:`SEGMENT_COLUMNS` (no dict in between: for many rows)."""
+    return Segment(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7] or "")
 
 
 def segment_from_row(row: dict[str, Any]) -> Segment:

@@ -33,6 +33,18 @@ class Segments(StorePart):
         return [segment_from_row(r) for r in self.db.query(
             "SELECT * FROM segments WHERE speech_id = ? ORDER BY position", [speech_id])]
 
+    def speech_segment_texts(self, speech_ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
+        """Each speech's segments as (id, text), in order: the speeches' context, for many at once."""
+        out: dict[int, list[tuple[int, str]]] = {}
+        ids = sorted(set(speech_ids))
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            for speech_id, segment_id, text in self.db.execute(
+                    f"SELECT speech_id, id, text FROM segments WHERE speech_id IN ({marks(part)}) "
+                    "ORDER BY speech_id, position", part):
+                out.setdefault(speech_id, []).append((segment_id, text))
+        return out
+
     def neighbours(self, segment_id: int) -> tuple[Segment | None, Segment | None]:
         """The segments just before and just after this one in its speech (``None`` at either end)."""
         seg = self.segment(segment_id)

@@ -11,10 +11,35 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from annotator.store.base import StorePart, marks, scalar, utcnow
-from annotator.store.records import Segment, Suggestion, segment_from_row
+from annotator.store.records import SEGMENT_COLUMNS, Segment, Suggestion, segment_from_tuple
+
+# A model run's results as rows, ready to write (``Suggestions.replace_runs``): built where they
+# are computed (in this process, or on a Ray worker), so that writing them is all that is left.
+RunRow = tuple[int, "float | None", str]  # segment id, uncertainty, info (JSON)
+# segment id, kind, label, start, end, score, extra (JSON)
+SuggestionRow = tuple[int, str, str, "int | None", "int | None", float, str]
 
 
 class Suggestions(StorePart):
+    def replace_runs(self, model_version: str, runs: Sequence[RunRow], suggestions: Sequence[SuggestionRow]) -> None:
+        """One model version's runs over some segments, as :meth:`replace_suggestions` stores
+        them one at a time, in one transaction and one statement per table: each run's segment
+        loses the version's earlier suggestions, then gets ``suggestions`` (each for one of
+        ``runs``' segments) and its run. What a chunk of ``annotator suggest`` writes."""
+        now = utcnow()
+        with self.write():
+            conn = self.db.conn
+            conn.executemany("DELETE FROM suggestions WHERE segment_id = ? AND model_version = ?",
+                             [(run[0], model_version) for run in runs])
+            conn.executemany(
+                'INSERT INTO suggestions (segment_id, model_version, kind, label, start, "end", score, extra, '
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(seg, model_version, kind, label, start, end, score, extra, now)
+                 for seg, kind, label, start, end, score, extra in suggestions])
+            conn.executemany(
+                "INSERT OR REPLACE INTO suggestion_runs (segment_id, model_version, created_at, uncertainty, info) "
+                "VALUES (?, ?, ?, ?, ?)", [(seg, model_version, now, unc, info) for seg, unc, info in runs])
+
     def replace_suggestions(self, segment_id: int, model_version: str, items: Iterable[Suggestion],
                             uncertainty: float | None = None, info: dict[str, Any] | None = None) -> None:
         """Store one model version's suggestions for a segment, replacing its earlier ones.
@@ -79,13 +104,13 @@ class Suggestions(StorePart):
         return dict(rows)
 
     def segments_missing_run(self, model_version: str, limit: int | None = None) -> list[Segment]:
-        sql = ("SELECT * FROM segments s WHERE NOT EXISTS (SELECT 1 FROM suggestion_runs r WHERE "
+        sql = (f"SELECT {SEGMENT_COLUMNS} FROM segments s WHERE NOT EXISTS (SELECT 1 FROM suggestion_runs r WHERE "
                "r.segment_id = s.id AND r.model_version = ?) ORDER BY s.id")
         params: list[Any] = [model_version]
         if limit:
             sql += " LIMIT ?"
             params.append(limit)
-        return [segment_from_row(r) for r in self.db.query(sql, params)]
+        return [segment_from_tuple(r) for r in self.db.execute(sql, params).fetchall()]
 
     def count_missing_run(self, model_version: str) -> int:
         """How many segments :meth:`segments_missing_run` would return without a limit."""
