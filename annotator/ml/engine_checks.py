@@ -105,46 +105,61 @@ def compare(score: Callable[[Any, np.ndarray], float], reference: Any, ours: Any
             "passed": ref - our <= tolerance + 1e-9}
 
 
-def check_version(model: Any, kind: str, dev: Sequence[Any], train: Sequence[Any] = ()) -> dict[str, Any] | None:
-    """Choose the precision a quick version (``kind``: ``frames`` or ``spans``) runs at on this
-    CPU, on its labelled ``dev`` segments and then ``train`` ones (up to ``CHECK_TEXTS``), pin
-    the model to it, and return the record (None where the process runs PyTorch anyway)."""
-    encoder_dir = getattr(model, "encoder_dir", None)
-    examples = [*dev, *train][:CHECK_TEXTS]
-    if encoder_dir is None or not examples or engine.engine_setting() == "torch" or engine.ct2_missing():
-        return None
-    layers = getattr(model, "layers", None) if kind == "spans" else None
-    texts = [ex.text for ex in examples]
-    if engine.encoder_runner(encoder_dir, layers, None, texts=texts).name.startswith("torch"):
-        return None  # no conversion to run (the engine said why)
-    score = scorer(kind, model, examples)
-    dev_spans = [ex for ex in dev if ex.spans] if kind == "spans" else []
+def walk_precisions(model: Any, kind: str, texts: Sequence[str],
+                    judge: Callable[[str, Any, Any], dict[str, Any]]) -> tuple[dict[str, Any], str | None]:
+    """The version's decisions on ``texts`` with float32 PyTorch, then at each precision
+    CTranslate2 offers here, fastest first, until ``judge(precision, reference, ours)`` says
+    ``passed``: what each precision tried gave, and the one that passed (None: none did).
+    The model's ``engine`` is left as it was."""
     saved = model.engine
     tried: dict[str, Any] = {}
-    chosen = None
     try:
         model.engine = FLOAT32
         reference = decisions(model, kind, texts)
         for precision in engine.precisions():
             model.engine = f"ct2-{precision}"
-            ours = decisions(model, kind, texts)
-            entry = {**compare(score, reference, ours, len(texts)), "unchanged": round(unchanged(kind, reference, ours), 4)}
-            if dev_spans and hasattr(model, "calibrate"):
-                model.calibrate(dev, precision)  # thresholds tuned on this precision's own dev states
-                tuned = compare(score, reference, decisions(model, kind, texts), len(texts))
-                # kept where they score better, or pass where the thresholds fitted on float32 do not
-                tuned["used"] = tuned["score"] > entry["score"] or (tuned["passed"] and not entry["passed"])
-                entry["calibrated"] = tuned
-                if tuned["used"]:
-                    entry["passed"] = tuned["passed"]
-                else:
-                    model.engine_thresholds.pop(precision, None)
-            tried[precision] = entry
-            if entry["passed"]:
-                chosen = precision
-                break
+            tried[precision] = judge(precision, reference, decisions(model, kind, texts))
+            if tried[precision]["passed"]:
+                return tried, precision
     finally:
         model.engine = saved
+    return tried, None
+
+
+def engine_can_run(model: Any, kind: str, texts: Sequence[str]) -> bool:
+    """Whether the version's encoder has a conversion to run (else the engine said why)."""
+    if getattr(model, "encoder_dir", None) is None or not texts or engine.ct2_missing():
+        return False
+    layers = getattr(model, "layers", None) if kind == "spans" else None
+    return not engine.encoder_runner(model.encoder_dir, layers, None, texts=texts).name.startswith("torch")
+
+
+def check_version(model: Any, kind: str, dev: Sequence[Any], train: Sequence[Any] = ()) -> dict[str, Any] | None:
+    """Choose the precision a quick version (``kind``: ``frames`` or ``spans``) runs at on this
+    CPU, on its labelled ``dev`` segments and then ``train`` ones (up to ``CHECK_TEXTS``), pin
+    the model to it, and return the record (None where the process runs PyTorch anyway)."""
+    examples = [*dev, *train][:CHECK_TEXTS]
+    texts = [ex.text for ex in examples]
+    if engine.engine_setting() == "torch" or not engine_can_run(model, kind, texts):
+        return None
+    score = scorer(kind, model, examples)
+    tune = kind == "spans" and hasattr(model, "calibrate") and any(ex.spans for ex in dev)
+
+    def judge(precision: str, reference: Any, ours: Any) -> dict[str, Any]:
+        entry = {**compare(score, reference, ours, len(texts)), "unchanged": round(unchanged(kind, reference, ours), 4)}
+        if tune:
+            model.calibrate(dev, precision)  # thresholds tuned on this precision's own dev states
+            tuned = compare(score, reference, decisions(model, kind, texts), len(texts))
+            # kept where they score better, or pass where the thresholds fitted on float32 do not
+            tuned["used"] = tuned["score"] > entry["score"] or (tuned["passed"] and not entry["passed"])
+            entry["calibrated"] = tuned
+            if tuned["used"]:
+                entry["passed"] = tuned["passed"]
+            else:
+                model.engine_thresholds.pop(precision, None)
+        return entry
+
+    tried, chosen = walk_precisions(model, kind, texts, judge)
     if hasattr(model, "engine_thresholds"):  # only the precision it runs at keeps tuned thresholds
         model.engine_thresholds = {p: t for p, t in model.engine_thresholds.items() if p == chosen}
     record = {"cpu": engine.cpu_signature(), "precision": chosen, "metric": METRIC[kind], "checked_on": len(texts),
@@ -220,28 +235,16 @@ def agreement_check(model: Any, kind: str, texts: Sequence[str]) -> dict[str, An
     """For a version with no labelled segments at hand: the fastest precision that leaves
     ``MIN_FRAMES_UNCHANGED`` of its frame decisions (``MIN_SPANS_UNCHANGED`` of its spans) on
     ``texts`` as float32 PyTorch makes them."""
-    encoder_dir = getattr(model, "encoder_dir", None)
-    if encoder_dir is None or not texts or engine.ct2_missing():
-        return None
-    layers = getattr(model, "layers", None) if kind == "spans" else None
-    if engine.encoder_runner(encoder_dir, layers, None, texts=texts).name.startswith("torch"):
+    texts = list(texts)
+    if not engine_can_run(model, kind, texts):
         return None
     bar = MIN_SPANS_UNCHANGED if kind == "spans" else MIN_FRAMES_UNCHANGED
-    saved = model.engine
-    tried: dict[str, Any] = {}
-    chosen = None
-    try:
-        model.engine = FLOAT32
-        reference = decisions(model, kind, texts)
-        for precision in engine.precisions():
-            model.engine = f"ct2-{precision}"
-            share = unchanged(kind, reference, decisions(model, kind, texts))
-            tried[precision] = {"unchanged": round(share, 4), "passed": share >= bar}
-            if share >= bar:
-                chosen = precision
-                break
-    finally:
-        model.engine = saved
+
+    def judge(_precision: str, reference: Any, ours: Any) -> dict[str, Any]:
+        share = unchanged(kind, reference, ours)
+        return {"unchanged": round(share, 4), "passed": share >= bar}
+
+    tried, chosen = walk_precisions(model, kind, texts, judge)
     shares = ", ".join(f"{p} {t['unchanged']:.1%}" for p, t in tried.items())
     line = (f"{kind}: {'runs in CTranslate2 ' + chosen if chosen else 'runs in PyTorch'}: decisions unchanged "
             f"from float32 on {len(texts)} probe texts: {shares} (bar {bar:.0%})")
