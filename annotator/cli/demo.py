@@ -47,9 +47,11 @@ def demo(db_path: Path, annotator_name: str, no_ui: bool, no_models: bool) -> No
                + ", ".join(f"{k} {v}" for k, v in counts["languages"].items()))
     if not no_models:
         from annotator.services import speech_suggest
-        from annotator.services.first_run import setup_models
+        from annotator.services.first_run import needs_setup, setup_models, warm_glosser
         from annotator.services.suggest import suggest_all
 
+        if needs_setup(store):  # a first run: the glosses that suggestion makes, loaded beside the setup
+            warm_glosser(counts["languages"])
         with Bars(unit="step") as bars:
             for line in setup_models(store, echo=echo, progress=bars.update):
                 echo(line)

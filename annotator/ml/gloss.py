@@ -177,6 +177,12 @@ def _loaded() -> _Data:
         return _data
 
 
+def warm_up() -> None:
+    """Build the data (and the index of compounds) now rather than on the first gloss: a caller
+    that will gloss later starts this in a thread while the process waits on other work."""
+    _loaded().compounds("")
+
+
 def _jieba_tags(tokenizer) -> dict[str, str]:
     """jieba's part-of-speech tag of each word of its dictionary ("word freq tag" lines)."""
     tags = {}

