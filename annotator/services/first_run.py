@@ -21,6 +21,7 @@ how long it takes).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -107,10 +108,10 @@ def warm_glosser(languages: Iterable[str]) -> threading.Thread | None:
     def load() -> None:
         from annotator.ml.gloss import warm_up
 
-        try:
+        # a failure here is left to glossing, which loads the data again where it is needed and
+        # says what is wrong there: a warm-up has nothing of its own to report
+        with contextlib.suppress(Exception):
             warm_up()
-        except Exception:  # noqa: BLE001 - glossing itself says what is wrong, where it is needed
-            pass
 
     thread = threading.Thread(target=load, name="glosser", daemon=True)
     thread.start()
