@@ -41,8 +41,9 @@ from annotator.ml.registry import (
     version_dir,
     write_meta,
 )
-from annotator.ml.spans import Span, spans_from_token_labels
+from annotator.ml.spans import Span, is_phrase, spans_from_token_labels
 from annotator.ml.token_states import TokenStates, default_layer, token_states
+from annotator.ml.words import keep_whole
 from annotator.text import trimmed_phrase
 from annotator.thresholds import reaches
 
@@ -54,6 +55,7 @@ TOKEN_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 SPAN_THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.01)  # 1.01: known formulations only
 KNOWN_SCALE = 3.0  # the known-formulation flag's size beside hidden states of unit scale
 DEFAULTS = {"c": 0.1, "class_weight": None, "token_threshold": 0.5, "threshold": 0.5}
+SPEECH_LIMITS = (1, 2, 3, 5, None)  # the most spans suggested in one speech, chosen on dev speeches
 
 
 class LinearSpanTagger:
@@ -76,6 +78,7 @@ class LinearSpanTagger:
         # thresholds tuned again on the engine's own dev states, by precision, where the engine
         # check did so (``ml.engine_checks``): used when the tagger runs at that precision
         self.engine_thresholds: dict[str, dict[str, dict[str, float]]] = {}
+        self.max_per_speech: int | None = None  # the most spans suggested in one speech (None: no limit)
         self.data_hash = ""
         self.dev_metrics: dict[str, Any] = {}  # with the train speeches' formulations only, as tuned
         self._coef = np.zeros((0, 0), np.float32)
@@ -121,6 +124,7 @@ class LinearSpanTagger:
         if not self.use_known:
             glossary, marked = (), []
         self.known = KnownFormulations.build(glossary, glossary_label, marked)
+        keep_whole(self.known.labels)
         states = self._states([ex.text for ex in examples])
         # a speech's own slogans are not evidence for itself: the feature must mean what it will
         # mean on a new speech
@@ -136,13 +140,15 @@ class LinearSpanTagger:
             self.token_thresholds = {lab: DEFAULTS["token_threshold"] for lab in self.labels}
             self.thresholds = {lab: DEFAULTS["threshold"] for lab in self.labels}
         if dev:
-            self.dev_metrics = span_scores(dev_gold, self.predict_tuples([ex.text for ex in dev]))
+            self.dev_metrics = span_scores(dev_gold, self.predict_tuples([ex.text for ex in dev],
+                                                                         groups=[_group(ex) for ex in dev]))
         # the saved tagger knows the dev speeches' slogans too (never the test speeches')
         if self.use_known:
             self.known = KnownFormulations.build(
                 glossary, glossary_label,
                 marked + [(ex.text[s:e], lab, ex.group or ex.id) for ex in dev for s, e, lab in ex.spans
                           if lab in self.labels])
+            keep_whole(self.known.labels)
         self.data_hash = data_hash(examples)
         return self
 
@@ -168,6 +174,23 @@ class LinearSpanTagger:
                 best = (score, (c, weight, coef, intercept, token_t, span_t))
         assert best is not None
         self.c, self.class_weight, self._coef, self._intercept, self.token_thresholds, self.thresholds = best[1]
+        probs = [_probabilities(self._coef, self._intercept, f) for f in dev_features]
+        found = [self._spans(text, st, p, self.token_thresholds, self.thresholds)
+                 for text, st, p in zip(dev_texts, dev_states, probs)]
+        self.max_per_speech = self._tune_limit(found, dev_gold, [_group(ex) for ex in dev])
+
+    @staticmethod
+    def _tune_limit(found: Sequence[Sequence[Span]], gold: list[list[tuple[int, int, str]]],
+                    groups: Sequence[str]) -> int | None:
+        """The most spans one speech may get (the best-scored kept) with the best dev partial F1
+        over whole dev speeches; ties: the larger limit (None, no limit, the largest)."""
+        best: tuple[float, int | None] = (-1.0, None)
+        for limit in reversed(SPEECH_LIMITS):
+            kept = _limited(found, groups, limit)
+            f1 = span_scores(gold, [[(sp.start, sp.end, sp.label) for sp in doc] for doc in kept])["partial_f1"]
+            if f1 > best[0] + 1e-9:
+                best = (f1, limit)
+        return best[1]
 
     def _tune(self, texts: Sequence[str], states: Sequence[TokenStates], probs: Sequence[np.ndarray],
               gold: list[list[tuple[int, int, str]]]) -> tuple[dict[str, float], dict[str, float], float]:
@@ -228,7 +251,7 @@ class LinearSpanTagger:
                 a, b = trimmed_phrase(text, a, b)
                 if b - a == run.end - run.start:
                     found.append(run)
-                elif b > a and long_enough(text[a:b]):  # scored by its own tokens
+                elif b > a and long_enough(text[a:b]) and is_phrase(text[a:b]):  # scored by its own tokens
                     inside = [p for (ts, te), p in zip(tokens.offsets, column) if ts < b and te > a]
                     # no token of its own (past the encoder's length, say): the run's score
                     score = sum(inside) / len(inside) if inside else run.score
@@ -245,9 +268,11 @@ class LinearSpanTagger:
             out += spans
         return sorted(out, key=lambda sp: (sp.start, sp.end, sp.label))
 
-    def predict(self, texts: Sequence[str], batch_size: int = 16, thresholded: bool = True) -> list[list[Span]]:
+    def predict(self, texts: Sequence[str], batch_size: int = 16, thresholded: bool = True,
+                groups: Sequence[str] | None = None) -> list[list[Span]]:
         """The spans in each text, in input order, each sorted by start (those under their label's
-        span threshold left out, unless ``thresholded`` is False)."""
+        span threshold left out, unless ``thresholded`` is False). ``groups`` (each text's speech)
+        applies the limit of spans per speech that dev chose: the best-scored are kept."""
         if not texts:
             return []
         states = self._states(list(texts))
@@ -256,10 +281,13 @@ class LinearSpanTagger:
         for text, st in zip(texts, states):
             probs = _probabilities(self._coef, self._intercept, self._features(text, st))
             out.append(self._spans(text, st, probs, token_t, span_t if thresholded else None))
+        if thresholded and groups is not None:
+            out = _limited(out, groups, self.max_per_speech)
         return out
 
-    def predict_tuples(self, texts: Sequence[str], batch_size: int = 16) -> list[list[tuple[int, int, str]]]:
-        return [[(s.start, s.end, s.label) for s in row] for row in self.predict(texts, batch_size)]
+    def predict_tuples(self, texts: Sequence[str], batch_size: int = 16,
+                       groups: Sequence[str] | None = None) -> list[list[tuple[int, int, str]]]:
+        return [[(s.start, s.end, s.label) for s in row] for row in self.predict(texts, batch_size, groups=groups)]
 
     # ------------------------------------------------------------------ registry
     def save(self, scheme: str = "", scheme_hash: str = "", metrics: dict[str, Any] | None = None,
@@ -283,7 +311,7 @@ class LinearSpanTagger:
                        "max_length": self.max_length, "c": self.c, "class_weight": self.class_weight,
                        "known_formulations": len(self.known), "use_known": self.use_known,
                        "encoder_dir": str(self.encoder_dir.resolve()), "dev_metrics": dev_metrics or {},
-                       "engine_thresholds": self.engine_thresholds},
+                       "engine_thresholds": self.engine_thresholds, "max_per_speech": self.max_per_speech},
             ))
         return final
 
@@ -305,9 +333,30 @@ class LinearSpanTagger:
         model.engine_thresholds = {str(p): {part: {str(k): float(v) for k, v in values.items()}
                                             for part, values in tuned.items()}
                                    for p, tuned in (x.get("engine_thresholds") or {}).items()}
+        limit = x.get("max_per_speech")
+        model.max_per_speech = int(limit) if limit else None
+        keep_whole(model.known.labels)
         model.data_hash = meta.data_hash
         model.encoder_dir = Path(encoder_dir) if encoder_dir else find_encoder(meta, folder, root)
         return model
+
+
+def _group(example: Example) -> str:
+    """The speech an example belongs to (the example itself where it names none)."""
+    return example.group or example.id
+
+
+def _limited(found: Sequence[Sequence[Span]], groups: Sequence[str], limit: int | None) -> list[list[Span]]:
+    """At most ``limit`` spans per group (speech): the best-scored, ties to the earlier segment
+    and position; every span where ``limit`` is None."""
+    if limit is None:
+        return [list(doc) for doc in found]
+    ranked: dict[str, list[tuple[float, int, int]]] = {}
+    for i, (doc, group) in enumerate(zip(found, groups, strict=True)):
+        for k, sp in enumerate(doc):
+            ranked.setdefault(group, []).append((-sp.score, i, k))
+    keep = {(i, k) for spans in ranked.values() for _, i, k in sorted(spans)[:limit]}
+    return [[sp for k, sp in enumerate(doc) if (i, k) in keep] for i, doc in enumerate(found)]
 
 
 GRID_MEMORY = 2 << 30  # bytes the grid's fits may hold at once beside the features

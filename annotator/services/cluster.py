@@ -182,13 +182,13 @@ class SuggestWorker:
                              "key their vectors otherwise than the driver (install the same packages on every node)"}
         return {"rows": frame_rows(ids, scores, frame_thresholds(self.model))}
 
-    def rows(self, ids: Sequence[int], texts: Sequence[str]) -> dict[str, Any]:
+    def rows(self, ids: Sequence[int], texts: Sequence[str], speeches: Sequence[int] | None = None) -> dict[str, Any]:
         """A chunk of a version that reads the texts themselves, as rows."""
         if self.spec.kind == "frames":
             return {"rows": frame_rows(ids, compute_frame_scores(self.model, texts), frame_thresholds(self.model))}
         from annotator.ml.token_states import clear_memory
 
-        spans = compute_spans(self.model, texts)
+        spans = compute_spans(self.model, texts, speeches)
         clear_memory()  # an actor never sees these texts again: keep no token states for them
         return {"rows": span_rows(ids, spans)}
 
@@ -301,7 +301,8 @@ def _on_workers(store: Store, version: str, window: Sequence[Segment], workers: 
     while written < len(chunks):
         while sent < len(chunks) and workers.free() > 0:
             workers.submit((window[0].id, sent), "rows",
-                           {"ids": [s.id for s in chunks[sent]], "texts": [s.text for s in chunks[sent]]})
+                           {"ids": [s.id for s in chunks[sent]], "texts": [s.text for s in chunks[sent]],
+                            "speeches": [s.speech_id for s in chunks[sent]]})
             sent += 1
         (_, c), result = workers.next()  # type: ignore[misc]
         back[c] = _result(result)["rows"]

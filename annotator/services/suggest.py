@@ -223,8 +223,11 @@ def compute_embeddings(model: Any, texts: Sequence[str]) -> np.ndarray:
     return model.embed(list(texts))
 
 
-def compute_spans(model: Any, texts: Sequence[str]) -> list[list[Span]]:
-    """The spans of each text, from either slogan tagger."""
+def compute_spans(model: Any, texts: Sequence[str], speeches: Sequence[int] | None = None) -> list[list[Span]]:
+    """The spans of each text, from either slogan tagger; ``speeches`` (each text's speech)
+    applies the quick tagger's limit of spans per speech (``ml.span_linear``)."""
+    if speeches is not None and getattr(model, "max_per_speech", None):
+        return model.predict(list(texts), groups=[str(s) for s in speeches])
     return model.predict(list(texts))
 
 
@@ -244,9 +247,17 @@ def write_spans(store: Store, version: str, segment_ids: Sequence[int], spans: S
 
 # ---------------------------------------------------------------------------- running
 def _chunks(items: Sequence[Segment], size: int | None = None):
+    """``items`` in chunks of about ``size``, a speech's segments never cut across two chunks
+    where they come together (the slogan tagger's limit per speech sees the whole speech)."""
     size = size or CHUNK  # read when called (a test makes chunks small)
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+    start = 0
+    while start < len(items):
+        end = min(start + size, len(items))
+        speech = getattr(items[end - 1], "speech_id", None)
+        while speech is not None and end < len(items) and getattr(items[end], "speech_id", None) == speech:
+            end += 1
+        yield items[start:end]
+        start = end
 
 
 def _run_frames(store: Store, model: Any, version: str, segments: Sequence[Segment],
@@ -266,7 +277,8 @@ def _run_frames(store: Store, model: Any, version: str, segments: Sequence[Segme
 
 
 def _run_spans(store: Store, model: Any, version: str, segments: Sequence[Segment]) -> None:
-    write_spans(store, version, [s.id for s in segments], compute_spans(model, [s.text for s in segments]))
+    write_spans(store, version, [s.id for s in segments],
+                compute_spans(model, [s.text for s in segments], [s.speech_id for s in segments]))
 
 
 def segments_to_do(store: Store, version: str, only_missing: bool, limit: int | None) -> list[Segment]:

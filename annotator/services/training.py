@@ -171,6 +171,24 @@ def gold_examples(store: Store, scheme: Scheme, annotators: Sequence[str] | None
     return out
 
 
+def whole_speeches(store: Store, examples: Sequence[Example]) -> list[Example]:
+    """``examples`` and, after them, the other segments of their speeches as segments without a
+    slogan: a tagger is tuned and scored on whole speeches, as it suggests, not only on the
+    segments someone labelled (a speech whose slogans were marked is taken to have none in the
+    segments left unmarked). For spans only: those segments' frames are not known. Examples that
+    are not this project's segments (labels from elsewhere) bring nothing more."""
+    ids = {int(ex.id) for ex in examples if ex.id.isdigit()}
+    if not ids:
+        return list(examples)
+    segments = store.segments(sorted(ids))
+    speech_of = {s.speech_id: (ex_group, s.language) for s in segments
+                 for ex_group in [s.uid.split(":", 1)[0]]}
+    extra = [Example(id=str(segment_id), text=text, language=speech_of[speech_id][1], group=speech_of[speech_id][0])
+             for speech_id, rows in store.speech_segment_texts(list(speech_of)).items()
+             for segment_id, text in rows if segment_id not in ids and text.strip()]
+    return [*examples, *extra]
+
+
 def split(store: Store, examples: list[Example]) -> tuple[list[Example], list[Example], list[Example]]:
     """Train / dev / test by the project's own split (``annotator.splits``), the one the export
     writes: a speech keeps its side once placed."""
@@ -286,6 +304,8 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     else:
         examples_used = examples if examples is not None else gold_examples(store, scheme)
         train, dev, test = split(store, examples_used)
+        if kind == "spans":  # tuned and scored on whole speeches, as the tagger suggests
+            dev, test = whole_speeches(store, dev), whole_speeches(store, test)
     base_dir = resolve_base(base)
     digest = data_hash(examples_used)
     from annotator.ml.embeddings import encoder_key
