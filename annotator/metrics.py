@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 
-from annotator.thresholds import reaches_matrix
+from annotator.thresholds import DEFAULT_THRESHOLD, reaches_matrix
 
 Span = tuple[int, int, str]
 
@@ -94,20 +94,20 @@ def tune_thresholds(probs: np.ndarray, y_true: np.ndarray, grid: Sequence[float]
     label would be suggested for nearly every segment.
     """
     lo, hi = THRESHOLD_RANGE
-    grid = [t for t in grid if lo - 1e-9 <= t <= hi + 1e-9] or [0.5]
+    grid = [t for t in grid if lo - 1e-9 <= t <= hi + 1e-9] or [DEFAULT_THRESHOLD]
     thresholds: list[float] = []
     for j in range(y_true.shape[1]):
         truth = y_true[:, j]
         if truth.sum() < MIN_DEV_POSITIVES:
-            thresholds.append(0.5)
+            thresholds.append(DEFAULT_THRESHOLD)
             continue
-        best = (-1.0, 0.0, 0.5)
+        best = (-1.0, 0.0, DEFAULT_THRESHOLD)
         for t in grid:
             pred = reaches_matrix(probs[:, j], t).astype(np.int64)
             tp = int((pred & truth).sum())
             denom = int(pred.sum() + truth.sum())
             f1 = 2 * tp / denom if denom else 0.0
-            key = (f1, -abs(t - 0.5), t)
+            key = (f1, -abs(t - DEFAULT_THRESHOLD), t)
             if key[:2] > best[:2]:
                 best = key
         thresholds.append(float(best[2]))

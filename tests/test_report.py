@@ -290,3 +290,18 @@ def test_the_label_chart_shows_the_test_items_and_no_bars_where_there_are_none(p
     for i, lab in enumerate(ev.labels):
         if not counts[lab]:
             assert all(widths[j * len(ev.labels) + i] == 0 for j in range(per_row))
+
+
+def test_the_report_reads_labels_with_the_active_frames_versions_scheme_else_the_default(store):
+    """The scheme the report's figures and display names use: the active frames version's; the
+    default scheme where no frames version is active or its scheme is not found here."""
+    from annotator.schemes import DEFAULT_SCHEME
+    from annotator.services.models import active_scheme
+
+    assert active_scheme(store).name == DEFAULT_SCHEME
+    store.register_model("frames-a", "frames", "/models/frames/frames-a", {"scheme": "appeals"})
+    store.register_model("frames-b", "frames", "/models/frames/frames-b", {"scheme": "no-such-scheme"})
+    store.set_active_model("frames", "frames-a")
+    assert active_scheme(store).name == "appeals" != DEFAULT_SCHEME
+    store.set_active_model("frames", "frames-b")
+    assert active_scheme(store).name == DEFAULT_SCHEME

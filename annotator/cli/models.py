@@ -10,6 +10,7 @@ import click
 from annotator.errors import AnnotatorError
 from annotator.cli.common import (annotator_option, db_option, echo, echo_engine_notes, engine_option, open_existing,
                                   open_store, ray_option)
+from annotator.model_kinds import FRAMES, SPANS, TRANSLATION
 from annotator.services.version_scores import DEFAULT_NEWEST
 
 
@@ -140,7 +141,7 @@ def models_use(version: str, db_path: Path) -> None:
     folder, _ = find_version(version)
     store = open_existing(db_path)
     meta = register_and_activate(store, folder)
-    if meta.kind == "translation":  # CTranslate2 int8 unless ANNOTATOR_ENGINE=torch (converted once)
+    if meta.kind == TRANSLATION:  # CTranslate2 int8 unless ANNOTATOR_ENGINE=torch (converted once)
         echo(prepare_translation_engine(store, folder, say=echo))
     echo(f"active {meta.kind} model: {meta.version}; run `annotator suggest` to fill its suggestions")
 
@@ -203,7 +204,7 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
 @click.command()
 @db_option
 @engine_option
-@click.option("--kind", type=click.Choice(["frames", "spans", "speeches", "all"]), default="all", show_default=True,
+@click.option("--kind", type=click.Choice([FRAMES, SPANS, "speeches", "all"]), default="all", show_default=True,
               help="speeches: frames for whole speeches (from speech labels; after the segment frames model).")
 @click.option("--base", default=None, help="Base encoder (default: the project's default encoder).")
 @click.option("--method", type=click.Choice(["auto", "linear", "knn", "finetune"]), default="auto", show_default=True,
@@ -239,17 +240,17 @@ def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, 
     store = open_existing(db_path)
     sch = get_scheme(scheme)
     runs = []
-    if kind in ("frames", "all") and method == "auto":
+    if kind in (FRAMES, "all") and method == "auto":
         with Bars(unit="step") as bars:
             outcomes, chosen = train_frames_choosing(store, sch, base=base, epochs=epochs, progress=bars.update,
                                                      activate=not no_activate, force=force_activate, reuse=not fresh)
         for outcome in outcomes:
             echo(outcome.headline())
         echo(choice_line(outcomes, chosen))
-    elif kind in ("frames", "all"):
-        runs.append(("frames", method))
-    if kind in ("spans", "all"):
-        runs.append(("spans", method))
+    elif kind in (FRAMES, "all"):
+        runs.append((FRAMES, method))
+    if kind in (SPANS, "all"):
+        runs.append((SPANS, method))
     for k, m in runs:
         with Bars(unit="step") as bars:
             outcome = train_kind(store, sch, k, base=base, method=m, epochs=epochs, progress=bars.update,

@@ -17,6 +17,8 @@ import numpy as np
 
 from annotator.metrics import label_matrix, tune_thresholds
 from annotator.ml.examples import Example
+from annotator.schemes import DEFAULT_SPAN_LABEL
+from annotator.thresholds import DEFAULT_THRESHOLD
 
 
 class MajorityFrames:
@@ -28,7 +30,7 @@ class MajorityFrames:
         self.labels = list(labels)
         counts = Counter(f for ex in train for f in ex.frames if f in self.labels)
         self.top = counts.most_common(1)[0][0] if counts else None
-        self.thresholds = {lab: 0.5 for lab in self.labels}
+        self.thresholds = {lab: DEFAULT_THRESHOLD for lab in self.labels}
         return self
 
     def predict_matrix(self, texts: Sequence[str]) -> np.ndarray:
@@ -64,7 +66,7 @@ class TfidfFrames:
             from sklearn.linear_model import LogisticRegression
 
             self.heads.append(LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000).fit(x, y[:, j]))
-        self.thresholds = {lab: 0.5 for lab in self.labels}
+        self.thresholds = {lab: DEFAULT_THRESHOLD for lab in self.labels}
         if dev:
             probs = self.predict_matrix([ex.text for ex in dev])
             self.thresholds = dict(zip(self.labels, tune_thresholds(probs, label_matrix((ex.frames for ex in dev),
@@ -88,7 +90,7 @@ class KnownFormulationSpans:
     name = "known formulations"
 
     def fit(self, train: Sequence[Example], span_labels: Sequence[str], glossary: Sequence[str] = (),
-            dev: Sequence[Example] = (), glossary_label: str = "Slogan") -> "KnownFormulationSpans":
+            dev: Sequence[Example] = (), glossary_label: str = DEFAULT_SPAN_LABEL) -> "KnownFormulationSpans":
         from annotator.ml.known import KnownFormulations
 
         self.labels = list(span_labels)
@@ -117,7 +119,7 @@ class QuotationSpans:
 
     name = "short quotations"
 
-    def __init__(self, label: str = "Slogan") -> None:
+    def __init__(self, label: str = DEFAULT_SPAN_LABEL) -> None:
         self.labels = [label]
 
     @property

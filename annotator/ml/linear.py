@@ -37,6 +37,8 @@ from annotator.ml.registry import (
     version_dir,
     write_meta,
 )
+from annotator.model_kinds import FRAMES
+from annotator.thresholds import DEFAULT_THRESHOLD
 
 WEIGHTS_FILE = "linear.safetensors"
 VOCABULARY_FILE = "vocabulary.json"
@@ -98,7 +100,7 @@ class LinearFrameModel:
         ngrams = self._vectorizer.fit_transform(texts)
         own = self.embed(texts)
         around = context_vectors(self.embed, texts, [ex.context for ex in examples], own)
-        self.thresholds = {lab: 0.5 for lab in self.labels}
+        self.thresholds = {lab: DEFAULT_THRESHOLD for lab in self.labels}
         self._heads = {"ngrams": fit_heads(ngrams, y, self.c_ngrams)}
         chosen_c = self.c_embedding
         if chosen_c is None:
@@ -129,7 +131,7 @@ class LinearFrameModel:
         texts = [ex.text for ex in dev]
         y = label_matrix((ex.frames for ex in dev), self.labels)
         views = self._views(texts, [ex.context for ex in dev])
-        best = (-1.0, self.weights, [0.5] * len(self.labels))
+        best = (-1.0, self.weights, [DEFAULT_THRESHOLD] * len(self.labels))
         for weights in _weight_grid([v for v in VIEWS if v in views]):
             probs = sum(w * views[v] for v, w in weights.items())
             thresholds = tune_thresholds(probs, y)
@@ -188,8 +190,8 @@ class LinearFrameModel:
 
         if self.encoder_dir is None or not self._heads:
             raise AnnotatorError("fit the linear frames model before saving it")
-        name = version or new_version_name("frames") + "-linear"
-        final = version_dir("frames", name, root)
+        name = version or new_version_name(FRAMES) + "-linear"
+        final = version_dir(FRAMES, name, root)
         tensors = {"idf": self._vectorizer.idf_.astype(np.float32)}
         for view, (coef, intercept) in self._heads.items():
             tensors[f"{view}.coef"], tensors[f"{view}.intercept"] = coef, intercept
@@ -198,7 +200,7 @@ class LinearFrameModel:
             vocabulary = {k: int(v) for k, v in self._vectorizer.vocabulary_.items()}
             (staging / VOCABULARY_FILE).write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
             write_meta(staging, ModelMeta(
-                kind="frames", version=name, base=base or encoder_reference(self.encoder_dir, root), method="linear", scheme=scheme,
+                kind=FRAMES, version=name, base=base or encoder_reference(self.encoder_dir, root), method="linear", scheme=scheme,
                 scheme_hash=scheme_hash, labels=self.labels, thresholds=self.thresholds, data_hash=self.data_hash,
                 metrics=metrics or {},
                 extra={"weights": self.weights, "ngrams": list(NGRAMS), "analyzer": "char_wb", "prefix": self.prefix,

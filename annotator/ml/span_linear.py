@@ -44,6 +44,8 @@ from annotator.ml.registry import (
 from annotator.ml.spans import Span, is_phrase, spans_from_token_labels
 from annotator.ml.token_states import TokenStates, default_layer, token_states
 from annotator.ml.words import keep_whole
+from annotator.model_kinds import SPANS
+from annotator.schemes import DEFAULT_SPAN_LABEL
 from annotator.text import trimmed_phrase
 from annotator.thresholds import reaches
 
@@ -105,7 +107,7 @@ class LinearSpanTagger:
 
     # ------------------------------------------------------------------ training
     def fit(self, examples: Sequence[Example], encoder_dir: Path | str, span_labels: Sequence[str],
-            dev: Sequence[Example] = (), glossary: Sequence[str] = (), glossary_label: str = "Slogan"
+            dev: Sequence[Example] = (), glossary: Sequence[str] = (), glossary_label: str = DEFAULT_SPAN_LABEL
             ) -> "LinearSpanTagger":
         """Train on ``examples`` (every decided segment, those without a slogan too); with ``dev``,
         choose the regularisation, class weighting and thresholds there."""
@@ -297,14 +299,14 @@ class LinearSpanTagger:
 
         if self.encoder_dir is None or not self.labels:
             raise AnnotatorError("fit the slogan tagger before saving it")
-        name = version or new_version_name("spans") + "-linear"
-        final = version_dir("spans", name, root)
+        name = version or new_version_name(SPANS) + "-linear"
+        final = version_dir(SPANS, name, root)
         with building(final) as staging:
             save_file({"coef": self._coef, "intercept": self._intercept}, str(staging / WEIGHTS_FILE))
             (staging / KNOWN_FILE).write_text(json.dumps(self.known.to_json(), ensure_ascii=False, indent=1),
                                               encoding="utf-8")
             write_meta(staging, ModelMeta(
-                kind="spans", version=name, base=base or encoder_reference(self.encoder_dir, root),
+                kind=SPANS, version=name, base=base or encoder_reference(self.encoder_dir, root),
                 method="linear", scheme=scheme, scheme_hash=scheme_hash, labels=self.labels,
                 thresholds=self.thresholds, data_hash=self.data_hash, metrics=metrics or {},
                 extra={"token_thresholds": self.token_thresholds, "layers": self.layers,

@@ -46,8 +46,10 @@ from annotator.ml.registry import (
     version_dir,
     write_meta,
 )
+from annotator.model_kinds import SPEECH_FRAMES
+from annotator.thresholds import DEFAULT_THRESHOLD
 
-KIND = "speech_frames"
+KIND = SPEECH_FRAMES
 DEFAULT_K = 3
 K_GRID = (1, 2, 3, 5, 8)  # segments whose scores make a speech's, tried on dev
 
@@ -82,7 +84,7 @@ def evaluate_speech_frames(predictor: Any, docs: Sequence[SpeechDoc]) -> dict[st
     thresholds: the very scores suggestion stores."""
     labels = list(predictor.labels)
     probs = predictor.predict_matrix(list(docs))
-    thresholds = [predictor.thresholds.get(lab, 0.5) for lab in labels]
+    thresholds = [predictor.thresholds.get(lab, DEFAULT_THRESHOLD) for lab in labels]
     y_true = label_matrix((d.frames for d in docs), labels)
     return frame_scores_from_matrix(y_true, apply_thresholds(probs, thresholds), labels)
 
@@ -92,7 +94,7 @@ def tune_with_fallback(probs: np.ndarray, y: np.ndarray, labels: Sequence[str],
     """Per-label thresholds tuned on dev; a label with too few dev positives to tune keeps its
     ``fallback`` threshold (0.5 where it has none)."""
     tuned = tune_thresholds(probs, y)
-    return {lab: (tuned[j] if y[:, j].sum() >= MIN_DEV_POSITIVES else float(fallback.get(lab, 0.5)))
+    return {lab: (tuned[j] if y[:, j].sum() >= MIN_DEV_POSITIVES else float(fallback.get(lab, DEFAULT_THRESHOLD)))
             for j, lab in enumerate(labels)}
 
 
@@ -109,7 +111,7 @@ class AggregateSpeechFrames:
         self.labels: list[str] = list(segment_model.labels)
         self.k = k
         own = getattr(segment_model, "thresholds", None) or {}
-        self.thresholds = dict(thresholds) if thresholds is not None else {lab: float(own.get(lab, 0.5))
+        self.thresholds = dict(thresholds) if thresholds is not None else {lab: float(own.get(lab, DEFAULT_THRESHOLD))
                                                                            for lab in self.labels}
 
     # The segment model reads the project's embeddings the way suggestion gives them to it.

@@ -30,6 +30,7 @@ from annotator.ml.registry import (
     write_meta,
 )
 from annotator.ml.speech_frames import KIND, SpeechDoc
+from annotator.thresholds import DEFAULT_THRESHOLD
 
 WEIGHTS_FILE = "speech_linear.safetensors"
 
@@ -72,7 +73,7 @@ class LinearSpeechFrames:
             raise AnnotatorError("no speeches with speech-level frames to learn from")
         self.labels, self.encoder_dir = list(labels), Path(encoder_dir)
         x, y = self.features(train), label_matrix((d.frames for d in train), self.labels)
-        self.thresholds = {lab: 0.5 for lab in self.labels}
+        self.thresholds = {lab: DEFAULT_THRESHOLD for lab in self.labels}
         if not dev:
             self.c = self.c or C_GRID[len(C_GRID) // 2]
             self._head = fit_heads(x, y, self.c)

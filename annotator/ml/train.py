@@ -36,11 +36,13 @@ from annotator.ml.registry import ModelMeta, building, new_version_name, version
 from annotator.ml.predictors import load_predictor
 from annotator.ml.span_linear import LinearSpanTagger
 from annotator.ml.spans import SpanTagger
+from annotator.model_kinds import FRAMES, SPANS
 from annotator.progress import StepProgress
-from annotator.thresholds import reaches
+from annotator.schemes import DEFAULT_SPAN_LABEL
+from annotator.thresholds import DEFAULT_THRESHOLD, reaches
 
 
-SPAN_LABELS = ("Slogan",)
+SPAN_LABELS = (DEFAULT_SPAN_LABEL,)
 # From this many vocabulary rows on, word embeddings stay frozen unless asked otherwise.
 LARGE_VOCABULARY = 100_000
 
@@ -288,14 +290,14 @@ def train_frames(
     _maybe_freeze_embeddings(model, loop)
     history, best = _run_loop(model, len(train_texts), batch, evaluate if dev_texts else None, loop,
                               pick_device(device))
-    thresholds = [0.5] * len(labels)
+    thresholds = [DEFAULT_THRESHOLD] * len(labels)
     dev_metrics: dict[str, Any] = {}
     if dev_texts:
         probs = predictor.predict_matrix(dev_texts)
         thresholds = tune_thresholds(probs, y_dev)
         dev_metrics = frame_scores_from_matrix(y_dev, apply_thresholds(probs, thresholds), labels)
     return TrainResult(
-        kind="frames", model=model, tokenizer=tokenizer, labels=labels,
+        kind=FRAMES, model=model, tokenizer=tokenizer, labels=labels,
         thresholds=dict(zip(labels, thresholds)), dev_metrics=dev_metrics, history=history,
         best_epoch=best, base=str(base_dir), max_length=max_length,
         params=_params(loop, examples_train, examples_dev),
@@ -420,7 +422,7 @@ def train_spans(
     predictor.thresholds = thresholds
     dev_metrics = span_scores(dev_gold, predictor.predict_tuples(dev_texts)) if dev_texts else {}
     return TrainResult(
-        kind="spans", model=model, tokenizer=tokenizer, labels=list(span_labels), thresholds=thresholds,
+        kind=SPANS, model=model, tokenizer=tokenizer, labels=list(span_labels), thresholds=thresholds,
         dev_metrics=dev_metrics,
         history=history, best_epoch=best, base=str(base_dir), max_length=max_length,
         params={**_params(loop, examples_train, examples_dev), "tags": tags, "n_windows": len(ids)},
@@ -511,7 +513,7 @@ def save_version(
 def _auto_class(kind: str) -> Any:
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
-    return AutoModelForSequenceClassification if kind == "frames" else AutoModelForTokenClassification
+    return AutoModelForSequenceClassification if kind == FRAMES else AutoModelForTokenClassification
 
 
 # ---------------------------------------------------------------- evaluation
@@ -574,7 +576,7 @@ def frame_predictor(model: Any) -> Any:
         return FrameClassifier.in_memory(model.model, model.tokenizer, model.labels, model.max_length, model.thresholds)
     if isinstance(model, (KnnFrameModel, LinearFrameModel)):
         return model
-    return load_predictor("frames", model)
+    return load_predictor(FRAMES, model)
 
 
 def span_predictor(model: Path | str | TrainResult | LinearSpanTagger) -> SpanTagger | LinearSpanTagger:
@@ -585,7 +587,7 @@ def span_predictor(model: Path | str | TrainResult | LinearSpanTagger) -> SpanTa
     if isinstance(model, TrainResult):
         return SpanTagger.in_memory(model.model, model.tokenizer, bio_tags(model.labels), model.max_length,
                                     model.thresholds)
-    return load_predictor("spans", model)
+    return load_predictor(SPANS, model)
 
 
 def evaluate_frames(model: Path | str | TrainResult | KnnFrameModel, examples: Sequence[Example]) -> dict[str, Any]:
@@ -594,7 +596,7 @@ def evaluate_frames(model: Path | str | TrainResult | KnnFrameModel, examples: S
     predictor = frame_predictor(model)
     labels = predictor.labels
     probs = predict_scores(predictor, [ex.text for ex in examples], [ex.context for ex in examples])
-    thresholds = [predictor.thresholds.get(lab, 0.5) for lab in labels]
+    thresholds = [predictor.thresholds.get(lab, DEFAULT_THRESHOLD) for lab in labels]
     y_true = label_matrix((ex.frames for ex in examples), labels)
     return frame_scores_from_matrix(y_true, apply_thresholds(probs, thresholds), labels)
 

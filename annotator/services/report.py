@@ -18,10 +18,12 @@ import io
 from pathlib import Path
 from typing import Any
 
+from annotator.model_kinds import FRAMES, SPANS
 from annotator.services.evaluation import MAJORITY, TFIDF, FramesEvaluation, evaluate_project_frames
+from annotator.services.models import active_scheme
 from annotator.services.span_evaluation import SpansEvaluation, evaluate_project_spans
 from annotator.services.speech_training import SpeechFramesResult
-from annotator.services.version_scores import KIND_NAMES, SCORE_NAMES, KindVersions, report_scheme, score_versions
+from annotator.services.version_scores import KIND_NAMES, SCORE_NAMES, KindVersions, score_versions
 from annotator.store import Store
 
 
@@ -46,7 +48,7 @@ def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True,
     else:
         frames = _active_frames_metrics(store)
         if frames.get("per_label"):
-            scheme = report_scheme(store)
+            scheme = active_scheme(store)
             lines.append("")
             lines.append("frames per label of the active version (on its own test split when it was trained):")
             lines.append(f"  {'label':<46} {'n test':>6} {'P':>6} {'R':>6} {'F1':>6}")
@@ -73,7 +75,7 @@ def _versions(store: Store, versions: dict[str, KindVersions] | bool) -> dict[st
 def _score_cells(group: KindVersions, scores: dict[str, Any]) -> str:
     first, second = group.keys
     text = f"{SCORE_NAMES[first]} {_f(scores.get(first), 5)}"
-    if group.kind == "spans":
+    if group.kind == SPANS:
         text += f" (P {_f(scores.get('partial_precision'), 5)} R {_f(scores.get('partial_recall'), 5)})"
     return text + f"  {SCORE_NAMES[second]} {_f(scores.get(second), 5)}"
 
@@ -277,11 +279,8 @@ def transfer_lines(ev: FramesEvaluation) -> list[str]:
 
 def _active_frames_metrics(store: Store) -> dict[str, Any]:
     """The active frames version's scores recorded when it was trained."""
-    active = store.active_models().get("frames")
-    for m in store.registered_models():
-        if m["version"] == active:
-            return m["meta"].get("metrics") or {}
-    return {}
+    entry = store.registered_model(store.active_models().get(FRAMES))
+    return (entry["meta"].get("metrics") or {}) if entry is not None else {}
 
 
 def _plain(text: str) -> str:
@@ -304,7 +303,7 @@ def plots(store: Store, evaluation: FramesEvaluation | None | bool = True,
         if frames.get("per_label"):
             per_label = frames["per_label"]
             labels = list(per_label)
-            scheme = report_scheme(store)
+            scheme = active_scheme(store)
             support = {lab: int(per_label[lab].get("support", 0)) for lab in labels}
             fig, ax = plt.subplots(figsize=(7, 0.4 * len(labels) + 1.5))
             ys = list(range(len(labels)))
@@ -314,7 +313,7 @@ def plots(store: Store, evaluation: FramesEvaluation | None | bool = True,
             ax.set_xlim(0, 1)
             ax.set_xlabel("F1 on the active version's own test split when it was trained (n: its test segments "
                           "with the label)", fontsize="small")
-            ax.set_title(_plain(f"Frames: F1 per label, {store.active_models().get('frames')}"))
+            ax.set_title(_plain(f"Frames: F1 per label, {store.active_models().get(FRAMES)}"))
             ax.invert_yaxis()
             out["f1_per_label.png"] = _png_bytes(plt, fig)
     groups = [g for g in _versions(store, versions).values() if g.rows]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.metrics import PER_LANGUAGE_MIN
+from annotator.model_kinds import SPANS
 from annotator.schemes import Scheme
 from annotator.store import Store
 
@@ -62,8 +63,8 @@ def evaluate_project_spans(store: Store, scheme: Scheme | None = None) -> SpansE
         return None
     rows: dict[str, dict[str, Any]] = {}
     note = ""
-    active = store.active_models().get("spans") or ""
-    entry = next((m for m in store.registered_models() if m["version"] == active), None)
+    active = store.active_models().get(SPANS) or ""
+    entry = store.registered_model(active)
     if active and entry is not None:
         try:
             rows[f"active: {active} ({entry['meta'].get('method', '')})"] = evaluate_spans(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.ml.speech_frames import KIND, AggregateSpeechFrames, SpeechDoc, evaluate_speech_frames
+from annotator.model_kinds import FRAMES
 from annotator.schemes import Scheme
 from annotator.services.speech_docs import gold_speech_docs, split_speech_docs
 from annotator.store import Store
@@ -88,8 +89,8 @@ def _active_segment_model(store: Store) -> tuple[str, Path, Any] | None:
     from annotator.ml.train import frame_predictor
     from annotator.services.suggest import use_embedding_cache
 
-    version = store.active_models().get("frames")
-    entry = next((m for m in store.registered_models() if m["version"] == version), None)
+    version = store.active_models().get(FRAMES)
+    entry = store.registered_model(version)
     if not version or entry is None or not Path(entry["path"]).is_dir():
         return None
     predictor = frame_predictor(Path(entry["path"]))
@@ -214,7 +215,7 @@ def _previous_on_test(store: Store, version: str, test: list[SpeechDoc]) -> dict
     from annotator.ml.predictors import load_predictor
     from annotator.services.suggest import use_embedding_cache
 
-    entry = next((m for m in store.registered_models() if m["version"] == version), None)
+    entry = store.registered_model(version)
     if entry is None:
         return {"error": "not registered"}
     try:
@@ -229,14 +230,10 @@ def report_speech_frames(store: Store) -> SpeechFramesResult | None:
     """The report's speech-level figures: both ways fitted as ``annotator train`` fits them (not
     saved) and scored on the test speeches beside majority; None without speech labels. The
     scheme is the active frames version's; a failure is one note, never the report's end."""
-    from annotator.schemes import get_scheme
+    from annotator.services.models import active_scheme
 
     active = store.active_models()
-    meta = next((m["meta"] for m in store.registered_models() if m["version"] == active.get("frames")), {})
-    try:
-        scheme = get_scheme(meta.get("scheme") or None)
-    except Exception:
-        scheme = get_scheme()
+    scheme = active_scheme(store)
     try:
         result = speech_frames_result(store, scheme)
     except Exception as exc:  # no encoder on this machine, a broken version: the rest still shows

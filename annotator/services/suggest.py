@@ -35,11 +35,12 @@ import numpy as np
 from annotator.errors import ModelNotFoundError
 from annotator.ml.active import binary_entropy, order_by_uncertainty
 from annotator.ml.predictors import load_predictor
+from annotator.model_kinds import FRAMES, SPANS, SUGGESTING_KINDS, TRANSLATION
 from annotator.progress import Progress
 from annotator.services.glossary import glossary_matches  # noqa: F401 - where it was before it moved
 from annotator.services.glossary import ensure_seed, regloss, run_glossary
 from annotator.store import GLOSSARY_VERSION, RunRow, Segment, Store, Suggestion, SuggestionRow
-from annotator.thresholds import reaches, rounded_score
+from annotator.thresholds import DEFAULT_THRESHOLD, reaches, rounded_score
 
 if TYPE_CHECKING:
     from annotator.ml.context import SegmentContext
@@ -79,7 +80,7 @@ def translation_sources(versions: dict[str, str]) -> str:
     """What could translate a segment besides the corpus and the memory: the active translation
     model version. A segment that these sources could not translate is not tried again until
     this changes."""
-    return f"model:{versions.get('translation', '')}"
+    return f"model:{versions.get(TRANSLATION, '')}"
 
 
 # ----------------------------------------------------------------------------- models
@@ -123,10 +124,10 @@ def frame_suggestions(scores: dict[str, float], thresholds: dict[str, float]) ->
     annotation screen, which shows them beside each label's threshold, ticks what was ticked here."""
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     chosen = [Suggestion(0, "", "frame", label, float(score))
-              for label, score in ranked if reaches(score, thresholds.get(label, 0.5))]
+              for label, score in ranked if reaches(score, thresholds.get(label, DEFAULT_THRESHOLD))]
     uncertainty = sum(binary_entropy(p) for p in scores.values()) / max(len(scores), 1)
     info = {"top": [[label, rounded_score(score)] for label, score in ranked[:TOP_K]],
-            "thresholds": {label: thresholds.get(label, 0.5) for label, _ in ranked[:TOP_K]},
+            "thresholds": {label: thresholds.get(label, DEFAULT_THRESHOLD) for label, _ in ranked[:TOP_K]},
             "scores": [rounded_score(score) for score in scores.values()]}
     return chosen, uncertainty, info
 
@@ -302,7 +303,7 @@ def run_locally(store: Store, models: "ActiveModels", kind: str, version: str, o
     model = models.load(kind)
     done = 0
     for chunk in _chunks(segments):
-        (_run_frames if kind == "frames" else _run_spans)(store, model, version, chunk)
+        (_run_frames if kind == FRAMES else _run_spans)(store, model, version, chunk)
         done += len(chunk)
         if progress:
             progress(f"suggest:{kind}", done, len(segments))
@@ -328,10 +329,10 @@ def _translate(store: Store, models: ActiveModels, segments: Sequence[Segment], 
                 report.translations["memory"] = report.translations.get("memory", 0) + 1
             else:
                 remaining.append(seg)
-    translator = models.load("translation") if models.versions.get("translation") else None
+    translator = models.load(TRANSLATION) if models.versions.get(TRANSLATION) else None
     unmodelled = remaining  # what no model translates: glossed (Chinese, Japanese) or remembered
     if translator is not None and remaining:
-        version = models.versions["translation"]
+        version = models.versions[TRANSLATION]
         by_lang: dict[str, list[Segment]] = {}
         for seg in remaining:
             by_lang.setdefault(seg.language, []).append(seg)
@@ -379,7 +380,7 @@ def suggest_all(store: Store, only_missing: bool = True, limit: int | None = Non
             progress("suggest:glossary", min(i * CHUNK, len(segments)), len(segments))
     if segments:
         report.segments[GLOSSARY_VERSION] = len(segments)
-    for kind in ("frames", "spans"):
+    for kind in SUGGESTING_KINDS:
         version = models.versions.get(kind)
         if not version:
             report.skipped.append(f"no active {kind} model (run `annotator models setup` or `annotator train`)")
@@ -416,14 +417,14 @@ def suggest_segments(store: Store, segment_ids: Sequence[int], progress: Progres
     todo = [s for s in segments if not _has_run(store, s.id, GLOSSARY_VERSION)]
     if todo:
         run_glossary(store, entries, todo)
-    for kind in ("frames", "spans"):
+    for kind in SUGGESTING_KINDS:
         version = models.versions.get(kind)
         if not version:
             continue
         need = [s for s in segments if not _has_run(store, s.id, version)]
         if need:
             model = models.load(kind)
-            (_run_frames if kind == "frames" else _run_spans)(store, model, version, need)
+            (_run_frames if kind == FRAMES else _run_spans)(store, model, version, need)
     _translate(store, models, segments, SuggestReport())
     if progress:
         progress("suggest", len(segments), len(segments))
@@ -441,8 +442,8 @@ def uncertainty_scores(store: Store, segment_ids: Sequence[int]) -> dict[int, fl
     """How unsure the active models are of each segment they have scored (the figure
     :func:`uncertainty_ranked` orders by: frames' mean binary entropy plus spans' 1 - lowest score)."""
     active = store.active_models()
-    frames_unc = store.uncertainties(active["frames"], segment_ids) if "frames" in active else {}
-    spans_unc = store.uncertainties(active["spans"], segment_ids) if "spans" in active else {}
+    frames_unc = store.uncertainties(active[FRAMES], segment_ids) if FRAMES in active else {}
+    spans_unc = store.uncertainties(active[SPANS], segment_ids) if SPANS in active else {}
     return {i: frames_unc.get(i, 0.0) + spans_unc.get(i, 0.0) for i in segment_ids
             if i in frames_unc or i in spans_unc}
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from annotator.errors import AnnotatorError
 from annotator.ml.examples import Example, data_hash
+from annotator.model_kinds import FRAMES, SPANS
 from annotator.schemes import Scheme
 from annotator.store import Store
 from annotator.progress import Progress
@@ -39,7 +40,7 @@ class TrainOutcome:
 
     @property
     def key(self) -> str:
-        return "micro_f1" if self.kind == "frames" else "partial_f1"
+        return "micro_f1" if self.kind == FRAMES else "partial_f1"
 
     def better_than_previous(self) -> bool:
         return not kept_because(self.metrics, self.previous_version, self.previous_metrics, self.previous_recorded,
@@ -87,7 +88,7 @@ class TrainOutcome:
                      f"(`annotator models use {self.version}` switches anyway)")
         elif self.activated:
             line += "; now active"
-        if self.kind == "spans" and "partial_precision" in self.metrics:
+        if self.kind == SPANS and "partial_precision" in self.metrics:
             line += "\n  " + span_detail(self.metrics)
         return line
 
@@ -145,7 +146,7 @@ def kept_because(new: dict[str, Any], previous_version: str, previous_now: dict[
 
 def recorded_metrics(store: Store, version: str) -> dict[str, Any]:
     """A registered version's scores as recorded when it was trained (on its own test split)."""
-    entry = next((m for m in store.registered_models() if m["version"] == version), None)
+    entry = store.registered_model(version)
     return dict((entry or {}).get("meta", {}).get("metrics") or {}) if entry else {}
 
 
@@ -228,11 +229,11 @@ def training_format(kind: str, method: str) -> int:
     from annotator.ml.linear import LinearFrameModel
     from annotator.ml.train import TRAINING_FORMAT
 
-    if kind == "frames" and method == "knn":
+    if kind == FRAMES and method == "knn":
         return KnnFrameModel.TRAINING_FORMAT
-    if kind == "frames" and method == "linear":
+    if kind == FRAMES and method == "linear":
         return LinearFrameModel.TRAINING_FORMAT
-    if kind == "spans" and method == "linear":
+    if kind == SPANS and method == "linear":
         from annotator.ml.span_linear import LinearSpanTagger
 
         return LinearSpanTagger.TRAINING_FORMAT
@@ -263,7 +264,7 @@ def evaluate_version(folder: Path, kind: str, test: list[Example], store: Store 
     project's stored embeddings, as suggestion does)."""
     from annotator.ml.train import evaluate_frames, evaluate_spans, frame_predictor
 
-    if kind != "frames":
+    if kind != FRAMES:
         return evaluate_spans(folder, test)
     predictor = frame_predictor(folder)
     if store is not None:
@@ -293,7 +294,7 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     from annotator.services.models import register_and_activate
 
     started = time.perf_counter()
-    if kind == "spans":
+    if kind == SPANS:
         method = spans_method(method)
     elif method == "auto":
         method = "linear"
@@ -312,7 +313,7 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
 
     _prepare_engine(base_dir, kind, method, [ex.text for ex in examples_used])
 
-    glossary = [g.source_text for g in store.glossary()] if (kind, method) == ("spans", "linear") else []
+    glossary = [g.source_text for g in store.glossary()] if (kind, method) == (SPANS, "linear") else []
     recipe = training_recipe(kind, method, epochs, encoder_key(base_dir), scheme, digest, (train, dev, test),
                              glossary)
     if reuse and (existing := reusable_version(store, kind, recipe)) is not None:
@@ -327,38 +328,38 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
 
     dev_metrics: dict[str, Any] = {}
     engine_check: dict[str, Any] | None = None
-    if kind == "frames" and method in ("knn", "linear"):
+    if kind == FRAMES and method in ("knn", "linear"):
         from annotator.ml.train import evaluate_frames, fit_quick_frames
 
         # The quick models: over sentence embeddings the project keeps, so retraining costs
         # the encoder only for texts it has not seen.
         model = fit_quick_frames(method, train, dev, base_dir, scheme.frame_ids,
                                  cache=store.embedding_cache(encoder_key(base_dir)))
-        engine_check = _engine_check(model, "frames", method, dev, train)  # before scoring: it may pin PyTorch
+        engine_check = _engine_check(model, FRAMES, method, dev, train)  # before scoring: it may pin PyTorch
         metrics = evaluate_frames(model, test)
         dev_metrics = evaluate_frames(model, dev) if dev else {}
         model.data_hash = digest
         folder = model.save(scheme=scheme.name, scheme_hash=scheme.hash, metrics=metrics)
-    elif kind == "frames":
+    elif kind == FRAMES:
         result = train_frames(train, dev, base_dir, scheme.frame_ids, epochs=epochs, progress=report)
         from annotator.ml.train import evaluate_frames
 
         metrics = evaluate_frames(result, test)
-        folder = save_version(result, "frames", scheme.name, scheme.hash, digest, metrics, base=str(base_dir))
-    elif kind == "spans" and method == "linear":
+        folder = save_version(result, FRAMES, scheme.name, scheme.hash, digest, metrics, base=str(base_dir))
+    elif kind == SPANS and method == "linear":
         from annotator.ml.train import evaluate_spans, fit_quick_spans
 
         tagger = fit_quick_spans(train, dev, base_dir, tuple(scheme.span_ids), glossary)
-        engine_check = _engine_check(tagger, "spans", method, dev, train)  # before scoring: it may pin PyTorch
+        engine_check = _engine_check(tagger, SPANS, method, dev, train)  # before scoring: it may pin PyTorch
         metrics = evaluate_spans(tagger, test)
         dev_metrics = tagger.dev_metrics
         folder = tagger.save(scheme=scheme.name, scheme_hash=scheme.hash, metrics=metrics, dev_metrics=dev_metrics)
-    elif kind == "spans":
+    elif kind == SPANS:
         result = train_spans(train, dev, base_dir, tuple(scheme.span_ids), epochs=epochs, progress=report)
         from annotator.ml.train import evaluate_spans
 
         metrics = evaluate_spans(result, test)
-        folder = save_version(result, "spans", scheme.name, scheme.hash, digest, metrics, base=str(base_dir))
+        folder = save_version(result, SPANS, scheme.name, scheme.hash, digest, metrics, base=str(base_dir))
     else:
         raise AnnotatorError(f"unknown model kind {kind!r}; use frames or spans")
     from annotator.ml.registry import add_meta_extra
@@ -400,7 +401,7 @@ def _prepare_engine(base_dir: Path, kind: str, method: str, texts: Sequence[str]
 
     if method not in ("knn", "linear"):
         return
-    if kind == "spans":
+    if kind == SPANS:
         from annotator.ml.token_states import default_layer
 
         encoder_runner(base_dir, default_layer(base_dir), texts=texts)
@@ -428,7 +429,8 @@ def _active_on_test(store: Store, kind: str, test: list[Example], unless: str = 
     previous = store.active_models().get(kind, "")
     previous_metrics: dict[str, Any] = {}
     if previous and previous != unless:
-        prev_folder = next((Path(m["path"]) for m in store.registered_models() if m["version"] == previous), None)
+        entry = store.registered_model(previous)
+        prev_folder = Path(entry["path"]) if entry is not None else None
         if prev_folder is not None and prev_folder.is_dir():
             try:
                 previous_metrics = evaluate_version(prev_folder, kind, test, store)
@@ -471,14 +473,14 @@ def train_frames_choosing(store: Store, scheme: Scheme, methods: Sequence[str] =
     """Train a frames version by each method, keep them all, and activate the one that scores
     best on dev (micro-F1, then macro-F1) — if it scores at least as well as the active
     version on the test speeches (or ``force``). Returns every outcome and the chosen one."""
-    outcomes = [train_kind(store, scheme, "frames", base=base, method=m, epochs=epochs, progress=progress,
+    outcomes = [train_kind(store, scheme, FRAMES, base=base, method=m, epochs=epochs, progress=progress,
                            activate=False, examples=examples, reuse=reuse, sides=sides) for m in methods]
     chosen = max(outcomes, key=lambda o: (_metric(o.dev_metrics, "micro_f1"), _metric(o.dev_metrics, "macro_f1"),
                                           _metric(o.metrics, "micro_f1")))
     chosen.activated = activate and (force or chosen.better_than_previous())
     chosen.kept_previous = activate and not chosen.activated
     if chosen.activated:
-        store.set_active_model("frames", chosen.version)
+        store.set_active_model(FRAMES, chosen.version)
     elif chosen.kept_previous and not chosen.reused:
         discard(store, chosen)
     return outcomes, chosen

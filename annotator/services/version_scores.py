@@ -22,16 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from annotator.model_kinds import FRAMES, SPANS, SPEECH_FRAMES
 from annotator.schemes import Scheme
+from annotator.services.models import active_scheme
 from annotator.store import Store
 
 DEFAULT_NEWEST = 8  # versions per kind scored again by default (`annotator report --versions N`)
-KINDS = ("frames", "spans", "speech_frames")
+KINDS = (FRAMES, SPANS, SPEECH_FRAMES)
 # the figures shown per kind: the headline one first
-SCORE_KEYS = {"frames": ("micro_f1", "macro_f1"), "spans": ("partial_f1", "exact_f1"),
-              "speech_frames": ("micro_f1", "macro_f1")}
+SCORE_KEYS = {FRAMES: ("micro_f1", "macro_f1"), SPANS: ("partial_f1", "exact_f1"),
+              SPEECH_FRAMES: ("micro_f1", "macro_f1")}
 SCORE_NAMES = {"micro_f1": "micro-F1", "macro_f1": "macro-F1", "partial_f1": "partial F1", "exact_f1": "exact F1"}
-KIND_NAMES = {"frames": "frames", "spans": "slogan spans", "speech_frames": "frames for whole speeches"}
+KIND_NAMES = {FRAMES: "frames", SPANS: "slogan spans", SPEECH_FRAMES: "frames for whole speeches"}
 
 
 @dataclass
@@ -100,7 +102,7 @@ def score_versions(store: Store, newest: int = DEFAULT_NEWEST, scheme: Scheme | 
         return {}
     active = store.active_models()
     ever = store.ever_active_versions()
-    scheme = scheme or report_scheme(store)
+    scheme = scheme or active_scheme(store)
     tests = _TestSets(store, scheme)
     out: dict[str, KindVersions] = {}
     for kind in KINDS:
@@ -124,19 +126,6 @@ def _trained_at(entry: dict[str, Any]) -> str:
     return str(entry["meta"].get("created_at") or entry["registered_at"])
 
 
-def report_scheme(store: Store) -> Scheme:
-    """The active frames version's label scheme (the one the report's figures use, and whose
-    display names it shows), else the default scheme."""
-    from annotator.schemes import get_scheme
-
-    version = store.active_models().get("frames")
-    meta = next((m["meta"] for m in store.registered_models() if m["version"] == version), {})
-    try:
-        return get_scheme(meta.get("scheme") or None)
-    except Exception:
-        return get_scheme()
-
-
 class _TestSets:
     """The current test split of segments and of speeches, each read once, when first asked for."""
 
@@ -146,7 +135,7 @@ class _TestSets:
 
     def get(self, kind: str) -> tuple[list | None, str, str]:
         """(test items or None, their unit, why there are none)."""
-        key = "speeches" if kind == "speech_frames" else "segments"
+        key = "speeches" if kind == SPEECH_FRAMES else "segments"
         if key not in self._found:
             self._found[key] = self._speeches() if key == "speeches" else self._segments()
         return self._found[key]
@@ -201,11 +190,11 @@ def _evaluate(store: Store, kind: str, folder: Path, test: list) -> dict[str, An
 
     predictor = load_predictor(kind, folder)
     use_embedding_cache(store, predictor)  # frames over embeddings read the project's stored ones
-    if kind == "frames":
+    if kind == FRAMES:
         from annotator.ml.train import evaluate_frames
 
         return evaluate_frames(predictor, test)
-    if kind == "spans":
+    if kind == SPANS:
         from annotator.ml.train import evaluate_spans
 
         return evaluate_spans(predictor, test)
