@@ -62,7 +62,8 @@ def test_train_saves_both_chooses_by_dev_and_reuses_them_while_the_labels_stay(p
                                                   c.metrics["micro_f1"]))
     assert project.active_models()["speech_frames"] == first.chosen.version == chosen.version
     text = "\n".join(first.lines())
-    assert "speech frames: majority baseline test micro-F1" in text and "now active" in text
+    assert "speech frames: baselines test micro-F1: the " in text and "TF-IDF + logistic regression" in text
+    assert "now active" in text
     again = train_speech_frames(project, SCHEME, base=str(tiny_encoder_dir))
     assert all(c.reused for c in again.candidates)
     assert [c.version for c in again.candidates] == [c.version for c in first.candidates]
@@ -126,7 +127,7 @@ def test_train_on_the_command_line_reports_the_speech_candidates(tmp_path, tiny_
     result = runner.invoke(cli, ["train", "--db", str(db), "--kind", "speeches", "--base", str(tiny_encoder_dir)])
     assert result.exit_code == 0, result.output
     assert "speech frames: aggregate" in result.output and "speech frames: linear" in result.output
-    assert "majority baseline test micro-F1" in result.output
+    assert "baselines test micro-F1" in result.output
     result = runner.invoke(cli, ["suggest", "--db", str(db), "--no-translate"])
     assert result.exit_code == 0, result.output
     assert "40 speeches scored" in result.output

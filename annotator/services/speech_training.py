@@ -20,7 +20,7 @@ from annotator.services.speech_docs import gold_speech_docs, split_speech_docs
 from annotator.store import Store
 
 MIN_TRAIN_SPEECHES = 8  # labelled train speeches before a speech-level model of its own is fitted
-TRAINING_FORMAT = 1  # of this module's fitting and tuning: raise when it changes
+TRAINING_FORMAT = 2  # of this module's fitting and tuning: raise when it changes
 
 
 @dataclass
@@ -36,11 +36,14 @@ class SpeechCandidate:
 
 @dataclass
 class SpeechFramesResult:
-    """The candidates on the same speeches, beside the majority baseline."""
+    """The candidates on the same speeches, beside the simplest baselines: the k commonest frames
+    (majority) and TF-IDF + logistic regression over the whole text."""
 
     sizes: dict[str, int]  # speeches per side
     candidates: list[SpeechCandidate]
     majority: dict[str, Any]
+    tfidf: dict[str, Any] = field(default_factory=dict)
+    majority_k: int = 1
     notes: list[str] = field(default_factory=list)
     chosen: SpeechCandidate | None = None
     activated: bool = False
@@ -58,8 +61,10 @@ class SpeechFramesResult:
                     f"{_f(c.metrics)} (macro {_f(c.metrics, 'macro_f1')})")
             out.append(line + (f"; {c.version}" + (" reused: the labels are unchanged" if c.reused else "")
                                if c.version else ""))
-        out.append(f"speech frames: majority baseline test micro-F1 {_f(self.majority)} (macro "
-                   f"{_f(self.majority, 'macro_f1')}); train/dev/test {sizes} speeches")
+        out.append(f"speech frames: baselines test micro-F1: the {self.majority_k} commonest frames "
+                   f"{_f(self.majority)}, TF-IDF + logistic regression over the whole text {_f(self.tfidf)} "
+                   f"(macro {_f(self.majority, 'macro_f1')}, {_f(self.tfidf, 'macro_f1')}); "
+                   f"train/dev/test {sizes} speeches")
         if self.chosen is not None:
             line = f"speech frames: chose {self.chosen.method} by dev micro-F1"
             if self.activated:
@@ -69,6 +74,13 @@ class SpeechFramesResult:
             out.append(line)
         out += [f"speech frames: {note}" for note in self.notes]
         return out
+
+
+LINEAR_DESCRIPTION = "logistic regression over word and character TF-IDF of the whole text and its segment embeddings"
+
+
+def _weights(weights: dict[str, float]) -> str:
+    return " ".join(f"{view} {weight:.2f}" for view, weight in weights.items())
 
 
 def _f(metrics: dict[str, Any], key: str = "micro_f1") -> str:
@@ -111,7 +123,7 @@ def speech_frames_result(store: Store, scheme: Scheme, base: str | None = None, 
                          reuse: bool = True) -> SpeechFramesResult | None:
     """Fit (and with ``save``, save) both candidates on the project's speech labels and score
     them on the test speeches beside the majority baseline; None without speech labels."""
-    from annotator.ml.baselines import MajorityFrames
+    from annotator.ml.baselines import MajorityFrames, TfidfFrames
     from annotator.ml.embeddings import encoder_key
     from annotator.ml.encoder_setup import resolve_base
     from annotator.ml.speech_linear import LinearSpeechFrames
@@ -122,8 +134,11 @@ def speech_frames_result(store: Store, scheme: Scheme, base: str | None = None, 
         return None
     train, dev, test = split_speech_docs(store, docs)
     labels = list(scheme.frame_ids)
+    majority = MajorityFrames().fit(train, labels)
     result = SpeechFramesResult(sizes={"train": len(train), "dev": len(dev), "test": len(test)}, candidates=[],
-                                majority=evaluate_speech_frames(MajorityFrames().fit(train, labels), test), test=test)
+                                majority=evaluate_speech_frames(majority, test), majority_k=majority.k,
+                                tfidf=evaluate_speech_frames(TfidfFrames().fit(train, labels, dev), test) if test else {},
+                                test=test)
     if not test:
         result.notes.append("no test speech yet: label more speeches as a whole (`v` in the annotation screen)")
     segment = _active_segment_model(store)
@@ -137,7 +152,7 @@ def speech_frames_result(store: Store, scheme: Scheme, base: str | None = None, 
         # the segment models' encoder, whose embeddings the project keeps
         own = getattr(segment[2], "encoder_dir", None) if segment is not None else None
         encoder_dir = resolve_base(base) if base or own is None else Path(own)
-        plans.append(("linear", encoder_key(encoder_dir), "logistic regression over the mean segment embedding"))
+        plans.append(("linear", encoder_key(encoder_dir), LINEAR_DESCRIPTION))
     else:
         result.notes.append(f"{len(train)} train speeches with speech labels: the speech model of its own needs "
                             f"{MIN_TRAIN_SPEECHES}")
@@ -160,9 +175,11 @@ def speech_frames_result(store: Store, scheme: Scheme, base: str | None = None, 
             model = LinearSpeechFrames()
             model.embedding_cache = store.embedding_cache(encoder_key(encoder_dir))
             model.fit(train, encoder_dir, labels, dev)
-        candidate = SpeechCandidate(method, description, model,
-                                    evaluate_speech_frames(model, dev) if dev else {},
-                                    evaluate_speech_frames(model, test))
+            description = f"{LINEAR_DESCRIPTION}; weights {_weights(model.weights)}, chosen by {model.chosen_by}"
+        # a model tuned by cross-validation over train and dev is scored on dev by its
+        # out-of-fold scores: dev was part of what it was fitted on
+        dev_metrics = (getattr(model, "cv_metrics", None) or (evaluate_speech_frames(model, dev) if dev else {}))
+        candidate = SpeechCandidate(method, description, model, dev_metrics, evaluate_speech_frames(model, test))
         if save:
             candidate.version = _save(store, scheme, candidate, recipe, segment)
         result.candidates.append(candidate)
