@@ -17,11 +17,13 @@ from click.testing import CliRunner
 from annotator.cli import cli
 from annotator.ml.embeddings import embed_texts, encoder_key
 from annotator.ml.linear import LinearFrameModel
-from annotator.ml.train import evaluate_frames, fit_quick_frames
+from annotator.ml.scoring import evaluate_frames
+from annotator.ml.train import fit_quick_frames
 from annotator.schemes import get_scheme
-from annotator.services import evaluation
-from annotator.services.evaluation import evaluate_project_frames, nested_subsets
-from annotator.services.training import gold_examples, split, train_kind
+from annotator.services.evaluation import frames as evaluation
+from annotator.services.evaluation.frames import evaluate_project_frames, nested_subsets
+from annotator.services.evaluation.sides import gold_examples, split
+from annotator.services.training import train_kind
 from annotator.store import AnnotationState, Store
 
 WORDS = {
@@ -245,7 +247,7 @@ def test_a_version_that_cannot_load_keeps_its_recorded_score_and_the_plot_counts
     from pathlib import Path
 
     from annotator.services.report import version_lines, versions_figure
-    from annotator.services.version_scores import score_versions
+    from annotator.services.evaluation.versions import score_versions
 
     store, db, first = project
     scheme = get_scheme()

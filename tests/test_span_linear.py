@@ -14,14 +14,14 @@ from _ml_fixtures import tiny_encoder_dir  # noqa: F401
 from annotator.metrics import span_scores
 from annotator.schemes import get_scheme
 from annotator.services.report import text_report
-from annotator.services.span_evaluation import KNOWN, QUOTATIONS, evaluate_project_spans
+from annotator.services.evaluation.spans import KNOWN, QUOTATIONS, evaluate_project_spans
 from annotator.services.suggest import suggest_all
 from annotator.services.training import train_kind
 from annotator.store import AnnotationState, SpanLabel, Store
 from annotator.ml.examples import Example
 from annotator.ml.known import KnownFormulations
 from annotator.ml.span_linear import LinearSpanTagger
-from annotator.ml.train import evaluate_spans
+from annotator.ml.scoring import evaluate_spans
 from annotator.splits import split_training_examples
 from annotator.text import trimmed_phrase
 

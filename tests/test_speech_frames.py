@@ -12,9 +12,11 @@ from click.testing import CliRunner
 
 from annotator.cli import cli
 from annotator.ml.predictors import load_predictor
-from annotator.ml.speech_frames import AggregateSpeechFrames, evaluate_speech_frames, top_k_mean
+from annotator.ml.scoring import evaluate_speech_frames
+from annotator.ml.speech_frames import AggregateSpeechFrames, top_k_mean
 from annotator.schemes import get_scheme
-from annotator.services.speech_docs import gold_speech_docs, speech_docs, split_speech_docs
+from annotator.services.evaluation.sides import split_speech_docs
+from annotator.services.speech_docs import gold_speech_docs, speech_docs
 from annotator.services.speech_suggest import suggest_speeches, untuned_version
 from annotator.services.speech_training import speech_frames_result, train_speech_frames
 from annotator.services.training import train_frames_choosing
@@ -74,7 +76,7 @@ def test_train_saves_both_chooses_by_dev_and_reuses_them_while_the_labels_stay(p
         loaded = load_predictor("speech_frames", paths[c.version])
         assert evaluate_speech_frames(loaded, test)["micro_f1"] == pytest.approx(c.metrics["micro_f1"])
     # the report scores the version in use on the current test speeches; the other one was never active
-    from annotator.services.version_scores import score_versions
+    from annotator.services.evaluation.versions import score_versions
 
     group = score_versions(project)["speech_frames"]
     assert (group.n_test, group.unit, group.never_active) == (len(test), "speeches", 1)
@@ -135,7 +137,7 @@ def test_train_on_the_command_line_reports_the_speech_candidates(tmp_path, tiny_
 
 def test_the_report_shows_both_ways_beside_majority_on_the_test_speeches(project, tmp_path):
     from annotator.services.report import text_report, write_report
-    from annotator.services.speech_training import report_speech_frames
+    from annotator.services.report import report_speech_frames
 
     speeches = report_speech_frames(project)
     text = text_report(project, False, spans=None, speeches=speeches)
@@ -166,7 +168,7 @@ def _skip_test_speeches(store: Store) -> int:
 
 def test_a_version_scored_on_no_test_speech_never_replaces_one_scored_on_some(project, tiny_encoder_dir):
     from annotator.services.report import text_report, version_points
-    from annotator.services.version_scores import score_versions
+    from annotator.services.evaluation.versions import score_versions
 
     first = train_speech_frames(project, SCHEME, base=str(tiny_encoder_dir))
     assert first.activated and first.chosen.metrics["n"] > 0

@@ -1,7 +1,7 @@
 """``annotator report``: scores per label and across model versions, as text and an HTML page.
 
 Everything is on the project's current test split: the saved versions that were active at some
-time, each scored again now (``services.version_scores``; one that cannot be loaded keeps its
+time, each scored again now (``services.evaluation.versions``; one that cannot be loaded keeps its
 recorded score, marked), and ``services.evaluation``'s figures: the active version against a
 majority and a TF-IDF baseline (overall, per language, per label, with the number of test
 items; a label without test items says so rather than scoring 0), a learning curve (score
@@ -18,12 +18,13 @@ import io
 from pathlib import Path
 from typing import Any
 
-from annotator.model_kinds import FRAMES, SPANS
-from annotator.services.evaluation import MAJORITY, TFIDF, FramesEvaluation, evaluate_project_frames
+from annotator.metrics import scored_items
+from annotator.model_kinds import FRAMES, SPANS, SPEECH_FRAMES
+from annotator.services.evaluation.frames import MAJORITY, TFIDF, FramesEvaluation, evaluate_project_frames
+from annotator.services.evaluation.spans import SpansEvaluation, evaluate_project_spans
+from annotator.services.evaluation.speeches import SpeechFramesResult
+from annotator.services.evaluation.versions import KIND_NAMES, SCORE_NAMES, KindVersions, score_versions
 from annotator.services.models import active_scheme
-from annotator.services.span_evaluation import SpansEvaluation, evaluate_project_spans
-from annotator.services.speech_training import SpeechFramesResult
-from annotator.services.version_scores import KIND_NAMES, SCORE_NAMES, KindVersions, score_versions
 from annotator.store import Store
 
 
@@ -34,8 +35,8 @@ def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True,
     project has none), True to compute it here, False to leave the learning curve and the
     transfer out of it; ``spans``: a computed ``SpansEvaluation``, True to compute it here,
     None or False to leave the spans baselines out; ``speeches``: the speech-level figures
-    (``services.speech_training.report_speech_frames``), if any; ``versions``: the saved
-    versions scored on the current test split (``services.version_scores``), True to score
+    (:func:`report_speech_frames`), if any; ``versions``: the saved versions scored on the
+    current test side of their kind (``services.evaluation.versions``), True to score
     them here, False to leave them out."""
     evaluation = _evaluation(store, evaluation)
     spans = evaluate_project_spans(store) if spans is True else spans or None
@@ -64,6 +65,24 @@ def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True,
 
 
 NO_TEST_ITEMS = "no test items: no F1"
+
+
+def report_speech_frames(store: Store) -> SpeechFramesResult | None:
+    """The report's speech-level figures: the candidates fitted as ``annotator train`` fits them
+    (not saved) and scored on the test speeches beside the baselines
+    (``services.speech_training.speech_frames_result``); None without speech labels. The scheme
+    is the active frames version's; a failure is one note, never the report's end."""
+    from annotator.services.speech_training import speech_frames_result
+
+    active = store.active_models()
+    scheme = active_scheme(store)
+    try:
+        result = speech_frames_result(store, scheme)
+    except Exception as exc:  # no encoder on this machine, a broken version: the rest still shows
+        return SpeechFramesResult(sizes={}, candidates=[], majority={}, notes=[f"not computed: {exc}"])
+    if result is not None and active.get(SPEECH_FRAMES):
+        result.notes.append(f"active speech frames version: {active[SPEECH_FRAMES]}")
+    return result
 
 
 def _versions(store: Store, versions: dict[str, KindVersions] | bool) -> dict[str, KindVersions]:
@@ -145,8 +164,6 @@ def _f(value: float | None, width: int = 6) -> str:
 def _scored(metrics: dict[str, Any], key: str) -> float | None:
     """A score, or None where there is none: not computed, or computed on no test item (an F1
     of nothing, which is not an F1 of 0)."""
-    from annotator.services.training import scored_items
-
     value = metrics.get(key)
     return float(value) if isinstance(value, (int, float)) and scored_items(metrics) != 0 else None
 
