@@ -95,8 +95,8 @@ class TrainOutcome:
 
 
 def span_detail(metrics: dict[str, Any]) -> str:
-    """Precision and recall, partial and exact, with the counts, and per language (languages
-    with at least ``PER_LANGUAGE_MIN`` test segments)."""
+    """Precision and recall, partial and exact, with the counts (per test speech too), and per
+    language (languages with at least ``PER_LANGUAGE_MIN`` test segments)."""
     from annotator.metrics import PER_LANGUAGE_MIN
 
     m = metrics
@@ -104,6 +104,10 @@ def span_detail(metrics: dict[str, Any]) -> str:
             f"exact P {_metric(m, 'exact_precision'):.3f} R {_metric(m, 'exact_recall'):.3f}: "
             f"{m.get('n_pred', 0)} spans suggested for {m.get('n_gold', 0)} true ones in {m.get('n_docs', 0)} test "
             f"segments ({m.get('n_without_spans', 0)} without a slogan)")
+    speeches = m.get("n_speeches")
+    if speeches:  # (scores recorded before they counted speeches do not say)
+        line += (f" of {speeches} test speeches ({m.get('n_pred', 0) / speeches:.1f} suggested per speech, "
+                 f"{m.get('n_gold', 0) / speeches:.1f} true)")
     langs = [(lang, s) for lang, s in (m.get("per_language") or {}).items() if s.get("n_docs", 0) >= PER_LANGUAGE_MIN]
     if langs:
         line += "; " + ", ".join(f"{lang} partial P {_metric(s, 'partial_precision'):.2f} R "

@@ -84,6 +84,11 @@ class KindVersions:
             return f"the project's current test speeches, every segment ({self.n_test} {self.unit})"
         return f"the project's current test split ({self.n_test} {self.unit})"
 
+    def scored_on(self) -> str:
+        """The current test side, in a few words (a table's cell)."""
+        what = "current test speeches, every segment" if self.kind == SPANS else "current test split"
+        return f"{what} ({self.n_test})"
+
     def left_out(self) -> list[str]:
         """What is not shown, and how to see it."""
         out = []
