@@ -648,7 +648,8 @@ def versions_html(groups: dict[str, KindVersions], images: dict[str, bytes]) -> 
     out = ["<h2>Model versions on the current test split</h2><p>The versions that were active at some time, "
            "oldest first, each scored now on the project's current test split (the same items for every "
            "version, so that they compare: the test segments for frames, every segment of the test speeches for "
-           "slogan spans, the test speeches with speech labels for frames for whole speeches); a version that cannot be loaded any more shows the score recorded "
+           "slogan spans, the test speeches with speech labels for frames for whole speeches); a version that "
+           "cannot be loaded any more shows the score recorded "
            "when it was trained, on its own test split, marked <em>recorded</em>.</p>"]
     for group in groups.values():
         first, second = group.keys

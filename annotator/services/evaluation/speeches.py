@@ -125,5 +125,5 @@ def scored_candidate(method: str, description: str, model: Any, dev: Sequence[Sp
 def choose(result: SpeechFramesResult) -> None:
     """The candidate best on dev (micro-F1, then macro-F1, then test micro-F1) as ``result.chosen``."""
     if result.candidates:
-        result.chosen = max(result.candidates, key=lambda c: (_metric(c.dev_metrics), _metric(c.dev_metrics, "macro_f1"),
-                                                              _metric(c.metrics)))
+        result.chosen = max(result.candidates, key=lambda c: (_metric(c.dev_metrics),
+                                                              _metric(c.dev_metrics, "macro_f1"), _metric(c.metrics)))
