@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotator.metrics import scored_items
 from annotator.model_kinds import FRAMES, SPANS, SPEECH_FRAMES
 from annotator.schemes import Scheme
 from annotator.services.evaluation.sides import tested_on
@@ -53,6 +52,8 @@ class VersionScore:
     @property
     def recorded_n(self) -> int | None:
         """The test items behind the recorded scores."""
+        from annotator.metrics import scored_items  # (scikit-learn: not on the CLI's start)
+
         return scored_items(self.recorded_scores)
 
     def recorded_score(self, key: str) -> float | None:
