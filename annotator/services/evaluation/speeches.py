@@ -1,8 +1,8 @@
 """Frames for whole speeches, scored: each candidate that ``services.speech_training`` fits (an
 aggregate of the active segment frames model, a speech-level model of its own) on the project's
 test speeches with speech labels (``sides.speech_sides``), beside the two baselines fitted on the
-same train speeches: the k commonest frames (majority, k the train speeches' typical number of
-frames) and TF-IDF + logistic regression over each speech's whole text. ``annotator train``
+same train speeches: the k commonest frames (majority, k the count that scores best on the train
+speeches) and TF-IDF + logistic regression over each speech's whole text. ``annotator train``
 prints these figures and ``annotator report`` shows them; the versions table scores the saved
 versions on the same test speeches (``versions``).
 """
