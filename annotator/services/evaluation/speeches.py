@@ -17,7 +17,6 @@ from annotator.metrics import scored_items
 from annotator.ml.speech_frames import SpeechDoc
 
 MAJORITY_NAME = "the {k} commonest frames"
-TFIDF_NAME = "TF-IDF + logistic regression over the whole text"
 
 
 @dataclass
@@ -52,10 +51,6 @@ class SpeechFramesResult:
     @property
     def majority_name(self) -> str:
         return MAJORITY_NAME.format(k=self.majority_k)
-
-    def baseline_rows(self) -> list[tuple[str, dict[str, Any]]]:
-        """(name, test scores) of each baseline, the stronger one first."""
-        return [(TFIDF_NAME, self.tfidf), (self.majority_name, self.majority)]
 
     def lines(self) -> list[str]:
         """What ``annotator train`` prints: each candidate's dev and test scores beside the baselines."""
