@@ -56,7 +56,11 @@ KNOWN_FILE = "known.json"
 C_GRID = (0.03, 0.1, 0.3)
 CLASS_WEIGHTS = (None, "balanced")
 TOKEN_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-SPAN_THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.01)  # 1.01: known formulations only
+KNOWN_ONLY = 1.01  # a span threshold no model score reaches: the known formulations only
+SPAN_THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, KNOWN_ONLY)
+# The precision on whole dev speeches below which the tagger's own spans are not suggested (the
+# known formulations still are): a linguist deletes two wrong spans for each right one at most.
+MIN_PRECISION = 0.35
 KNOWN_SCALE = 3.0  # the known-formulation flag's size beside hidden states of unit scale
 DEFAULTS = {"c": 0.1, "class_weight": None, "token_threshold": 0.5, "threshold": 0.5}
 SPEECH_LIMITS = (1, 2, 3, 5, None)  # the most spans suggested in one speech, chosen on dev speeches
@@ -177,11 +181,11 @@ class LinearSpanTagger:
         dev_states = self._states(dev_texts)
         dev_features = [self._features(t, st) for t, st in zip(dev_texts, dev_states)]
         grid = [(c, weight) for c in C_GRID for weight in CLASS_WEIGHTS]
-        best: tuple[float, Any] | None = None
+        best: tuple[tuple[bool, float], Any] | None = None
         for (c, weight), (coef, intercept) in zip(grid, _fit_grid(features, targets, grid)):
             probs = [_probabilities(coef, intercept, f) for f in dev_features]
             token_t, span_t, score = self._tune(dev_texts, dev_states, probs, dev_gold)
-            if best is None or score > best[0] + 1e-9:
+            if best is None or score > (best[0][0], best[0][1] + 1e-9):
                 best = (score, (c, weight, coef, intercept, token_t, span_t))
         assert best is not None
         self.c, self.class_weight, self._coef, self._intercept, self.token_thresholds, self.thresholds = best[1]
@@ -194,34 +198,37 @@ class LinearSpanTagger:
     def _tune_limit(found: Sequence[Sequence[Span]], gold: list[list[tuple[int, int, str]]],
                     groups: Sequence[str]) -> int | None:
         """The most spans one speech may get (the best-scored kept) with the best dev partial F1
-        over whole dev speeches; ties: the larger limit (None, no limit, the largest)."""
-        best: tuple[float, int | None] = (-1.0, None)
+        over whole dev speeches at a precision of ``MIN_PRECISION`` or more, if any limit reaches
+        it; ties: the larger limit (None, no limit, the largest)."""
+        best: tuple[tuple[bool, float], int | None] = ((False, -1.0), None)
         for limit in reversed(SPEECH_LIMITS):
             kept = _limited(found, groups, limit)
-            f1 = span_scores(gold, [[(sp.start, sp.end, sp.label) for sp in doc] for doc in kept])["partial_f1"]
-            if f1 > best[0] + 1e-9:
-                best = (f1, limit)
+            key = _merit(span_scores(gold, [[(sp.start, sp.end, sp.label) for sp in doc] for doc in kept]))
+            if key > (best[0][0], best[0][1] + 1e-9):
+                best = (key, limit)
         return best[1]
 
     def _tune(self, texts: Sequence[str], states: Sequence[TokenStates], probs: Sequence[np.ndarray],
-              gold: list[list[tuple[int, int, str]]]) -> tuple[dict[str, float], dict[str, float], float]:
-        """Per label, the token and span thresholds with the best dev partial F1 (ties: the
-        higher thresholds, fewer spans to reject); returns them and the overall dev F1."""
+              gold: list[list[tuple[int, int, str]]]) -> tuple[dict[str, float], dict[str, float], tuple[bool, float]]:
+        """Per label, the token and span thresholds with the best dev partial F1 among those whose
+        spans reach ``MIN_PRECISION`` on dev (ties: the higher thresholds, fewer spans to reject);
+        where none does, the known formulations only. Returns them and the overall dev merit
+        (:func:`_merit`)."""
         token_t, span_t = {}, {}
         for j, label in enumerate(self.labels):
             gold_l = [[s for s in doc if s[2] == label] for doc in gold]
-            best = (-1.0, 0.5, 0.5)
+            best: tuple[tuple[bool, float], float, float] = ((False, -1.0), 0.5, KNOWN_ONLY)
             for tt in TOKEN_THRESHOLDS:
                 found = [self._label_spans(text, st, p, j, tt) for text, st, p in zip(texts, states, probs)]
                 for stt in SPAN_THRESHOLDS:
                     pred = [[(sp.start, sp.end, sp.label) for sp in doc if reaches(sp.score, stt)] for doc in found]
-                    f1 = span_scores(gold_l, pred)["partial_f1"]
-                    if f1 >= best[0] - 1e-9:
-                        best = (max(f1, best[0]), tt, stt)
+                    key = _merit(span_scores(gold_l, pred))
+                    if key[0] and key >= (best[0][0], best[0][1] - 1e-9):
+                        best = (max(key, best[0]), tt, stt)
             token_t[label], span_t[label] = best[1], best[2]
         pred = [[(sp.start, sp.end, sp.label) for sp in self._spans(text, st, p, token_t, span_t)]
                 for text, st, p in zip(texts, states, probs)]
-        return token_t, span_t, span_scores(gold, pred)["partial_f1"]
+        return token_t, span_t, _merit(span_scores(gold, pred))
 
     def calibrate(self, dev: Sequence[Example], precision: str) -> None:
         """Tune the token and span thresholds again on ``dev`` through the encoder as it runs now
@@ -368,6 +375,11 @@ def training_sample(examples: Sequence[Example]) -> list[Example]:
         kept.append(ex)
         budget -= len(ex.text) // CHARS_PER_TOKEN + 2
     return [*with_spans, *kept]
+
+
+def _merit(scores: dict[str, Any]) -> tuple[bool, float]:
+    """How a setting ranks on dev: first whether its spans reach ``MIN_PRECISION``, then F1."""
+    return scores["partial_precision"] >= MIN_PRECISION - 1e-9, float(scores["partial_f1"])
 
 
 def _group(example: Example) -> str:
