@@ -51,6 +51,10 @@ def load_predictor(kind: str, folder: str | Path) -> Any:
             from annotator.ml.speech_frames import AggregateSpeechFrames, segment_folder_of
 
             return AggregateSpeechFrames.load(folder, load_predictor(FRAMES, segment_folder_of(folder)))
+        if version_method(folder) == "finetune":
+            from annotator.ml.speech_finetune import FinetunedSpeechFrames
+
+            return _in_pytorch(FinetunedSpeechFrames.load(folder), folder)
         from annotator.ml.speech_linear import LinearSpeechFrames
 
         return LinearSpeechFrames.load(folder)

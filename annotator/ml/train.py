@@ -513,7 +513,7 @@ def save_version(
 def _auto_class(kind: str) -> Any:
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
-    return AutoModelForSequenceClassification if kind == FRAMES else AutoModelForTokenClassification
+    return AutoModelForTokenClassification if kind == SPANS else AutoModelForSequenceClassification
 
 
 # ---------------------------------------------------------------- evaluation
