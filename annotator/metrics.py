@@ -200,3 +200,9 @@ def span_scores(gold: Sequence[Iterable[Span]], pred: Sequence[Iterable[Span]]) 
     result["n_docs"] = len(gold)
     result["per_label"] = {lab: summarise(c) for lab, c in sorted(counts.items(), key=lambda kv: str(kv[0])) if lab is not None}
     return result
+
+
+def scored_items(metrics: dict[str, Any]) -> int | None:
+    """How many test items (segments, speeches) scores were computed on (None: not recorded)."""
+    n = metrics.get("n", metrics.get("n_docs"))
+    return int(n) if isinstance(n, (int, float)) and not isinstance(n, bool) else None

@@ -13,7 +13,7 @@ from annotator.ml import embeddings
 from annotator.ml.baselines import MajorityFrames, TfidfFrames
 from annotator.ml.examples import Example
 from annotator.ml.linear import MAX_CONTEXT_WEIGHT, LinearFrameModel
-from annotator.ml.train import evaluate_frames
+from annotator.ml.scoring import evaluate_frames
 from annotator.splits import split_training_examples
 
 LABELS = ["Economic", "Security_and_defense", "Health_and_safety"]

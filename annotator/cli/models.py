@@ -11,7 +11,7 @@ from annotator.errors import AnnotatorError
 from annotator.cli.common import (annotator_option, db_option, echo, echo_engine_notes, engine_option, open_existing,
                                   open_store, ray_option)
 from annotator.model_kinds import FRAMES, SPANS, TRANSLATION
-from annotator.services.version_scores import DEFAULT_NEWEST
+from annotator.services.evaluation.versions import DEFAULT_NEWEST
 
 
 @click.group()
@@ -320,11 +320,10 @@ def report(db_path: Path, out_dir: Path, no_curves: bool, newest: int) -> None:
     """Saved versions compared on the project's current test split; scores per label beside
     baselines, with a learning curve and the cross-lingual transfer; frames for whole speeches
     beside majority: printed, and as an HTML page with plots."""
-    from annotator.services.evaluation import evaluate_project_frames
-    from annotator.services.report import text_report, write_report
-    from annotator.services.span_evaluation import evaluate_project_spans
-    from annotator.services.speech_training import report_speech_frames
-    from annotator.services.version_scores import score_versions
+    from annotator.services.evaluation.frames import evaluate_project_frames
+    from annotator.services.evaluation.spans import evaluate_project_spans
+    from annotator.services.evaluation.versions import score_versions
+    from annotator.services.report import report_speech_frames, text_report, write_report
 
     store = open_existing(db_path)
     versions = score_versions(store, newest=newest)

@@ -2,9 +2,9 @@
 
 Frames: a majority baseline and a TF-IDF + logistic regression baseline (scikit-learn); both
 answer ``predict_matrix(texts)`` and carry ``labels`` and ``thresholds`` like the real models, so
-``annotator.ml.train.evaluate_frames`` scores them the same way. Slogan spans: the known
+``annotator.ml.scoring.evaluate_frames`` scores them the same way. Slogan spans: the known
 formulations alone, and every short quotation; both answer ``predict_tuples(texts)`` with
-``span_labels`` like the taggers, for ``evaluate_spans``.
+``span_labels`` like the taggers, for ``ml.scoring.evaluate_spans``.
 """
 
 from __future__ import annotations

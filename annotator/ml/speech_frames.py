@@ -1,9 +1,9 @@
-"""Frames for a speech as a whole, and the one way they are scored.
+"""Frames for a speech as a whole.
 
 A speech is a :class:`SpeechDoc` (its segments' texts, plain data: ``ml`` never sees SQL). Two
 predictors answer ``predict_matrix(docs) -> speeches x labels`` with ``labels`` and
 ``thresholds``, so suggestion and evaluation read them the same way
-(:func:`evaluate_speech_frames`):
+(``ml.scoring.evaluate_speech_frames``):
 
 * :class:`AggregateSpeechFrames`: the segment frames model's scores over the speech's segments,
   per label the mean of the ``k`` highest (a few strongly framed sentences make a speech's
@@ -76,17 +76,6 @@ def top_k_mean(scores: np.ndarray, k: int) -> np.ndarray:
         return np.zeros(scores.shape[1], np.float32)
     k = max(1, min(k, scores.shape[0]))
     return np.sort(scores, axis=0)[-k:].mean(axis=0).astype(np.float32)
-
-
-def evaluate_speech_frames(predictor: Any, docs: Sequence[SpeechDoc]) -> dict[str, Any]:
-    """Micro/macro F1 and per-label scores of a speech-level predictor (or a baseline that
-    answers ``predict_matrix`` with ``labels`` and ``thresholds``) on ``docs``, with its own
-    thresholds: the very scores suggestion stores."""
-    labels = list(predictor.labels)
-    probs = predictor.predict_matrix(list(docs))
-    thresholds = [predictor.thresholds.get(lab, DEFAULT_THRESHOLD) for lab in labels]
-    y_true = label_matrix((d.frames for d in docs), labels)
-    return frame_scores_from_matrix(y_true, apply_thresholds(probs, thresholds), labels)
 
 
 def tune_with_fallback(probs: np.ndarray, y: np.ndarray, labels: Sequence[str],

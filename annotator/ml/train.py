@@ -1,4 +1,5 @@
-"""Fine-tune the frame classifier and the span tagger on gold examples; save and evaluate them.
+"""Fine-tune the frame classifier and the span tagger on gold examples and save them (they are
+scored by ``ml.scoring``).
 
 A plain PyTorch loop (AdamW, linear warmup then decay) rather than ``Trainer``: it is short, runs
 the same on CPU and GPU, and reports progress through a callback the UI or CLI turns into a bar.
@@ -20,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from annotator.errors import AnnotatorError
-from annotator.ml.context import predict_scores
 from annotator.ml.examples import Example
 from annotator.ml.frames import FrameClassifier
 from annotator.ml.knn import KnnFrameModel
@@ -588,32 +588,3 @@ def span_predictor(model: Path | str | TrainResult | LinearSpanTagger) -> SpanTa
         return SpanTagger.in_memory(model.model, model.tokenizer, bio_tags(model.labels), model.max_length,
                                     model.thresholds)
     return load_predictor(SPANS, model)
-
-
-def evaluate_frames(model: Path | str | TrainResult | KnnFrameModel, examples: Sequence[Example]) -> dict[str, Any]:
-    """Frame scores (micro/macro F1, per label) of a version, saved or in memory, through the
-    very predictor that makes its suggestions, with its own labels and thresholds."""
-    predictor = frame_predictor(model)
-    labels = predictor.labels
-    probs = predict_scores(predictor, [ex.text for ex in examples], [ex.context for ex in examples])
-    thresholds = [predictor.thresholds.get(lab, DEFAULT_THRESHOLD) for lab in labels]
-    y_true = label_matrix((ex.frames for ex in examples), labels)
-    return frame_scores_from_matrix(y_true, apply_thresholds(probs, thresholds), labels)
-
-
-def evaluate_spans(model: Path | str | TrainResult, examples: Sequence[Example]) -> dict[str, Any]:
-    """Exact and partial-overlap span scores of a version, through the predictor suggestion uses."""
-    tagger = span_predictor(model)
-    pred = tagger.predict_tuples([ex.text for ex in examples])
-    known = tagger.span_labels
-    gold = [[s for s in ex.spans if s[2] in known] for ex in examples]
-    scores = span_scores(gold, pred)
-    # every decided segment counts, those without a slogan too: a span suggested there is a false positive
-    scores["n_without_spans"] = sum(1 for g in gold if not g)
-    scores["per_language"] = {}
-    for lang in sorted({ex.language for ex in examples}):
-        rows = [i for i, ex in enumerate(examples) if ex.language == lang]
-        found = span_scores([gold[i] for i in rows], [pred[i] for i in rows])
-        found.pop("per_label", None)
-        scores["per_language"][lang] = found
-    return scores

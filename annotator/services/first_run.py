@@ -43,7 +43,8 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
                  progress: Progress | None = None) -> Iterator[str]:
     from annotator.ml.encoder_setup import ensure_default_encoder
     from annotator.paths import check_models_writable
-    from annotator.services.training import choice_line, gold_examples, train_frames_choosing, train_kind
+    from annotator.services.evaluation.sides import gold_examples
+    from annotator.services.training import choice_line, train_frames_choosing, train_kind
 
     check_models_writable()  # one line naming ANNOTATOR_MODELS, before minutes of work
     scheme = get_scheme(scheme_name)
@@ -174,7 +175,7 @@ SECONDS_PER_SEED = 0.2  # the quick frames and slogan models, per seed label (em
 def setup_plan(store: Store, base: str | None = None) -> str:
     """What the setup of the default models will do here, and roughly how long it will take."""
     from annotator.ml.encoder_setup import existing_default_encoder
-    from annotator.services.training import gold_examples
+    from annotator.services.evaluation.sides import gold_examples
 
     steps, seconds = [], 0.0
     if base is None and existing_default_encoder() is None:

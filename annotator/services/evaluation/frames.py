@@ -1,5 +1,5 @@
 """The frames evaluation behind ``annotator report``, all on the project's one test split
-(``services.training.split``):
+(``sides.split``):
 
 * the active frames version beside a majority and a TF-IDF + logistic regression baseline,
   overall, per label and per language (with the number of test items of each);
@@ -29,6 +29,7 @@ from annotator.metrics import PER_LANGUAGE_MIN  # test segments a language needs
 from annotator.ml.examples import Example
 from annotator.model_kinds import FRAMES
 from annotator.schemes import Scheme
+from annotator.services.evaluation.sides import gold_examples, split
 from annotator.services.models import active_scheme
 from annotator.store import Store
 
@@ -147,8 +148,7 @@ def evaluate_project_frames(store: Store, scheme: Scheme | None = None, curves: 
     where the project has no gold labels. ``curves=False`` leaves out the learning curve and the
     cross-lingual transfer (the extra trainings)."""
     from annotator.ml.baselines import MajorityFrames, TfidfFrames
-    from annotator.ml.train import evaluate_frames
-    from annotator.services.training import gold_examples, split
+    from annotator.ml.scoring import evaluate_frames
 
     started = time.perf_counter()
     active, meta, active_model, note = _active(store)
@@ -192,7 +192,8 @@ def _curves(store: Store, ev: FramesEvaluation, meta: dict[str, Any], active_mod
             fractions: Sequence[float], seed: int) -> None:
     from annotator.ml.baselines import TfidfFrames
     from annotator.ml.embeddings import embed_texts, encoder_key
-    from annotator.ml.train import evaluate_frames, fit_quick_frames
+    from annotator.ml.scoring import evaluate_frames
+    from annotator.ml.train import fit_quick_frames
 
     method = meta.get("method") if meta.get("method") in QUICK_METHODS else "linear"
     encoder_dir = _encoder_for_curves(meta, active_model)
