@@ -77,3 +77,15 @@ def test_the_quick_tagger_never_cuts_a_chinese_word_and_keeps_to_its_limit(tiny_
     for speech, found in zip(speeches, compute_spans(tagger, texts, speeches)):
         per_speech[speech] = per_speech.get(speech, 0) + len(found)
     assert max(per_speech.values()) <= 1
+
+
+def test_suggestion_chunks_never_cut_a_speech_so_the_limit_sees_all_of_it():
+    from annotator.services.suggest import _chunks
+    from annotator.store.records import Segment
+
+    segments = [Segment(i, f"u{i}", speech, i, 0, 1, "x", "en")
+                for i, speech in enumerate([1] * 5 + [2] * 7 + [3] * 2)]
+    chunks = list(_chunks(segments, 4))
+    assert [s for c in chunks for s in c] == segments
+    assert all(len({s.speech_id for s in c}) == 1 for c in chunks)  # each speech in one chunk
+    assert [len(c) for c in chunks] == [5, 7, 2]

@@ -213,3 +213,18 @@ def test_a_version_scored_on_no_test_speech_never_replaces_one_scored_on_some(pr
     report = text_report(project, False, spans=None, versions={"speech_frames": group})
     line = next(line for line in report.splitlines() if forced.chosen.version in line)
     assert "no score: it was scored on 0 test speeches when trained" in line and "0.000" not in line
+
+
+@pytest.mark.slow
+def test_a_fine_tuned_speech_model_is_offered_saved_and_suggests_as_it_scored(project, tiny_encoder_dir):
+    from annotator.services.speech_training import FINETUNE
+
+    result = train_speech_frames(project, SCHEME, base=str(tiny_encoder_dir), finetune=True, epochs=2,
+                                 activate=False)
+    finetuned = next(c for c in result.candidates if c.method == FINETUNE)
+    assert {c.method for c in result.candidates} == {"aggregate", "linear", FINETUNE}
+    entry = project.registered_model(finetuned.version)
+    assert entry is not None and entry["meta"]["method"] == FINETUNE
+    predictor = load_predictor("speech_frames", entry["path"])  # what suggestion loads
+    test = split_speech_docs(project, gold_speech_docs(project, SCHEME))[2]
+    assert evaluate_speech_frames(predictor, test)["micro_f1"] == pytest.approx(finetuned.metrics["micro_f1"])

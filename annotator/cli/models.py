@@ -212,7 +212,9 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
                    "nearest neighbours over embeddings, a fine-tuned classification head (slow), or auto: "
                    "the two quick ones, keeping whichever scores higher on dev. For spans: finetune "
                    "fine-tunes the tagger (minutes); otherwise the quick tagger over token states and "
-                   "known formulations (seconds).")
+                   "known formulations (seconds). For speeches: finetune adds an encoder fine-tuned on "
+                   "whole speeches (minutes an epoch on a CPU; for projects with hundreds of labelled "
+                   "speeches) beside the quick ways, keeping whichever scores higher on dev.")
 @click.option("--epochs", type=int, default=6, show_default=True)
 @click.option("--scheme", default=None, help="Label scheme (default: framing).")
 @click.option("--no-activate", is_flag=True, help="Save the new versions without making them active.")
@@ -259,8 +261,10 @@ def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, 
     if kind in ("speeches", "all"):
         from annotator.services.speech_training import train_speech_frames
 
-        speeches = train_speech_frames(store, sch, base=base, activate=not no_activate, force=force_activate,
-                                       reuse=not fresh)
+        with Bars(unit="step") as bars:
+            speeches = train_speech_frames(store, sch, base=base, activate=not no_activate, force=force_activate,
+                                           reuse=not fresh, finetune=method == "finetune", epochs=epochs,
+                                           progress=bars.update)
         for line in speeches.lines() if speeches else [
                 "speech frames: no speech labels yet (`v` in the annotation screen, or `import-labels` with "
                 "speech records); speech suggestions aggregate the segment frames model's scores as they are"]:

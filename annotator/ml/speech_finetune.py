@@ -7,6 +7,8 @@ tokens of a speech's text (the opening, where news and speeches set their frame)
 epoch on a CPU for a few hundred speeches; the quick linear model (``ml.speech_linear``) trains
 in seconds and stays the default. Saved as a registry version of kind ``speech_frames`` with
 ``method="finetune"``: what differs from the base encoder, as fine-tuned segment versions are.
+Training and saving are ``services.speech_training``'s (through ``ml.train``); this module is the
+predictor, which ``ml.predictors`` loads.
 """
 
 from __future__ import annotations
@@ -45,31 +47,6 @@ class FinetunedSpeechFrames:
         if not docs:
             return np.zeros((0, len(self.labels)), np.float32)
         return self.classifier.predict_matrix([speech_text(d) for d in docs])
-
-    @classmethod
-    def fit(cls, train: Sequence[SpeechDoc], dev: Sequence[SpeechDoc], base_dir: Path, labels: Sequence[str],
-            epochs: int = 6, progress: Any = None) -> tuple["FinetunedSpeechFrames", Any]:
-        """Fine-tune on the train speeches (early stopping and thresholds on dev); returns the
-        predictor and the training result that :func:`save` writes."""
-        from annotator.ml.train import frame_predictor, train_frames
-
-        result = train_frames([speech_example(d) for d in train], [speech_example(d) for d in dev], base_dir,
-                              labels, epochs=epochs, max_length=MAX_LENGTH, batch_size=BATCH_SIZE, progress=progress)
-        result.kind = KIND
-        model = cls(frame_predictor(result))
-        model.result = result
-        return model, result
-
-    def save(self, scheme: str = "", scheme_hash: str = "", metrics: dict[str, Any] | None = None,
-             root: Path | None = None, extra: dict[str, Any] | None = None) -> Path:
-        from annotator.ml.registry import add_meta_extra
-        from annotator.ml.train import save_version
-
-        result = self.result
-        folder = save_version(result, KIND, scheme, scheme_hash, "", metrics or {}, base=result.base, root=root)
-        if extra:
-            add_meta_extra(folder, **extra)
-        return folder
 
     @classmethod
     def load(cls, folder: Path | str) -> "FinetunedSpeechFrames":

@@ -33,6 +33,29 @@ TRAINING_FORMAT = 2  # of this module's fitting and tuning: raise when it change
 LINEAR_DESCRIPTION = "logistic regression over word and character TF-IDF of the whole text and its segment embeddings"
 
 
+FINETUNE = "finetune"
+FINETUNE_DESCRIPTION = "the encoder fine-tuned on whole speeches (their first 512 tokens)"
+
+
+def _finetuned(train: list[SpeechDoc], dev: list[SpeechDoc], encoder_dir: Path, labels: list[str], epochs: int,
+               progress: Any) -> Any:
+    """The encoder fine-tuned on the train speeches' texts (early stopping and thresholds on dev),
+    as the speech frames predictor; its training result kept for saving."""
+    from annotator.ml.speech_finetune import BATCH_SIZE, MAX_LENGTH, FinetunedSpeechFrames, speech_example
+    from annotator.ml.train import frame_predictor, train_frames
+
+    def report(step: int, total: int, info: dict | None = None) -> None:
+        if progress:
+            progress("train:speeches", step, total)
+
+    result = train_frames([speech_example(d) for d in train], [speech_example(d) for d in dev], encoder_dir, labels,
+                          epochs=epochs, max_length=MAX_LENGTH, batch_size=BATCH_SIZE, progress=report)
+    result.kind, result.base = KIND, str(encoder_dir)
+    model = FinetunedSpeechFrames(frame_predictor(result))
+    model.result = result
+    return model
+
+
 def _weights(weights: dict[str, float]) -> str:
     return " ".join(f"{view} {weight:.2f}" for view, weight in weights.items())
 
@@ -61,9 +84,12 @@ def _recipe(method: str, source: str, scheme: Scheme, sides: tuple[list[SpeechDo
 
 
 def speech_frames_result(store: Store, scheme: Scheme, base: str | None = None, save: bool = False,
-                         reuse: bool = True) -> SpeechFramesResult | None:
-    """Fit (and with ``save``, save) both candidates on the project's speech labels and score
-    them on the test speeches beside the baselines; None without speech labels."""
+                         reuse: bool = True, finetune: bool = False, epochs: int = 6,
+                         progress: Any = None) -> SpeechFramesResult | None:
+    """Fit (and with ``save``, save) the candidates on the project's speech labels and score
+    them on the test speeches beside the baselines; None without speech labels. ``finetune``
+    adds an encoder fine-tuned on whole speeches (minutes per epoch on a CPU), chosen like the
+    others by its dev score."""
     from annotator.ml.embeddings import encoder_key
     from annotator.ml.encoder_setup import resolve_base
     from annotator.ml.speech_linear import LinearSpeechFrames
@@ -86,6 +112,8 @@ def speech_frames_result(store: Store, scheme: Scheme, base: str | None = None, 
         own = getattr(segment[2], "encoder_dir", None) if segment is not None else None
         encoder_dir = resolve_base(base) if base or own is None else Path(own)
         plans.append(("linear", encoder_key(encoder_dir), LINEAR_DESCRIPTION))
+        if finetune:
+            plans.append((FINETUNE, encoder_key(encoder_dir) + f":epochs={epochs}", FINETUNE_DESCRIPTION))
     else:
         result.notes.append(f"{len(train)} train speeches with speech labels: the speech model of its own needs "
                             f"{MIN_TRAIN_SPEECHES}")
@@ -104,6 +132,9 @@ def speech_frames_result(store: Store, scheme: Scheme, base: str | None = None, 
             assert segment is not None
             model: Any = AggregateSpeechFrames(segment[2], segment_version=segment[0]).tune(dev)
             description = f"mean of the top {model.k} segment scores of {segment[0]}"
+        elif method == FINETUNE:
+            assert encoder_dir is not None
+            model = _finetuned(train, dev, encoder_dir, labels, epochs, progress)
         else:
             model = LinearSpeechFrames()
             model.embedding_cache = store.embedding_cache(encoder_key(encoder_dir))
@@ -126,6 +157,13 @@ def _save(store: Store, scheme: Scheme, candidate: SpeechCandidate, recipe: str,
         assert segment is not None
         folder = candidate.model.save(segment[1], scheme=scheme.name, scheme_hash=scheme.hash,
                                       metrics=candidate.metrics, extra=extra)
+    elif candidate.method == FINETUNE:
+        from annotator.ml.registry import add_meta_extra
+        from annotator.ml.train import save_version
+
+        result = candidate.model.result
+        folder = save_version(result, KIND, scheme.name, scheme.hash, "", candidate.metrics, base=result.base)
+        add_meta_extra(folder, **extra)
     else:
         folder = candidate.model.save(scheme=scheme.name, scheme_hash=scheme.hash, metrics=candidate.metrics,
                                       extra=extra)
@@ -133,12 +171,14 @@ def _save(store: Store, scheme: Scheme, candidate: SpeechCandidate, recipe: str,
 
 
 def train_speech_frames(store: Store, scheme: Scheme, base: str | None = None, activate: bool = True,
-                        force: bool = False, reuse: bool = True) -> SpeechFramesResult | None:
+                        force: bool = False, reuse: bool = True, finetune: bool = False, epochs: int = 6,
+                        progress: Any = None) -> SpeechFramesResult | None:
     """Train, save and register both candidates; the one best on dev becomes the active speech
     frames version if it may replace the active one (``services.training.kept_because``: it
     scores at least as well on the same test speeches, and a version scored on no test speech
     never replaces one that was scored on some), or with ``force``. None without speech labels."""
-    result = speech_frames_result(store, scheme, base, save=True, reuse=reuse)
+    result = speech_frames_result(store, scheme, base, save=True, reuse=reuse, finetune=finetune, epochs=epochs,
+                                  progress=progress)
     if result is None or result.chosen is None:
         return result
     from annotator.services.evaluation.versions import active_on_test
