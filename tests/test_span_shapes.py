@@ -89,3 +89,16 @@ def test_suggestion_chunks_never_cut_a_speech_so_the_limit_sees_all_of_it():
     assert [s for c in chunks for s in c] == segments
     assert all(len({s.speech_id for s in c}) == 1 for c in chunks)  # each speech in one chunk
     assert [len(c) for c in chunks] == [5, 7, 2]
+
+
+def test_where_no_setting_is_precise_enough_the_known_formulations_are_still_suggested(tiny_encoder_dir):  # noqa: F811
+    from test_span_linear import examples
+
+    from annotator.ml.span_linear import KNOWN_ONLY
+
+    data = examples(n_speeches=12)
+    tagger = LinearSpanTagger().fit(data[:48], tiny_encoder_dir, ["Slogan"], dev=data[48:])
+    tagger.thresholds = {"Slogan": KNOWN_ONLY}  # what dev chooses when no setting reaches MIN_PRECISION
+    text = "We say it again: Take back control, and now."
+    found = tagger.predict([text])[0]
+    assert [sp.text for sp in found] == ["Take back control"] and found[0].score == 1.0

@@ -56,7 +56,7 @@ KNOWN_FILE = "known.json"
 C_GRID = (0.03, 0.1, 0.3)
 CLASS_WEIGHTS = (None, "balanced")
 TOKEN_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-KNOWN_ONLY = 1.01  # a span threshold no model score reaches: the known formulations only
+KNOWN_ONLY = 1.0  # the known formulations' score: at this threshold, they alone (and a model span as sure) are suggested
 SPAN_THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, KNOWN_ONLY)
 # The precision on whole dev speeches below which the tagger's own spans are not suggested (the
 # known formulations still are): a linguist deletes two wrong spans for each right one at most.
