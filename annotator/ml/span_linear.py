@@ -75,7 +75,7 @@ CHARS_PER_TOKEN = 4
 class LinearSpanTagger:
     """Character spans for segments from logistic regression over frozen token states."""
 
-    TRAINING_FORMAT = 2  # raise when fit() changes: versions trained before are then not reused
+    TRAINING_FORMAT = 3  # raise when fit() changes: versions trained before are then not reused
     method = "linear"
 
     def __init__(self, layers: int | None = None, max_length: int = 512, use_known: bool = True) -> None:
