@@ -38,9 +38,9 @@ def test_the_limit_per_speech_keeps_the_best_scored_spans():
     def span(score: float) -> Span:
         return Span(0, 4, "Slogan", score, "text")
 
-    found = [[span(0.6)], [span(0.9), span(0.7)], [span(0.8)]]
+    found = [[span(0.6)], [span(0.9), span(0.7)], [span(0.8), span(1.0)]]
     kept = _limited(found, ["a", "a", "b"], 1)
-    assert [[sp.score for sp in doc] for doc in kept] == [[], [0.9], [0.8]]
+    assert [[sp.score for sp in doc] for doc in kept] == [[], [0.9], [0.8, 1.0]]  # a known formulation: always
     assert _limited(found, ["a", "a", "b"], None) == found
 
 

@@ -75,7 +75,7 @@ CHARS_PER_TOKEN = 4
 class LinearSpanTagger:
     """Character spans for segments from logistic regression over frozen token states."""
 
-    TRAINING_FORMAT = 3  # raise when fit() changes: versions trained before are then not reused
+    TRAINING_FORMAT = 4  # raise when fit() changes: versions trained before are then not reused
     method = "linear"
 
     def __init__(self, layers: int | None = None, max_length: int = 512, use_known: bool = True) -> None:
@@ -388,15 +388,20 @@ def _group(example: Example) -> str:
 
 
 def _limited(found: Sequence[Sequence[Span]], groups: Sequence[str], limit: int | None) -> list[list[Span]]:
-    """At most ``limit`` spans per group (speech): the best-scored, ties to the earlier segment
-    and position; every span where ``limit`` is None."""
+    """At most ``limit`` of the model's own spans per group (speech): the best-scored, ties to
+    the earlier segment and position; the known formulations (score 1) are always kept, beside
+    them; every span where ``limit`` is None."""
     if limit is None:
         return [list(doc) for doc in found]
     ranked: dict[str, list[tuple[float, int, int]]] = {}
+    keep: set[tuple[int, int]] = set()
     for i, (doc, group) in enumerate(zip(found, groups, strict=True)):
         for k, sp in enumerate(doc):
-            ranked.setdefault(group, []).append((-sp.score, i, k))
-    keep = {(i, k) for spans in ranked.values() for _, i, k in sorted(spans)[:limit]}
+            if sp.score >= KNOWN_ONLY:
+                keep.add((i, k))
+            else:
+                ranked.setdefault(group, []).append((-sp.score, i, k))
+    keep |= {(i, k) for spans in ranked.values() for _, i, k in sorted(spans)[:limit]}
     return [[sp for k, sp in enumerate(doc) if (i, k) in keep] for i, doc in enumerate(found)]
 
 
