@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from annotator.ml.examples import Example
-from annotator.ml.speech_frames import KIND, SpeechDoc
+from annotator.ml.speech_frames import SpeechDoc
 from annotator.ml.speech_linear import speech_text
 
 METHOD = "finetune"
