@@ -1,6 +1,6 @@
 """Frames for whole speeches from the project's speech labels: the candidates (an aggregate of
-the active segment frames model tuned on dev speeches, and a speech-level linear model of its
-own) fitted on the train speeches, and saved for ``annotator train`` (the report fits them
+the active segment frames model tuned on dev speeches, a speech-level linear model of its own,
+and on request an encoder fine-tuned on whole speeches) fitted on the train speeches, and saved for ``annotator train`` (the report fits them
 without saving) — the same fitting for both. Which speeches (every speech on its side of the
 project's one split) and how they are scored beside the baselines: ``services.evaluation``
 (``sides``, ``speeches``).
