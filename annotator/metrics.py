@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 
-from annotator.thresholds import reaches_matrix
+from annotator.thresholds import DEFAULT_THRESHOLD, reaches_matrix
 
 Span = tuple[int, int, str]
 
@@ -85,33 +85,48 @@ MIN_DEV_POSITIVES = 3  # fewer positives in dev than this: too little to tune a 
 THRESHOLD_RANGE = (0.2, 0.8)
 
 
-def tune_thresholds(probs: np.ndarray, y_true: np.ndarray, grid: Sequence[float] = THRESHOLD_GRID) -> list[float]:
-    """Per-label threshold maximising that label's F1 on a dev split.
+SHRINK_POSITIVES = 10  # dev positives at which a label's own threshold and the shared one weigh alike
 
-    Ties go to the value nearest 0.5. A label with fewer than ``MIN_DEV_POSITIVES`` positives in
-    dev keeps 0.5, and tuned values stay within ``THRESHOLD_RANGE``: on the small dev splits of
-    a young project, one or two examples would otherwise drive a threshold to 0.05, and the
+
+def tune_thresholds(probs: np.ndarray, y_true: np.ndarray, grid: Sequence[float] = THRESHOLD_GRID) -> list[float]:
+    """Per-label thresholds tuned on a dev split, shrunk toward one shared threshold.
+
+    The shared threshold is the one that maximises micro-F1 over every label together. A label's
+    own is the one that maximises its F1; it counts for ``n / (n + SHRINK_POSITIVES)`` of the
+    result, where ``n`` is its positives in dev: with 3 positives, a threshold tuned on them alone
+    would swing with one example, so it mostly keeps the shared one; with 40, mostly its own. A
+    label with fewer than ``MIN_DEV_POSITIVES`` positives takes the shared one. Ties go to the
+    value nearest 0.5, and every value stays within ``THRESHOLD_RANGE``: on the small dev splits
+    of a young project, one or two examples would otherwise drive a threshold to 0.05, and the
     label would be suggested for nearly every segment.
     """
     lo, hi = THRESHOLD_RANGE
-    grid = [t for t in grid if lo - 1e-9 <= t <= hi + 1e-9] or [0.5]
+    grid = [t for t in grid if lo - 1e-9 <= t <= hi + 1e-9] or [DEFAULT_THRESHOLD]
+    y_true = np.asarray(y_true, dtype=np.int64)
+    shared = _best_threshold(probs, y_true, grid)
     thresholds: list[float] = []
     for j in range(y_true.shape[1]):
-        truth = y_true[:, j]
-        if truth.sum() < MIN_DEV_POSITIVES:
-            thresholds.append(0.5)
+        n = int(y_true[:, j].sum())
+        if n < MIN_DEV_POSITIVES:
+            thresholds.append(shared)
             continue
-        best = (-1.0, 0.0, 0.5)
-        for t in grid:
-            pred = reaches_matrix(probs[:, j], t).astype(np.int64)
-            tp = int((pred & truth).sum())
-            denom = int(pred.sum() + truth.sum())
-            f1 = 2 * tp / denom if denom else 0.0
-            key = (f1, -abs(t - 0.5), t)
-            if key[:2] > best[:2]:
-                best = key
-        thresholds.append(float(best[2]))
+        own = _best_threshold(probs[:, [j]], y_true[:, [j]], grid)
+        thresholds.append(round((n * own + SHRINK_POSITIVES * shared) / (n + SHRINK_POSITIVES), 3))
     return thresholds
+
+
+def _best_threshold(probs: np.ndarray, y_true: np.ndarray, grid: Sequence[float]) -> float:
+    """The one threshold for every column that maximises micro-F1 (ties: nearest 0.5)."""
+    best = (-1.0, 0.0, DEFAULT_THRESHOLD)
+    for t in grid:
+        pred = reaches_matrix(probs, t).astype(np.int64)
+        tp = int((pred & y_true).sum())
+        denom = int(pred.sum() + y_true.sum())
+        f1 = 2 * tp / denom if denom else 0.0
+        key = (f1, -abs(t - DEFAULT_THRESHOLD), t)
+        if key[:2] > best[:2]:
+            best = key
+    return float(best[2])
 
 
 # ---------------------------------------------------------------- spans
@@ -185,3 +200,9 @@ def span_scores(gold: Sequence[Iterable[Span]], pred: Sequence[Iterable[Span]]) 
     result["n_docs"] = len(gold)
     result["per_label"] = {lab: summarise(c) for lab, c in sorted(counts.items(), key=lambda kv: str(kv[0])) if lab is not None}
     return result
+
+
+def scored_items(metrics: dict[str, Any]) -> int | None:
+    """How many test items (segments, speeches) scores were computed on (None: not recorded)."""
+    n = metrics.get("n", metrics.get("n_docs"))
+    return int(n) if isinstance(n, (int, float)) and not isinstance(n, bool) else None

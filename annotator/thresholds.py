@@ -20,6 +20,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+DEFAULT_THRESHOLD = 0.5  # a label's threshold where a version names none, and until one is tuned
 SCORE_DECIMALS = 3
 _SCALE = 10 ** SCORE_DECIMALS
 

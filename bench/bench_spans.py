@@ -22,9 +22,10 @@ from annotator.ml.baselines import KnownFormulationSpans, QuotationSpans
 from annotator.ml.encoder_setup import resolve_base
 from annotator.ml.span_linear import LinearSpanTagger
 from annotator.ml.token_states import clear_memory
-from annotator.ml.train import evaluate_spans, train_spans
+from annotator.ml.scoring import evaluate_spans
+from annotator.ml.train import train_spans
 from annotator.schemes import get_scheme
-from annotator.services.training import gold_examples, split
+from annotator.services.evaluation.sides import gold_examples, split
 from annotator.store import Store
 
 

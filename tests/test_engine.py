@@ -231,8 +231,8 @@ def test_a_version_the_engine_moves_beyond_noise_at_every_precision_runs_in_pyto
     tagger = load_predictor("spans", pinned.folder)
     assert tagger.engine == "torch"
     assert any("changes its suggestions too much" in line for line in engine.notes())
-    from annotator.ml.train import evaluate_spans
-    from annotator.services.training import gold_examples, split
+    from annotator.ml.scoring import evaluate_spans
+    from annotator.services.evaluation.sides import gold_examples, split
 
     _, _, test_side = split(store, gold_examples(store, scheme))
     assert evaluate_spans(tagger, test_side)["partial_f1"] == pytest.approx(pinned.metrics["partial_f1"])

@@ -51,7 +51,7 @@ def project(tmp_path):
 
 
 def test_the_report_and_the_screen_show_the_same_name(project, tmp_path):
-    from annotator.services.evaluation import evaluate_project_frames
+    from annotator.services.evaluation.frames import evaluate_project_frames
     from annotator.services.report import label_figure, text_report
     from annotator.services.session import Session
     from annotator.ui.widgets import frame_checklist, others_text

@@ -12,8 +12,8 @@ from _ml_fixtures import tiny_encoder_dir  # noqa: F401
 from annotator.ml import embeddings
 from annotator.ml.baselines import MajorityFrames, TfidfFrames
 from annotator.ml.examples import Example
-from annotator.ml.linear import LinearFrameModel
-from annotator.ml.train import evaluate_frames
+from annotator.ml.linear import MAX_CONTEXT_WEIGHT, LinearFrameModel
+from annotator.ml.scoring import evaluate_frames
 from annotator.splits import split_training_examples
 
 LABELS = ["Economic", "Security_and_defense", "Health_and_safety"]
@@ -128,6 +128,7 @@ def test_context_explains_sentences_that_carry_no_cue_themselves(tiny_encoder_di
     train, dev, test = split_training_examples(speeches_with_context())
     model = LinearFrameModel().fit(train, tiny_encoder_dir, LABELS, dev=dev)
     assert model.weights["context"] > 0, model.weights  # dev found the context view useful
+    assert model.weights["context"] <= MAX_CONTEXT_WEIGHT, model.weights  # the segment itself keeps half the say
     fillers = [ex for ex in test if int(ex.id.split("-")[1]) % 2 == 1]
     alone = [dataclasses.replace(ex, context=None) for ex in fillers]
     with_context, without = evaluate_frames(model, fillers)["micro_f1"], evaluate_frames(model, alone)["micro_f1"]

@@ -87,10 +87,24 @@ def test_span_scores_empty_is_zero_not_error() -> None:
 def test_tune_thresholds() -> None:
     probs = np.array([[0.9, 0.3, 0.9], [0.7, 0.25, 0.1], [0.6, 0.28, 0.2], [0.3, 0.1, 0.3], [0.1, 0.05, 0.3]])
     truth = np.array([[1, 1, 1], [1, 1, 0], [1, 1, 0], [0, 0, 0], [0, 0, 0]])
-    # label 0: any t in (0.3, 0.6] is perfect, the nearest to 0.5 wins; label 1 needs t in
-    # (0.1, 0.25], but thresholds stay within [0.2, 0.8], so 0.2 (still perfect) or 0.25;
-    # label 2 has one positive in dev, too few to tune on, and keeps 0.5.
-    assert tune_thresholds(probs, truth) == [0.5, 0.25, 0.5]
+    # Shared: 0.25 gives the best micro-F1 over the three labels together. Label 0 alone: any t
+    # in (0.3, 0.6] is perfect, the nearest to 0.5 wins; with 3 dev positives it counts 3/13 beside
+    # the shared one's 10/13: (3 * 0.5 + 10 * 0.25) / 13. Label 1 needs t in (0.1, 0.25] and
+    # thresholds stay within [0.2, 0.8]: 0.25, as the shared one. Label 2 has one positive in
+    # dev, too few to tune on, and takes the shared threshold.
+    assert tune_thresholds(probs, truth) == [0.308, 0.25, 0.25]
+
+
+def test_a_label_with_many_dev_positives_keeps_mostly_its_own_threshold() -> None:
+    rng = np.random.default_rng(0)
+    truth = np.zeros((200, 2), np.int64)
+    truth[:60, 0] = 1  # 60 positives: its own threshold counts 60/70
+    truth[:3, 1] = 1  # 3 positives: 3/13
+    probs = np.where(truth == 1, 0.75, 0.35) + rng.uniform(-0.05, 0.05, truth.shape)
+    probs[:, 1] = np.where(truth[:, 1] == 1, 0.3, 0.1)  # label 1 alone would be best at 0.2-0.3
+    low, rare = tune_thresholds(probs, truth)
+    assert 0.4 < low < 0.75  # its own (0.45-0.7) weighs most
+    assert rare > 0.3  # pulled toward the shared one, far from what 3 examples alone would say
 
 
 def test_thresholds_never_drop_below_the_floor_on_a_tiny_dev_split() -> None:

@@ -156,24 +156,28 @@ def test_generic_config_labels_take_meta_names() -> None:
 
 
 def test_spans_from_token_labels_merges_bio_runs() -> None:
-    text = "We say: Make America great again! Yes."
-    offsets = [(0, 0), (0, 2), (2, 6), (7, 7), (7, 12), (12, 20), (20, 26), (26, 32), (32, 33), (33, 37), (37, 38), (0, 0)]
-    labels = ["O", "O", "O", "O", "B-Slogan", "I-Slogan", "I-Slogan", "I-Slogan", "O", "I-Slogan", "O", "B-Slogan"]
-    probs = [1, 1, 1, 1, 0.9, 0.8, 0.7, 0.6, 1, 0.5, 1, 1]
+    text = "We say: Make America great again! Yes we can."
+    offsets = [(0, 0), (0, 2), (2, 6), (7, 7), (7, 12), (12, 20), (20, 26), (26, 32), (32, 33), (33, 37), (37, 40),
+               (40, 44), (44, 45), (0, 0)]
+    labels = ["O", "O", "O", "O", "B-Slogan", "I-Slogan", "I-Slogan", "I-Slogan", "O", "I-Slogan", "I-Slogan",
+              "I-Slogan", "O", "B-Slogan"]
+    probs = [1, 1, 1, 1, 0.9, 0.8, 0.7, 0.6, 1, 0.5, 0.5, 0.5, 1, 1]
     spans = spans_from_token_labels(text, offsets, labels, probs)
     assert [(s.start, s.end, s.label, s.text) for s in spans] == [
         (8, 32, "Slogan", "Make America great again"),  # leading space of "(7, 12)" trimmed
-        (34, 37, "Slogan", "Yes"),  # a stray I opens a span; the trailing special token is skipped
+        (34, 44, "Slogan", "Yes we can"),  # a stray I opens a span; the trailing special token is skipped
     ]
+    # one word alone is no slogan to suggest ("the", "take"): a run over "Yes" only gives nothing
+    assert spans_from_token_labels("Yes.", [(0, 3), (3, 4)], ["B-Slogan", "O"], [0.9, 0.1]) == []
     assert spans[0].score == pytest.approx((0.9 + 0.8 + 0.7 + 0.6) / 4)
 
 
 def test_b_after_b_starts_a_new_span_and_labels_do_not_mix() -> None:
-    text = "网络强国中国梦"
+    text = "网络强国中国梦想"
     offsets = [(i, i + 1) for i in range(len(text))]
-    labels = ["B-Slogan", "I-Slogan", "I-Slogan", "I-Slogan", "B-Slogan", "I-Tifa", "I-Tifa"]
-    spans = spans_from_token_labels(text, offsets, labels, [1.0] * 7)
-    assert [(s.text, s.label) for s in spans] == [("网络强国", "Slogan"), ("中", "Slogan"), ("国梦", "Tifa")]
+    labels = ["B-Slogan", "I-Slogan", "I-Slogan", "I-Slogan", "B-Slogan", "I-Slogan", "B-Tifa", "I-Tifa"]
+    spans = spans_from_token_labels(text, offsets, labels, [1.0] * 8)
+    assert [(s.text, s.label) for s in spans] == [("网络强国", "Slogan"), ("中国", "Slogan"), ("梦想", "Tifa")]
 
 
 @settings(max_examples=60, deadline=None)
@@ -328,11 +332,11 @@ def test_predicted_spans_cover_whole_words_and_never_bare_punctuation() -> None:
     text = "crimes against humanity now."
     # a subword tagger stopping at "humanit|y", and a stray tag on the final full stop
     offsets = [(0, 6), (7, 14), (15, 22), (22, 23), (24, 27), (27, 28)]
-    spans = spans_from_token_labels(text, offsets, ["O", "O", "B-Slogan", "O", "O", "B-Slogan"], [0.9] * 6)
-    assert [s.text for s in spans] == ["humanity"]
-    # Chinese keeps token edges: there are no word spaces to snap to
-    zh = spans_from_token_labels("建设网络强国。", [(0, 2), (2, 4), (4, 6), (6, 7)],
-                                 ["O", "B-Slogan", "I-Slogan", "O"], [0.9] * 4)
+    spans = spans_from_token_labels(text, offsets, ["O", "B-Slogan", "I-Slogan", "O", "O", "B-Slogan"], [0.9] * 6)
+    assert [s.text for s in spans] == ["against humanity"]
+    # Chinese keeps jieba's words whole: a run that stops inside 强国 is widened to it
+    zh = spans_from_token_labels("建设网络强国。", [(0, 2), (2, 4), (4, 5), (5, 6), (6, 7)],
+                                 ["O", "B-Slogan", "I-Slogan", "O", "O"], [0.9] * 5)
     assert [s.text for s in zh] == ["网络强国"]
 
 

@@ -24,14 +24,8 @@ from annotator.splits import split_training_examples as split_by_group  # noqa: 
 from annotator.ml.knn import KnnFrameModel  # noqa: E402
 from _ml_fixtures import assert_shared_like_new_files, tiny_spans_dir  # noqa: E402,F401
 from annotator.ml.registry import read_meta  # noqa: E402
-from annotator.ml.train import (  # noqa: E402
-    bio_tags,
-    evaluate_frames,
-    evaluate_spans,
-    save_version,
-    train_frames,
-    train_spans,
-)
+from annotator.ml.scoring import evaluate_frames, evaluate_spans  # noqa: E402
+from annotator.ml.train import bio_tags, save_version, train_frames, train_spans  # noqa: E402
 
 LABELS = ["Economic", "Security_and_defense", "Health_and_safety"]
 

@@ -13,7 +13,8 @@ from _ml_fixtures import FRAME_LABELS, make_tiny_frames_model, make_tiny_spans_m
 from annotator.ml.examples import Example
 from annotator.ml.frames import FrameClassifier
 from annotator.ml.spans import SpanTagger
-from annotator.ml.train import evaluate_frames, evaluate_spans, frame_predictor, span_predictor
+from annotator.ml.scoring import evaluate_frames, evaluate_spans
+from annotator.ml.train import frame_predictor, span_predictor
 from annotator.services.models import register_and_activate
 from annotator.services.suggest import suggest_segments
 from annotator.thresholds import reaches, rounded_score

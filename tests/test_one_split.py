@@ -9,7 +9,7 @@ import json
 from _team_fixtures import add_speech, build_corpus, english_segments, label_everything
 from annotator.export import export_gold
 from annotator.schemes import get_scheme
-from annotator.services.training import gold_examples, split
+from annotator.services.evaluation.sides import gold_examples, split
 from annotator.store import AnnotationState
 
 

@@ -19,7 +19,7 @@ from annotator.corpora.seeds import SEED_ANNOTATOR
 from annotator.errors import AnnotatorError
 from annotator.export import export_gold
 from annotator.schemes import get_scheme
-from annotator.services.training import gold_examples
+from annotator.services.evaluation.sides import gold_examples
 from annotator.store import AnnotationState, SpanLabel, Store
 from annotator.store.db import configure
 from annotator.store.gold import gold_labels, speech_gold_labels

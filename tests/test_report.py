@@ -17,11 +17,13 @@ from click.testing import CliRunner
 from annotator.cli import cli
 from annotator.ml.embeddings import embed_texts, encoder_key
 from annotator.ml.linear import LinearFrameModel
-from annotator.ml.train import evaluate_frames, fit_quick_frames
+from annotator.ml.scoring import evaluate_frames
+from annotator.ml.train import fit_quick_frames
 from annotator.schemes import get_scheme
-from annotator.services import evaluation
-from annotator.services.evaluation import evaluate_project_frames, nested_subsets
-from annotator.services.training import gold_examples, split, train_kind
+from annotator.services.evaluation import frames as evaluation
+from annotator.services.evaluation.frames import evaluate_project_frames, nested_subsets
+from annotator.services.evaluation.sides import gold_examples, split
+from annotator.services.training import train_kind
 from annotator.store import AnnotationState, Store
 
 WORDS = {
@@ -206,6 +208,7 @@ def test_the_html_page_has_the_learning_curve_plot_and_the_tables(project, tmp_p
     curve_table = page[page.index("<h2>Learning curve"):page.index("<h2>Cross-lingual")]
     assert curve_table.count("<tr>") == 1 + len(evaluate_project_frames(store).curve)
     assert "<td>de</td>" in page and "<td>en</td>" in page
+    assert "pre{white-space:pre-wrap" in page  # the text report wraps in the page instead of running off its edge
 
 
 def test_versions_are_compared_on_the_current_test_split_leaving_aside_those_never_active(
@@ -245,7 +248,7 @@ def test_a_version_that_cannot_load_keeps_its_recorded_score_and_the_plot_counts
     from pathlib import Path
 
     from annotator.services.report import version_lines, versions_figure
-    from annotator.services.version_scores import score_versions
+    from annotator.services.evaluation.versions import score_versions
 
     store, db, first = project
     scheme = get_scheme()
@@ -290,3 +293,37 @@ def test_the_label_chart_shows_the_test_items_and_no_bars_where_there_are_none(p
     for i, lab in enumerate(ev.labels):
         if not counts[lab]:
             assert all(widths[j * len(ev.labels) + i] == 0 for j in range(per_row))
+
+
+def test_a_bar_of_f1_zero_has_a_visible_mark_where_bars_of_no_test_items_have_none(project):
+    """A bar of F1 = 0 has no width: without a mark it cannot be told from a missing bar."""
+    from annotator.services.report import ZERO_MARKER, label_figure
+
+    store, _, _ = project
+    ev = evaluate_project_frames(store, curves=False)
+    names = [n for n in (ev.active_row, evaluation.TFIDF, evaluation.MAJORITY) if n]
+    tested = [lab for lab in ev.labels if ev.label_counts["test"][lab]]
+    ev.rows[evaluation.MAJORITY]["overall"]["per_label"][tested[0]]["f1"] = 0.0  # a baseline that misses a label
+    height = 0.8 / len(names)
+    zeros = {(round(j + i * height, 6)) for i, name in enumerate(names) for j, lab in enumerate(ev.labels)
+             if lab in tested and ev.rows[name]["overall"]["per_label"][lab]["f1"] == 0}
+    assert zeros
+    ax = label_figure(ev).axes[0]
+    marks = [line for line in ax.lines if line.get_gid() == ZERO_MARKER]
+    assert {round(float(line.get_ydata()[0]), 6) for line in marks} == zeros and len(marks) == len(zeros)
+    assert all(list(line.get_xdata()) == [0.0] and line.get_marker() and not line.get_clip_on() for line in marks)
+
+
+def test_the_report_reads_labels_with_the_active_frames_versions_scheme_else_the_default(store):
+    """The scheme the report's figures and display names use: the active frames version's; the
+    default scheme where no frames version is active or its scheme is not found here."""
+    from annotator.schemes import DEFAULT_SCHEME
+    from annotator.services.models import active_scheme
+
+    assert active_scheme(store).name == DEFAULT_SCHEME
+    store.register_model("frames-a", "frames", "/models/frames/frames-a", {"scheme": "appeals"})
+    store.register_model("frames-b", "frames", "/models/frames/frames-b", {"scheme": "no-such-scheme"})
+    store.set_active_model("frames", "frames-a")
+    assert active_scheme(store).name == "appeals" != DEFAULT_SCHEME
+    store.set_active_model("frames", "frames-b")
+    assert active_scheme(store).name == DEFAULT_SCHEME

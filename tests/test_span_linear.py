@@ -14,14 +14,17 @@ from _ml_fixtures import tiny_encoder_dir  # noqa: F401
 from annotator.metrics import span_scores
 from annotator.schemes import get_scheme
 from annotator.services.report import text_report
-from annotator.services.span_evaluation import KNOWN, QUOTATIONS, evaluate_project_spans
+from annotator.ml.baselines import KnownFormulationSpans
+from annotator.services.evaluation.sides import gold_examples, split as project_split
+from annotator.services.evaluation.spans import KNOWN, QUOTATIONS, evaluate_project_spans
+from annotator.services.evaluation.versions import score_versions
 from annotator.services.suggest import suggest_all
 from annotator.services.training import train_kind
 from annotator.store import AnnotationState, SpanLabel, Store
 from annotator.ml.examples import Example
 from annotator.ml.known import KnownFormulations
 from annotator.ml.span_linear import LinearSpanTagger
-from annotator.ml.train import evaluate_spans
+from annotator.ml.scoring import evaluate_spans
 from annotator.splits import split_training_examples
 from annotator.text import trimmed_phrase
 
@@ -120,19 +123,24 @@ def test_every_decided_segment_counts_those_without_a_slogan_too(tiny_encoder_di
     assert evaluate_spans(tagger, test)["n_docs"] == len(test)
 
 
-def slogan_project(path) -> Store:
-    """The examples above as a project: a speech per group, every segment decided by ``ann``."""
+UNLABELLED = "Then the crowd shouted take back control with them."  # a slogan in a segment nobody labelled
+
+
+def slogan_project(path, unlabelled: str | None = None) -> Store:
+    """The examples above as a project: a speech per group, every segment decided by ``ann``;
+    with ``unlabelled``, each speech ends with one more segment of that text, left undecided."""
     store = Store.open(path)
     by_speech: dict[str, list[Example]] = {}
     for ex in examples():
         by_speech.setdefault(ex.group, []).append(ex)
     for group, exs in by_speech.items():
-        text = " ".join(ex.text for ex in exs)
+        texts = [ex.text for ex in exs] + ([unlabelled] if unlabelled else [])
+        text = " ".join(texts)
         segs, pos = [], 0
-        for ex in exs:
-            start = text.index(ex.text, pos)
-            segs.append({"start": start, "end": start + len(ex.text), "text": ex.text, "language": "en"})
-            pos = start + len(ex.text)
+        for t in texts:
+            start = text.index(t, pos)
+            segs.append({"start": start, "end": start + len(t), "text": t, "language": "en"})
+            pos = start + len(t)
         sid = store.add_speech({"content_hash": hashlib.sha256(text.encode()).hexdigest(), "text": text,
                                 "language": "en", "title": group}, segs)
         for seg, ex in zip(store.segments_of_speech(sid), exs):
@@ -143,7 +151,7 @@ def slogan_project(path) -> Store:
 
 def test_train_fits_the_quick_tagger_that_suggestion_uses_and_the_report_shows_it_beside_baselines(
         tmp_path, tiny_encoder_dir):
-    store = slogan_project(tmp_path / "s.db")
+    store = slogan_project(tmp_path / "s.db", unlabelled=UNLABELLED)
     scheme = get_scheme()
     outcome = train_kind(store, scheme, "spans", base=str(tiny_encoder_dir))  # the default: the quick tagger
     assert outcome.method == "linear" and store.active_models()["spans"] == outcome.version
@@ -160,7 +168,49 @@ def test_train_fits_the_quick_tagger_that_suggestion_uses_and_the_report_shows_i
     names = list(ev.rows)
     assert names[0].startswith(f"active: {outcome.version}") and names[1:] == [KNOWN, QUOTATIONS]
     assert ev.rows[names[0]]["partial_f1"] > ev.rows[QUOTATIONS]["partial_f1"]
-    assert ev.rows[names[0]]["partial_f1"] == pytest.approx(outcome.metrics["partial_f1"])  # one test split
+    # one test set: train, the report and the versions table all score every segment of the test speeches
+    assert ev.n_test == outcome.sizes["test"] == outcome.metrics["n_docs"]
+    assert ev.rows[names[0]]["partial_f1"] == pytest.approx(outcome.metrics["partial_f1"])
+    group = score_versions(store)["spans"]
+    assert group.n_test == ev.n_test and [r.version for r in group.rows] == [outcome.version]
+    assert not group.rows[0].recorded
+    assert group.rows[0].scores["partial_f1"] == pytest.approx(outcome.metrics["partial_f1"])
     text = text_report(store, evaluation=None, spans=ev)
     assert "slogan spans against baselines" in text and f"{ev.n_without} of them without a slogan" in text
+    assert f"the project's {ev.n_speeches} test speeches, whole: {ev.n_test} segments" in text
     store.close()
+
+
+def test_spans_are_scored_on_whole_test_speeches_where_a_slogan_in_an_unlabelled_segment_is_false(tmp_path):
+    """A tagger suggests over whole speeches, so it is scored on them: a segment of a test speech
+    that nobody labelled is a segment without a slogan, and a span suggested there counts
+    against precision, in the report as in training."""
+    store = slogan_project(tmp_path / "s.db", unlabelled=UNLABELLED)
+    scheme = get_scheme()
+    train, dev, test = project_split(store, gold_examples(store, scheme))
+    speeches = {ex.group for ex in test}
+    ev = evaluate_project_spans(store, scheme)
+    assert (ev.n_test, ev.n_speeches) == (len(test) + len(speeches), len(speeches))
+    assert ev.n_without == sum(1 for ex in test if not ex.spans) + len(speeches)
+    # the known formulations find "take back control" in each unlabelled segment: all false positives
+    known = KnownFormulationSpans().fit(train, ["Slogan"], [], dev)
+    labelled_only = evaluate_spans(known, test)
+    whole = ev.rows[KNOWN]
+    assert whole["n_gold"] == labelled_only["n_gold"]
+    assert whole["n_pred"] == labelled_only["n_pred"] + len(speeches)
+    assert whole["partial_precision"] < labelled_only["partial_precision"]
+    store.close()
+
+
+def test_scoring_applies_the_taggers_limit_of_spans_per_speech_as_suggestion_does(tiny_encoder_dir, split):
+    train, dev, test = split
+    # the model's own spans only: the limit never cuts a known formulation
+    tagger = LinearSpanTagger(use_known=False).fit(train, tiny_encoder_dir, ["Slogan"], dev)
+    tagger.max_per_speech = 1
+    texts = [ex.text for ex in test]
+    unlimited = sum(map(len, tagger.predict_tuples(texts)))
+    scores = evaluate_spans(tagger, test)
+    speeches = {ex.group for ex in test}
+    assert scores["n_pred"] <= len(speeches) < unlimited  # at most one a speech, though it finds more
+    assert scores["n_pred"] == sum(map(len, tagger.predict_tuples(texts, groups=[ex.group for ex in test])))
+    assert scores["n_speeches"] == len(speeches)

@@ -12,9 +12,11 @@ from click.testing import CliRunner
 
 from annotator.cli import cli
 from annotator.ml.predictors import load_predictor
-from annotator.ml.speech_frames import AggregateSpeechFrames, evaluate_speech_frames, top_k_mean
+from annotator.ml.scoring import evaluate_speech_frames
+from annotator.ml.speech_frames import AggregateSpeechFrames, top_k_mean
 from annotator.schemes import get_scheme
-from annotator.services.speech_docs import gold_speech_docs, speech_docs, split_speech_docs
+from annotator.services.evaluation.sides import split_speech_docs
+from annotator.services.speech_docs import gold_speech_docs, speech_docs
 from annotator.services.speech_suggest import suggest_speeches, untuned_version
 from annotator.services.speech_training import speech_frames_result, train_speech_frames
 from annotator.services.training import train_frames_choosing
@@ -62,7 +64,8 @@ def test_train_saves_both_chooses_by_dev_and_reuses_them_while_the_labels_stay(p
                                                   c.metrics["micro_f1"]))
     assert project.active_models()["speech_frames"] == first.chosen.version == chosen.version
     text = "\n".join(first.lines())
-    assert "speech frames: majority baseline test micro-F1" in text and "now active" in text
+    assert "speech frames: baselines test micro-F1: the " in text and "TF-IDF + logistic regression" in text
+    assert "now active" in text
     again = train_speech_frames(project, SCHEME, base=str(tiny_encoder_dir))
     assert all(c.reused for c in again.candidates)
     assert [c.version for c in again.candidates] == [c.version for c in first.candidates]
@@ -73,7 +76,7 @@ def test_train_saves_both_chooses_by_dev_and_reuses_them_while_the_labels_stay(p
         loaded = load_predictor("speech_frames", paths[c.version])
         assert evaluate_speech_frames(loaded, test)["micro_f1"] == pytest.approx(c.metrics["micro_f1"])
     # the report scores the version in use on the current test speeches; the other one was never active
-    from annotator.services.version_scores import score_versions
+    from annotator.services.evaluation.versions import score_versions
 
     group = score_versions(project)["speech_frames"]
     assert (group.n_test, group.unit, group.never_active) == (len(test), "speeches", 1)
@@ -126,28 +129,45 @@ def test_train_on_the_command_line_reports_the_speech_candidates(tmp_path, tiny_
     result = runner.invoke(cli, ["train", "--db", str(db), "--kind", "speeches", "--base", str(tiny_encoder_dir)])
     assert result.exit_code == 0, result.output
     assert "speech frames: aggregate" in result.output and "speech frames: linear" in result.output
-    assert "majority baseline test micro-F1" in result.output
+    assert "baselines test micro-F1" in result.output
     result = runner.invoke(cli, ["suggest", "--db", str(db), "--no-translate"])
     assert result.exit_code == 0, result.output
     assert "40 speeches scored" in result.output
 
 
-def test_the_report_shows_both_ways_beside_majority_on_the_test_speeches(project, tmp_path):
-    from annotator.services.report import text_report, write_report
-    from annotator.services.speech_training import report_speech_frames
+def _speech_table(text: str) -> dict[str, list[str]]:
+    """The report's frames-for-whole-speeches table: row name -> [micro-F1, macro-F1]."""
+    import re
+
+    section = text.split("frames for whole speeches")[1].splitlines()
+    return {m[1]: [m[2], m[3]] for line in section
+            if (m := re.fullmatch(r"  (\S.*?)\s+(\d\.\d{3}|-)\s+(\d\.\d{3}|-)", line))}
+
+
+def test_the_report_shows_both_ways_beside_tfidf_and_the_commonest_frames_on_the_test_speeches(project, tmp_path):
+    """A linguist sees whether the speech model is worth their time: beside TF-IDF + logistic
+    regression over whole speeches and the k commonest frames, on the same test speeches."""
+    from annotator.services.report import report_speech_frames, text_report, write_report
 
     speeches = report_speech_frames(project)
     text = text_report(project, False, spans=None, speeches=speeches)
     n_test = speeches.sizes["test"]
     assert f"frames for whole speeches (the project's test speeches with speech labels: {n_test}," in text
-    section = text.split("frames for whole speeches")[1].splitlines()
-    rows = {line.split(":")[0].strip(): line.split()[-2:] for line in section if line.startswith("  ") and ":" in line}
-    assert set(rows) == {"aggregate", "speech model"}
-    majority = next(line for line in section if line.strip().startswith("majority")).split()[-2:]
-    assert float(rows["speech model"][0]) > float(majority[0])
-    assert any(line.split()[-1] == str(n_test) for line in section if "n test speeches" in line)
+    rows = _speech_table(text)
+    majority = f"majority (the {speeches.majority_k} commonest frames)"
+    assert list(rows) == ["aggregate", "speech model", "TF-IDF + logistic regression", majority]
+    assert rows["TF-IDF + logistic regression"] == [f"{speeches.tfidf['micro_f1']:.3f}",
+                                                   f"{speeches.tfidf['macro_f1']:.3f}"]
+    assert rows[majority][0] == f"{speeches.majority['micro_f1']:.3f}"
+    assert float(rows["speech model"][0]) > float(rows[majority][0])
+    chosen = speeches.chosen
+    best = max(speeches.tfidf["micro_f1"], speeches.majority["micro_f1"])
+    assert (f"(chosen by dev): test micro-F1 {chosen.metrics['micro_f1']:.3f}, the better baseline" in text
+            and f"{chosen.metrics['micro_f1'] - best:+.3f} on the same {n_test} test speeches" in text)
+    assert any(line.split()[-1] == str(n_test) for line in text.splitlines() if "n test speeches" in line)
     page = write_report(project, tmp_path / "report", False, spans=None, speeches=speeches).read_text(encoding="utf-8")
     assert "<h2>Frames for whole speeches</h2>" in page
+    assert f"<td>TF-IDF + logistic regression</td><td>{speeches.tfidf['micro_f1']:.3f}</td>" in page
 
 
 def _skip_test_speeches(store: Store) -> int:
@@ -165,7 +185,7 @@ def _skip_test_speeches(store: Store) -> int:
 
 def test_a_version_scored_on_no_test_speech_never_replaces_one_scored_on_some(project, tiny_encoder_dir):
     from annotator.services.report import text_report, version_points
-    from annotator.services.version_scores import score_versions
+    from annotator.services.evaluation.versions import score_versions
 
     first = train_speech_frames(project, SCHEME, base=str(tiny_encoder_dir))
     assert first.activated and first.chosen.metrics["n"] > 0
@@ -193,3 +213,18 @@ def test_a_version_scored_on_no_test_speech_never_replaces_one_scored_on_some(pr
     report = text_report(project, False, spans=None, versions={"speech_frames": group})
     line = next(line for line in report.splitlines() if forced.chosen.version in line)
     assert "no score: it was scored on 0 test speeches when trained" in line and "0.000" not in line
+
+
+@pytest.mark.slow
+def test_a_fine_tuned_speech_model_is_offered_saved_and_suggests_as_it_scored(project, tiny_encoder_dir):
+    from annotator.services.speech_training import FINETUNE
+
+    result = train_speech_frames(project, SCHEME, base=str(tiny_encoder_dir), finetune=True, epochs=2,
+                                 activate=False)
+    finetuned = next(c for c in result.candidates if c.method == FINETUNE)
+    assert {c.method for c in result.candidates} == {"aggregate", "linear", FINETUNE}
+    entry = project.registered_model(finetuned.version)
+    assert entry is not None and entry["meta"]["method"] == FINETUNE
+    predictor = load_predictor("speech_frames", entry["path"])  # what suggestion loads
+    test = split_speech_docs(project, gold_speech_docs(project, SCHEME))[2]
+    assert evaluate_speech_frames(predictor, test)["micro_f1"] == pytest.approx(finetuned.metrics["micro_f1"])

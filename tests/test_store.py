@@ -426,3 +426,16 @@ def test_vectors_stored_before_the_embeddings_table_was_rebuilt_are_kept_and_fou
     assert {k: v.tolist() for k, v in cache.get(list(vectors)).items()} == {k: v.tolist() for k, v in vectors.items()}
     cache.put({f"{1:040x}": np.full(4, 7, np.float16)})  # stored again: replaced, not doubled
     assert store.embedding_counts() == {"e": 3} and cache.get([f"{1:040x}"])[f"{1:040x}"].tolist() == [7.0] * 4
+
+
+def test_one_registered_version_is_looked_up_by_its_name(store):
+    """``registered_model``: the very entry ``registered_models`` lists (meta read back), and
+    None for a name the project never registered."""
+    store.register_model("frames-a", "frames", "/models/frames/frames-a", {"scheme": "appeals", "labels": ["X"]})
+    store.register_model("spans-b", "spans", "/models/spans/spans-b", {})
+    listed = {m["version"]: m for m in store.registered_models()}
+    assert store.registered_model("frames-a") == listed["frames-a"]
+    assert store.registered_model("frames-a")["meta"] == {"scheme": "appeals", "labels": ["X"]}
+    assert store.registered_model("spans-b")["kind"] == "spans"
+    assert store.registered_model("frames-c") is None
+    assert store.registered_model(None) is None

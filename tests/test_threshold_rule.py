@@ -11,7 +11,7 @@ from rich.style import Style
 
 from annotator.export.formats import export_gold, read_export
 from annotator.ml.examples import Example
-from annotator.ml.train import evaluate_frames
+from annotator.ml.scoring import evaluate_frames
 from annotator.schemes import get_scheme
 from annotator.services.session import Session
 from annotator.services.suggest import compute_frame_scores, write_frames

@@ -87,14 +87,15 @@ def test_train_without_labels_is_a_clear_error(tmp_path, tiny_encoder_dir):
 
 
 def test_a_worse_version_is_saved_but_not_activated(tmp_path, tiny_encoder_dir, monkeypatch):
-    from annotator.services import training
     from annotator.schemes import get_scheme
+    from annotator.services import training
+    from annotator.services.evaluation import versions
 
     store = labelled_project(tmp_path / "p.db")
     first = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method="knn")
     assert first.activated and store.active_models()["frames"] == first.version
     # the active version, scored on the same test speeches, beats anything new
-    monkeypatch.setattr(training, "evaluate_version", lambda folder, kind, test, store=None: {"micro_f1": 1.01})
+    monkeypatch.setattr(versions, "score_version", lambda store, kind, folder, test: {"micro_f1": 1.01})
     second = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method="knn",
                                  reuse=False)
     assert not second.activated and second.kept_previous and second.discarded
@@ -173,11 +174,12 @@ def test_a_saved_version_scores_later_what_it_scored_when_trained(tmp_path, tiny
     folder (stored embeddings, float16), a version gets the very scores it was trained with."""
     from annotator.schemes import get_scheme
     from annotator.services import training
+    from annotator.services.evaluation import sides, versions
 
     store = labelled_project(tmp_path / "p.db")
     for method in ("linear", "knn"):
         outcome = training.train_kind(store, get_scheme(), "frames", base=str(tiny_encoder_dir), method=method,
                                      activate=False)  # (a worse second one would be discarded)
-        _, _, test = training.split(store, training.gold_examples(store, get_scheme()))
-        again = training.evaluate_version(outcome.folder, "frames", test, store)
+        _, _, test = sides.split(store, sides.gold_examples(store, get_scheme()))
+        again = versions.score_version(store, "frames", outcome.folder, test)
         assert again["per_label"] == outcome.metrics["per_label"] and again["micro_f1"] == outcome.metrics["micro_f1"]

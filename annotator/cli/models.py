@@ -10,7 +10,8 @@ import click
 from annotator.errors import AnnotatorError
 from annotator.cli.common import (annotator_option, db_option, echo, echo_engine_notes, engine_option, open_existing,
                                   open_store, ray_option)
-from annotator.services.version_scores import DEFAULT_NEWEST
+from annotator.model_kinds import FRAMES, SPANS, TRANSLATION
+from annotator.services.evaluation.versions import DEFAULT_NEWEST
 
 
 @click.group()
@@ -140,7 +141,7 @@ def models_use(version: str, db_path: Path) -> None:
     folder, _ = find_version(version)
     store = open_existing(db_path)
     meta = register_and_activate(store, folder)
-    if meta.kind == "translation":  # CTranslate2 int8 unless ANNOTATOR_ENGINE=torch (converted once)
+    if meta.kind == TRANSLATION:  # CTranslate2 int8 unless ANNOTATOR_ENGINE=torch (converted once)
         echo(prepare_translation_engine(store, folder, say=echo))
     echo(f"active {meta.kind} model: {meta.version}; run `annotator suggest` to fill its suggestions")
 
@@ -203,7 +204,7 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
 @click.command()
 @db_option
 @engine_option
-@click.option("--kind", type=click.Choice(["frames", "spans", "speeches", "all"]), default="all", show_default=True,
+@click.option("--kind", type=click.Choice([FRAMES, SPANS, "speeches", "all"]), default="all", show_default=True,
               help="speeches: frames for whole speeches (from speech labels; after the segment frames model).")
 @click.option("--base", default=None, help="Base encoder (default: the project's default encoder).")
 @click.option("--method", type=click.Choice(["auto", "linear", "knn", "finetune"]), default="auto", show_default=True,
@@ -211,7 +212,9 @@ def suggest(db_path: Path, only_missing: bool, limit: int | None, no_translate: 
                    "nearest neighbours over embeddings, a fine-tuned classification head (slow), or auto: "
                    "the two quick ones, keeping whichever scores higher on dev. For spans: finetune "
                    "fine-tunes the tagger (minutes); otherwise the quick tagger over token states and "
-                   "known formulations (seconds).")
+                   "known formulations (seconds). For speeches: finetune adds an encoder fine-tuned on "
+                   "whole speeches (minutes an epoch on a CPU; for projects with hundreds of labelled "
+                   "speeches) beside the quick ways, keeping whichever scores higher on dev.")
 @click.option("--epochs", type=int, default=6, show_default=True)
 @click.option("--scheme", default=None, help="Label scheme (default: framing).")
 @click.option("--no-activate", is_flag=True, help="Save the new versions without making them active.")
@@ -239,17 +242,17 @@ def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, 
     store = open_existing(db_path)
     sch = get_scheme(scheme)
     runs = []
-    if kind in ("frames", "all") and method == "auto":
+    if kind in (FRAMES, "all") and method == "auto":
         with Bars(unit="step") as bars:
             outcomes, chosen = train_frames_choosing(store, sch, base=base, epochs=epochs, progress=bars.update,
                                                      activate=not no_activate, force=force_activate, reuse=not fresh)
         for outcome in outcomes:
             echo(outcome.headline())
         echo(choice_line(outcomes, chosen))
-    elif kind in ("frames", "all"):
-        runs.append(("frames", method))
-    if kind in ("spans", "all"):
-        runs.append(("spans", method))
+    elif kind in (FRAMES, "all"):
+        runs.append((FRAMES, method))
+    if kind in (SPANS, "all"):
+        runs.append((SPANS, method))
     for k, m in runs:
         with Bars(unit="step") as bars:
             outcome = train_kind(store, sch, k, base=base, method=m, epochs=epochs, progress=bars.update,
@@ -258,8 +261,10 @@ def train(db_path: Path, kind: str, base: str | None, method: str, epochs: int, 
     if kind in ("speeches", "all"):
         from annotator.services.speech_training import train_speech_frames
 
-        speeches = train_speech_frames(store, sch, base=base, activate=not no_activate, force=force_activate,
-                                       reuse=not fresh)
+        with Bars(unit="step") as bars:
+            speeches = train_speech_frames(store, sch, base=base, activate=not no_activate, force=force_activate,
+                                           reuse=not fresh, finetune=method == "finetune", epochs=epochs,
+                                           progress=bars.update)
         for line in speeches.lines() if speeches else [
                 "speech frames: no speech labels yet (`v` in the annotation screen, or `import-labels` with "
                 "speech records); speech suggestions aggregate the segment frames model's scores as they are"]:
@@ -319,11 +324,10 @@ def report(db_path: Path, out_dir: Path, no_curves: bool, newest: int) -> None:
     """Saved versions compared on the project's current test split; scores per label beside
     baselines, with a learning curve and the cross-lingual transfer; frames for whole speeches
     beside majority: printed, and as an HTML page with plots."""
-    from annotator.services.evaluation import evaluate_project_frames
-    from annotator.services.report import text_report, write_report
-    from annotator.services.span_evaluation import evaluate_project_spans
-    from annotator.services.speech_training import report_speech_frames
-    from annotator.services.version_scores import score_versions
+    from annotator.services.evaluation.frames import evaluate_project_frames
+    from annotator.services.evaluation.spans import evaluate_project_spans
+    from annotator.services.evaluation.versions import score_versions
+    from annotator.services.report import report_speech_frames, text_report, write_report
 
     store = open_existing(db_path)
     versions = score_versions(store, newest=newest)

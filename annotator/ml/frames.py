@@ -19,9 +19,8 @@ from annotator.ml.batching import inference_context, map_batched
 from annotator.ml.delta import tokenizer_folder
 from annotator.ml.loading import load_model, load_tokenizer, resolve_checkpoint
 from annotator.ml.registry import ModelMeta, read_meta
-from annotator.thresholds import reaches
+from annotator.thresholds import DEFAULT_THRESHOLD, reaches
 
-DEFAULT_THRESHOLD = 0.5
 MAX_LENGTH = 256  # tokens, for checkpoints whose meta.json does not say what they were trained with
 
 

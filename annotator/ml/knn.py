@@ -32,6 +32,8 @@ from annotator.ml.registry import (
     version_dir,
     write_meta,
 )
+from annotator.model_kinds import FRAMES
+from annotator.thresholds import DEFAULT_THRESHOLD
 
 EMBEDDINGS_FILE = "embeddings.safetensors"
 LABELS_FILE = "labels.json"
@@ -68,7 +70,7 @@ class KnnFrameModel:
         if not examples:
             raise AnnotatorError("no labelled segments to learn from: label some segments first")
         self.labels = list(labels) if labels is not None else sorted({f for ex in examples for f in ex.frames})
-        self.thresholds = {lab: 0.5 for lab in self.labels}
+        self.thresholds = {lab: DEFAULT_THRESHOLD for lab in self.labels}
         self.encoder_dir = Path(encoder_dir)
         self.embeddings = self.embed([ex.text for ex in examples])
         self.label_matrix = label_matrix((ex.frames for ex in examples), self.labels).astype(np.float32)
@@ -109,7 +111,7 @@ class KnnFrameModel:
 
     def decide_matrix(self, texts: Sequence[str]) -> np.ndarray:
         """0/1 decisions (texts x labels) under the current thresholds."""
-        return apply_thresholds(self.predict_matrix(texts), [self.thresholds.get(l, 0.5) for l in self.labels])
+        return apply_thresholds(self.predict_matrix(texts), [self.thresholds.get(l, DEFAULT_THRESHOLD) for l in self.labels])
 
     # ------------------------------------------------------------ registry
 
@@ -120,15 +122,15 @@ class KnnFrameModel:
 
         if self.encoder_dir is None:
             raise AnnotatorError("fit the nearest-neighbour model before saving it")
-        name = version or new_version_name("frames") + "-knn"
-        final = version_dir("frames", name, root)
+        name = version or new_version_name(FRAMES) + "-knn"
+        final = version_dir(FRAMES, name, root)
         with building(final) as staging:
             save_file({"embeddings": self.embeddings, "label_matrix": self.label_matrix},
                       str(staging / EMBEDDINGS_FILE))
             (staging / LABELS_FILE).write_text(
                 json.dumps({"labels": self.labels, "ids": self.ids}, ensure_ascii=False) + "\n", encoding="utf-8")
             write_meta(staging, ModelMeta(
-                kind="frames", version=name, base=encoder_reference(self.encoder_dir, root), method="knn",
+                kind=FRAMES, version=name, base=encoder_reference(self.encoder_dir, root), method="knn",
                 scheme=scheme, scheme_hash=scheme_hash, labels=self.labels, thresholds=self.thresholds,
                 data_hash=self.data_hash, metrics=metrics or {},
                 extra={"k": self.k, "temperature": self.temperature, "prefix": self.prefix,

@@ -37,6 +37,8 @@ from annotator.ml.registry import (
     version_dir,
     write_meta,
 )
+from annotator.model_kinds import FRAMES
+from annotator.thresholds import DEFAULT_THRESHOLD
 
 WEIGHTS_FILE = "linear.safetensors"
 VOCABULARY_FILE = "vocabulary.json"
@@ -47,18 +49,24 @@ C_GRID = (4.0, 16.0, 64.0)  # inverse regularisation of the embedding heads, cho
 GRID_STEP = 0.25  # the views' weights are tried on this grid of the simplex (15 combinations)
 
 
+MAX_CONTEXT_WEIGHT = 0.5  # a segment's own text keeps at least half the say: with context alone, every
+# segment of a speech scores alike (dev chose that on a dozen segments of real news)
+
+
 def _weight_grid(views: Sequence[str]) -> list[dict[str, float]]:
     steps = int(round(1 / GRID_STEP))
     if len(views) == 2:
-        return [{views[0]: i / steps, views[1]: 1 - i / steps} for i in range(steps + 1)]
-    return [{views[0]: i / steps, views[1]: j / steps, views[2]: (steps - i - j) / steps}
-            for i in range(steps + 1) for j in range(steps + 1 - i)]
+        grid = [{views[0]: i / steps, views[1]: 1 - i / steps} for i in range(steps + 1)]
+    else:
+        grid = [{views[0]: i / steps, views[1]: j / steps, views[2]: (steps - i - j) / steps}
+                for i in range(steps + 1) for j in range(steps + 1 - i)]
+    return [w for w in grid if w.get("context", 0.0) <= MAX_CONTEXT_WEIGHT + 1e-9]
 
 
 class LinearFrameModel:
     """Multi-label frame scores from logistic regression over embeddings, context and character n-grams."""
 
-    TRAINING_FORMAT = 2  # raise when fit() changes: versions trained before are then not reused
+    TRAINING_FORMAT = 3  # raise when fit() changes: versions trained before are then not reused
 
     def __init__(self, c_embedding: float | None = None, c_ngrams: float = 8.0, prefix: str = E5_QUERY_PREFIX,
                  max_length: int = 128) -> None:
@@ -98,7 +106,7 @@ class LinearFrameModel:
         ngrams = self._vectorizer.fit_transform(texts)
         own = self.embed(texts)
         around = context_vectors(self.embed, texts, [ex.context for ex in examples], own)
-        self.thresholds = {lab: 0.5 for lab in self.labels}
+        self.thresholds = {lab: DEFAULT_THRESHOLD for lab in self.labels}
         self._heads = {"ngrams": fit_heads(ngrams, y, self.c_ngrams)}
         chosen_c = self.c_embedding
         if chosen_c is None:
@@ -129,7 +137,7 @@ class LinearFrameModel:
         texts = [ex.text for ex in dev]
         y = label_matrix((ex.frames for ex in dev), self.labels)
         views = self._views(texts, [ex.context for ex in dev])
-        best = (-1.0, self.weights, [0.5] * len(self.labels))
+        best = (-1.0, self.weights, [DEFAULT_THRESHOLD] * len(self.labels))
         for weights in _weight_grid([v for v in VIEWS if v in views]):
             probs = sum(w * views[v] for v, w in weights.items())
             thresholds = tune_thresholds(probs, y)
@@ -188,8 +196,8 @@ class LinearFrameModel:
 
         if self.encoder_dir is None or not self._heads:
             raise AnnotatorError("fit the linear frames model before saving it")
-        name = version or new_version_name("frames") + "-linear"
-        final = version_dir("frames", name, root)
+        name = version or new_version_name(FRAMES) + "-linear"
+        final = version_dir(FRAMES, name, root)
         tensors = {"idf": self._vectorizer.idf_.astype(np.float32)}
         for view, (coef, intercept) in self._heads.items():
             tensors[f"{view}.coef"], tensors[f"{view}.intercept"] = coef, intercept
@@ -198,7 +206,7 @@ class LinearFrameModel:
             vocabulary = {k: int(v) for k, v in self._vectorizer.vocabulary_.items()}
             (staging / VOCABULARY_FILE).write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
             write_meta(staging, ModelMeta(
-                kind="frames", version=name, base=base or encoder_reference(self.encoder_dir, root), method="linear", scheme=scheme,
+                kind=FRAMES, version=name, base=base or encoder_reference(self.encoder_dir, root), method="linear", scheme=scheme,
                 scheme_hash=scheme_hash, labels=self.labels, thresholds=self.thresholds, data_hash=self.data_hash,
                 metrics=metrics or {},
                 extra={"weights": self.weights, "ngrams": list(NGRAMS), "analyzer": "char_wb", "prefix": self.prefix,

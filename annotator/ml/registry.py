@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from annotator.errors import AnnotatorError, DiskFull, ModelNotFoundError, UnsafeModelError, shown
+from annotator.model_kinds import ENCODER, KINDS, TRANSLATION
 from annotator.paths import models_dir, models_not_writable, share_like_new_files
 
-KINDS = ("encoder", "frames", "spans", "translation", "speech_frames")
 META = "meta.json"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 # The files in which a Hugging Face folder names code of its own for the Auto classes (``auto_map``).
@@ -100,7 +100,7 @@ def add_meta_extra(folder: Path, **extra: Any) -> ModelMeta:
     return meta
 
 
-LINKABLE_KINDS = ("encoder", "translation")  # kinds whose plain checkpoints count as versions
+LINKABLE_KINDS = (ENCODER, TRANSLATION)  # kinds whose plain checkpoints count as versions
 
 
 def placed_checkpoint(folder: Path, kind: str) -> ModelMeta | None:

@@ -5,14 +5,18 @@ Each token is described by the encoder's hidden state two thirds of the way up
 (``ml.token_states``), its neighbours' states, and whether it lies in a known formulation
 (``ml.known``: the glossary, and the phrases annotators have marked as slogans). One logistic
 regression per span label says whether a token is inside such a span; runs of tokens above a
-token threshold become spans (snapped to whole words outside CJK), scored by their tokens' mean
-probability, and a span is suggested if its score passes the label's span threshold. Known
-formulations found in the text are suggested outright (score 1).
+token threshold become spans of whole words (jieba's words in Chinese and Japanese, at least two
+words or two characters: ``ml.spans``), scored by their tokens' mean probability, and a span is
+suggested if its score passes the label's span threshold. Known formulations found in the text
+are suggested outright (score 1), with their exact edges.
 
 Slogans are rare — most segments have none — so precision matters more than for frames: the
-regularisation, class weighting and both thresholds are chosen on dev for partial-overlap span
-F1, over every dev segment, those without a slogan included. Fitting takes seconds once the
-labelled texts' token states are computed (once per process).
+regularisation, class weighting, both thresholds and a limit of the model's spans per speech are
+chosen on whole dev speeches (every segment, those nobody labelled as slogan-free) for
+partial-overlap F1 among the settings whose spans reach ``MIN_PRECISION`` there; where none
+does, the known formulations alone are suggested. The heads learn from every segment with a
+slogan and a fixed sample of the others (``training_sample``), by L-BFGS on standardised
+features.
 
 Saved as a registry version of kind ``spans`` with ``method="linear"``: the heads in
 ``span_linear.safetensors``, the known formulations in ``known.json``, no pickles.
@@ -21,11 +25,13 @@ Saved as a registry version of kind ``spans`` with ``method="linear"``: the head
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from annotator.errors import AnnotatorError
 from annotator.metrics import span_scores
@@ -41,8 +47,11 @@ from annotator.ml.registry import (
     version_dir,
     write_meta,
 )
-from annotator.ml.spans import Span, spans_from_token_labels
+from annotator.ml.spans import Span, is_phrase, spans_from_token_labels
 from annotator.ml.token_states import TokenStates, default_layer, token_states
+from annotator.ml.words import keep_whole
+from annotator.model_kinds import SPANS
+from annotator.schemes import DEFAULT_SPAN_LABEL
 from annotator.text import trimmed_phrase
 from annotator.thresholds import reaches
 
@@ -51,15 +60,26 @@ KNOWN_FILE = "known.json"
 C_GRID = (0.03, 0.1, 0.3)
 CLASS_WEIGHTS = (None, "balanced")
 TOKEN_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-SPAN_THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.01)  # 1.01: known formulations only
+KNOWN_ONLY = 1.0  # the known formulations' score: at this threshold, they alone (and a model span as sure) are suggested
+SPAN_THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, KNOWN_ONLY)
+# The precision on whole dev speeches below which the tagger's own spans are not suggested (the
+# known formulations still are): a linguist deletes two wrong spans for each right one at most.
+MIN_PRECISION = 0.35
 KNOWN_SCALE = 3.0  # the known-formulation flag's size beside hidden states of unit scale
 DEFAULTS = {"c": 0.1, "class_weight": None, "token_threshold": 0.5, "threshold": 0.5}
+SPEECH_LIMITS = (1, 2, 3, 5, None)  # the most spans suggested in one speech, chosen on dev speeches
+# Tokens (estimated from characters) of slogan-free segments the heads learn from, beside every
+# segment with a slogan: whole speeches are mostly slogan-free, and the fit's time grows with
+# every token. Dev keeps every segment: the thresholds and the limit are tuned on whole speeches.
+NEGATIVE_TOKENS = 30_000
+MAX_ITER = 300
+CHARS_PER_TOKEN = 4
 
 
 class LinearSpanTagger:
     """Character spans for segments from logistic regression over frozen token states."""
 
-    TRAINING_FORMAT = 1  # raise when fit() changes: versions trained before are then not reused
+    TRAINING_FORMAT = 4  # raise when fit() changes: versions trained before are then not reused
     method = "linear"
 
     def __init__(self, layers: int | None = None, max_length: int = 512, use_known: bool = True) -> None:
@@ -76,6 +96,7 @@ class LinearSpanTagger:
         # thresholds tuned again on the engine's own dev states, by precision, where the engine
         # check did so (``ml.engine_checks``): used when the tagger runs at that precision
         self.engine_thresholds: dict[str, dict[str, dict[str, float]]] = {}
+        self.max_per_speech: int | None = None  # the most spans suggested in one speech (None: no limit)
         self.data_hash = ""
         self.dev_metrics: dict[str, Any] = {}  # with the train speeches' formulations only, as tuned
         self._coef = np.zeros((0, 0), np.float32)
@@ -102,7 +123,7 @@ class LinearSpanTagger:
 
     # ------------------------------------------------------------------ training
     def fit(self, examples: Sequence[Example], encoder_dir: Path | str, span_labels: Sequence[str],
-            dev: Sequence[Example] = (), glossary: Sequence[str] = (), glossary_label: str = "Slogan"
+            dev: Sequence[Example] = (), glossary: Sequence[str] = (), glossary_label: str = DEFAULT_SPAN_LABEL
             ) -> "LinearSpanTagger":
         """Train on ``examples`` (every decided segment, those without a slogan too); with ``dev``,
         choose the regularisation, class weighting and thresholds there."""
@@ -121,11 +142,13 @@ class LinearSpanTagger:
         if not self.use_known:
             glossary, marked = (), []
         self.known = KnownFormulations.build(glossary, glossary_label, marked)
-        states = self._states([ex.text for ex in examples])
+        keep_whole(self.known.labels)
+        sample = training_sample(examples)
+        states = self._states([ex.text for ex in sample])
         # a speech's own slogans are not evidence for itself: the feature must mean what it will
         # mean on a new speech
-        x = [self._features(ex.text, st, leave_out_group=ex.group or ex.id) for ex, st in zip(examples, states)]
-        y = [self._targets(ex, st) for ex, st in zip(examples, states)]
+        x = [self._features(ex.text, st, leave_out_group=ex.group or ex.id) for ex, st in zip(sample, states)]
+        y = [self._targets(ex, st) for ex, st in zip(sample, states)]
         features, targets = np.vstack(x), np.vstack(y)
         dev_gold = [[s for s in ex.spans if s[2] in self.labels] for ex in dev]
         if dev and any(dev_gold):
@@ -136,13 +159,15 @@ class LinearSpanTagger:
             self.token_thresholds = {lab: DEFAULTS["token_threshold"] for lab in self.labels}
             self.thresholds = {lab: DEFAULTS["threshold"] for lab in self.labels}
         if dev:
-            self.dev_metrics = span_scores(dev_gold, self.predict_tuples([ex.text for ex in dev]))
+            self.dev_metrics = span_scores(dev_gold, self.predict_tuples([ex.text for ex in dev],
+                                                                         groups=[_group(ex) for ex in dev]))
         # the saved tagger knows the dev speeches' slogans too (never the test speeches')
         if self.use_known:
             self.known = KnownFormulations.build(
                 glossary, glossary_label,
                 marked + [(ex.text[s:e], lab, ex.group or ex.id) for ex in dev for s, e, lab in ex.spans
                           if lab in self.labels])
+            keep_whole(self.known.labels)
         self.data_hash = data_hash(examples)
         return self
 
@@ -160,34 +185,54 @@ class LinearSpanTagger:
         dev_states = self._states(dev_texts)
         dev_features = [self._features(t, st) for t, st in zip(dev_texts, dev_states)]
         grid = [(c, weight) for c in C_GRID for weight in CLASS_WEIGHTS]
-        best: tuple[float, Any] | None = None
+        best: tuple[tuple[bool, float], Any] | None = None
         for (c, weight), (coef, intercept) in zip(grid, _fit_grid(features, targets, grid)):
             probs = [_probabilities(coef, intercept, f) for f in dev_features]
             token_t, span_t, score = self._tune(dev_texts, dev_states, probs, dev_gold)
-            if best is None or score > best[0] + 1e-9:
+            if best is None or score > (best[0][0], best[0][1] + 1e-9):
                 best = (score, (c, weight, coef, intercept, token_t, span_t))
         assert best is not None
         self.c, self.class_weight, self._coef, self._intercept, self.token_thresholds, self.thresholds = best[1]
+        probs = [_probabilities(self._coef, self._intercept, f) for f in dev_features]
+        found = [self._spans(text, st, p, self.token_thresholds, self.thresholds)
+                 for text, st, p in zip(dev_texts, dev_states, probs)]
+        self.max_per_speech = self._tune_limit(found, dev_gold, [_group(ex) for ex in dev])
+
+    @staticmethod
+    def _tune_limit(found: Sequence[Sequence[Span]], gold: list[list[tuple[int, int, str]]],
+                    groups: Sequence[str]) -> int | None:
+        """The most spans one speech may get (the best-scored kept) with the best dev partial F1
+        over whole dev speeches at a precision of ``MIN_PRECISION`` or more, if any limit reaches
+        it; ties: the larger limit (None, no limit, the largest)."""
+        best: tuple[tuple[bool, float], int | None] = ((False, -1.0), None)
+        for limit in reversed(SPEECH_LIMITS):
+            kept = _limited(found, groups, limit)
+            key = _merit(span_scores(gold, [[(sp.start, sp.end, sp.label) for sp in doc] for doc in kept]))
+            if key > (best[0][0], best[0][1] + 1e-9):
+                best = (key, limit)
+        return best[1]
 
     def _tune(self, texts: Sequence[str], states: Sequence[TokenStates], probs: Sequence[np.ndarray],
-              gold: list[list[tuple[int, int, str]]]) -> tuple[dict[str, float], dict[str, float], float]:
-        """Per label, the token and span thresholds with the best dev partial F1 (ties: the
-        higher thresholds, fewer spans to reject); returns them and the overall dev F1."""
+              gold: list[list[tuple[int, int, str]]]) -> tuple[dict[str, float], dict[str, float], tuple[bool, float]]:
+        """Per label, the token and span thresholds with the best dev partial F1 among those whose
+        spans reach ``MIN_PRECISION`` on dev (ties: the higher thresholds, fewer spans to reject);
+        where none does, the known formulations only. Returns them and the overall dev merit
+        (:func:`_merit`)."""
         token_t, span_t = {}, {}
         for j, label in enumerate(self.labels):
             gold_l = [[s for s in doc if s[2] == label] for doc in gold]
-            best = (-1.0, 0.5, 0.5)
+            best: tuple[tuple[bool, float], float, float] = ((False, -1.0), 0.5, KNOWN_ONLY)
             for tt in TOKEN_THRESHOLDS:
                 found = [self._label_spans(text, st, p, j, tt) for text, st, p in zip(texts, states, probs)]
                 for stt in SPAN_THRESHOLDS:
                     pred = [[(sp.start, sp.end, sp.label) for sp in doc if reaches(sp.score, stt)] for doc in found]
-                    f1 = span_scores(gold_l, pred)["partial_f1"]
-                    if f1 >= best[0] - 1e-9:
-                        best = (max(f1, best[0]), tt, stt)
+                    key = _merit(span_scores(gold_l, pred))
+                    if key[0] and key >= (best[0][0], best[0][1] - 1e-9):
+                        best = (max(key, best[0]), tt, stt)
             token_t[label], span_t[label] = best[1], best[2]
         pred = [[(sp.start, sp.end, sp.label) for sp in self._spans(text, st, p, token_t, span_t)]
                 for text, st, p in zip(texts, states, probs)]
-        return token_t, span_t, span_scores(gold, pred)["partial_f1"]
+        return token_t, span_t, _merit(span_scores(gold, pred))
 
     def calibrate(self, dev: Sequence[Example], precision: str) -> None:
         """Tune the token and span thresholds again on ``dev`` through the encoder as it runs now
@@ -228,7 +273,7 @@ class LinearSpanTagger:
                 a, b = trimmed_phrase(text, a, b)
                 if b - a == run.end - run.start:
                     found.append(run)
-                elif b > a and long_enough(text[a:b]):  # scored by its own tokens
+                elif b > a and long_enough(text[a:b]) and is_phrase(text[a:b]):  # scored by its own tokens
                     inside = [p for (ts, te), p in zip(tokens.offsets, column) if ts < b and te > a]
                     # no token of its own (past the encoder's length, say): the run's score
                     score = sum(inside) / len(inside) if inside else run.score
@@ -245,9 +290,11 @@ class LinearSpanTagger:
             out += spans
         return sorted(out, key=lambda sp: (sp.start, sp.end, sp.label))
 
-    def predict(self, texts: Sequence[str], batch_size: int = 16, thresholded: bool = True) -> list[list[Span]]:
+    def predict(self, texts: Sequence[str], batch_size: int = 16, thresholded: bool = True,
+                groups: Sequence[str] | None = None) -> list[list[Span]]:
         """The spans in each text, in input order, each sorted by start (those under their label's
-        span threshold left out, unless ``thresholded`` is False)."""
+        span threshold left out, unless ``thresholded`` is False). ``groups`` (each text's speech)
+        applies the limit of spans per speech that dev chose: the best-scored are kept."""
         if not texts:
             return []
         states = self._states(list(texts))
@@ -256,10 +303,13 @@ class LinearSpanTagger:
         for text, st in zip(texts, states):
             probs = _probabilities(self._coef, self._intercept, self._features(text, st))
             out.append(self._spans(text, st, probs, token_t, span_t if thresholded else None))
+        if thresholded and groups is not None:
+            out = _limited(out, groups, self.max_per_speech)
         return out
 
-    def predict_tuples(self, texts: Sequence[str], batch_size: int = 16) -> list[list[tuple[int, int, str]]]:
-        return [[(s.start, s.end, s.label) for s in row] for row in self.predict(texts, batch_size)]
+    def predict_tuples(self, texts: Sequence[str], batch_size: int = 16,
+                       groups: Sequence[str] | None = None) -> list[list[tuple[int, int, str]]]:
+        return [[(s.start, s.end, s.label) for s in row] for row in self.predict(texts, batch_size, groups=groups)]
 
     # ------------------------------------------------------------------ registry
     def save(self, scheme: str = "", scheme_hash: str = "", metrics: dict[str, Any] | None = None,
@@ -269,21 +319,21 @@ class LinearSpanTagger:
 
         if self.encoder_dir is None or not self.labels:
             raise AnnotatorError("fit the slogan tagger before saving it")
-        name = version or new_version_name("spans") + "-linear"
-        final = version_dir("spans", name, root)
+        name = version or new_version_name(SPANS) + "-linear"
+        final = version_dir(SPANS, name, root)
         with building(final) as staging:
             save_file({"coef": self._coef, "intercept": self._intercept}, str(staging / WEIGHTS_FILE))
             (staging / KNOWN_FILE).write_text(json.dumps(self.known.to_json(), ensure_ascii=False, indent=1),
                                               encoding="utf-8")
             write_meta(staging, ModelMeta(
-                kind="spans", version=name, base=base or encoder_reference(self.encoder_dir, root),
+                kind=SPANS, version=name, base=base or encoder_reference(self.encoder_dir, root),
                 method="linear", scheme=scheme, scheme_hash=scheme_hash, labels=self.labels,
                 thresholds=self.thresholds, data_hash=self.data_hash, metrics=metrics or {},
                 extra={"token_thresholds": self.token_thresholds, "layers": self.layers,
                        "max_length": self.max_length, "c": self.c, "class_weight": self.class_weight,
                        "known_formulations": len(self.known), "use_known": self.use_known,
                        "encoder_dir": str(self.encoder_dir.resolve()), "dev_metrics": dev_metrics or {},
-                       "engine_thresholds": self.engine_thresholds},
+                       "engine_thresholds": self.engine_thresholds, "max_per_speech": self.max_per_speech},
             ))
         return final
 
@@ -305,46 +355,92 @@ class LinearSpanTagger:
         model.engine_thresholds = {str(p): {part: {str(k): float(v) for k, v in values.items()}
                                             for part, values in tuned.items()}
                                    for p, tuned in (x.get("engine_thresholds") or {}).items()}
+        limit = x.get("max_per_speech")
+        model.max_per_speech = int(limit) if limit else None
+        keep_whole(model.known.labels)
         model.data_hash = meta.data_hash
         model.encoder_dir = Path(encoder_dir) if encoder_dir else find_encoder(meta, folder, root)
         return model
 
 
-GRID_MEMORY = 2 << 30  # bytes the grid's fits may hold at once beside the features
+def training_sample(examples: Sequence[Example]) -> list[Example]:
+    """What the heads learn from: every segment with a span, and slogan-free segments up to
+    ``NEGATIVE_TOKENS`` (estimated), chosen by a hash of their text: the same sample every run,
+    and a segment stays in it as the project grows, as long as the budget allows."""
+    import hashlib
+
+    with_spans = [ex for ex in examples if ex.spans]
+    without = sorted((ex for ex in examples if not ex.spans),
+                     key=lambda ex: hashlib.sha256(f"{ex.group}\x00{ex.text}".encode()).hexdigest())
+    kept, budget = [], NEGATIVE_TOKENS
+    for ex in without:
+        if budget <= 0:
+            break
+        kept.append(ex)
+        budget -= len(ex.text) // CHARS_PER_TOKEN + 2
+    return [*with_spans, *kept]
+
+
+def _merit(scores: dict[str, Any]) -> tuple[bool, float]:
+    """How a setting ranks on dev: first whether its spans reach ``MIN_PRECISION``, then F1."""
+    return scores["partial_precision"] >= MIN_PRECISION - 1e-9, float(scores["partial_f1"])
+
+
+def _group(example: Example) -> str:
+    """The speech an example belongs to (the example itself where it names none)."""
+    return example.group or example.id
+
+
+def _limited(found: Sequence[Sequence[Span]], groups: Sequence[str], limit: int | None) -> list[list[Span]]:
+    """At most ``limit`` of the model's own spans per group (speech): the best-scored, ties to
+    the earlier segment and position; the known formulations (score 1) are always kept, beside
+    them; every span where ``limit`` is None."""
+    if limit is None:
+        return [list(doc) for doc in found]
+    ranked: dict[str, list[tuple[float, int, int]]] = {}
+    keep: set[tuple[int, int]] = set()
+    for i, (doc, group) in enumerate(zip(found, groups, strict=True)):
+        for k, sp in enumerate(doc):
+            if sp.score >= KNOWN_ONLY:
+                keep.add((i, k))
+            else:
+                ranked.setdefault(group, []).append((-sp.score, i, k))
+    keep |= {(i, k) for spans in ranked.values() for _, i, k in sorted(spans)[:limit]}
+    return [[sp for k, sp in enumerate(doc) if (i, k) in keep] for i, doc in enumerate(found)]
 
 
 def _fit_grid(features: np.ndarray, targets: np.ndarray, grid: Sequence[tuple[float, str | None]]
               ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:func:`_fit_heads` for each (C, class weight) of ``grid``, in its order. liblinear runs a
-    fit on one core and lets go of the GIL, so the fits run side by side, one per core, as many
-    as memory allows (each holds liblinear's own copy of the features, 16 bytes a value): the
-    same heads as one after another, since each fit is deterministic."""
-    from annotator.ml.engine import threads
-
-    features = np.ascontiguousarray(features, dtype=np.float64)  # what liblinear reads: converted once, not per fit
-    at_once = max(1, min(threads(), len(grid), GRID_MEMORY // max(1, 2 * features.nbytes)))
-    if at_once == 1:
-        return [_fit_heads(features, targets, c, weight) for c, weight in grid]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=at_once) as pool:  # the costlier fits (larger C: more iterations) first
-        return list(pool.map(lambda cw: _fit_heads(features, targets, *cw), grid[::-1]))[::-1]
+    """:func:`_fit_heads` for each (C, class weight) of ``grid``, in its order, one after another
+    (L-BFGS spreads each fit's matrix products over the cores itself)."""
+    features = np.ascontiguousarray(features, dtype=np.float32)  # converted once, not per fit
+    return [_fit_heads(features, targets, c, weight) for c, weight in grid]
 
 
 def _fit_heads(features: np.ndarray, targets: np.ndarray, c: float, class_weight: str | None
                ) -> tuple[np.ndarray, np.ndarray]:
     """One logistic regression per span label (inside or not); a label no token carries gets a
-    head that never fires."""
+    head that never fires. L-BFGS: on tens of thousands of dense token rows it converges in
+    seconds where liblinear's coordinate descent took minutes (22 s against 1.6 s on 50,000
+    rows of 1,157 features)."""
     from sklearn.linear_model import LogisticRegression
 
     coef = np.zeros((targets.shape[1], features.shape[1]), np.float32)
     intercept = np.full(targets.shape[1], -20.0, np.float32)
+    # fitted on standardised features (a few hidden dimensions are far larger than the rest, and
+    # L-BFGS crawls on such a scale), then folded back so that the heads read the raw features
+    mean = features.mean(axis=0, dtype=np.float64)
+    scale = np.maximum(features.std(axis=0, dtype=np.float64), 1e-6)
+    standard = ((features - mean) / scale).astype(np.float32)
     for j in range(targets.shape[1]):
         if targets[:, j].min() == targets[:, j].max():
             continue
-        clf = LogisticRegression(C=c, class_weight=class_weight, max_iter=2000, solver="liblinear")
-        clf.fit(features, targets[:, j])
-        coef[j], intercept[j] = clf.coef_[0], clf.intercept_[0]
+        clf = LogisticRegression(C=c, class_weight=class_weight, max_iter=MAX_ITER, solver="lbfgs")
+        with warnings.catch_warnings():  # not converged to the last digit within MAX_ITER: the heads are still good
+            warnings.simplefilter("ignore", category=ConvergenceWarning)
+            clf.fit(standard, targets[:, j])
+        weights = clf.coef_[0] / scale
+        coef[j], intercept[j] = weights, clf.intercept_[0] - float(weights @ mean)
     return coef, intercept
 
 

@@ -52,14 +52,30 @@ def _in_word(ch: str) -> bool:
 def snap_to_words(text: str, start: int, end: int) -> tuple[int, int]:
     """Widen a span that starts or ends inside a word to the whole word.
 
-    Subword tokens make a tagger stop at "humanit|y"; a linguist marks words. Chinese and
-    Japanese have no word spaces, so there a span keeps its token edges.
+    Subword tokens make a tagger stop at "humanit|y"; a linguist marks words. In Chinese and
+    Japanese, which have no word spaces, the words are jieba's, with the known formulations
+    kept whole (``ml.words``): a span never stops at 网络强国阔步迈 for 网络强国阔步迈进.
     """
+    from annotator.ml.words import snap_unspaced
+
     while start > 0 and start < len(text) and _in_word(text[start - 1]) and _in_word(text[start]):
         start -= 1
     while 0 < end < len(text) and _in_word(text[end - 1]) and _in_word(text[end]):
         end += 1
-    return start, end
+    return snap_unspaced(text, start, end)
+
+
+MIN_WORDS_SPACED = 2  # a slogan the model finds is a phrase: "take", "the", "anytime" are not
+MIN_CHARS_UNSPACED = 2  # nor is one character (园) in Chinese or Japanese
+
+
+def is_phrase(text: str) -> bool:
+    """Whether a span the model found is long enough to suggest: at least two words, or in
+    Chinese and Japanese at least two characters (whole words: :func:`snap_to_words`). Known
+    formulations are suggested whatever their length (``ml.known`` has its own rule)."""
+    if any(is_unspaced(ch) for ch in text):
+        return sum(1 for ch in text if ch.isalnum()) >= MIN_CHARS_UNSPACED
+    return sum(1 for word in text.split() if any(ch.isalnum() for ch in word)) >= MIN_WORDS_SPACED
 
 
 def spans_from_token_labels(
@@ -81,7 +97,7 @@ def spans_from_token_labels(
     def close() -> None:
         if current is not None:
             start, end = snap_to_words(text, *trimmed_phrase(text, current[0], current[1]))
-            if start < end and any(c.isalnum() for c in text[start:end]):
+            if start < end and is_phrase(text[start:end]):
                 score = sum(current[3]) / len(current[3])
                 prev = found[-1] if found else None
                 if prev is not None and prev.label == current[2] and prev.start < end and start < prev.end:

@@ -1,9 +1,9 @@
-"""Frames for a speech as a whole, and the one way they are scored.
+"""Frames for a speech as a whole.
 
 A speech is a :class:`SpeechDoc` (its segments' texts, plain data: ``ml`` never sees SQL). Two
 predictors answer ``predict_matrix(docs) -> speeches x labels`` with ``labels`` and
 ``thresholds``, so suggestion and evaluation read them the same way
-(:func:`evaluate_speech_frames`):
+(``ml.scoring.evaluate_speech_frames``):
 
 * :class:`AggregateSpeechFrames`: the segment frames model's scores over the speech's segments,
   per label the mean of the ``k`` highest (a few strongly framed sentences make a speech's
@@ -46,8 +46,10 @@ from annotator.ml.registry import (
     version_dir,
     write_meta,
 )
+from annotator.model_kinds import SPEECH_FRAMES
+from annotator.thresholds import DEFAULT_THRESHOLD
 
-KIND = "speech_frames"
+KIND = SPEECH_FRAMES
 DEFAULT_K = 3
 K_GRID = (1, 2, 3, 5, 8)  # segments whose scores make a speech's, tried on dev
 
@@ -76,23 +78,12 @@ def top_k_mean(scores: np.ndarray, k: int) -> np.ndarray:
     return np.sort(scores, axis=0)[-k:].mean(axis=0).astype(np.float32)
 
 
-def evaluate_speech_frames(predictor: Any, docs: Sequence[SpeechDoc]) -> dict[str, Any]:
-    """Micro/macro F1 and per-label scores of a speech-level predictor (or a baseline that
-    answers ``predict_matrix`` with ``labels`` and ``thresholds``) on ``docs``, with its own
-    thresholds: the very scores suggestion stores."""
-    labels = list(predictor.labels)
-    probs = predictor.predict_matrix(list(docs))
-    thresholds = [predictor.thresholds.get(lab, 0.5) for lab in labels]
-    y_true = label_matrix((d.frames for d in docs), labels)
-    return frame_scores_from_matrix(y_true, apply_thresholds(probs, thresholds), labels)
-
-
 def tune_with_fallback(probs: np.ndarray, y: np.ndarray, labels: Sequence[str],
                        fallback: dict[str, float]) -> dict[str, float]:
     """Per-label thresholds tuned on dev; a label with too few dev positives to tune keeps its
     ``fallback`` threshold (0.5 where it has none)."""
     tuned = tune_thresholds(probs, y)
-    return {lab: (tuned[j] if y[:, j].sum() >= MIN_DEV_POSITIVES else float(fallback.get(lab, 0.5)))
+    return {lab: (tuned[j] if y[:, j].sum() >= MIN_DEV_POSITIVES else float(fallback.get(lab, DEFAULT_THRESHOLD)))
             for j, lab in enumerate(labels)}
 
 
@@ -109,7 +100,7 @@ class AggregateSpeechFrames:
         self.labels: list[str] = list(segment_model.labels)
         self.k = k
         own = getattr(segment_model, "thresholds", None) or {}
-        self.thresholds = dict(thresholds) if thresholds is not None else {lab: float(own.get(lab, 0.5))
+        self.thresholds = dict(thresholds) if thresholds is not None else {lab: float(own.get(lab, DEFAULT_THRESHOLD))
                                                                            for lab in self.labels}
 
     # The segment model reads the project's embeddings the way suggestion gives them to it.

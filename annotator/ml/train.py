@@ -1,4 +1,5 @@
-"""Fine-tune the frame classifier and the span tagger on gold examples; save and evaluate them.
+"""Fine-tune the frame classifier and the span tagger on gold examples and save them (they are
+scored by ``ml.scoring``).
 
 A plain PyTorch loop (AdamW, linear warmup then decay) rather than ``Trainer``: it is short, runs
 the same on CPU and GPU, and reports progress through a callback the UI or CLI turns into a bar.
@@ -20,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from annotator.errors import AnnotatorError
-from annotator.ml.context import predict_scores
 from annotator.ml.examples import Example
 from annotator.ml.frames import FrameClassifier
 from annotator.ml.knn import KnnFrameModel
@@ -36,11 +36,13 @@ from annotator.ml.registry import ModelMeta, building, new_version_name, version
 from annotator.ml.predictors import load_predictor
 from annotator.ml.span_linear import LinearSpanTagger
 from annotator.ml.spans import SpanTagger
+from annotator.model_kinds import FRAMES, SPANS
 from annotator.progress import StepProgress
-from annotator.thresholds import reaches
+from annotator.schemes import DEFAULT_SPAN_LABEL
+from annotator.thresholds import DEFAULT_THRESHOLD, reaches
 
 
-SPAN_LABELS = ("Slogan",)
+SPAN_LABELS = (DEFAULT_SPAN_LABEL,)
 # From this many vocabulary rows on, word embeddings stay frozen unless asked otherwise.
 LARGE_VOCABULARY = 100_000
 
@@ -288,14 +290,14 @@ def train_frames(
     _maybe_freeze_embeddings(model, loop)
     history, best = _run_loop(model, len(train_texts), batch, evaluate if dev_texts else None, loop,
                               pick_device(device))
-    thresholds = [0.5] * len(labels)
+    thresholds = [DEFAULT_THRESHOLD] * len(labels)
     dev_metrics: dict[str, Any] = {}
     if dev_texts:
         probs = predictor.predict_matrix(dev_texts)
         thresholds = tune_thresholds(probs, y_dev)
         dev_metrics = frame_scores_from_matrix(y_dev, apply_thresholds(probs, thresholds), labels)
     return TrainResult(
-        kind="frames", model=model, tokenizer=tokenizer, labels=labels,
+        kind=FRAMES, model=model, tokenizer=tokenizer, labels=labels,
         thresholds=dict(zip(labels, thresholds)), dev_metrics=dev_metrics, history=history,
         best_epoch=best, base=str(base_dir), max_length=max_length,
         params=_params(loop, examples_train, examples_dev),
@@ -420,7 +422,7 @@ def train_spans(
     predictor.thresholds = thresholds
     dev_metrics = span_scores(dev_gold, predictor.predict_tuples(dev_texts)) if dev_texts else {}
     return TrainResult(
-        kind="spans", model=model, tokenizer=tokenizer, labels=list(span_labels), thresholds=thresholds,
+        kind=SPANS, model=model, tokenizer=tokenizer, labels=list(span_labels), thresholds=thresholds,
         dev_metrics=dev_metrics,
         history=history, best_epoch=best, base=str(base_dir), max_length=max_length,
         params={**_params(loop, examples_train, examples_dev), "tags": tags, "n_windows": len(ids)},
@@ -511,7 +513,7 @@ def save_version(
 def _auto_class(kind: str) -> Any:
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
-    return AutoModelForSequenceClassification if kind == "frames" else AutoModelForTokenClassification
+    return AutoModelForTokenClassification if kind == SPANS else AutoModelForSequenceClassification
 
 
 # ---------------------------------------------------------------- evaluation
@@ -574,7 +576,7 @@ def frame_predictor(model: Any) -> Any:
         return FrameClassifier.in_memory(model.model, model.tokenizer, model.labels, model.max_length, model.thresholds)
     if isinstance(model, (KnnFrameModel, LinearFrameModel)):
         return model
-    return load_predictor("frames", model)
+    return load_predictor(FRAMES, model)
 
 
 def span_predictor(model: Path | str | TrainResult | LinearSpanTagger) -> SpanTagger | LinearSpanTagger:
@@ -585,33 +587,4 @@ def span_predictor(model: Path | str | TrainResult | LinearSpanTagger) -> SpanTa
     if isinstance(model, TrainResult):
         return SpanTagger.in_memory(model.model, model.tokenizer, bio_tags(model.labels), model.max_length,
                                     model.thresholds)
-    return load_predictor("spans", model)
-
-
-def evaluate_frames(model: Path | str | TrainResult | KnnFrameModel, examples: Sequence[Example]) -> dict[str, Any]:
-    """Frame scores (micro/macro F1, per label) of a version, saved or in memory, through the
-    very predictor that makes its suggestions, with its own labels and thresholds."""
-    predictor = frame_predictor(model)
-    labels = predictor.labels
-    probs = predict_scores(predictor, [ex.text for ex in examples], [ex.context for ex in examples])
-    thresholds = [predictor.thresholds.get(lab, 0.5) for lab in labels]
-    y_true = label_matrix((ex.frames for ex in examples), labels)
-    return frame_scores_from_matrix(y_true, apply_thresholds(probs, thresholds), labels)
-
-
-def evaluate_spans(model: Path | str | TrainResult, examples: Sequence[Example]) -> dict[str, Any]:
-    """Exact and partial-overlap span scores of a version, through the predictor suggestion uses."""
-    tagger = span_predictor(model)
-    pred = tagger.predict_tuples([ex.text for ex in examples])
-    known = tagger.span_labels
-    gold = [[s for s in ex.spans if s[2] in known] for ex in examples]
-    scores = span_scores(gold, pred)
-    # every decided segment counts, those without a slogan too: a span suggested there is a false positive
-    scores["n_without_spans"] = sum(1 for g in gold if not g)
-    scores["per_language"] = {}
-    for lang in sorted({ex.language for ex in examples}):
-        rows = [i for i, ex in enumerate(examples) if ex.language == lang]
-        found = span_scores([gold[i] for i in rows], [pred[i] for i in rows])
-        found.pop("per_label", None)
-        scores["per_language"][lang] = found
-    return scores
+    return load_predictor(SPANS, model)

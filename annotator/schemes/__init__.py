@@ -22,6 +22,7 @@ from annotator.paths import project_root
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_SCHEME = "framing"
+DEFAULT_SPAN_LABEL = "Slogan"  # a span's label where none is given (the bundled schemes' one span label)
 MAX_SCHEME_BYTES = 1 << 20  # a scheme is a few hundred lines
 
 

@@ -39,6 +39,7 @@ import numpy as np
 
 from annotator.errors import AnnotatorError
 from annotator.ml.context import context_texts
+from annotator.model_kinds import FRAMES, SPANS
 from annotator.progress import Progress
 from annotator.ray_pool import ActorPool, RayOptions, connected
 from annotator.services import suggest
@@ -182,13 +183,13 @@ class SuggestWorker:
                              "key their vectors otherwise than the driver (install the same packages on every node)"}
         return {"rows": frame_rows(ids, scores, frame_thresholds(self.model))}
 
-    def rows(self, ids: Sequence[int], texts: Sequence[str]) -> dict[str, Any]:
+    def rows(self, ids: Sequence[int], texts: Sequence[str], speeches: Sequence[int] | None = None) -> dict[str, Any]:
         """A chunk of a version that reads the texts themselves, as rows."""
-        if self.spec.kind == "frames":
+        if self.spec.kind == FRAMES:
             return {"rows": frame_rows(ids, compute_frame_scores(self.model, texts), frame_thresholds(self.model))}
         from annotator.ml.token_states import clear_memory
 
-        spans = compute_spans(self.model, texts)
+        spans = compute_spans(self.model, texts, speeches)
         clear_memory()  # an actor never sees these texts again: keep no token states for them
         return {"rows": span_rows(ids, spans)}
 
@@ -239,7 +240,7 @@ def run_on_ray(store: Store, models: ActiveModels, kind: str, version: str, only
         if progress:
             progress(f"suggest:{kind}", done, total)
 
-    from_embeddings = kind == "frames" and model is not None and reads_embeddings(model)
+    from_embeddings = kind == FRAMES and model is not None and reads_embeddings(model)
     if model is not None:  # the engine's conversion made once, here, not by every actor at once
         _prepare_engine(model, kind)
     with start_pool(_spec(kind, str(folder), options)) as workers:
@@ -256,7 +257,7 @@ def _prepare_engine(model: Any, kind: str) -> None:
     from annotator.ml.engine import encoder_runner
 
     if getattr(model, "encoder_dir", None) is not None:
-        encoder_runner(model.encoder_dir, getattr(model, "layers", None) if kind == "spans" else None, model.engine)
+        encoder_runner(model.encoder_dir, getattr(model, "layers", None) if kind == SPANS else None, model.engine)
 
 
 def _windows(store: Store, version: str, only_missing: bool, limit: int | None,
@@ -301,7 +302,8 @@ def _on_workers(store: Store, version: str, window: Sequence[Segment], workers: 
     while written < len(chunks):
         while sent < len(chunks) and workers.free() > 0:
             workers.submit((window[0].id, sent), "rows",
-                           {"ids": [s.id for s in chunks[sent]], "texts": [s.text for s in chunks[sent]]})
+                           {"ids": [s.id for s in chunks[sent]], "texts": [s.text for s in chunks[sent]],
+                            "speeches": [s.speech_id for s in chunks[sent]]})
             sent += 1
         (_, c), result = workers.next()  # type: ignore[misc]
         back[c] = _result(result)["rows"]

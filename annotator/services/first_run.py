@@ -27,13 +27,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from annotator.ml.examples import Example
+from annotator.model_kinds import FRAMES, SPANS, SUGGESTING_KINDS
 from annotator.paths import demo_corpus_dir
 from annotator.progress import Progress
-from annotator.schemes import Scheme, get_scheme
+from annotator.schemes import DEFAULT_SPAN_LABEL, Scheme, get_scheme
 from annotator.services.glossary import ensure_seed
 from annotator.store import Store
 
-SUGGESTING_KINDS = ("frames", "spans")  # the models a segment's suggestions come from
 BUNDLED_SEEDS = "seed-labels.jsonl"  # in the demo corpus folder
 SEED_BLOCK = 15  # bundled seed labels from one source that stay on one side of their split
 
@@ -43,7 +43,8 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
                  progress: Progress | None = None) -> Iterator[str]:
     from annotator.ml.encoder_setup import ensure_default_encoder
     from annotator.paths import check_models_writable
-    from annotator.services.training import choice_line, gold_examples, train_frames_choosing, train_kind
+    from annotator.services.evaluation.sides import gold_examples
+    from annotator.services.training import choice_line, train_frames_choosing, train_kind
 
     check_models_writable()  # one line naming ANNOTATOR_MODELS, before minutes of work
     scheme = get_scheme(scheme_name)
@@ -70,17 +71,17 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
         from annotator.services.models import registry_sync
 
         registry_sync(store)  # versions already trained on them (another project) are reused, not trained again
-    if "frames" not in active:
+    if FRAMES not in active:
         if compare:
             echo("frames: training nearest neighbours and a fine-tuned head on the seed labels to compare …")
-            knn = train_kind(store, scheme, "frames", base=base, method="knn", examples=examples, activate=False,
+            knn = train_kind(store, scheme, FRAMES, base=base, method="knn", examples=examples, activate=False,
                              sides=sides)
-            tuned = train_kind(store, scheme, "frames", base=base, method="finetune", examples=examples,
+            tuned = train_kind(store, scheme, FRAMES, base=base, method="finetune", examples=examples,
                                activate=False, progress=progress, sides=sides)
             yield knn.headline()
             yield tuned.headline()
             best = max((knn, tuned), key=lambda o: o.metrics.get("micro_f1", 0.0))
-            store.set_active_model("frames", best.version)
+            store.set_active_model(FRAMES, best.version)
             yield f"frames: using {best.version} ({best.method})"
         else:
             echo("frames: fitting the quick models (nearest neighbours, logistic regression) on the seed labels …")
@@ -88,9 +89,9 @@ def setup_models(store: Store, base: str | None = None, compare: bool = False, s
             for outcome in outcomes:
                 yield outcome.headline()
             yield choice_line(outcomes, chosen)
-    if "spans" not in active:
+    if SPANS not in active:
         echo("spans: fitting the slogan tagger (token states and known formulations) on the seed labels …")
-        outcome = train_kind(store, scheme, "spans", base=base, method="linear", examples=examples,
+        outcome = train_kind(store, scheme, SPANS, base=base, method="linear", examples=examples,
                              progress=progress, sides=sides)
         yield outcome.headline()
 
@@ -142,8 +143,8 @@ def bundled_seed_sides(scheme: Scheme) -> tuple[list[Example], list[Example], li
         examples.append(Example(
             id=f"bundled-seed:{number}", text=row["text"], language=str(row.get("language") or ""),
             frames=[f for f in row.get("frames", []) if f in frames],
-            spans=[(int(sp["start"]), int(sp["end"]), sp.get("label", "Slogan"))
-                   for sp in row.get("spans", []) if sp.get("label", "Slogan") in spans],
+            spans=[(int(sp["start"]), int(sp["end"]), sp.get("label", DEFAULT_SPAN_LABEL))
+                   for sp in row.get("spans", []) if sp.get("label", DEFAULT_SPAN_LABEL) in spans],
             # a speech is one group; a long collection of excerpts (most of the slogans), runs of
             # SEED_BLOCK neighbouring sentences, so that its slogans reach dev and test too
             group=f"bundled-seed:{source}:{nth // SEED_BLOCK}"))
@@ -174,7 +175,7 @@ SECONDS_PER_SEED = 0.2  # the quick frames and slogan models, per seed label (em
 def setup_plan(store: Store, base: str | None = None) -> str:
     """What the setup of the default models will do here, and roughly how long it will take."""
     from annotator.ml.encoder_setup import existing_default_encoder
-    from annotator.services.training import gold_examples
+    from annotator.services.evaluation.sides import gold_examples
 
     steps, seconds = [], 0.0
     if base is None and existing_default_encoder() is None:

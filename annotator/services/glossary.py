@@ -26,6 +26,7 @@ from pathlib import Path
 from annotator.corpora.glossary import FORMER_SEED_SOURCES, clean_phrase, read_glossary, read_seed_glossary
 from annotator.corpora.languages import normalise_language, unknown_language_message
 from annotator.errors import InputError
+from annotator.schemes import DEFAULT_SPAN_LABEL
 from annotator.store import GLOSSARY_VERSION, GlossaryEntry, Segment, Store, Suggestion
 
 MIN_RENDERING = 6  # shorter renderings ("GDP") would match far too much English
@@ -101,7 +102,7 @@ def glossary_matches(text: str, entries: Sequence[GlossaryEntry], language: str 
     for start, end, entry, kind in sorted(candidates, key=lambda c: (-(c[1] - c[0]), c[0])):
         if all(end <= a or start >= b for a, b in taken):
             taken.append((start, end))
-            found.append(Suggestion(0, GLOSSARY_VERSION, "span", "Slogan", 1.0, start, end, {
+            found.append(Suggestion(0, GLOSSARY_VERSION, "span", DEFAULT_SPAN_LABEL, 1.0, start, end, {
                 "rendering": entry.rendering, "source": "glossary", "note": entry.note,
                 "formulation": entry.source_text, "language": entry.language, "matched": kind}))
     return sorted(found, key=lambda s: s.start or 0)

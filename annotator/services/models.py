@@ -8,9 +8,21 @@ from pathlib import Path
 
 from annotator.errors import AnnotatorError, ModelNotFoundError
 from annotator.ml import registry
+from annotator.model_kinds import ENCODER, FRAMES, SPANS, SPEECH_FRAMES
 from annotator.paths import models_dir
 from annotator.progress import Say
+from annotator.schemes import Scheme, get_scheme
 from annotator.store import Store
+
+
+def active_scheme(store: Store) -> Scheme:
+    """The label scheme of the project's active frames version (the one the report's frame and
+    speech figures use), else the default scheme: none active, or its scheme not found here."""
+    entry = store.registered_model(store.active_models().get(FRAMES))
+    try:
+        return get_scheme((entry["meta"].get("scheme") if entry is not None else None) or None)
+    except Exception:
+        return get_scheme()
 
 
 def register_and_activate(store: Store, folder: Path, activate: bool = True) -> registry.ModelMeta:
@@ -23,7 +35,7 @@ def register_and_activate(store: Store, folder: Path, activate: bool = True) -> 
         registry.check_usable(folder)  # a discarded or pruned version has no weights left
         registry.check_model_files(folder)
     meta = registry.read_meta(folder)
-    if activate and meta.kind in ("frames", "spans") and meta.base:
+    if activate and meta.kind in (FRAMES, SPANS) and meta.base:
         try:
             registry.check_model_files(registry.find_encoder(meta, folder, None))
         except ModelNotFoundError:
@@ -127,22 +139,22 @@ def prune_plan(store: Store, keep_for: Sequence[Store] = ()) -> tuple[list[Prune
     needed = set(active)
     for name in list(needed):  # what the active versions read
         folder, meta = by_name.get(name, (None, None))
-        if meta is not None and meta.kind == "speech_frames" and meta.base:
+        if meta is not None and meta.kind == SPEECH_FRAMES and meta.base:
             found = registry.find_reference(meta.base, None)
             if found is not None:
                 needed.add(registry.read_meta(found).version if (found / registry.META).is_file() else found.name)
     items: list[PruneItem] = []
     for folder, meta in versions:
-        if meta.kind == "encoder" or meta.version in needed or folder.is_symlink() or meta.extra.get("no_meta"):
+        if meta.kind == ENCODER or meta.version in needed or folder.is_symlink() or meta.extra.get("no_meta"):
             continue
         if registry.retired(meta):
             continue  # only its meta.json is left
         size = registry.folder_bytes(folder)
         items.append(PruneItem(folder, f"weights of {meta.version} ({meta.kind}, {meta.method})", size, strip=True))
-    encoders = [folder for folder, meta in versions if meta.kind == "encoder" and folder.is_dir()]
+    encoders = [folder for folder, meta in versions if meta.kind == ENCODER and folder.is_dir()]
     for name in needed:  # an active version's encoder outside models/ (--base, the Hugging Face cache)
         folder, meta = by_name.get(name, (None, None))
-        if meta is not None and meta.kind in ("frames", "spans"):
+        if meta is not None and meta.kind in (FRAMES, SPANS):
             try:
                 encoders.append(registry.find_encoder(meta, folder, None))
             except ModelNotFoundError:

@@ -1,7 +1,7 @@
 """``annotator report``: scores per label and across model versions, as text and an HTML page.
 
 Everything is on the project's current test split: the saved versions that were active at some
-time, each scored again now (``services.version_scores``; one that cannot be loaded keeps its
+time, each scored again now (``services.evaluation.versions``; one that cannot be loaded keeps its
 recorded score, marked), and ``services.evaluation``'s figures: the active version against a
 majority and a TF-IDF baseline (overall, per language, per label, with the number of test
 items; a label without test items says so rather than scoring 0), a learning curve (score
@@ -18,10 +18,13 @@ import io
 from pathlib import Path
 from typing import Any
 
-from annotator.services.evaluation import MAJORITY, TFIDF, FramesEvaluation, evaluate_project_frames
-from annotator.services.span_evaluation import SpansEvaluation, evaluate_project_spans
-from annotator.services.speech_training import SpeechFramesResult
-from annotator.services.version_scores import KIND_NAMES, SCORE_NAMES, KindVersions, report_scheme, score_versions
+from annotator.metrics import scored_items
+from annotator.model_kinds import FRAMES, SPANS, SPEECH_FRAMES
+from annotator.services.evaluation.frames import MAJORITY, TFIDF, FramesEvaluation, evaluate_project_frames
+from annotator.services.evaluation.spans import SpansEvaluation, evaluate_project_spans
+from annotator.services.evaluation.speeches import SpeechFramesResult
+from annotator.services.evaluation.versions import KIND_NAMES, SCORE_NAMES, KindVersions, score_versions
+from annotator.services.models import active_scheme
 from annotator.store import Store
 
 
@@ -32,8 +35,8 @@ def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True,
     project has none), True to compute it here, False to leave the learning curve and the
     transfer out of it; ``spans``: a computed ``SpansEvaluation``, True to compute it here,
     None or False to leave the spans baselines out; ``speeches``: the speech-level figures
-    (``services.speech_training.report_speech_frames``), if any; ``versions``: the saved
-    versions scored on the current test split (``services.version_scores``), True to score
+    (:func:`report_speech_frames`), if any; ``versions``: the saved versions scored on the
+    current test side of their kind (``services.evaluation.versions``), True to score
     them here, False to leave them out."""
     evaluation = _evaluation(store, evaluation)
     spans = evaluate_project_spans(store) if spans is True else spans or None
@@ -46,7 +49,7 @@ def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True,
     else:
         frames = _active_frames_metrics(store)
         if frames.get("per_label"):
-            scheme = report_scheme(store)
+            scheme = active_scheme(store)
             lines.append("")
             lines.append("frames per label of the active version (on its own test split when it was trained):")
             lines.append(f"  {'label':<46} {'n test':>6} {'P':>6} {'R':>6} {'F1':>6}")
@@ -64,6 +67,24 @@ def text_report(store: Store, evaluation: FramesEvaluation | None | bool = True,
 NO_TEST_ITEMS = "no test items: no F1"
 
 
+def report_speech_frames(store: Store) -> SpeechFramesResult | None:
+    """The report's speech-level figures: the candidates fitted as ``annotator train`` fits them
+    (not saved) and scored on the test speeches beside the baselines
+    (``services.speech_training.speech_frames_result``); None without speech labels. The scheme
+    is the active frames version's; a failure is one note, never the report's end."""
+    from annotator.services.speech_training import speech_frames_result
+
+    active = store.active_models()
+    scheme = active_scheme(store)
+    try:
+        result = speech_frames_result(store, scheme)
+    except Exception as exc:  # no encoder on this machine, a broken version: the rest still shows
+        return SpeechFramesResult(sizes={}, candidates=[], majority={}, notes=[f"not computed: {exc}"])
+    if result is not None and active.get(SPEECH_FRAMES):
+        result.notes.append(f"active speech frames version: {active[SPEECH_FRAMES]}")
+    return result
+
+
 def _versions(store: Store, versions: dict[str, KindVersions] | bool) -> dict[str, KindVersions]:
     if versions is True:
         return score_versions(store)
@@ -73,7 +94,7 @@ def _versions(store: Store, versions: dict[str, KindVersions] | bool) -> dict[st
 def _score_cells(group: KindVersions, scores: dict[str, Any]) -> str:
     first, second = group.keys
     text = f"{SCORE_NAMES[first]} {_f(scores.get(first), 5)}"
-    if group.kind == "spans":
+    if group.kind == SPANS:
         text += f" (P {_f(scores.get('partial_precision'), 5)} R {_f(scores.get('partial_recall'), 5)})"
     return text + f"  {SCORE_NAMES[second]} {_f(scores.get(second), 5)}"
 
@@ -107,25 +128,58 @@ def version_lines(group: KindVersions) -> list[str]:
     return lines
 
 
-def speech_rows(result: SpeechFramesResult) -> list[tuple[str, dict]]:
-    """(name, test scores) of each way, then the majority baseline."""
-    names = {"aggregate": "aggregate", "linear": "speech model"}
-    return [(f"{names.get(c.method, c.method)}: {c.description}", c.metrics) for c in result.candidates] + \
-        [(MAJORITY, result.majority)]
+SPEECH_NAMES = {"aggregate": "aggregate", "linear": "speech model"}  # a candidate's row, by its method
+SPEECH_TFIDF = "TF-IDF + logistic regression"
+
+
+def speech_rows(result: SpeechFramesResult) -> list[tuple[str, dict[str, Any], str]]:
+    """(name, test scores, what it is) of each candidate, then the two baselines: TF-IDF +
+    logistic regression over whole speeches and the k commonest frames (majority)."""
+    return [(SPEECH_NAMES.get(c.method, c.method), c.metrics, c.description) for c in result.candidates] + [
+        (SPEECH_TFIDF, result.tfidf, "over each speech's whole text, fitted on the train speeches, tuned on dev"),
+        (f"{MAJORITY} ({result.majority_name})", result.majority,
+         f"every speech gets the {result.majority_k} frames most train speeches carry")]
+
+
+def _margin(name: str, metrics: dict[str, Any], baselines: list[tuple[str, dict[str, Any]]], key: str,
+            what: str, items: str) -> str:
+    """One line: a model's score against the better of the baselines, on the same test items."""
+    mine = _scored(metrics, key)
+    scored = [(n, v) for n, m in baselines if (v := _scored(m, key)) is not None]
+    if mine is None or not scored:
+        return ""
+    best, value = max(scored, key=lambda nv: nv[1])
+    return (f"{name} {what} {mine:.3f}, the better baseline ({best}) {value:.3f}: {mine - value:+.3f} on the same "
+            f"{items}")
+
+
+def speech_margin(result: SpeechFramesResult) -> str:
+    """The candidate chosen by dev against the better baseline, on the test speeches."""
+    if result.chosen is None:
+        return ""
+    n = result.sizes.get("test", 0)
+    return _margin(f"{SPEECH_NAMES.get(result.chosen.method, result.chosen.method)} (chosen by dev):",
+                   result.chosen.metrics, [(SPEECH_TFIDF, result.tfidf), (MAJORITY, result.majority)],
+                   "micro_f1", "test micro-F1", f"{n} test speech{'es' if n != 1 else ''}")
 
 
 def speech_lines(result: SpeechFramesResult) -> list[str]:
-    """Frames for whole speeches: each way's micro/macro F1 on the test speeches beside majority."""
+    """Frames for whole speeches: each way's micro/macro F1 on the test speeches beside TF-IDF
+    over whole speeches and the k commonest frames."""
     n = result.sizes.get("test", 0)
     lines = ["", f"frames for whole speeches (the project's test speeches with speech labels: {n}, "
                  f"trained on {result.sizes.get('train', 0)}, tuned on {result.sizes.get('dev', 0)}):"]
     if result.majority:
         rows = speech_rows(result)
-        width = max(len(name) for name, _ in rows)
+        width = max(len("n test speeches"), *(len(name) for name, _, _ in rows))
         lines.append(f"  {'':<{width}} {'micro-F1':>8} {'macro-F1':>8}")
-        for name, metrics in rows:
+        for name, metrics, _ in rows:
             lines.append(f"  {name:<{width}} {_f(_scored(metrics, 'micro_f1'), 8)} {_f(_scored(metrics, 'macro_f1'), 8)}")
         lines.append(f"  {'n test speeches':<{width}} {n:8d}")
+        lines += [f"  ({name}: {what})" for name, _, what in rows]
+        margin = speech_margin(result)
+        if margin:
+            lines.append(f"  {margin}")
     lines += [f"  {note}" for note in result.notes]
     return lines
 
@@ -143,8 +197,6 @@ def _f(value: float | None, width: int = 6) -> str:
 def _scored(metrics: dict[str, Any], key: str) -> float | None:
     """A score, or None where there is none: not computed, or computed on no test item (an F1
     of nothing, which is not an F1 of 0)."""
-    from annotator.services.training import scored_items
-
     value = metrics.get(key)
     return float(value) if isinstance(value, (int, float)) and scored_items(metrics) != 0 else None
 
@@ -205,22 +257,46 @@ def label_lines(ev: FramesEvaluation) -> list[str]:
     return lines
 
 
+def _per_speech(ev: SpansEvaluation, n: int, width: int = 0) -> str:
+    value = ev.per_speech(n)
+    return f"{value:{width}.1f}" if value is not None else f"{'-':>{width}}"
+
+
+def _spans_test(ev: SpansEvaluation) -> str:
+    """The test set of the spans figures, in words."""
+    return (f"the project's {ev.n_speeches} test speech{'es' if ev.n_speeches != 1 else ''}, whole: {ev.n_test} "
+            f"segments, {ev.n_without} of them without a slogan, each one counted; {ev.n_gold} true spans, "
+            f"{_per_speech(ev, ev.n_gold)} per speech")
+
+
+def span_margin(ev: SpansEvaluation) -> str:
+    """The active tagger against the better baseline, on the whole test speeches."""
+    active = next((name for name in ev.rows if name.startswith("active: ")), "")
+    if not active:
+        return ""
+    return _margin("the active tagger:", ev.rows[active], [(n, m) for n, m in ev.rows.items() if n != active],
+                   "partial_f1", "partial F1", f"{ev.n_speeches} whole test speech{'es' if ev.n_speeches != 1 else ''}")
+
+
 def span_baseline_lines(ev: SpansEvaluation) -> list[str]:
-    """The active slogan tagger beside the known-formulation and quotation baselines."""
+    """The active slogan tagger beside the known-formulation and quotation baselines, on whole
+    test speeches: precision, recall and F1, and the spans suggested per speech."""
     langs = ev.shown_languages
-    lines = ["", f"slogan spans against baselines (the project's test split: {ev.n_test} segments, "
-                 f"{ev.n_without} of them without a slogan, each one counted; trained on {ev.n_train}):",
-             f"  {'':<48} {'partial':>7} {'P':>6} {'R':>6} {'exact':>6} {'spans':>6}"
+    lines = ["", f"slogan spans against baselines ({_spans_test(ev)}; trained on {ev.n_train} segments):",
+             f"  {'':<48} {'partial':>7} {'P':>6} {'R':>6} {'exact':>6} {'spans':>6} {'/speech':>7}"
              + "".join(f" {lang:>6}" for lang in langs)]
     for name, s in ev.rows.items():
         per_language = s.get("per_language", {})
         lines.append(f"  {name:<48} {s['partial_f1']:7.3f} {s['partial_precision']:6.3f} {s['partial_recall']:6.3f} "
-                     f"{s['exact_f1']:6.3f} {s['n_pred']:6d}"
+                     f"{s['exact_f1']:6.3f} {s['n_pred']:6d} {_per_speech(ev, s['n_pred'], 7)}"
                      + "".join(f" {_f(per_language.get(lang, {}).get('partial_f1'))}" for lang in langs))
-    n_gold = next(iter(ev.rows.values()))["n_gold"] if ev.rows else 0
     lines.append(f"  (partial: partial-overlap F1, with its precision and recall; exact: exact-match F1; spans: how "
-                 f"many were suggested, for {n_gold} true ones; per language: partial F1 where a language has at "
-                 f"least {ev.per_language_min} test segments)")
+                 f"many were suggested in the test speeches, /speech: per speech, for {ev.n_gold} true ones, "
+                 f"{_per_speech(ev, ev.n_gold)} per speech; per language: partial F1 where a language has at least "
+                 f"{ev.per_language_min} test segments)")
+    margin = span_margin(ev)
+    if margin:
+        lines.append(f"  {margin}")
     if ev.note:
         lines.append(f"  {ev.note}")
     return lines
@@ -228,17 +304,21 @@ def span_baseline_lines(ev: SpansEvaluation) -> list[str]:
 
 def spans_html(ev: SpansEvaluation) -> list[str]:
     langs = ev.shown_languages
-    n_gold = next(iter(ev.rows.values()))["n_gold"] if ev.rows else 0
-    out = [f"<h2>Slogan spans against baselines</h2><p>The project's test split: {ev.n_test} segments, "
-           f"{ev.n_without} of them without a slogan (a span suggested there counts against precision); "
-           f"{n_gold} true spans; trained on {ev.n_train}. Known formulations: the glossary and the slogans "
-           "marked in the train and dev speeches, wherever they occur.</p>",
+    out = [f"<h2>Slogan spans against baselines</h2><p>On whole test speeches, as the tagger suggests: "
+           f"{html.escape(_spans_test(ev))} (a span suggested in a segment without a slogan, labelled or not, "
+           f"counts against precision); trained on {ev.n_train} segments. Known formulations: the glossary and the "
+           "slogans marked in the train and dev speeches, wherever they occur.</p>",
            _table(["", "partial F1", "partial P", "partial R", "exact F1", "exact P", "exact R", "spans",
-                   *[f"{lang} partial F1" for lang in langs]],
+                   "spans per speech", *[f"{lang} partial F1" for lang in langs]],
                   [[name, s["partial_f1"], s["partial_precision"], s["partial_recall"], s["exact_f1"],
-                    s["exact_precision"], s["exact_recall"], s["n_pred"],
+                    s["exact_precision"], s["exact_recall"], s["n_pred"], _per_speech(ev, s["n_pred"]),
                     *[s.get("per_language", {}).get(lang, {}).get("partial_f1") for lang in langs]]
-                   for name, s in ev.rows.items()])]
+                   for name, s in ev.rows.items()]
+                  + [["true spans", None, None, None, None, None, None, ev.n_gold, _per_speech(ev, ev.n_gold),
+                      *[None for _ in langs]]])]
+    margin = span_margin(ev)
+    if margin:
+        out.append(f"<p>{html.escape(margin[0].upper() + margin[1:])}.</p>")
     if ev.note:
         out.append(f"<p>{html.escape(ev.note)}</p>")
     return out
@@ -277,11 +357,8 @@ def transfer_lines(ev: FramesEvaluation) -> list[str]:
 
 def _active_frames_metrics(store: Store) -> dict[str, Any]:
     """The active frames version's scores recorded when it was trained."""
-    active = store.active_models().get("frames")
-    for m in store.registered_models():
-        if m["version"] == active:
-            return m["meta"].get("metrics") or {}
-    return {}
+    entry = store.registered_model(store.active_models().get(FRAMES))
+    return (entry["meta"].get("metrics") or {}) if entry is not None else {}
 
 
 def _plain(text: str) -> str:
@@ -304,17 +381,19 @@ def plots(store: Store, evaluation: FramesEvaluation | None | bool = True,
         if frames.get("per_label"):
             per_label = frames["per_label"]
             labels = list(per_label)
-            scheme = report_scheme(store)
+            scheme = active_scheme(store)
             support = {lab: int(per_label[lab].get("support", 0)) for lab in labels}
             fig, ax = plt.subplots(figsize=(7, 0.4 * len(labels) + 1.5))
             ys = list(range(len(labels)))
-            ax.barh(ys, [per_label[lab]["f1"] if support[lab] else 0.0 for lab in labels], color="#4c72b0")
+            f1 = [per_label[lab]["f1"] if support[lab] else None for lab in labels]
+            ax.barh(ys, [v or 0.0 for v in f1], color="#4c72b0")
+            _mark_zero_bars(ax, ys, f1, "#4c72b0")
             _mark_no_test_items(ax, ys, [support[lab] for lab in labels])
             ax.set_yticks(ys, [_plain(f"{scheme.display_name(lab)}  n={support[lab]}") for lab in labels])
             ax.set_xlim(0, 1)
             ax.set_xlabel("F1 on the active version's own test split when it was trained (n: its test segments "
                           "with the label)", fontsize="small")
-            ax.set_title(_plain(f"Frames: F1 per label, {store.active_models().get('frames')}"))
+            ax.set_title(_plain(f"Frames: F1 per label, {store.active_models().get(FRAMES)}"))
             ax.invert_yaxis()
             out["f1_per_label.png"] = _png_bytes(plt, fig)
     groups = [g for g in _versions(store, versions).values() if g.rows]
@@ -349,6 +428,19 @@ def _mark_no_test_items(ax, ys, counts) -> None:
                     style="italic")
 
 
+ZERO_MARKER = "zero F1"  # the gid of the mark drawn where a bar has F1 = 0
+
+
+def _mark_zero_bars(ax, ys, values, color) -> None:
+    """A bar of F1 = 0 has no width: draw a mark at 0 in its colour instead, so that a score of
+    0 is seen (and not taken for a missing bar). ``values``: None where there is no F1."""
+    for y, value in zip(ys, values):
+        if value is not None and value == 0:
+            ax.plot([0.0], [y], marker="D", markersize=4, color=color, linestyle="none", clip_on=False, zorder=3,
+                    gid=ZERO_MARKER)
+            ax.text(0.012, y, "0", va="center", ha="left", fontsize="x-small", color=color)
+
+
 def label_figure(ev: FramesEvaluation):
     """F1 per label of the active version and the baselines, with each label's test items (n);
     a label with none says so instead of showing bars of 0."""
@@ -362,7 +454,8 @@ def label_figure(ev: FramesEvaluation):
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(ev.labels) + 1.5))
     for i, name in enumerate(names):
         f1 = [_label_f1(ev, name, lab) for lab in ev.labels]
-        ax.barh(ys + i * height, [v or 0.0 for v in f1], height, label=_plain(name))
+        bars = ax.barh(ys + i * height, [v or 0.0 for v in f1], height, label=_plain(name))
+        _mark_zero_bars(ax, ys + i * height, f1, bars.patches[0].get_facecolor() if bars.patches else None)
     middle = ys + height * (len(names) - 1) / 2
     _mark_no_test_items(ax, middle, counts)
     ax.set_yticks(middle, [_plain(f"{ev.label_name(lab)}  n={n}") for lab, n in zip(ev.labels, counts)])
@@ -532,11 +625,18 @@ def evaluation_html(ev: FramesEvaluation, images: dict[str, bytes]) -> list[str]
 def speech_html(result: SpeechFramesResult) -> list[str]:
     n = result.sizes.get("test", 0)
     out = [f"<h2>Frames for whole speeches</h2><p>The project's test speeches with speech labels: {n} "
-           f"(trained on {result.sizes.get('train', 0)}, tuned on {result.sizes.get('dev', 0)}).</p>"]
+           f"(trained on {result.sizes.get('train', 0)}, tuned on {result.sizes.get('dev', 0)}); each model beside "
+           "TF-IDF + logistic regression over whole speeches and the commonest frames, on the same speeches.</p>"]
     if result.majority:
+        rows = speech_rows(result)
         out.append(_table(["", "micro-F1", "macro-F1"],
-                          [[name, _scored(m, "micro_f1"), _scored(m, "macro_f1")] for name, m in speech_rows(result)]
+                          [[name, _scored(m, "micro_f1"), _scored(m, "macro_f1")] for name, m, _ in rows]
                           + [["n test speeches", n, ""]]))
+        out.append("<ul>" + "".join(f"<li>{html.escape(name)}: {html.escape(what)}</li>" for name, _, what in rows)
+                   + "</ul>")
+        margin = speech_margin(result)
+        if margin:
+            out.append(f"<p>{html.escape(margin)}.</p>")
     out += [f"<p>{html.escape(note)}</p>" for note in result.notes]
     return out
 
@@ -546,8 +646,10 @@ def versions_html(groups: dict[str, KindVersions], images: dict[str, bytes]) -> 
     if not groups:
         return []
     out = ["<h2>Model versions on the current test split</h2><p>The versions that were active at some time, "
-           "oldest first, each scored now on the project's current test split (the same segments for every "
-           "version, so that they compare); a version that cannot be loaded any more shows the score recorded "
+           "oldest first, each scored now on the project's current test split (the same items for every "
+           "version, so that they compare: the test segments for frames, every segment of the test speeches for "
+           "slogan spans, the test speeches with speech labels for frames for whole speeches); a version that "
+           "cannot be loaded any more shows the score recorded "
            "when it was trained, on its own test split, marked <em>recorded</em>.</p>"]
     for group in groups.values():
         first, second = group.keys
@@ -556,7 +658,7 @@ def versions_html(groups: dict[str, KindVersions], images: dict[str, bytes]) -> 
                            f"recorded {SCORE_NAMES[first]}", f"recorded on ({group.unit})"],
                           [[row.version, row.method, "*" if row.active else "", row.scores.get(first),
                             row.scores.get(second),
-                            f"recorded ({row.why})" if row.recorded else f"current test split ({group.n_test})",
+                            f"recorded ({row.why})" if row.recorded else group.scored_on(),
                             row.recorded_score(first), row.recorded_n]
                            for row in group.rows]))
         out += [f"<p>Not shown: {html.escape(left)}.</p>" for left in group.left_out()]
@@ -594,7 +696,8 @@ def write_report(store: Store, out_dir: Path, evaluation: FramesEvaluation | Non
     page = out_dir / "report.html"
     tmp = page.with_suffix(".html.tmp")
     tmp.write_text("<!doctype html><meta charset=utf-8><title>annotator report</title>"
-                   "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}img{max-width:100%}"
+                   "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}img{max-width:100%}"
+                   "pre{white-space:pre-wrap;overflow-wrap:anywhere}"
                    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;"
                    "text-align:right}td:first-child,th:first-child{text-align:left}</style>"
                    + "\n".join(body), encoding="utf-8")

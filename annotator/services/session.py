@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from annotator.errors import AnnotatorError, CannotWriteNow, DatabaseBusy
+from annotator.model_kinds import FRAMES, SPANS, TRANSLATION
 from annotator.progress import Progress as ProgressCallback
-from annotator.schemes import Label, Scheme
+from annotator.schemes import DEFAULT_SPAN_LABEL, Label, Scheme
 from annotator.text import visible_text
 from annotator.store import (
     Annotation,
@@ -30,6 +31,7 @@ from annotator.store import (
     Suggestion,
     Translation,
 )
+from annotator.thresholds import DEFAULT_THRESHOLD
 
 # Status of a segment for one annotator, as the list shows it.
 UNTOUCHED, SUGGESTED = "untouched", "suggested"
@@ -51,7 +53,6 @@ NO_SCORE_REASONS = {
     NEW_LABEL: "the model was trained before this label existed",
     NOT_KEPT: "below the 5 best scores, the only ones earlier suggestion runs kept",
 }
-DEFAULT_THRESHOLD = 0.5  # a label's threshold where a version names none (as suggestion applies it)
 RETRAIN_EVERY = 25  # the UI retrains the quick frames models after this many decisions (by default)
 DECIDED = ("accepted", "corrected")  # statuses whose stored labels are the working labels
 
@@ -450,7 +451,7 @@ class Session:
         if not seg.language or seg.language == "en":
             return ""
         versions = self.store.active_models()
-        model = versions.get("translation", "")
+        model = versions.get(TRANSLATION, "")
         lang = visible_text(seg.language)
         if self.store.untranslatable_with(seg.id) == translation_sources(versions):
             if model:
@@ -466,7 +467,7 @@ class Session:
         it (``scores``, in the version's label order; runs before that kept only the ``top``
         five). Thresholds: the run's, else the version's meta (as suggestion applies them)."""
         scores = {s.label: s.score for s in items if s.kind == "frame"}
-        version = self.store.active_models().get("frames")
+        version = self.store.active_models().get(FRAMES)
         if not version:
             return FrameScoring(scores, {}, {}, "", "no scores: no frames model is active "
                                                     "(annotator models setup, or annotator train)")
@@ -588,7 +589,7 @@ class Session:
         text = self.store.segment(segment_id).text
         if not (0 <= start < end <= len(text)):
             raise ValueError(f"span {start}-{end} is outside the segment (0-{len(text)})")
-        label = label or (self.scheme.span_ids[0] if self.scheme.spans else "Slogan")
+        label = label or (self.scheme.span_ids[0] if self.scheme.spans else DEFAULT_SPAN_LABEL)
         return self._decide(Edit(segment_id, "span", label=label, start=start, end=end))
 
     def remove_span_at(self, segment_id: int, offset: int) -> str | None:
@@ -653,7 +654,7 @@ class Session:
         return bool(self.store.segments([segment_id]))
 
 
-def retrain(store: Store, scheme: Scheme, kinds: Sequence[str] = ("frames", "spans"), base: str | None = None,
+def retrain(store: Store, scheme: Scheme, kinds: Sequence[str] = (FRAMES, SPANS), base: str | None = None,
             method: str = "auto", progress: ProgressCallback | None = None) -> list[tuple[str, str]]:
     """Train new model versions on the project's gold labels and make them active where they
     score at least as well (call from a worker thread with its own store). Frames: the quick
@@ -665,7 +666,7 @@ def retrain(store: Store, scheme: Scheme, kinds: Sequence[str] = ("frames", "spa
 
     told = []
     for kind in kinds:
-        if kind == "frames" and method == "auto":
+        if kind == FRAMES and method == "auto":
             outcomes, chosen = train_frames_choosing(store, scheme, base=base, progress=progress)
             told.append((chosen.note(), chosen.headline() + "\n" + choice_line(outcomes, chosen)))
         else:

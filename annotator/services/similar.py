@@ -17,6 +17,7 @@ import numpy as np
 from annotator.errors import InputError, ModelNotFoundError
 from annotator.ml.embeddings import E5_QUERY_PREFIX, embed_texts, encoder_key, text_key
 from annotator.ml.registry import find_encoder, read_meta
+from annotator.model_kinds import FRAMES
 from annotator.progress import Progress
 from annotator.services.suggest import ActiveModels
 from annotator.store import Store
@@ -41,7 +42,7 @@ class SentenceEncoder:
 def active_encoder(store: Store) -> SentenceEncoder:
     """The sentence encoder of the project's active frames version (its base encoder, with the
     prefix and token length it was trained with)."""
-    folder = ActiveModels(store).folder("frames")
+    folder = ActiveModels(store).folder(FRAMES)
     if folder is None:
         raise ModelNotFoundError("no active frames version to embed with: train one first "
                                  "(ctrl+t, or `annotator train frames`)")

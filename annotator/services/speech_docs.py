@@ -1,6 +1,6 @@
 """Speeches as the speech-level frames models read them (``ml.speech_frames.SpeechDoc``), from
-the store: their segments' texts, their gold frames, and their side of the project's one
-train/dev/test split."""
+the store: their segments' texts and their gold frames (their side of the project's one
+train/dev/test split: ``services.evaluation.sides``)."""
 
 from __future__ import annotations
 
@@ -33,15 +33,3 @@ def gold_speech_docs(store: Store, scheme: Scheme, annotators: Sequence[str] | N
         doc = speech_docs(store, [gold.speech_id])[0]
         out.append(SpeechDoc(doc.id, doc.segments, tuple(f for f in gold.frames if f in known), doc.language))
     return out
-
-
-def split_speech_docs(store: Store, docs: Sequence[SpeechDoc]) -> tuple[list[SpeechDoc], list[SpeechDoc], list[SpeechDoc]]:
-    """Train / dev / test by the project's one split: a speech keeps the side it was given the
-    first time it was used (for its segments' labels or its own), and new ones are placed now
-    and kept (``store.gold.project_sides``)."""
-    from annotator.splits import label_keys, split_examples_by_side
-    from annotator.store.gold import project_sides
-
-    sides = project_sides(store, [(d.id, label_keys(d.frames, ())) for d in docs])
-    train, dev, test = split_examples_by_side(list(docs), sides)
-    return train, dev, test

@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from annotator.ml.speech_frames import AggregateSpeechFrames
+from annotator.model_kinds import FRAMES, SPEECH_FRAMES
 from annotator.progress import Progress
 from annotator.services.speech_docs import speech_docs
 from annotator.services.suggest import ActiveModels, use_embedding_cache
 from annotator.store import Store
+from annotator.thresholds import DEFAULT_THRESHOLD
 
 CHUNK = 16  # speeches scored per transaction
 UNTUNED_SUFFIX = "+speech"
@@ -31,19 +33,19 @@ def speech_version(store: Store) -> str | None:
     """The version whose speech scores are shown: the active speech frames version, or the
     untuned aggregate of the active segment frames version (None: neither is active)."""
     active = store.active_models()
-    if active.get("speech_frames"):
-        return active["speech_frames"]
-    return untuned_version(active["frames"]) if active.get("frames") else None
+    if active.get(SPEECH_FRAMES):
+        return active[SPEECH_FRAMES]
+    return untuned_version(active[FRAMES]) if active.get(FRAMES) else None
 
 
 def active_speech_predictor(store: Store) -> tuple[str, Any] | None:
     """``(version, predictor)`` of :func:`speech_version`, loaded once per process."""
     models = ActiveModels(store)
-    if models.versions.get("speech_frames"):
-        return models.versions["speech_frames"], models.load("speech_frames")
-    if models.versions.get("frames"):
-        frames_version = models.versions["frames"]
-        return untuned_version(frames_version), AggregateSpeechFrames(models.load("frames"),
+    if models.versions.get(SPEECH_FRAMES):
+        return models.versions[SPEECH_FRAMES], models.load(SPEECH_FRAMES)
+    if models.versions.get(FRAMES):
+        frames_version = models.versions[FRAMES]
+        return untuned_version(frames_version), AggregateSpeechFrames(models.load(FRAMES),
                                                                       segment_version=frames_version)
     return None
 
@@ -61,7 +63,7 @@ def score_speeches(store: Store, predictor: Any, version: str, speech_ids: Seque
     with store.write():
         for speech_id, row in zip(speech_ids, matrix):
             store.replace_speech_scores(speech_id, version, {
-                label: (float(score), float(predictor.thresholds.get(label, 0.5)))
+                label: (float(score), float(predictor.thresholds.get(label, DEFAULT_THRESHOLD)))
                 for label, score in zip(predictor.labels, row)})
 
 

@@ -1,86 +1,63 @@
-"""Frames for whole speeches from the project's speech labels: the two candidates (an aggregate
-of the active segment frames model tuned on dev speeches, and a speech-level linear model of its
-own) fitted on the train speeches, chosen by dev score, scored on the test speeches beside a
-majority baseline — the same fitting for ``annotator train`` (which saves them) and the report
-(which scores them). Every speech is on its side of the project's one split.
+"""Frames for whole speeches from the project's speech labels: the candidates (an aggregate of
+the active segment frames model tuned on dev speeches, a speech-level linear model of its own,
+and on request an encoder fine-tuned on whole speeches) fitted on the train speeches, and saved for ``annotator train`` (the report fits them
+without saving) — the same fitting for both. Which speeches (every speech on its side of the
+project's one split) and how they are scored beside the baselines: ``services.evaluation``
+(``sides``, ``speeches``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotator.ml.speech_frames import KIND, AggregateSpeechFrames, SpeechDoc, evaluate_speech_frames
+from annotator.ml.speech_frames import KIND, AggregateSpeechFrames, SpeechDoc
+from annotator.model_kinds import FRAMES
 from annotator.schemes import Scheme
-from annotator.services.speech_docs import gold_speech_docs, split_speech_docs
+from annotator.services.evaluation.sides import speech_sides
+from annotator.services.evaluation.speeches import (
+    SpeechCandidate,
+    SpeechFramesResult,
+    choose,
+    scored_candidate,
+    with_baselines,
+)
 from annotator.store import Store
 
 MIN_TRAIN_SPEECHES = 8  # labelled train speeches before a speech-level model of its own is fitted
-TRAINING_FORMAT = 1  # of this module's fitting and tuning: raise when it changes
+TRAINING_FORMAT = 2  # of this module's fitting and tuning: raise when it changes
 
 
-@dataclass
-class SpeechCandidate:
-    method: str  # "aggregate" | "linear"
-    description: str
-    model: Any = None  # the fitted predictor (None where a saved version was reused)
-    dev_metrics: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)  # on the test speeches
-    version: str = ""
-    reused: bool = False
+LINEAR_DESCRIPTION = "logistic regression over word and character TF-IDF of the whole text and its segment embeddings"
 
 
-@dataclass
-class SpeechFramesResult:
-    """The candidates on the same speeches, beside the majority baseline."""
-
-    sizes: dict[str, int]  # speeches per side
-    candidates: list[SpeechCandidate]
-    majority: dict[str, Any]
-    notes: list[str] = field(default_factory=list)
-    chosen: SpeechCandidate | None = None
-    activated: bool = False
-    previous_version: str = ""
-    previous_metrics: dict[str, Any] = field(default_factory=dict)  # on the same test speeches
-    kept_why: str = ""  # why the active version was kept (services.training.kept_because)
-    test: list[SpeechDoc] = field(default_factory=list, repr=False)  # the test speeches scored
-
-    def lines(self) -> list[str]:
-        """What ``annotator train`` prints: each candidate's dev and test scores beside majority."""
-        sizes = "/".join(str(self.sizes.get(side, 0)) for side in ("train", "dev", "test"))
-        out = []
-        for c in self.candidates:
-            line = (f"speech frames: {c.method} ({c.description}) dev micro-F1 {_f(c.dev_metrics)} / test micro-F1 "
-                    f"{_f(c.metrics)} (macro {_f(c.metrics, 'macro_f1')})")
-            out.append(line + (f"; {c.version}" + (" reused: the labels are unchanged" if c.reused else "")
-                               if c.version else ""))
-        out.append(f"speech frames: majority baseline test micro-F1 {_f(self.majority)} (macro "
-                   f"{_f(self.majority, 'macro_f1')}); train/dev/test {sizes} speeches")
-        if self.chosen is not None:
-            line = f"speech frames: chose {self.chosen.method} by dev micro-F1"
-            if self.activated:
-                line += f"; {self.chosen.version} now active"
-            elif self.previous_version and self.kept_why:
-                line += f"; kept {self.previous_version} active: {self.kept_why}"
-            out.append(line)
-        out += [f"speech frames: {note}" for note in self.notes]
-        return out
+FINETUNE = "finetune"
+FINETUNE_DESCRIPTION = "the encoder fine-tuned on whole speeches (their first 512 tokens)"
 
 
-def _f(metrics: dict[str, Any], key: str = "micro_f1") -> str:
-    """A score, or - where there is none (nothing scored, or scored on no speech)."""
-    from annotator.services.training import scored_items
+def _finetuned(train: list[SpeechDoc], dev: list[SpeechDoc], encoder_dir: Path, labels: list[str], epochs: int,
+               progress: Any) -> Any:
+    """The encoder fine-tuned on the train speeches' texts (early stopping and thresholds on dev),
+    as the speech frames predictor; its training result kept for saving."""
+    from annotator.ml.speech_finetune import BATCH_SIZE, MAX_LENGTH, FinetunedSpeechFrames, speech_example
+    from annotator.ml.train import frame_predictor, train_frames
 
-    value = metrics.get(key)
-    return f"{value:.3f}" if isinstance(value, (int, float)) and scored_items(metrics) != 0 else "-"
+    def report(step: int, total: int, info: dict | None = None) -> None:
+        if progress:
+            progress("train:speeches", step, total)
+
+    result = train_frames([speech_example(d) for d in train], [speech_example(d) for d in dev], encoder_dir, labels,
+                          epochs=epochs, max_length=MAX_LENGTH, batch_size=BATCH_SIZE, progress=report)
+    result.kind, result.base = KIND, str(encoder_dir)
+    model = FinetunedSpeechFrames(frame_predictor(result))
+    model.result = result
+    return model
 
 
-def _metric(metrics: dict[str, Any], key: str = "micro_f1") -> float:
-    value = metrics.get(key)
-    return float(value) if isinstance(value, (int, float)) else 0.0
+def _weights(weights: dict[str, float]) -> str:
+    return " ".join(f"{view} {weight:.2f}" for view, weight in weights.items())
 
 
 def _active_segment_model(store: Store) -> tuple[str, Path, Any] | None:
@@ -88,8 +65,8 @@ def _active_segment_model(store: Store) -> tuple[str, Path, Any] | None:
     from annotator.ml.train import frame_predictor
     from annotator.services.suggest import use_embedding_cache
 
-    version = store.active_models().get("frames")
-    entry = next((m for m in store.registered_models() if m["version"] == version), None)
+    version = store.active_models().get(FRAMES)
+    entry = store.registered_model(version)
     if not version or entry is None or not Path(entry["path"]).is_dir():
         return None
     predictor = frame_predictor(Path(entry["path"]))
@@ -107,24 +84,22 @@ def _recipe(method: str, source: str, scheme: Scheme, sides: tuple[list[SpeechDo
 
 
 def speech_frames_result(store: Store, scheme: Scheme, base: str | None = None, save: bool = False,
-                         reuse: bool = True) -> SpeechFramesResult | None:
-    """Fit (and with ``save``, save) both candidates on the project's speech labels and score
-    them on the test speeches beside the majority baseline; None without speech labels."""
-    from annotator.ml.baselines import MajorityFrames
+                         reuse: bool = True, finetune: bool = False, epochs: int = 6,
+                         progress: Any = None) -> SpeechFramesResult | None:
+    """Fit (and with ``save``, save) the candidates on the project's speech labels and score
+    them on the test speeches beside the baselines; None without speech labels. ``finetune``
+    adds an encoder fine-tuned on whole speeches (minutes per epoch on a CPU), chosen like the
+    others by its dev score."""
     from annotator.ml.embeddings import encoder_key
     from annotator.ml.encoder_setup import resolve_base
     from annotator.ml.speech_linear import LinearSpeechFrames
     from annotator.services.training import reusable_version
 
-    docs = gold_speech_docs(store, scheme)
-    if not docs:
+    train, dev, test = speech_sides(store, scheme)
+    if not (train or dev or test):
         return None
-    train, dev, test = split_speech_docs(store, docs)
     labels = list(scheme.frame_ids)
-    result = SpeechFramesResult(sizes={"train": len(train), "dev": len(dev), "test": len(test)}, candidates=[],
-                                majority=evaluate_speech_frames(MajorityFrames().fit(train, labels), test), test=test)
-    if not test:
-        result.notes.append("no test speech yet: label more speeches as a whole (`v` in the annotation screen)")
+    result = with_baselines((train, dev, test), labels)
     segment = _active_segment_model(store)
     plans: list[tuple[str, str, str]] = []  # method, what it reads (for the recipe), description
     if segment is not None:
@@ -136,7 +111,9 @@ def speech_frames_result(store: Store, scheme: Scheme, base: str | None = None, 
         # the segment models' encoder, whose embeddings the project keeps
         own = getattr(segment[2], "encoder_dir", None) if segment is not None else None
         encoder_dir = resolve_base(base) if base or own is None else Path(own)
-        plans.append(("linear", encoder_key(encoder_dir), "logistic regression over the mean segment embedding"))
+        plans.append(("linear", encoder_key(encoder_dir), LINEAR_DESCRIPTION))
+        if finetune:
+            plans.append((FINETUNE, encoder_key(encoder_dir) + f":epochs={epochs}", FINETUNE_DESCRIPTION))
     else:
         result.notes.append(f"{len(train)} train speeches with speech labels: the speech model of its own needs "
                             f"{MIN_TRAIN_SPEECHES}")
@@ -155,19 +132,19 @@ def speech_frames_result(store: Store, scheme: Scheme, base: str | None = None, 
             assert segment is not None
             model: Any = AggregateSpeechFrames(segment[2], segment_version=segment[0]).tune(dev)
             description = f"mean of the top {model.k} segment scores of {segment[0]}"
+        elif method == FINETUNE:
+            assert encoder_dir is not None
+            model = _finetuned(train, dev, encoder_dir, labels, epochs, progress)
         else:
             model = LinearSpeechFrames()
             model.embedding_cache = store.embedding_cache(encoder_key(encoder_dir))
             model.fit(train, encoder_dir, labels, dev)
-        candidate = SpeechCandidate(method, description, model,
-                                    evaluate_speech_frames(model, dev) if dev else {},
-                                    evaluate_speech_frames(model, test))
+            description = f"{LINEAR_DESCRIPTION}; weights {_weights(model.weights)}, chosen by {model.chosen_by}"
+        candidate = scored_candidate(method, description, model, dev, test)
         if save:
             candidate.version = _save(store, scheme, candidate, recipe, segment)
         result.candidates.append(candidate)
-    if result.candidates:
-        result.chosen = max(result.candidates, key=lambda c: (_metric(c.dev_metrics), _metric(c.dev_metrics, "macro_f1"),
-                                                              _metric(c.metrics)))
+    choose(result)
     return result
 
 
@@ -180,6 +157,13 @@ def _save(store: Store, scheme: Scheme, candidate: SpeechCandidate, recipe: str,
         assert segment is not None
         folder = candidate.model.save(segment[1], scheme=scheme.name, scheme_hash=scheme.hash,
                                       metrics=candidate.metrics, extra=extra)
+    elif candidate.method == FINETUNE:
+        from annotator.ml.registry import add_meta_extra
+        from annotator.ml.train import save_version
+
+        result = candidate.model.result
+        folder = save_version(result, KIND, scheme.name, scheme.hash, "", candidate.metrics, base=result.base)
+        add_meta_extra(folder, **extra)
     else:
         folder = candidate.model.save(scheme=scheme.name, scheme_hash=scheme.hash, metrics=candidate.metrics,
                                       extra=extra)
@@ -187,60 +171,25 @@ def _save(store: Store, scheme: Scheme, candidate: SpeechCandidate, recipe: str,
 
 
 def train_speech_frames(store: Store, scheme: Scheme, base: str | None = None, activate: bool = True,
-                        force: bool = False, reuse: bool = True) -> SpeechFramesResult | None:
+                        force: bool = False, reuse: bool = True, finetune: bool = False, epochs: int = 6,
+                        progress: Any = None) -> SpeechFramesResult | None:
     """Train, save and register both candidates; the one best on dev becomes the active speech
     frames version if it may replace the active one (``services.training.kept_because``: it
     scores at least as well on the same test speeches, and a version scored on no test speech
     never replaces one that was scored on some), or with ``force``. None without speech labels."""
-    result = speech_frames_result(store, scheme, base, save=True, reuse=reuse)
+    result = speech_frames_result(store, scheme, base, save=True, reuse=reuse, finetune=finetune, epochs=epochs,
+                                  progress=progress)
     if result is None or result.chosen is None:
         return result
+    from annotator.services.evaluation.versions import active_on_test
     from annotator.services.training import kept_because, recorded_metrics
 
-    previous = store.active_models().get(KIND, "")
-    if previous and previous != result.chosen.version:
-        result.previous_version = previous
-        result.previous_metrics = _previous_on_test(store, previous, result.test)
-        result.kept_why = kept_because(result.chosen.metrics, previous, result.previous_metrics,
-                                       recorded_metrics(store, previous), "micro_f1", "speeches")
+    result.previous_version, result.previous_metrics = active_on_test(store, KIND, result.test,
+                                                                      unless=result.chosen.version)
+    if result.previous_version:
+        result.kept_why = kept_because(result.chosen.metrics, result.previous_version, result.previous_metrics,
+                                       recorded_metrics(store, result.previous_version), "micro_f1", "speeches")
     result.activated = activate and (force or not result.kept_why)
     if result.activated:
         store.set_active_model(KIND, result.chosen.version)
-    return result
-
-
-def _previous_on_test(store: Store, version: str, test: list[SpeechDoc]) -> dict[str, Any]:
-    """The active speech frames version's scores on the same test speeches."""
-    from annotator.ml.predictors import load_predictor
-    from annotator.services.suggest import use_embedding_cache
-
-    entry = next((m for m in store.registered_models() if m["version"] == version), None)
-    if entry is None:
-        return {"error": "not registered"}
-    try:
-        predictor = load_predictor(KIND, Path(entry["path"]))
-        use_embedding_cache(store, predictor)
-        return evaluate_speech_frames(predictor, test)
-    except Exception as exc:  # a broken old version must not cost the new one
-        return {"error": f"could not evaluate: {exc}"}
-
-
-def report_speech_frames(store: Store) -> SpeechFramesResult | None:
-    """The report's speech-level figures: both ways fitted as ``annotator train`` fits them (not
-    saved) and scored on the test speeches beside majority; None without speech labels. The
-    scheme is the active frames version's; a failure is one note, never the report's end."""
-    from annotator.schemes import get_scheme
-
-    active = store.active_models()
-    meta = next((m["meta"] for m in store.registered_models() if m["version"] == active.get("frames")), {})
-    try:
-        scheme = get_scheme(meta.get("scheme") or None)
-    except Exception:
-        scheme = get_scheme()
-    try:
-        result = speech_frames_result(store, scheme)
-    except Exception as exc:  # no encoder on this machine, a broken version: the rest still shows
-        return SpeechFramesResult(sizes={}, candidates=[], majority={}, notes=[f"not computed: {exc}"])
-    if result is not None and active.get(KIND):
-        result.notes.append(f"active speech frames version: {active[KIND]}")
     return result

@@ -35,11 +35,12 @@ import numpy as np
 from annotator.errors import ModelNotFoundError
 from annotator.ml.active import binary_entropy, order_by_uncertainty
 from annotator.ml.predictors import load_predictor
+from annotator.model_kinds import FRAMES, SPANS, SUGGESTING_KINDS, TRANSLATION
 from annotator.progress import Progress
 from annotator.services.glossary import glossary_matches  # noqa: F401 - where it was before it moved
 from annotator.services.glossary import ensure_seed, regloss, run_glossary
 from annotator.store import GLOSSARY_VERSION, RunRow, Segment, Store, Suggestion, SuggestionRow
-from annotator.thresholds import reaches, rounded_score
+from annotator.thresholds import DEFAULT_THRESHOLD, reaches, rounded_score
 
 if TYPE_CHECKING:
     from annotator.ml.context import SegmentContext
@@ -79,7 +80,7 @@ def translation_sources(versions: dict[str, str]) -> str:
     """What could translate a segment besides the corpus and the memory: the active translation
     model version. A segment that these sources could not translate is not tried again until
     this changes."""
-    return f"model:{versions.get('translation', '')}"
+    return f"model:{versions.get(TRANSLATION, '')}"
 
 
 # ----------------------------------------------------------------------------- models
@@ -123,10 +124,10 @@ def frame_suggestions(scores: dict[str, float], thresholds: dict[str, float]) ->
     annotation screen, which shows them beside each label's threshold, ticks what was ticked here."""
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     chosen = [Suggestion(0, "", "frame", label, float(score))
-              for label, score in ranked if reaches(score, thresholds.get(label, 0.5))]
+              for label, score in ranked if reaches(score, thresholds.get(label, DEFAULT_THRESHOLD))]
     uncertainty = sum(binary_entropy(p) for p in scores.values()) / max(len(scores), 1)
     info = {"top": [[label, rounded_score(score)] for label, score in ranked[:TOP_K]],
-            "thresholds": {label: thresholds.get(label, 0.5) for label, _ in ranked[:TOP_K]},
+            "thresholds": {label: thresholds.get(label, DEFAULT_THRESHOLD) for label, _ in ranked[:TOP_K]},
             "scores": [rounded_score(score) for score in scores.values()]}
     return chosen, uncertainty, info
 
@@ -223,8 +224,11 @@ def compute_embeddings(model: Any, texts: Sequence[str]) -> np.ndarray:
     return model.embed(list(texts))
 
 
-def compute_spans(model: Any, texts: Sequence[str]) -> list[list[Span]]:
-    """The spans of each text, from either slogan tagger."""
+def compute_spans(model: Any, texts: Sequence[str], speeches: Sequence[int] | None = None) -> list[list[Span]]:
+    """The spans of each text, from either slogan tagger; ``speeches`` (each text's speech)
+    applies the quick tagger's limit of spans per speech (``ml.span_linear``)."""
+    if speeches is not None and getattr(model, "max_per_speech", None):
+        return model.predict(list(texts), groups=[str(s) for s in speeches])
     return model.predict(list(texts))
 
 
@@ -244,9 +248,17 @@ def write_spans(store: Store, version: str, segment_ids: Sequence[int], spans: S
 
 # ---------------------------------------------------------------------------- running
 def _chunks(items: Sequence[Segment], size: int | None = None):
+    """``items`` in chunks of about ``size``, a speech's segments never cut across two chunks
+    where they come together (the slogan tagger's limit per speech sees the whole speech)."""
     size = size or CHUNK  # read when called (a test makes chunks small)
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+    start = 0
+    while start < len(items):
+        end = min(start + size, len(items))
+        speech = getattr(items[end - 1], "speech_id", None)
+        while speech is not None and end < len(items) and getattr(items[end], "speech_id", None) == speech:
+            end += 1
+        yield items[start:end]
+        start = end
 
 
 def _run_frames(store: Store, model: Any, version: str, segments: Sequence[Segment],
@@ -266,7 +278,8 @@ def _run_frames(store: Store, model: Any, version: str, segments: Sequence[Segme
 
 
 def _run_spans(store: Store, model: Any, version: str, segments: Sequence[Segment]) -> None:
-    write_spans(store, version, [s.id for s in segments], compute_spans(model, [s.text for s in segments]))
+    write_spans(store, version, [s.id for s in segments],
+                compute_spans(model, [s.text for s in segments], [s.speech_id for s in segments]))
 
 
 def segments_to_do(store: Store, version: str, only_missing: bool, limit: int | None) -> list[Segment]:
@@ -290,7 +303,7 @@ def run_locally(store: Store, models: "ActiveModels", kind: str, version: str, o
     model = models.load(kind)
     done = 0
     for chunk in _chunks(segments):
-        (_run_frames if kind == "frames" else _run_spans)(store, model, version, chunk)
+        (_run_frames if kind == FRAMES else _run_spans)(store, model, version, chunk)
         done += len(chunk)
         if progress:
             progress(f"suggest:{kind}", done, len(segments))
@@ -316,10 +329,10 @@ def _translate(store: Store, models: ActiveModels, segments: Sequence[Segment], 
                 report.translations["memory"] = report.translations.get("memory", 0) + 1
             else:
                 remaining.append(seg)
-    translator = models.load("translation") if models.versions.get("translation") else None
+    translator = models.load(TRANSLATION) if models.versions.get(TRANSLATION) else None
     unmodelled = remaining  # what no model translates: glossed (Chinese, Japanese) or remembered
     if translator is not None and remaining:
-        version = models.versions["translation"]
+        version = models.versions[TRANSLATION]
         by_lang: dict[str, list[Segment]] = {}
         for seg in remaining:
             by_lang.setdefault(seg.language, []).append(seg)
@@ -367,7 +380,7 @@ def suggest_all(store: Store, only_missing: bool = True, limit: int | None = Non
             progress("suggest:glossary", min(i * CHUNK, len(segments)), len(segments))
     if segments:
         report.segments[GLOSSARY_VERSION] = len(segments)
-    for kind in ("frames", "spans"):
+    for kind in SUGGESTING_KINDS:
         version = models.versions.get(kind)
         if not version:
             report.skipped.append(f"no active {kind} model (run `annotator models setup` or `annotator train`)")
@@ -404,14 +417,14 @@ def suggest_segments(store: Store, segment_ids: Sequence[int], progress: Progres
     todo = [s for s in segments if not _has_run(store, s.id, GLOSSARY_VERSION)]
     if todo:
         run_glossary(store, entries, todo)
-    for kind in ("frames", "spans"):
+    for kind in SUGGESTING_KINDS:
         version = models.versions.get(kind)
         if not version:
             continue
         need = [s for s in segments if not _has_run(store, s.id, version)]
         if need:
             model = models.load(kind)
-            (_run_frames if kind == "frames" else _run_spans)(store, model, version, need)
+            (_run_frames if kind == FRAMES else _run_spans)(store, model, version, need)
     _translate(store, models, segments, SuggestReport())
     if progress:
         progress("suggest", len(segments), len(segments))
@@ -429,8 +442,8 @@ def uncertainty_scores(store: Store, segment_ids: Sequence[int]) -> dict[int, fl
     """How unsure the active models are of each segment they have scored (the figure
     :func:`uncertainty_ranked` orders by: frames' mean binary entropy plus spans' 1 - lowest score)."""
     active = store.active_models()
-    frames_unc = store.uncertainties(active["frames"], segment_ids) if "frames" in active else {}
-    spans_unc = store.uncertainties(active["spans"], segment_ids) if "spans" in active else {}
+    frames_unc = store.uncertainties(active[FRAMES], segment_ids) if FRAMES in active else {}
+    spans_unc = store.uncertainties(active[SPANS], segment_ids) if SPANS in active else {}
     return {i: frames_unc.get(i, 0.0) + spans_unc.get(i, 0.0) for i in segment_ids
             if i in frames_unc or i in spans_unc}
 

@@ -13,9 +13,11 @@ from typing import Any
 
 from annotator.errors import AnnotatorError
 from annotator.ml.examples import Example, data_hash
-from annotator.schemes import Scheme
-from annotator.store import Store
+from annotator.model_kinds import FRAMES, SPANS
 from annotator.progress import Progress
+from annotator.schemes import Scheme
+from annotator.services.evaluation.sides import gold_examples, kind_sides
+from annotator.store import Store
 
 
 
@@ -39,7 +41,7 @@ class TrainOutcome:
 
     @property
     def key(self) -> str:
-        return "micro_f1" if self.kind == "frames" else "partial_f1"
+        return "micro_f1" if self.kind == FRAMES else "partial_f1"
 
     def better_than_previous(self) -> bool:
         return not kept_because(self.metrics, self.previous_version, self.previous_metrics, self.previous_recorded,
@@ -87,14 +89,14 @@ class TrainOutcome:
                      f"(`annotator models use {self.version}` switches anyway)")
         elif self.activated:
             line += "; now active"
-        if self.kind == "spans" and "partial_precision" in self.metrics:
+        if self.kind == SPANS and "partial_precision" in self.metrics:
             line += "\n  " + span_detail(self.metrics)
         return line
 
 
 def span_detail(metrics: dict[str, Any]) -> str:
-    """Precision and recall, partial and exact, with the counts, and per language (languages
-    with at least ``PER_LANGUAGE_MIN`` test segments)."""
+    """Precision and recall, partial and exact, with the counts (per test speech too), and per
+    language (languages with at least ``PER_LANGUAGE_MIN`` test segments)."""
     from annotator.metrics import PER_LANGUAGE_MIN
 
     m = metrics
@@ -102,6 +104,10 @@ def span_detail(metrics: dict[str, Any]) -> str:
             f"exact P {_metric(m, 'exact_precision'):.3f} R {_metric(m, 'exact_recall'):.3f}: "
             f"{m.get('n_pred', 0)} spans suggested for {m.get('n_gold', 0)} true ones in {m.get('n_docs', 0)} test "
             f"segments ({m.get('n_without_spans', 0)} without a slogan)")
+    speeches = m.get("n_speeches")
+    if speeches:  # (scores recorded before they counted speeches do not say)
+        line += (f" of {speeches} test speeches ({m.get('n_pred', 0) / speeches:.1f} suggested per speech, "
+                 f"{m.get('n_gold', 0) / speeches:.1f} true)")
     langs = [(lang, s) for lang, s in (m.get("per_language") or {}).items() if s.get("n_docs", 0) >= PER_LANGUAGE_MIN]
     if langs:
         line += "; " + ", ".join(f"{lang} partial P {_metric(s, 'partial_precision'):.2f} R "
@@ -112,12 +118,6 @@ def span_detail(metrics: dict[str, Any]) -> str:
 def _metric(metrics: dict[str, Any], key: str) -> float:
     value = metrics.get(key)
     return float(value) if isinstance(value, (int, float)) else 0.0
-
-
-def scored_items(metrics: dict[str, Any]) -> int | None:
-    """How many test items (segments, speeches) scores were computed on (None: not recorded)."""
-    n = metrics.get("n", metrics.get("n_docs"))
-    return int(n) if isinstance(n, (int, float)) and not isinstance(n, bool) else None
 
 
 def kept_because(new: dict[str, Any], previous_version: str, previous_now: dict[str, Any],
@@ -131,6 +131,8 @@ def kept_because(new: dict[str, Any], previous_version: str, previous_now: dict[
     or if the active one cannot be scored (a broken version must not cost the new one). A new
     version scored on no test item never replaces one that was scored on some: its score of 0
     (or equal to the active one's 0 on the same empty test side) says nothing."""
+    from annotator.metrics import scored_items
+
     if not previous_version or "error" in previous_now:
         return ""
     recorded = scored_items(previous_recorded) or 0
@@ -145,45 +147,8 @@ def kept_because(new: dict[str, Any], previous_version: str, previous_now: dict[
 
 def recorded_metrics(store: Store, version: str) -> dict[str, Any]:
     """A registered version's scores as recorded when it was trained (on its own test split)."""
-    entry = next((m for m in store.registered_models() if m["version"] == version), None)
+    entry = store.registered_model(version)
     return dict((entry or {}).get("meta", {}).get("metrics") or {}) if entry else {}
-
-
-def gold_examples(store: Store, scheme: Scheme, annotators: Sequence[str] | None = None) -> list[Example]:
-    """One training example per segment with a gold decision (adjudicated, single or majority;
-    of ``annotators`` only, if given), with the scheme's labels. The same gold the export writes."""
-    from annotator.store.gold import gold_labels
-
-    from annotator.services.context import segment_contexts
-
-    out = []
-    known_frames, known_spans = set(scheme.frame_ids), set(scheme.span_ids)
-    gold = gold_labels(store, annotators).examples
-    contexts = segment_contexts(store, (g.speech_id for g in gold))
-    for g in gold:
-        out.append(Example(
-            id=str(g.segment_id), text=g.text, language=g.language,
-            frames=[f for f in g.frames if f in known_frames],
-            spans=[(s["start"], s["end"], s["label"]) for s in g.spans if s["label"] in known_spans],
-            group=g.segment_uid.split(":", 1)[0],  # the speech's content hash: stable across projects
-            context=contexts.get(g.segment_id),
-        ))
-    return out
-
-
-def split(store: Store, examples: list[Example]) -> tuple[list[Example], list[Example], list[Example]]:
-    """Train / dev / test by the project's own split (``annotator.splits``), the one the export
-    writes: a speech keeps its side once placed."""
-    from annotator.splits import label_keys, split_examples_by_side
-    from annotator.store.gold import project_sides
-
-    sides = project_sides(store, [(ex.group or ex.id, label_keys(ex.frames, (s[2] for s in ex.spans)))
-                                  for ex in examples])
-    train, dev, test = split_examples_by_side(examples, sides)
-    if not train or not test:
-        raise AnnotatorError(
-            f"too few labelled speeches to train and test ({len(examples)} labelled segments); label more first")
-    return train, dev, test
 
 
 def training_recipe(kind: str, method: str, epochs: int, encoder: str, scheme: Scheme, digest: str,
@@ -210,11 +175,11 @@ def training_format(kind: str, method: str) -> int:
     from annotator.ml.linear import LinearFrameModel
     from annotator.ml.train import TRAINING_FORMAT
 
-    if kind == "frames" and method == "knn":
+    if kind == FRAMES and method == "knn":
         return KnnFrameModel.TRAINING_FORMAT
-    if kind == "frames" and method == "linear":
+    if kind == FRAMES and method == "linear":
         return LinearFrameModel.TRAINING_FORMAT
-    if kind == "spans" and method == "linear":
+    if kind == SPANS and method == "linear":
         from annotator.ml.span_linear import LinearSpanTagger
 
         return LinearSpanTagger.TRAINING_FORMAT
@@ -240,21 +205,6 @@ def reusable_version(store: Store, kind: str, recipe: str) -> dict[str, Any] | N
     return None
 
 
-def evaluate_version(folder: Path, kind: str, test: list[Example], store: Store | None = None) -> dict[str, Any]:
-    """A saved version's test scores, through the predictor suggestion uses (reading the
-    project's stored embeddings, as suggestion does)."""
-    from annotator.ml.train import evaluate_frames, evaluate_spans, frame_predictor
-
-    if kind != "frames":
-        return evaluate_spans(folder, test)
-    predictor = frame_predictor(folder)
-    if store is not None:
-        from annotator.services.suggest import use_embedding_cache
-
-        use_embedding_cache(store, predictor)
-    return evaluate_frames(predictor, test)
-
-
 def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None, method: str = "auto",
                epochs: int = 6, progress: Progress | None = None, activate: bool = True, force: bool = False,
                examples: list[Example] | None = None, reuse: bool = True,
@@ -271,11 +221,13 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     import time
 
     from annotator.ml.encoder_setup import resolve_base
+    from annotator.ml.scoring import evaluate_frames, evaluate_spans
     from annotator.ml.train import save_version, train_frames, train_spans
+    from annotator.services.evaluation.versions import active_on_test
     from annotator.services.models import register_and_activate
 
     started = time.perf_counter()
-    if kind == "spans":
+    if kind == SPANS:
         method = spans_method(method)
     elif method == "auto":
         method = "linear"
@@ -285,14 +237,14 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
         examples_used = [*train, *dev, *test]
     else:
         examples_used = examples if examples is not None else gold_examples(store, scheme)
-        train, dev, test = split(store, examples_used)
+        train, dev, test = kind_sides(store, kind, examples_used)  # spans: dev and test whole speeches
     base_dir = resolve_base(base)
     digest = data_hash(examples_used)
     from annotator.ml.embeddings import encoder_key
 
     _prepare_engine(base_dir, kind, method, [ex.text for ex in examples_used])
 
-    glossary = [g.source_text for g in store.glossary()] if (kind, method) == ("spans", "linear") else []
+    glossary = [g.source_text for g in store.glossary()] if (kind, method) == (SPANS, "linear") else []
     recipe = training_recipe(kind, method, epochs, encoder_key(base_dir), scheme, digest, (train, dev, test),
                              glossary)
     if reuse and (existing := reusable_version(store, kind, recipe)) is not None:
@@ -307,38 +259,34 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
 
     dev_metrics: dict[str, Any] = {}
     engine_check: dict[str, Any] | None = None
-    if kind == "frames" and method in ("knn", "linear"):
-        from annotator.ml.train import evaluate_frames, fit_quick_frames
+    if kind == FRAMES and method in ("knn", "linear"):
+        from annotator.ml.train import fit_quick_frames
 
         # The quick models: over sentence embeddings the project keeps, so retraining costs
         # the encoder only for texts it has not seen.
         model = fit_quick_frames(method, train, dev, base_dir, scheme.frame_ids,
                                  cache=store.embedding_cache(encoder_key(base_dir)))
-        engine_check = _engine_check(model, "frames", method, dev, train)  # before scoring: it may pin PyTorch
+        engine_check = _engine_check(model, FRAMES, method, dev, train)  # before scoring: it may pin PyTorch
         metrics = evaluate_frames(model, test)
         dev_metrics = evaluate_frames(model, dev) if dev else {}
         model.data_hash = digest
         folder = model.save(scheme=scheme.name, scheme_hash=scheme.hash, metrics=metrics)
-    elif kind == "frames":
+    elif kind == FRAMES:
         result = train_frames(train, dev, base_dir, scheme.frame_ids, epochs=epochs, progress=report)
-        from annotator.ml.train import evaluate_frames
-
         metrics = evaluate_frames(result, test)
-        folder = save_version(result, "frames", scheme.name, scheme.hash, digest, metrics, base=str(base_dir))
-    elif kind == "spans" and method == "linear":
-        from annotator.ml.train import evaluate_spans, fit_quick_spans
+        folder = save_version(result, FRAMES, scheme.name, scheme.hash, digest, metrics, base=str(base_dir))
+    elif kind == SPANS and method == "linear":
+        from annotator.ml.train import fit_quick_spans
 
         tagger = fit_quick_spans(train, dev, base_dir, tuple(scheme.span_ids), glossary)
-        engine_check = _engine_check(tagger, "spans", method, dev, train)  # before scoring: it may pin PyTorch
+        engine_check = _engine_check(tagger, SPANS, method, dev, train)  # before scoring: it may pin PyTorch
         metrics = evaluate_spans(tagger, test)
         dev_metrics = tagger.dev_metrics
         folder = tagger.save(scheme=scheme.name, scheme_hash=scheme.hash, metrics=metrics, dev_metrics=dev_metrics)
-    elif kind == "spans":
+    elif kind == SPANS:
         result = train_spans(train, dev, base_dir, tuple(scheme.span_ids), epochs=epochs, progress=report)
-        from annotator.ml.train import evaluate_spans
-
         metrics = evaluate_spans(result, test)
-        folder = save_version(result, "spans", scheme.name, scheme.hash, digest, metrics, base=str(base_dir))
+        folder = save_version(result, SPANS, scheme.name, scheme.hash, digest, metrics, base=str(base_dir))
     else:
         raise AnnotatorError(f"unknown model kind {kind!r}; use frames or spans")
     from annotator.ml.registry import add_meta_extra
@@ -346,7 +294,7 @@ def train_kind(store: Store, scheme: Scheme, kind: str, base: str | None = None,
     add_meta_extra(folder, recipe=recipe, dev_metrics=dev_metrics,
                    **({"engine": engine_check} if engine_check is not None else {}))
 
-    previous, previous_metrics = _active_on_test(store, kind, test)
+    previous, previous_metrics = active_on_test(store, kind, test)
     outcome = TrainOutcome(kind=kind, version="", method=method, folder=folder, metrics=metrics,
                            dev_metrics=dev_metrics,
                            previous_version=previous, previous_metrics=previous_metrics,
@@ -380,7 +328,7 @@ def _prepare_engine(base_dir: Path, kind: str, method: str, texts: Sequence[str]
 
     if method not in ("knn", "linear"):
         return
-    if kind == "spans":
+    if kind == SPANS:
         from annotator.ml.token_states import default_layer
 
         encoder_runner(base_dir, default_layer(base_dir), texts=texts)
@@ -403,23 +351,11 @@ def _engine_check(model: Any, kind: str, method: str, dev: Sequence[Example],
     return record
 
 
-def _active_on_test(store: Store, kind: str, test: list[Example], unless: str = "") -> tuple[str, dict[str, Any]]:
-    """The active version of ``kind`` and its scores on ``test`` (nothing if it is ``unless``)."""
-    previous = store.active_models().get(kind, "")
-    previous_metrics: dict[str, Any] = {}
-    if previous and previous != unless:
-        prev_folder = next((Path(m["path"]) for m in store.registered_models() if m["version"] == previous), None)
-        if prev_folder is not None and prev_folder.is_dir():
-            try:
-                previous_metrics = evaluate_version(prev_folder, kind, test, store)
-            except Exception as exc:  # a broken old version must not cost the new one
-                previous_metrics = {"error": f"could not evaluate: {exc}"}
-    return ("" if previous == unless else previous), previous_metrics
-
-
 def _reused_outcome(store: Store, existing: dict[str, Any], sides: tuple[list[Example], ...], activate: bool,
                     force: bool, started: float) -> TrainOutcome:
     import time
+
+    from annotator.services.evaluation.versions import active_on_test
 
     meta = existing["meta"]
     train, dev, test = sides
@@ -428,8 +364,8 @@ def _reused_outcome(store: Store, existing: dict[str, Any], sides: tuple[list[Ex
                            dev_metrics=dict((meta.get("extra") or {}).get("dev_metrics") or {}),
                            sizes={"train": len(train), "dev": len(dev), "test": len(test)}, reused=True)
     # the same rule as for a new version: it becomes active only if it scores at least as well
-    outcome.previous_version, outcome.previous_metrics = _active_on_test(store, outcome.kind, test,
-                                                                         unless=outcome.version)
+    outcome.previous_version, outcome.previous_metrics = active_on_test(store, outcome.kind, test,
+                                                                        unless=outcome.version)
     if outcome.previous_version:
         outcome.previous_recorded = recorded_metrics(store, outcome.previous_version)
     outcome.activated = activate and (force or outcome.better_than_previous())
@@ -451,14 +387,14 @@ def train_frames_choosing(store: Store, scheme: Scheme, methods: Sequence[str] =
     """Train a frames version by each method, keep them all, and activate the one that scores
     best on dev (micro-F1, then macro-F1) — if it scores at least as well as the active
     version on the test speeches (or ``force``). Returns every outcome and the chosen one."""
-    outcomes = [train_kind(store, scheme, "frames", base=base, method=m, epochs=epochs, progress=progress,
+    outcomes = [train_kind(store, scheme, FRAMES, base=base, method=m, epochs=epochs, progress=progress,
                            activate=False, examples=examples, reuse=reuse, sides=sides) for m in methods]
     chosen = max(outcomes, key=lambda o: (_metric(o.dev_metrics, "micro_f1"), _metric(o.dev_metrics, "macro_f1"),
                                           _metric(o.metrics, "micro_f1")))
     chosen.activated = activate and (force or chosen.better_than_previous())
     chosen.kept_previous = activate and not chosen.activated
     if chosen.activated:
-        store.set_active_model("frames", chosen.version)
+        store.set_active_model(FRAMES, chosen.version)
     elif chosen.kept_previous and not chosen.reused:
         discard(store, chosen)
     return outcomes, chosen
@@ -471,4 +407,5 @@ def choice_line(outcomes: Sequence[TrainOutcome], chosen: TrainOutcome) -> str:
     return f"frames: chose {chosen.method} by dev micro-F1 ({'; '.join(parts)})"
 
 
-# The report's comparisons with baselines, learning curve and transfer: services.evaluation.
+# Which items each kind is trained, tuned and tested on, and how versions are scored on them
+# (the active one against a new one, the report, the versions table): services.evaluation.

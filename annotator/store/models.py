@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from annotator.errors import AnnotatorError
-from annotator.store.base import StorePart, scalar, utcnow
+from annotator.model_kinds import SUGGESTING_KINDS
+from annotator.store.base import StorePart, first, scalar, utcnow
 
 # The "model version" under which glossary matches are stored as suggestions.
 GLOSSARY_VERSION = "glossary"
@@ -48,9 +49,17 @@ class Models(StorePart):
             r["meta"] = json.loads(r["meta"] or "{}")
         return rows
 
+    def registered_model(self, version: str | None) -> dict[str, Any] | None:
+        """One registered version as :meth:`registered_models` lists it (version, kind, path,
+        meta, registered_at); None if ``version`` is not registered."""
+        row = first(self.db, "SELECT version, kind, path, meta, registered_at FROM models WHERE version = ?", [version])
+        if row is not None:
+            row["meta"] = json.loads(row["meta"] or "{}")
+        return row
+
     def suggesting_versions(self) -> list[str]:
         """The model versions whose suggestions are shown: the active ones and the glossary."""
         active = self.active_models()
-        versions = [v for k, v in active.items() if k in ("frames", "spans")]
+        versions = [v for k, v in active.items() if k in SUGGESTING_KINDS]
         versions.append(GLOSSARY_VERSION)
         return versions

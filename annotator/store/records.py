@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from annotator.schemes import DEFAULT_SPAN_LABEL
 from annotator.thresholds import reaches
 
 
@@ -16,14 +17,14 @@ class SpanLabel:
 
     start: int
     end: int
-    label: str = "Slogan"
+    label: str = DEFAULT_SPAN_LABEL
 
     def to_dict(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "label": self.label}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SpanLabel":
-        return cls(int(data["start"]), int(data["end"]), str(data.get("label", "Slogan")))
+        return cls(int(data["start"]), int(data["end"]), str(data.get("label", DEFAULT_SPAN_LABEL)))
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,7 @@ def _spans(value: Any, owner: str = "") -> tuple[SpanLabel, ...]:
     for s in value:
         if not isinstance(s, dict) or not all(type(s.get(k)) is int for k in ("start", "end")):
             raise ValueError(f"{what}: {s!r:.60} is not a span (start and end as whole numbers)")
-        spans.append(SpanLabel(s["start"], s["end"], _text(s.get("label", "Slogan"), f"{what}: a label")))
+        spans.append(SpanLabel(s["start"], s["end"], _text(s.get("label", DEFAULT_SPAN_LABEL), f"{what}: a label")))
     return tuple(spans)
 
 

@@ -36,6 +36,7 @@ from textual.widgets import Footer, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from annotator.errors import AnnotatorError, CannotWriteNow, DiskFull
+from annotator.model_kinds import FRAMES, SPANS, SUGGESTING_KINDS
 from annotator.schemes import Scheme, get_scheme
 from annotator.keymap import ACTIONS_IN, label_keys, screen_keys
 from annotator.services.first_run import needs_setup, setup_models, setup_plan
@@ -70,7 +71,7 @@ ALWAYS = ACTIONS_IN["always"]
 # Actions on the segment in view: shown but disabled while there is none.
 ON_SEGMENT = {"accept", "reject", "skip", "toggle_frame", "span_mode", "choose", "more_like_this", "speech_view"}
 SIMILAR_K = 50  # segments "more like this one" lists
-QUICK_KINDS = "frames,spans"  # what ctrl+t and background retraining train: the quick models (seconds)
+QUICK_KINDS = f"{FRAMES},{SPANS}"  # what ctrl+t and background retraining train: the quick models (seconds)
 
 
 class SuggestionsReady(Message):
@@ -696,7 +697,7 @@ class AnnotateScreen(Screen):
             self.say(f"setting up the default models failed: {message.error}", severity="error", timeout=12)
             return
         active = self.session.store.active_models()
-        ready = ", ".join(f"{kind} {active[kind]}" for kind in ("frames", "spans") if kind in active)
+        ready = ", ".join(f"{kind} {active[kind]}" for kind in SUGGESTING_KINDS if kind in active)
         self.session.attempted.clear()
         self.session.forget()
         ahead = self.visible_ids()

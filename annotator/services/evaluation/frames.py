@@ -1,5 +1,5 @@
 """The frames evaluation behind ``annotator report``, all on the project's one test split
-(``services.training.split``):
+(``sides.split``):
 
 * the active frames version beside a majority and a TF-IDF + logistic regression baseline,
   overall, per label and per language (with the number of test items of each);
@@ -27,7 +27,10 @@ from typing import Any
 
 from annotator.metrics import PER_LANGUAGE_MIN  # test segments a language needs for its own figure
 from annotator.ml.examples import Example
+from annotator.model_kinds import FRAMES
 from annotator.schemes import Scheme
+from annotator.services.evaluation.sides import gold_examples, split
+from annotator.services.models import active_scheme
 from annotator.store import Store
 
 CURVE_FRACTIONS = (0.1, 0.25, 0.5, 0.75, 1.0)  # shares of the train split's segments
@@ -118,8 +121,8 @@ def _active(store: Store) -> tuple[str, dict[str, Any], Any, str]:
     from annotator.ml.train import frame_predictor
     from annotator.services.suggest import use_embedding_cache
 
-    active = store.active_models().get("frames") or ""
-    entry = next((m for m in store.registered_models() if m["version"] == active), None)
+    active = store.active_models().get(FRAMES) or ""
+    entry = store.registered_model(active)
     if not active or entry is None:
         return active, {}, None, ""
     try:
@@ -139,29 +142,17 @@ def _encoder_for_curves(active_meta: dict[str, Any], model: Any) -> Path:
     return resolve_base(active_meta.get("base") or None)
 
 
-def _scheme_of(meta: dict[str, Any], scheme: Scheme | None) -> Scheme:
-    from annotator.schemes import get_scheme
-
-    if scheme is not None:
-        return scheme
-    try:
-        return get_scheme(meta.get("scheme") or None)
-    except Exception:
-        return get_scheme()
-
-
 def evaluate_project_frames(store: Store, scheme: Scheme | None = None, curves: bool = True,
                             fractions: Sequence[float] = CURVE_FRACTIONS, seed: int = CURVE_SEED) -> FramesEvaluation | None:
     """Everything the report shows about frames beyond the saved versions' own scores; None
     where the project has no gold labels. ``curves=False`` leaves out the learning curve and the
     cross-lingual transfer (the extra trainings)."""
     from annotator.ml.baselines import MajorityFrames, TfidfFrames
-    from annotator.ml.train import evaluate_frames
-    from annotator.services.training import gold_examples, split
+    from annotator.ml.scoring import evaluate_frames
 
     started = time.perf_counter()
     active, meta, active_model, note = _active(store)
-    scheme = _scheme_of(meta, scheme)
+    scheme = scheme if scheme is not None else active_scheme(store)
     examples = gold_examples(store, scheme)
     if not examples:
         return None
@@ -201,7 +192,8 @@ def _curves(store: Store, ev: FramesEvaluation, meta: dict[str, Any], active_mod
             fractions: Sequence[float], seed: int) -> None:
     from annotator.ml.baselines import TfidfFrames
     from annotator.ml.embeddings import embed_texts, encoder_key
-    from annotator.ml.train import evaluate_frames, fit_quick_frames
+    from annotator.ml.scoring import evaluate_frames
+    from annotator.ml.train import fit_quick_frames
 
     method = meta.get("method") if meta.get("method") in QUICK_METHODS else "linear"
     encoder_dir = _encoder_for_curves(meta, active_model)

@@ -1,18 +1,19 @@
 """The saved model versions of each kind side by side, as ``annotator report`` shows them: every
-one scored again, now, on the project's current test split, so that two versions are compared
-on the same segments (a version's recorded score is on the test split of its own training
-time, which grows as the project labels more, so recorded scores of two versions do not
-compare).
+one scored again, now, on its kind's current test side (``sides.tested_on``: the project's test
+segments for frames, every segment of the test speeches for slogan spans, the test speeches
+with speech labels for frames for whole speeches), so that two versions are compared on the
+same items (a version's recorded score is on the test side of its own training time, which
+grows as the project labels more, so recorded scores of two versions do not compare).
 
 Which versions: those that were the active one of their kind at some time (the project's
 history of models, ``store.ever_active_versions``), the newest ``newest`` of each kind, and the
 active one always. Versions trained and left aside (the quick method not chosen, a version
 that scored below the active one) are counted, not scored. A version that cannot be loaded any
 more (its folder or weights gone, another label scheme, an error) keeps the score recorded when
-it was trained, marked as such. Each is scored through the one predictor of its kind
-(``ml.predictors.load_predictor``) by ``ml.train.evaluate_frames`` / ``evaluate_spans`` (and
-``ml.speech_frames.evaluate_speech_frames`` for whole speeches); the frames versions read the
-project's stored sentence embeddings, so that this costs seconds.
+it was trained, marked as such. Each is scored by :func:`score_version`, through the one
+predictor of its kind (``ml.predictors.load_predictor``) and ``ml.scoring``; the frames
+versions read the project's stored sentence embeddings, so that this costs seconds. Training
+scores the active version on the new one's test items the same way (:func:`active_on_test`).
 """
 
 from __future__ import annotations
@@ -22,16 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from annotator.model_kinds import FRAMES, SPANS, SPEECH_FRAMES
 from annotator.schemes import Scheme
+from annotator.services.evaluation.sides import tested_on
+from annotator.services.models import active_scheme
 from annotator.store import Store
 
 DEFAULT_NEWEST = 8  # versions per kind scored again by default (`annotator report --versions N`)
-KINDS = ("frames", "spans", "speech_frames")
+KINDS = (FRAMES, SPANS, SPEECH_FRAMES)
 # the figures shown per kind: the headline one first
-SCORE_KEYS = {"frames": ("micro_f1", "macro_f1"), "spans": ("partial_f1", "exact_f1"),
-              "speech_frames": ("micro_f1", "macro_f1")}
+SCORE_KEYS = {FRAMES: ("micro_f1", "macro_f1"), SPANS: ("partial_f1", "exact_f1"),
+              SPEECH_FRAMES: ("micro_f1", "macro_f1")}
 SCORE_NAMES = {"micro_f1": "micro-F1", "macro_f1": "macro-F1", "partial_f1": "partial F1", "exact_f1": "exact F1"}
-KIND_NAMES = {"frames": "frames", "spans": "slogan spans", "speech_frames": "frames for whole speeches"}
+KIND_NAMES = {FRAMES: "frames", SPANS: "slogan spans", SPEECH_FRAMES: "frames for whole speeches"}
 
 
 @dataclass
@@ -40,15 +44,15 @@ class VersionScore:
     method: str
     trained_at: str  # ISO time
     active: bool  # the active version of its kind now
-    scores: dict[str, Any]  # on the current test split, or (``recorded``) those recorded when trained
-    recorded: bool = False  # not scored now: ``scores`` are from the test split of its training time
+    scores: dict[str, Any]  # on the current test side, or (``recorded``) those recorded when trained
+    recorded: bool = False  # not scored now: ``scores`` are from the test side of its training time
     why: str = ""  # why it was not scored now
     recorded_scores: dict[str, Any] = field(default_factory=dict)  # what training recorded, for comparison
 
     @property
     def recorded_n(self) -> int | None:
         """The test items behind the recorded scores."""
-        from annotator.services.training import scored_items
+        from annotator.metrics import scored_items  # (scikit-learn: not on the CLI's start)
 
         return scored_items(self.recorded_scores)
 
@@ -61,7 +65,7 @@ class VersionScore:
 @dataclass
 class KindVersions:
     kind: str
-    n_test: int  # the current test split's segments (speeches for ``speech_frames``)
+    n_test: int  # the current test side's segments (speeches for ``speech_frames``; whole speeches' for spans)
     unit: str  # "segments" | "speeches"
     rows: list[VersionScore]  # oldest first
     never_active: int = 0  # versions trained and never made active: not shown
@@ -75,8 +79,16 @@ class KindVersions:
 
     def test_set(self) -> str:
         """Which test set the scores are on, in words."""
-        return (f"the project's current test split ({self.n_test} {self.unit})" if self.n_test
-                else "no current test split")
+        if not self.n_test:
+            return "no current test split"
+        if self.kind == SPANS:  # whole speeches: their unlabelled segments too (``sides.kind_sides``)
+            return f"the project's current test speeches, every segment ({self.n_test} {self.unit})"
+        return f"the project's current test split ({self.n_test} {self.unit})"
+
+    def scored_on(self) -> str:
+        """The current test side, in a few words (a table's cell)."""
+        what = "current test speeches, every segment" if self.kind == SPANS else "current test split"
+        return f"{what} ({self.n_test})"
 
     def left_out(self) -> list[str]:
         """What is not shown, and how to see it."""
@@ -94,14 +106,13 @@ class KindVersions:
 
 def score_versions(store: Store, newest: int = DEFAULT_NEWEST, scheme: Scheme | None = None) -> dict[str, KindVersions]:
     """Per kind with saved versions, the versions shown (see the module's text), scored on the
-    project's current test split; kinds without versions are left out."""
+    kind's current test side; kinds without versions are left out."""
     entries = [m for m in store.registered_models() if m["kind"] in KINDS]
     if not entries:
         return {}
     active = store.active_models()
     ever = store.ever_active_versions()
-    scheme = scheme or report_scheme(store)
-    tests = _TestSets(store, scheme)
+    scheme = scheme or active_scheme(store)
     out: dict[str, KindVersions] = {}
     for kind in KINDS:
         versions = sorted((m for m in entries if m["kind"] == kind), key=_trained_at)
@@ -111,7 +122,7 @@ def score_versions(store: Store, newest: int = DEFAULT_NEWEST, scheme: Scheme | 
         shown = used[-max(1, newest):]
         shown += [m for m in used if m["version"] == active.get(kind) and m not in shown]
         shown.sort(key=_trained_at)
-        test, unit, note = tests.get(kind)
+        test, unit, note = tested_on(store, scheme, kind)
         group = KindVersions(kind=kind, n_test=len(test or ()), unit=unit, rows=[], note=note,
                              never_active=len(versions) - len(used), older=len(used) - len(shown), newest=newest)
         for m in shown:
@@ -122,52 +133,6 @@ def score_versions(store: Store, newest: int = DEFAULT_NEWEST, scheme: Scheme | 
 
 def _trained_at(entry: dict[str, Any]) -> str:
     return str(entry["meta"].get("created_at") or entry["registered_at"])
-
-
-def report_scheme(store: Store) -> Scheme:
-    """The active frames version's label scheme (the one the report's figures use, and whose
-    display names it shows), else the default scheme."""
-    from annotator.schemes import get_scheme
-
-    version = store.active_models().get("frames")
-    meta = next((m["meta"] for m in store.registered_models() if m["version"] == version), {})
-    try:
-        return get_scheme(meta.get("scheme") or None)
-    except Exception:
-        return get_scheme()
-
-
-class _TestSets:
-    """The current test split of segments and of speeches, each read once, when first asked for."""
-
-    def __init__(self, store: Store, scheme: Scheme) -> None:
-        self.store, self.scheme = store, scheme
-        self._found: dict[str, tuple[list | None, str, str]] = {}
-
-    def get(self, kind: str) -> tuple[list | None, str, str]:
-        """(test items or None, their unit, why there are none)."""
-        key = "speeches" if kind == "speech_frames" else "segments"
-        if key not in self._found:
-            self._found[key] = self._speeches() if key == "speeches" else self._segments()
-        return self._found[key]
-
-    def _segments(self) -> tuple[list | None, str, str]:
-        from annotator.services.training import gold_examples, split
-
-        examples = gold_examples(self.store, self.scheme)
-        if not examples:
-            return None, "segments", "no labelled segments yet"
-        try:
-            return split(self.store, examples)[2], "segments", ""
-        except Exception as exc:  # too few labelled speeches for a test split
-            return None, "segments", str(exc)
-
-    def _speeches(self) -> tuple[list | None, str, str]:
-        from annotator.services.speech_docs import gold_speech_docs, split_speech_docs
-
-        docs = gold_speech_docs(self.store, self.scheme)
-        test = split_speech_docs(self.store, docs)[2] if docs else []
-        return (test or None), "speeches", "" if test else "no test speech with speech labels yet"
 
 
 def _score(store: Store, kind: str, entry: dict[str, Any], test: list | None, scheme: Scheme, active: bool,
@@ -187,7 +152,7 @@ def _score(store: Store, kind: str, entry: dict[str, Any], test: list | None, sc
     else:
         started = time.perf_counter()
         try:
-            row.scores = _evaluate(store, kind, Path(entry["path"]), test)
+            row.scores = score_version(store, kind, Path(entry["path"]), test)
             row.recorded, row.why = False, ""
             row.scores["seconds"] = time.perf_counter() - started
         except Exception as exc:  # weights removed, an old format, no encoder here: the recorded score stays
@@ -195,20 +160,37 @@ def _score(store: Store, kind: str, entry: dict[str, Any], test: list | None, sc
     return row
 
 
-def _evaluate(store: Store, kind: str, folder: Path, test: list) -> dict[str, Any]:
+def score_version(store: Store, kind: str, folder: Path, test: list) -> dict[str, Any]:
+    """A saved version's scores on ``test`` (segments, or speeches for frames for whole speeches),
+    through the predictor suggestion uses, reading the project's stored embeddings as suggestion
+    does."""
     from annotator.ml.predictors import load_predictor
+    from annotator.ml.scoring import evaluate_frames, evaluate_spans, evaluate_speech_frames
     from annotator.services.suggest import use_embedding_cache
 
     predictor = load_predictor(kind, folder)
     use_embedding_cache(store, predictor)  # frames over embeddings read the project's stored ones
-    if kind == "frames":
-        from annotator.ml.train import evaluate_frames
-
+    if kind == FRAMES:
         return evaluate_frames(predictor, test)
-    if kind == "spans":
-        from annotator.ml.train import evaluate_spans
-
+    if kind == SPANS:
         return evaluate_spans(predictor, test)
-    from annotator.ml.speech_frames import evaluate_speech_frames
-
     return evaluate_speech_frames(predictor, test)
+
+
+def active_on_test(store: Store, kind: str, test: list, unless: str = "") -> tuple[str, dict[str, Any]]:
+    """The active version of ``kind`` and its scores on ``test``, the items a new version was
+    scored on (nothing if it is ``unless``; ``{"error": ...}`` where it cannot be scored: a broken
+    old version must not cost the new one)."""
+    previous = store.active_models().get(kind, "")
+    if not previous or previous == unless:
+        return "", {}
+    entry = store.registered_model(previous)
+    if entry is None:
+        return previous, {"error": "not registered"}
+    folder = Path(entry["path"])
+    if not folder.is_dir():
+        return previous, {"error": f"its folder {folder} is gone"}
+    try:
+        return previous, score_version(store, kind, folder, test)
+    except Exception as exc:  # a broken old version must not cost the new one
+        return previous, {"error": f"could not evaluate: {exc}"}
