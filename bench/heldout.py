@@ -12,7 +12,8 @@ Every other speech-frames version that `train` registered is scored by activatin
 
 Data (not shipped): bench/README.md, "Held-out news: SemEval-2023 Task 3".
 
-Run: ``ANNOTATOR_MODELS=... .venv/bin/python bench/heldout.py --data DIR/data --out /tmp/heldout [--quick]``.
+Run: ``ANNOTATOR_MODELS=... .venv/bin/python bench/heldout.py --data DIR/data --out /tmp/heldout [--quick]``;
+``--table A/results.json B/results.json`` prints the table of runs made apart.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import sys
 import time
 from collections import Counter
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -273,9 +274,7 @@ def run_language(folder: str, articles: list[Article], args: argparse.Namespace,
                 fh.write(json.dumps({"level": "segment", "uid": seg.uid, "text": seg.text, "frames": [],
                                      "spans": [{"start": s, "end": e, "label": lab, "text": seg.text[s:e]}
                                                for s, e, lab in spans]}, ensure_ascii=False) + "\n")
-            kept = sum(min(e, s2.end) - max(s, s2.start) for s, e in a.slogans for s2 in segs[a.id]
-                       if min(e, s2.end) > max(s, s2.start))
-            lost += sum(e - s for s, e in a.slogans) - kept
+            lost += sum(e - s for s, e in a.slogans) - sum(e - s for p in pieces for s, e, _ in p)
     result["slogan_chars_between_segments"] = lost
     result["segments"] = sum(len(v) for v in segs.values())
     said, _ = annotator(project, "import-labels", str(project / "labels.jsonl"), "--format", "jsonl",
@@ -388,15 +387,21 @@ def table(results: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="the SemEval-2023 Task 3 `data` folder (en/, fr/, …)")
-    parser.add_argument("--out", type=Path, required=True, help="a fresh folder: one project per language, results.json")
+    parser.add_argument("--data", type=Path, help="the SemEval-2023 Task 3 `data` folder (en/, fr/, …)")
+    parser.add_argument("--out", type=Path, help="a fresh folder: one project per language, results.json")
     parser.add_argument("--languages", default=",".join(LANGUAGES))
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--test-fraction", type=float, default=0.25)
     parser.add_argument("--train", choices=("plain", "split"), default="plain",
                         help="plain: `annotator train` (split where it fails); split: --kind spans, then --kind speeches")
     parser.add_argument("--quick", action="store_true", help="smoke run: fr and ge, 48 articles each")
+    parser.add_argument("--table", type=Path, nargs="+", help="only print the table of these results.json files")
     args = parser.parse_args()
+    if args.table:
+        print(table([r for f in args.table for r in json.loads(f.read_text(encoding="utf-8"))["results"]]))
+        return
+    if args.data is None or args.out is None:
+        parser.error("--data and --out are required")
     folders = ["fr", "ge"] if args.quick else args.languages.split(",")
     labels = list(get_scheme().frame_ids)
     results = []
